@@ -1,0 +1,95 @@
+package eventlog
+
+import (
+	"time"
+
+	"google.golang.org/genai"
+)
+
+// Event is one ADK agent event: a model or tool turn, a user message, or a
+// bare action such as a state change or an agent transfer. Its JSON form is
+// the camelCase wire shape the ADK runtimes (Go, Python, Java) exchange, so a
+// stored log can be read back by any of them.
+//
+// Timestamp is written as an RFC 3339 string in UTC with nanoseconds
+// ([FormatTimestamp]) and omitted when zero. When reading, it may also be a
+// JSON number, because the Python ADK writes epoch seconds (possibly
+// fractional) and the Java ADK writes epoch milliseconds: a number whose
+// absolute value is at least 1e11 is taken as milliseconds, any smaller one as
+// seconds. The cut-off lies in 1973 for milliseconds and in the year 5138 for
+// seconds, so neither runtime's real timestamps are misread. See
+// [ParseTimestamp] for the full rules.
+//
+// Events in a log are shared with readers; treat them as read-only and use
+// [Event.Clone] for a copy you may change.
+type Event struct {
+	// ID identifies the event within its session; appends with an ID the
+	// session already holds are deduplicated.
+	ID string `json:"id"`
+	// InvocationID groups the events of one run of the agent.
+	InvocationID string `json:"invocationId,omitempty"`
+	// Author is "user" or the name of the agent that produced the event.
+	Author string `json:"author,omitempty"`
+	// Branch is the dot-separated path of agents that produced the event,
+	// used to hide sibling sub-agents' events from one another.
+	Branch string `json:"branch,omitempty"`
+	// Timestamp is when the event happened; the JSON codec keeps it to the
+	// nanosecond.
+	Timestamp time.Time `json:"timestamp,omitzero"`
+	// Content is the message the event carries, if any.
+	Content *genai.Content `json:"content,omitempty"`
+	// Partial marks a streaming chunk that a later, complete event
+	// supersedes.
+	Partial bool `json:"partial,omitempty"`
+	// TurnComplete marks the last event of a model turn in live streaming.
+	TurnComplete bool `json:"turnComplete,omitempty"`
+	// Interrupted marks a model turn the user cut short.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// ErrorCode is the model's or tool's error code, when the event reports
+	// a failure.
+	ErrorCode string `json:"errorCode,omitempty"`
+	// ErrorMessage explains ErrorCode to a person.
+	ErrorMessage string `json:"errorMessage,omitempty"`
+	// UsageMetadata is the model's token accounting for the response.
+	UsageMetadata *genai.GenerateContentResponseUsageMetadata `json:"usageMetadata,omitempty"`
+	// GroundingMetadata lists the sources a grounded response relied on.
+	GroundingMetadata *genai.GroundingMetadata `json:"groundingMetadata,omitempty"`
+	// CustomMetadata holds application data that ADK carries but never
+	// interprets.
+	CustomMetadata map[string]any `json:"customMetadata,omitempty"`
+	// LongRunningToolIDs names the function calls in Content whose results
+	// arrive in a later event.
+	LongRunningToolIDs []string `json:"longRunningToolIds,omitempty"`
+	// Actions are the side effects the event asks the runtime to apply.
+	Actions EventActions `json:"actions"`
+}
+
+// EventActions are the side effects an event carries. The runtime applies
+// them when the event is appended, so replaying a log's actions in order
+// rebuilds the session's state and artifact versions.
+type EventActions struct {
+	// StateDelta holds the state keys the event sets. Keys may carry a scope
+	// prefix ("app:", "user:", "temp:").
+	StateDelta map[string]any `json:"stateDelta,omitempty"`
+	// ArtifactDelta maps each artifact the event saved to its new version.
+	ArtifactDelta map[string]int64 `json:"artifactDelta,omitempty"`
+	// TransferToAgent names the agent that should take over the
+	// conversation.
+	TransferToAgent string `json:"transferToAgent,omitempty"`
+	// Escalate hands control back to the parent agent, ending a loop.
+	Escalate bool `json:"escalate,omitempty"`
+	// SkipSummarization tells the runtime not to summarise a function
+	// response with another model call.
+	SkipSummarization bool `json:"skipSummarization,omitempty"`
+	// RequestedAuthConfigs maps function call IDs to the credentials they
+	// wait for. The values are kept as JSON-like trees because their shape
+	// belongs to the auth layer, not to the log.
+	RequestedAuthConfigs map[string]any `json:"requestedAuthConfigs,omitempty"`
+	// RequestedToolConfirmations maps function call IDs to the
+	// confirmations they wait for, kept as JSON-like trees for the same
+	// reason.
+	RequestedToolConfirmations map[string]any `json:"requestedToolConfirmations,omitempty"`
+	// EndOfAgent marks the last event of an agent's run, so a resumed
+	// invocation knows which agents already finished.
+	EndOfAgent bool `json:"endOfAgent,omitempty"`
+}

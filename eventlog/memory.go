@@ -1,0 +1,365 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// Memory is the in-memory [Store]. Its zero value is ready to use.
+//
+// Records are kept per app: each app has its own lock, its own log in
+// Position order, and its sessions' logs. Appends to different apps never
+// wait for each other; appends within an app share a critical section of a
+// few map and slice operations, which is what keeps the app's records in
+// one order (CONTRACT S2). The expensive parts of an append (validation,
+// copying the event) happen in the caller before it.
+type Memory struct {
+	mu     sync.RWMutex
+	apps   map[string]*memApp
+	last   atomic.Uint64 // the last Position handed out
+	closed atomic.Bool
+}
+
+type memApp struct {
+	mu       sync.RWMutex
+	log      []logEntry // every record of the app, in Position order
+	holes    int        // entries of log whose record was freed
+	sessions map[userSession]*memSession
+	wake     watch
+}
+
+// logEntry keeps the position beside the record so that a freed record
+// leaves a hole that binary search can still step over.
+type logEntry struct {
+	pos Position
+	rec *Record
+}
+
+type userSession struct{ user, id string }
+
+type memSession struct {
+	created     *Record
+	records     []*Record
+	events      []*Event
+	ids         map[string]uint64 // event ID -> Seq
+	timeOrdered bool
+	wake        watch
+}
+
+// watch is a broadcast signal: a channel closed at the next change, made
+// only when somebody waits for it. Guarded by its owner's lock.
+type watch struct {
+	ch      chan struct{}
+	watched bool
+}
+
+func (w *watch) wait() <-chan struct{} {
+	if w.ch == nil {
+		w.ch = make(chan struct{})
+	}
+	w.watched = true
+	return w.ch
+}
+
+func (w *watch) fire() {
+	if w.watched {
+		close(w.ch)
+		w.ch, w.watched = nil, false
+	}
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory { return &Memory{} }
+
+func (m *Memory) app(name string, create bool) *memApp {
+	m.mu.RLock()
+	a := m.apps[name]
+	m.mu.RUnlock()
+	if a != nil || !create {
+		return a
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a = m.apps[name]; a == nil {
+		if m.apps == nil {
+			m.apps = make(map[string]*memApp)
+		}
+		a = &memApp{sessions: make(map[userSession]*memSession)}
+		m.apps[name] = a
+	}
+	return a
+}
+
+func (m *Memory) check(ctx context.Context) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// Append implements [Store.Append].
+func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
+	if err := m.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := validateRecord(rec); err != nil {
+		return nil, err
+	}
+	a := m.app(rec.Key.AppName, true)
+	k := userSession{rec.Key.UserID, rec.Key.SessionID}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m.closed.Load() {
+		return nil, ErrClosed
+	}
+	s := a.sessions[k]
+	switch rec.Kind {
+	case KindSessionCreated:
+		if s != nil {
+			return nil, fmt.Errorf("create session %s: %w", rec.Key, ErrAlreadyExists)
+		}
+		a.add(m, rec)
+		a.sessions[k] = &memSession{created: rec, ids: make(map[string]uint64), timeOrdered: true}
+	case KindEventAppended:
+		if s == nil {
+			return nil, fmt.Errorf("append to session %s: %w", rec.Key, ErrNotFound)
+		}
+		if seq, dup := s.ids[rec.Event.ID]; dup {
+			return s.records[seq-1], ErrDuplicateEvent
+		}
+		if want := uint64(len(s.records)) + 1; rec.Seq != want {
+			return nil, fmt.Errorf("append to session %s: %w: the handle is at version %d, the store at version %d",
+				rec.Key, ErrStaleSession, rec.Seq-1, want-1)
+		}
+		a.add(m, rec)
+		if n := len(s.events); n > 0 && rec.Event.Timestamp.Before(s.events[n-1].Timestamp) {
+			s.timeOrdered = false
+		}
+		s.records = append(s.records, rec)
+		s.events = append(s.events, rec.Event)
+		s.ids[rec.Event.ID] = rec.Seq
+		s.wake.fire()
+	case KindSessionDeleted:
+		if s == nil {
+			return nil, fmt.Errorf("delete session %s: %w", rec.Key, ErrNotFound)
+		}
+		a.free(s)
+		delete(a.sessions, k)
+		a.add(m, rec)
+		if s.wake.ch != nil {
+			close(s.wake.ch) // ends the session's watchers for good
+		}
+	case KindStateRetained:
+		a.add(m, rec)
+	}
+	a.wake.fire()
+	return rec, nil
+}
+
+// add gives rec the next position and puts it at the end of the app's log.
+// The caller holds a.mu, which is what keeps the app's log in order.
+func (a *memApp) add(m *Memory, rec *Record) {
+	rec.Position = Position(m.last.Add(1))
+	a.log = append(a.log, logEntry{rec.Position, rec})
+}
+
+// free replaces a deleted session's records in the app log by what must
+// survive them (CONTRACT D3): their app: and user: writes.
+func (a *memApp) free(s *memSession) {
+	replace := func(rec *Record) {
+		i := a.search(rec.Position)
+		if i == len(a.log) || a.log[i].pos != rec.Position {
+			return
+		}
+		if shared := rec.SharedWrites(); shared != nil {
+			a.log[i].rec = &Record{Position: rec.Position, Kind: KindStateRetained, Key: rec.Key, Time: rec.Time, State: shared}
+			return
+		}
+		a.log[i].rec = nil
+		a.holes++
+	}
+	replace(s.created)
+	for _, rec := range s.records {
+		replace(rec)
+	}
+	// Compact once holes are most of the log: amortised O(1) per record.
+	if a.holes > 64 && a.holes > len(a.log)/2 {
+		a.log = slices.DeleteFunc(a.log, func(e logEntry) bool { return e.rec == nil })
+		a.log = slices.Clip(a.log)
+		a.holes = 0
+	}
+}
+
+// search returns the index of the first log entry at or after pos.
+func (a *memApp) search(pos Position) int {
+	return sort.Search(len(a.log), func(i int) bool { return a.log[i].pos >= pos })
+}
+
+// Session implements [Store.Session].
+func (m *Memory) Session(ctx context.Context, key SessionKey) (SessionLog, error) {
+	if err := m.check(ctx); err != nil {
+		return SessionLog{}, err
+	}
+	a := m.app(key.AppName, false)
+	if a == nil {
+		return SessionLog{}, fmt.Errorf("session %s: %w", key, ErrNotFound)
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	s := a.sessions[userSession{key.UserID, key.SessionID}]
+	if s == nil {
+		return SessionLog{}, fmt.Errorf("session %s: %w", key, ErrNotFound)
+	}
+	n := len(s.records)
+	return SessionLog{
+		Created:     s.created,
+		Records:     s.records[:n:n],
+		Events:      s.events[:n:n],
+		TimeOrdered: s.timeOrdered,
+	}, nil
+}
+
+// Read implements [Store.Read].
+func (m *Memory) Read(ctx context.Context, scope Scope, after Position, limit int) ([]*Record, error) {
+	if err := m.check(ctx); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("read: %w: limit %d is not positive", ErrInvalidArgument, limit)
+	}
+	if scope.AppName == "" {
+		return m.readAll(after, limit), nil
+	}
+	a := m.app(scope.AppName, false)
+	if a == nil {
+		if scope.IsSession() {
+			return nil, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
+		}
+		return nil, nil
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if scope.IsSession() {
+		s := a.sessions[userSession{scope.UserID, scope.SessionID}]
+		if s == nil || (scope.Incarnation != 0 && s.created.Position != scope.Incarnation) {
+			return nil, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
+		}
+		i := sort.Search(len(s.records), func(i int) bool { return s.records[i].Position > after })
+		j := min(len(s.records), i+limit)
+		return s.records[i:j:j], nil
+	}
+	return a.read(scope, after, limit, nil), nil
+}
+
+// read appends to out at most limit records of scope after the position.
+// The caller holds a.mu for reading.
+func (a *memApp) read(scope Scope, after Position, limit int, out []*Record) []*Record {
+	n := 0
+	for _, e := range a.log[a.search(after+1):] {
+		if e.rec == nil || (scope.UserID != "" && e.rec.Key.UserID != scope.UserID) {
+			continue
+		}
+		out = append(out, e.rec)
+		if n++; n == limit {
+			break
+		}
+	}
+	return out
+}
+
+// readAll merges the apps' logs: the first limit records of the store after
+// the position are among the first limit records of each app.
+func (m *Memory) readAll(after Position, limit int) []*Record {
+	m.mu.RLock()
+	apps := make([]*memApp, 0, len(m.apps))
+	for _, a := range m.apps {
+		apps = append(apps, a)
+	}
+	m.mu.RUnlock()
+	var out []*Record
+	for _, a := range apps {
+		a.mu.RLock()
+		out = a.read(Scope{}, after, limit, out)
+		a.mu.RUnlock()
+	}
+	slices.SortFunc(out, func(x, y *Record) int { return cmpPos(x.Position, y.Position) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+func cmpPos(x, y Position) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// Changes implements [Store.Changes].
+func (m *Memory) Changes(scope Scope) <-chan struct{} {
+	if m.closed.Load() {
+		return closedChan
+	}
+	a := m.app(scope.AppName, true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m.closed.Load() {
+		return closedChan
+	}
+	if !scope.IsSession() {
+		return a.wake.wait()
+	}
+	s := a.sessions[userSession{scope.UserID, scope.SessionID}]
+	if s == nil || (scope.Incarnation != 0 && s.created.Position != scope.Incarnation) {
+		return closedChan
+	}
+	return s.wake.wait()
+}
+
+// Close implements [Store.Close]. It is safe to call more than once.
+func (m *Memory) Close() error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, a := range m.apps {
+		a.mu.Lock()
+		a.wake.fire()
+		for _, s := range a.sessions {
+			s.wake.fire()
+		}
+		a.mu.Unlock()
+	}
+	return nil
+}
+
+// validateRecord rejects records no store may accept.
+func validateRecord(rec *Record) error {
+	switch {
+	case rec == nil:
+		return fmt.Errorf("append: %w: record is nil", ErrInvalidArgument)
+	case !rec.Kind.Valid():
+		return fmt.Errorf("append: %w: record kind %d is not defined", ErrInvalidArgument, uint8(rec.Kind))
+	case rec.Key.AppName == "":
+		return fmt.Errorf("append: %w: record appName is empty", ErrInvalidArgument)
+	case rec.Kind != KindStateRetained && (rec.Key.UserID == "" || rec.Key.SessionID == ""):
+		return fmt.Errorf("append %s record: %w: key %s lacks a user or session ID", rec.Kind, ErrInvalidArgument, rec.Key)
+	case rec.Kind == KindEventAppended && rec.Event == nil:
+		return fmt.Errorf("append: %w: event record has no event", ErrInvalidArgument)
+	case rec.Kind == KindEventAppended && rec.Event.ID == "":
+		return fmt.Errorf("append: %w: event ID is empty", ErrInvalidArgument)
+	}
+	return nil
+}

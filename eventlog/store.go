@@ -1,0 +1,95 @@
+package eventlog
+
+import (
+	"context"
+	"strings"
+)
+
+// Store is the seam between sessionlog and a storage backend, in the spirit
+// of database/sql/driver: few methods, each with stated guarantees. A Store
+// is safe for concurrent use. The in-memory [Memory] store is the reference
+// implementation; service/servicetest checks any other against the contract.
+//
+// A store is a log, not a database of sessions: it enforces the few
+// conditions that must hold atomically with a write (a session exists, a
+// handle is current, an event ID is new) and otherwise only stores and
+// serves records. State is folded from the records by package projection.
+type Store interface {
+	// Append commits rec to the log, assigning rec.Position, and returns the
+	// stored record. The store takes ownership of rec and its event; the
+	// caller must not change either afterwards. Conditions, checked
+	// atomically with the write (nothing is written when one fails):
+	//
+	//   - KindSessionCreated: the session must not exist (ErrAlreadyExists).
+	//   - KindEventAppended: the session must exist (ErrNotFound). If it
+	//     already holds an event with rec.Event.ID, nothing is written and
+	//     the stored record is returned with ErrDuplicateEvent. Otherwise
+	//     rec.Seq must be the session's version + 1 (ErrStaleSession).
+	//   - KindSessionDeleted: the session must exist (ErrNotFound). The
+	//     store then frees the session's records, keeping only the app: and
+	//     user: state they wrote as KindStateRetained records at their
+	//     original positions, and ends the session's watchers.
+	//   - KindStateRetained: always appended (import and compaction).
+	Append(ctx context.Context, rec *Record) (*Record, error)
+
+	// Session returns a live session's log. A missing session gives
+	// ErrNotFound.
+	Session(ctx context.Context, key SessionKey) (SessionLog, error)
+
+	// Read returns at most limit records of scope whose Position is after
+	// after, in Position order. A session scope reads the session's
+	// KindEventAppended records and gives ErrNotFound once the session (or
+	// the pinned incarnation) is gone; an app or user scope reads every
+	// record kind; an empty scope reads the whole store. The returned slice
+	// may be shared with the store: do not modify it.
+	Read(ctx context.Context, scope Scope, after Position, limit int) ([]*Record, error)
+
+	// Changes returns a channel that is closed at the next change that a
+	// Read of scope could see: an append in the session (for a session
+	// scope) or in the app (otherwise), the session's deletion, or the
+	// store's closing. Call it before Read, and wait on it only if Read
+	// found nothing new, and no append is ever missed.
+	Changes(scope Scope) <-chan struct{}
+
+	// Close releases the store. Later calls give ErrClosed, and every
+	// channel from Changes is closed.
+	Close() error
+}
+
+// The state key prefixes. They belong to the log's format because a store
+// must keep the app: and user: writes of a deleted session (package
+// projection gives their full meaning).
+const (
+	AppPrefix  = "app:"
+	UserPrefix = "user:"
+	TempPrefix = "temp:"
+)
+
+// Writes returns the state the record writes: a creation's initial state,
+// an event's state delta, or a retained record's state. Do not modify it.
+func (r *Record) Writes() map[string]any {
+	switch r.Kind {
+	case KindSessionCreated, KindStateRetained:
+		return r.State
+	case KindEventAppended:
+		if r.Event != nil {
+			return r.Event.Actions.StateDelta
+		}
+	}
+	return nil
+}
+
+// SharedWrites returns a new map of the record's app: and user: writes, or
+// nil when it has none: what must outlive the record's session.
+func (r *Record) SharedWrites() map[string]any {
+	var shared map[string]any
+	for k, v := range r.Writes() {
+		if strings.HasPrefix(k, AppPrefix) || strings.HasPrefix(k, UserPrefix) {
+			if shared == nil {
+				shared = make(map[string]any)
+			}
+			shared[k] = v
+		}
+	}
+	return shared
+}

@@ -1,0 +1,332 @@
+package projection
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// Live is the current projection of a log, safe for concurrent use. Its
+// zero value is empty and ready.
+//
+// Locks follow the data: one per app (app state, user states, the index of
+// sessions) and one per session (its state and version). An update locks
+// its session for the whole commit, so a reader of that session sees an
+// append's event and every part of its delta, or none of it (CONTRACT A4),
+// while appends to other sessions go on. Shared writes carry their log
+// position, so the order in which concurrent updates fold them does not
+// matter (see [Entry]).
+type Live struct {
+	mu   sync.RWMutex
+	apps map[string]*liveApp
+}
+
+type liveApp struct {
+	mu       sync.RWMutex
+	state    *AppState // Sessions unused: the index below holds them
+	sessions map[eventlog.SessionKey]*liveSession
+	byUser   map[string]map[string]*liveSession // user -> session ID
+}
+
+type liveSession struct {
+	mu   sync.RWMutex
+	app  *liveApp
+	key  eventlog.SessionKey
+	st   *SessionState
+	gone bool // deleted: a newer session may live at the same key
+}
+
+// SessionView is what an update or a read sees of a session.
+type SessionView struct {
+	Key            eventlog.SessionKey
+	Version        uint64
+	LastUpdateTime time.Time
+	Created        eventlog.Position
+	// State is the merged state (own, app:, user: keys), a private copy.
+	State map[string]any
+}
+
+func (l *Live) app(name string, create bool) *liveApp {
+	l.mu.RLock()
+	a := l.apps[name]
+	l.mu.RUnlock()
+	if a != nil || !create {
+		return a
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a = l.apps[name]; a == nil {
+		if l.apps == nil {
+			l.apps = map[string]*liveApp{}
+		}
+		a = &liveApp{
+			state:    newAppState(),
+			sessions: map[eventlog.SessionKey]*liveSession{},
+			byUser:   map[string]map[string]*liveSession{},
+		}
+		l.apps[name] = a
+	}
+	return a
+}
+
+// Create runs commit while no other create or delete can touch key's app
+// index, and folds the record commit returns (a creation) into the
+// projection. commit writes the record to the log; its error is returned
+// as is.
+func (l *Live) Create(key eventlog.SessionKey, commit func() (*eventlog.Record, error)) (SessionView, error) {
+	a := l.app(key.AppName, true)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rec, err := commit()
+	if err != nil {
+		return SessionView{}, err
+	}
+	s := a.addSession(rec)
+	return s.viewLocked(), nil
+}
+
+// addSession folds a creation record. The caller holds a.mu.
+func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
+	s := &liveSession{app: a, key: rec.Key, st: newSession(rec)}
+	a.sessions[rec.Key] = s
+	ids := a.byUser[rec.Key.UserID]
+	if ids == nil {
+		ids = map[string]*liveSession{}
+		a.byUser[rec.Key.UserID] = ids
+	}
+	ids[rec.Key.SessionID] = s
+	a.state.applyShared(rec)
+	return s
+}
+
+// removeSession folds a deletion record. The caller holds a.mu.
+func (a *liveApp) removeSession(rec *eventlog.Record) {
+	if s := a.sessions[rec.Key]; s != nil {
+		s.gone = true
+		delete(a.sessions, rec.Key)
+		ids := a.byUser[rec.Key.UserID]
+		delete(ids, rec.Key.SessionID)
+		if len(ids) == 0 {
+			delete(a.byUser, rec.Key.UserID)
+		}
+	}
+}
+
+// lock finds the live session at key and locks it (for writing or reading),
+// or reports ErrNotFound.
+func (l *Live) lock(key eventlog.SessionKey, write bool) (*liveSession, error) {
+	for {
+		a := l.app(key.AppName, false)
+		if a == nil {
+			return nil, fmt.Errorf("session %s: %w", key, eventlog.ErrNotFound)
+		}
+		a.mu.RLock()
+		s := a.sessions[key]
+		a.mu.RUnlock()
+		if s == nil {
+			return nil, fmt.Errorf("session %s: %w", key, eventlog.ErrNotFound)
+		}
+		if write {
+			s.mu.Lock()
+		} else {
+			s.mu.RLock()
+		}
+		if !s.gone {
+			return s, nil
+		}
+		// Deleted between the lookup and the lock: look again, a new
+		// session may live at the key by now.
+		if write {
+			s.mu.Unlock()
+		} else {
+			s.mu.RUnlock()
+		}
+	}
+}
+
+// Update locks the session at key and calls commit with a view of it.
+// commit writes to the log and returns the committed record (an append or
+// a deletion of this session), or nil when it wrote nothing; Update folds
+// the record in before unlocking. A missing session gives ErrNotFound
+// without calling commit.
+func (l *Live) Update(key eventlog.SessionKey, commit func(SessionView) (*eventlog.Record, error)) error {
+	s, err := l.lock(key, true)
+	if err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	rec, err := commit(s.view())
+	if err != nil || rec == nil {
+		return err
+	}
+	switch rec.Kind {
+	case eventlog.KindEventAppended:
+		s.st.apply(rec)
+		if shared := hasShared(rec.Writes()); shared {
+			s.app.mu.Lock()
+			s.app.state.applyShared(rec)
+			s.app.mu.Unlock()
+		}
+	case eventlog.KindSessionDeleted:
+		s.app.mu.Lock()
+		s.app.removeSession(rec)
+		s.app.mu.Unlock()
+	default:
+		return fmt.Errorf("projection: update of %s folded a %s record", key, rec.Kind)
+	}
+	return nil
+}
+
+func hasShared(delta map[string]any) bool {
+	for k := range delta {
+		if strings.HasPrefix(k, AppPrefix) || strings.HasPrefix(k, UserPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// View calls fn with a consistent view of the session at key: no update of
+// it is half-seen. fn must not call back into l for the same session.
+func (l *Live) View(key eventlog.SessionKey, fn func(SessionView) error) error {
+	s, err := l.lock(key, false)
+	if err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	return fn(s.view())
+}
+
+// view builds the session's view. The caller holds s.mu.
+func (s *liveSession) view() SessionView {
+	s.app.mu.RLock()
+	defer s.app.mu.RUnlock()
+	return s.viewLocked()
+}
+
+// viewLocked builds the session's view. The caller holds s.mu, or s.app.mu
+// for writing, and s.app.mu at least for reading.
+func (s *liveSession) viewLocked() SessionView {
+	state := s.app.state.Merged(s.key, s.st.State)
+	return SessionView{
+		Key:            s.key,
+		Version:        s.st.Version,
+		LastUpdateTime: s.st.LastUpdateTime,
+		Created:        s.st.Created,
+		State:          state,
+	}
+}
+
+// Sessions returns views of the live sessions of user in app (every user's
+// when user is empty) whose (user ID, session ID) sorts after the pair
+// (afterUser, afterID), in that order, at most limit of them. Each view is
+// consistent on its own; the list is not one snapshot.
+func (l *Live) Sessions(app, user, afterUser, afterID string, limit int) []SessionView {
+	a := l.app(app, false)
+	if a == nil || limit <= 0 {
+		return nil
+	}
+	a.mu.RLock()
+	var picked []*liveSession
+	collect := func(ids map[string]*liveSession) {
+		for _, s := range ids {
+			k := s.key
+			if k.UserID > afterUser || (k.UserID == afterUser && k.SessionID > afterID) {
+				picked = append(picked, s)
+			}
+		}
+	}
+	if user != "" {
+		collect(a.byUser[user])
+	} else {
+		for _, ids := range a.byUser {
+			collect(ids)
+		}
+	}
+	a.mu.RUnlock()
+
+	slices.SortFunc(picked, func(x, y *liveSession) int {
+		if c := strings.Compare(x.key.UserID, y.key.UserID); c != 0 {
+			return c
+		}
+		return strings.Compare(x.key.SessionID, y.key.SessionID)
+	})
+	out := make([]SessionView, 0, min(limit, len(picked)))
+	for _, s := range picked {
+		if len(out) == limit {
+			break
+		}
+		s.mu.RLock()
+		if !s.gone {
+			out = append(out, s.view())
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}
+
+// Apply folds a record committed to the log outside Create and Update, as
+// when a service replays an existing log or imports records.
+func (l *Live) Apply(rec *eventlog.Record) {
+	a := l.app(rec.Key.AppName, true)
+	switch rec.Kind {
+	case eventlog.KindSessionCreated:
+		a.mu.Lock()
+		a.addSession(rec)
+		a.mu.Unlock()
+	case eventlog.KindEventAppended, eventlog.KindSessionDeleted:
+		if s, err := l.lock(rec.Key, true); err == nil {
+			if rec.Kind == eventlog.KindEventAppended {
+				s.st.apply(rec)
+			}
+			a.mu.Lock()
+			if rec.Kind == eventlog.KindSessionDeleted {
+				a.removeSession(rec)
+			} else {
+				a.state.applyShared(rec)
+			}
+			a.mu.Unlock()
+			s.mu.Unlock()
+		}
+	case eventlog.KindStateRetained:
+		a.mu.Lock()
+		a.state.applyShared(rec)
+		a.mu.Unlock()
+	}
+}
+
+// Snapshot copies the whole projection into a [State], to compare with a
+// [Rebuild] or to inspect. Each app is copied under its lock.
+func (l *Live) Snapshot() *State {
+	l.mu.RLock()
+	names := slices.Collect(maps.Keys(l.apps))
+	l.mu.RUnlock()
+	out := &State{Apps: map[string]*AppState{}}
+	for _, name := range names {
+		a := l.app(name, false)
+		a.mu.RLock()
+		sessions := slices.Collect(maps.Values(a.sessions))
+		as := &AppState{State: maps.Clone(a.state.State), Users: map[string]Shared{}, Sessions: map[eventlog.SessionKey]*SessionState{}}
+		for u, sh := range a.state.Users {
+			as.Users[u] = maps.Clone(sh)
+		}
+		a.mu.RUnlock()
+		for _, s := range sessions {
+			s.mu.RLock()
+			if !s.gone {
+				st := *s.st
+				st.State = maps.Clone(st.State)
+				as.Sessions[s.key] = &st
+			}
+			s.mu.RUnlock()
+		}
+		out.Apps[name] = as
+	}
+	out.dropEmptyApps()
+	return out
+}

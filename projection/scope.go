@@ -1,0 +1,150 @@
+package projection
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// The key prefixes that choose a state key's scope.
+const (
+	AppPrefix  = eventlog.AppPrefix
+	UserPrefix = eventlog.UserPrefix
+	TempPrefix = eventlog.TempPrefix
+)
+
+// RemovedJSON is how [Removed] is written in JSON, the string the ADK
+// runtimes use for it; decoding that string gives a value [IsRemoved]
+// recognises.
+const RemovedJSON = "__ADK_SENTINEL_REMOVED__"
+
+// Removed, as a value in a state delta, deletes the key from its scope.
+var Removed any = removed{}
+
+type removed struct{}
+
+func (removed) MarshalJSON() ([]byte, error) { return json.Marshal(RemovedJSON) }
+func (removed) String() string               { return RemovedJSON }
+
+var removedJSONBytes, _ = json.Marshal(RemovedJSON)
+
+// IsRemoved reports whether a delta value means "delete this key": the
+// [Removed] sentinel, or its JSON string as decoded from the wire.
+func IsRemoved(v any) bool {
+	switch v := v.(type) {
+	case removed:
+		return true
+	case string:
+		return v == RemovedJSON
+	case json.RawMessage:
+		return bytes.Equal(v, removedJSONBytes)
+	}
+	return false
+}
+
+// Split sorts a delta by scope: app: and user: keys lose their prefix,
+// temp: keys are dropped, the rest is session state. It allocates only the
+// maps it fills.
+func Split(delta map[string]any) (app, user, session map[string]any) {
+	put := func(m *map[string]any, k string, v any) {
+		if *m == nil {
+			*m = make(map[string]any)
+		}
+		(*m)[k] = v
+	}
+	for k, v := range delta {
+		switch {
+		case strings.HasPrefix(k, AppPrefix):
+			put(&app, k[len(AppPrefix):], v)
+		case strings.HasPrefix(k, UserPrefix):
+			put(&user, k[len(UserPrefix):], v)
+		case strings.HasPrefix(k, TempPrefix):
+		default:
+			put(&session, k, v)
+		}
+	}
+	return app, user, session
+}
+
+// WithoutTemp returns delta without its temp: keys: delta itself when it
+// has none, else a new map.
+func WithoutTemp(delta map[string]any) map[string]any {
+	n := 0
+	for k := range delta {
+		if strings.HasPrefix(k, TempPrefix) {
+			n++
+		}
+	}
+	if n == 0 {
+		return delta
+	}
+	out := make(map[string]any, len(delta)-n)
+	for k, v := range delta {
+		if !strings.HasPrefix(k, TempPrefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// ApplyDelta applies a delta to a merged view of state (as a session handle
+// holds it): every key, whatever its prefix, is set, or deleted when its
+// value is [Removed].
+func ApplyDelta(state, delta map[string]any) {
+	for k, v := range delta {
+		if IsRemoved(v) {
+			delete(state, k)
+		} else {
+			state[k] = v
+		}
+	}
+}
+
+// Entry is one key of app or user state. Writes to shared state can come
+// from many sessions at once and reach the live projection in any order, so
+// each entry remembers the position of the record that wrote it and an
+// older write never replaces a newer one. A removed key stays as an entry
+// with Removed set, for the same reason.
+type Entry struct {
+	Value    any
+	Position eventlog.Position
+	Removed  bool
+}
+
+// Shared is app or user state: entries by key, without the scope prefix.
+type Shared map[string]Entry
+
+// write applies one shared write at a position, keeping the newest.
+func (s Shared) write(key string, v any, pos eventlog.Position) {
+	if old, ok := s[key]; ok && old.Position > pos {
+		return
+	}
+	if IsRemoved(v) {
+		s[key] = Entry{Position: pos, Removed: true}
+		return
+	}
+	s[key] = Entry{Value: v, Position: pos}
+}
+
+// mergeInto adds the live entries to out under prefix, deep-copying values
+// so that out belongs to its caller.
+func (s Shared) mergeInto(out map[string]any, prefix string) {
+	for k, e := range s {
+		if !e.Removed {
+			out[prefix+k] = eventlog.CloneValue(e.Value)
+		}
+	}
+}
+
+// Values returns the live keys and their values (shared, not copied).
+func (s Shared) Values() map[string]any {
+	out := make(map[string]any, len(s))
+	for k, e := range s {
+		if !e.Removed {
+			out[k] = e.Value
+		}
+	}
+	return out
+}

@@ -1,0 +1,192 @@
+package projection
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// State is the fold of a log: every app's state, its users' states and its
+// live sessions. The zero value is an empty state, ready for [State.Apply].
+// A State is not safe for concurrent use; [Live] is.
+type State struct {
+	Apps map[string]*AppState
+}
+
+// AppState is one app's part of a [State].
+type AppState struct {
+	State    Shared
+	Users    map[string]Shared
+	Sessions map[eventlog.SessionKey]*SessionState
+}
+
+// SessionState is a live session as the log defines it.
+type SessionState struct {
+	// State is the session's own state (no app:, user: or temp: keys).
+	State map[string]any
+	// Version is the sequence number of the session's last event.
+	Version uint64
+	// LastUpdateTime is the creation time, then each event's timestamp.
+	LastUpdateTime time.Time
+	// Created is the position of the creation record: the incarnation.
+	Created eventlog.Position
+}
+
+func newAppState() *AppState {
+	return &AppState{
+		State:    Shared{},
+		Users:    map[string]Shared{},
+		Sessions: map[eventlog.SessionKey]*SessionState{},
+	}
+}
+
+func (s *State) app(name string) *AppState {
+	if s.Apps == nil {
+		s.Apps = map[string]*AppState{}
+	}
+	a := s.Apps[name]
+	if a == nil {
+		a = newAppState()
+		s.Apps[name] = a
+	}
+	return a
+}
+
+// Apply folds one record into the state. It is pure in the sense that
+// matters: the result depends only on the records applied, so replaying a
+// log always gives the same state.
+func (s *State) Apply(rec *eventlog.Record) {
+	a := s.app(rec.Key.AppName)
+	switch rec.Kind {
+	case eventlog.KindSessionCreated:
+		ss := newSession(rec)
+		a.Sessions[rec.Key] = ss
+	case eventlog.KindEventAppended:
+		if ss := a.Sessions[rec.Key]; ss != nil {
+			ss.apply(rec)
+		}
+	case eventlog.KindSessionDeleted:
+		delete(a.Sessions, rec.Key)
+	}
+	a.applyShared(rec)
+}
+
+func newSession(rec *eventlog.Record) *SessionState {
+	ss := &SessionState{State: map[string]any{}, LastUpdateTime: rec.Time, Created: rec.Position}
+	applySessionWrites(ss.State, rec.State)
+	return ss
+}
+
+// apply folds an appended event into the session.
+func (ss *SessionState) apply(rec *eventlog.Record) {
+	applySessionWrites(ss.State, rec.Writes())
+	ss.Version = rec.Seq
+	ss.LastUpdateTime = rec.Time
+}
+
+func applySessionWrites(state, delta map[string]any) {
+	for k, v := range delta {
+		if strings.HasPrefix(k, AppPrefix) || strings.HasPrefix(k, UserPrefix) || strings.HasPrefix(k, TempPrefix) {
+			continue
+		}
+		if IsRemoved(v) {
+			delete(state, k)
+		} else {
+			state[k] = v
+		}
+	}
+}
+
+// applyShared folds the record's app: and user: writes.
+func (a *AppState) applyShared(rec *eventlog.Record) {
+	for k, v := range rec.Writes() {
+		switch {
+		case strings.HasPrefix(k, AppPrefix):
+			a.State.write(k[len(AppPrefix):], v, rec.Position)
+		case strings.HasPrefix(k, UserPrefix):
+			a.user(rec.Key.UserID).write(k[len(UserPrefix):], v, rec.Position)
+		}
+	}
+}
+
+func (a *AppState) user(id string) Shared {
+	u := a.Users[id]
+	if u == nil {
+		u = Shared{}
+		a.Users[id] = u
+	}
+	return u
+}
+
+// Merged returns a session's state as a handle shows it: its own keys, and
+// the app's and the user's under their prefixes. Values are deep copies.
+func (a *AppState) Merged(key eventlog.SessionKey, own map[string]any) map[string]any {
+	user := a.Users[key.UserID]
+	out := make(map[string]any, len(own)+len(a.State)+len(user))
+	for k, v := range own {
+		out[k] = eventlog.CloneValue(v)
+	}
+	a.State.mergeInto(out, AppPrefix)
+	user.mergeInto(out, UserPrefix)
+	return out
+}
+
+// rebuildBatch is how many records Rebuild reads at a time.
+const rebuildBatch = 4096
+
+// Rebuild replays a store's whole log into a new State.
+func Rebuild(ctx context.Context, store eventlog.Store) (*State, error) {
+	return RebuildFrom(Records(ctx, store))
+}
+
+// RebuildFrom folds a sequence of records, in order, into a new State. It
+// stops at the first error the sequence yields.
+func RebuildFrom(records iter.Seq2[*eventlog.Record, error]) (*State, error) {
+	s := &State{}
+	for rec, err := range records {
+		if err != nil {
+			return nil, fmt.Errorf("rebuild: %w", err)
+		}
+		s.Apply(rec)
+	}
+	s.dropEmptyApps()
+	return s, nil
+}
+
+// dropEmptyApps removes apps with no sessions and no state, which a fold
+// can leave behind, so that equal logs give equal States.
+func (s *State) dropEmptyApps() {
+	for name, a := range s.Apps {
+		if len(a.State) == 0 && len(a.Users) == 0 && len(a.Sessions) == 0 {
+			delete(s.Apps, name)
+		}
+	}
+}
+
+// Records iterates over a store's whole log in position order, as it is
+// when each batch is read: what [Rebuild] folds and what an export writes.
+func Records(ctx context.Context, store eventlog.Store) iter.Seq2[*eventlog.Record, error] {
+	return func(yield func(*eventlog.Record, error) bool) {
+		var after eventlog.Position
+		for {
+			recs, err := store.Read(ctx, eventlog.Scope{}, after, rebuildBatch)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, rec := range recs {
+				if !yield(rec, nil) {
+					return
+				}
+				after = rec.Position
+			}
+			if len(recs) < rebuildBatch {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,522 @@
+// Package service is sessionlog's Go API: the ADK session service over an
+// event log. Create, Get, List and Delete sessions, append events, page
+// through a session's events, subscribe to a session, a user or an app,
+// and export or import the whole store.
+//
+// Every call takes a context first and reports failures as one of four
+// sentinel errors, wrapped with what went wrong: [ErrInvalidArgument],
+// [ErrNotFound], [ErrAlreadyExists] and [ErrStaleSession].
+//
+// Stored events are immutable and shared: a [Session]'s Events point at the
+// store's own events, so treat them as read-only and call [Event.Clone] for
+// a copy to change. Everything else a call returns (the Session value, its
+// State map, its Events slice) belongs to the caller.
+package service
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/projection"
+)
+
+// Names from the packages below, so that most programs import only service.
+type (
+	// Event is an ADK event; see [eventlog.Event].
+	Event = eventlog.Event
+	// EventActions is an event's side effects; see [eventlog.EventActions].
+	EventActions = eventlog.EventActions
+	// SessionKey names a session; see [eventlog.SessionKey].
+	SessionKey = eventlog.SessionKey
+	// Record is one entry of the log; see [eventlog.Record].
+	Record = eventlog.Record
+	// Position orders a store's records; see [eventlog.Position].
+	Position = eventlog.Position
+)
+
+// Removed, as a state delta value, deletes the key in its scope.
+var Removed = projection.Removed
+
+// Page sizes of List and ListEvents.
+const (
+	// DefaultPageSize is the page size when none is given.
+	DefaultPageSize = 100
+	// MaxPageSize caps a page; larger requests get this many.
+	MaxPageSize = 1000
+)
+
+// Options configure a [Service]. The zero value is a working in-memory
+// service with real time, random UUIDs and optimistic concurrency.
+type Options struct {
+	// Store holds the log. Nil means a new [eventlog.Memory].
+	Store eventlog.Store
+	// Now is the clock for creation times and events without a timestamp.
+	// Nil means time.Now.
+	Now func() time.Time
+	// NewID makes session and event IDs. Nil means random UUIDs.
+	NewID func() string
+	// LastWriterWins turns off optimistic concurrency (CONTRACT A6): an
+	// append through a stale handle is stored after the events it has not
+	// seen instead of failing with ErrStaleSession, as the Java ADK's
+	// in-memory service behaves.
+	LastWriterWins bool
+}
+
+// Service is the session service. It is safe for concurrent use.
+type Service struct {
+	store eventlog.Store
+	live  projection.Live
+	now   func() time.Time
+	newID func() string
+	lww   bool
+}
+
+// New returns a service over opts.Store, folding whatever log the store
+// already holds into the live state.
+func New(ctx context.Context, opts Options) (*Service, error) {
+	s := &Service{store: opts.Store, now: opts.Now, newID: opts.NewID, lww: opts.LastWriterWins}
+	if s.store == nil {
+		s.store = eventlog.NewMemory()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = uuid.NewString
+	}
+	for rec, err := range projection.Records(ctx, s.store) {
+		if err != nil {
+			return nil, fmt.Errorf("open service: %w", err)
+		}
+		s.live.Apply(rec)
+	}
+	return s, nil
+}
+
+// Close closes the store. Subscriptions end; later calls fail.
+func (s *Service) Close() error { return s.store.Close() }
+
+// Session is a handle on a session, as Create, Get and List return it. It
+// belongs to the caller and is not safe for concurrent use; AppendEvent
+// updates it in place.
+type Session struct {
+	ID      string
+	AppName string
+	UserID  string
+	// State is the merged state: the session's keys, and the app's and the
+	// user's under their app: and user: prefixes, read when the handle was
+	// made, plus temp: keys set through this handle.
+	State map[string]any
+	// Events are the session's events in sequence order, shared read-only
+	// with the store (List leaves them empty).
+	Events []*Event
+	// LastUpdateTime is the creation time or the last event's timestamp.
+	LastUpdateTime time.Time
+	// Version is the sequence number of the last event the handle has seen.
+	Version uint64
+}
+
+// Key returns the key naming the session.
+func (s *Session) Key() SessionKey {
+	return SessionKey{AppName: s.AppName, UserID: s.UserID, SessionID: s.ID}
+}
+
+func handle(v projection.SessionView) *Session {
+	return &Session{
+		ID: v.Key.SessionID, AppName: v.Key.AppName, UserID: v.Key.UserID,
+		State: v.State, LastUpdateTime: v.LastUpdateTime, Version: v.Version,
+	}
+}
+
+// Create creates a session. An empty key.SessionID means "generate one".
+// The initial state is split by prefix (app:, user:, temp: dropped,
+// session); the returned handle has the merged state, no events and
+// version 0. A session that exists gives ErrAlreadyExists.
+func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]any) (*Session, error) {
+	if err := required("appName", key.AppName); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	if err := required("userId", key.UserID); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	if key.SessionID = strings.TrimSpace(key.SessionID); key.SessionID == "" {
+		key.SessionID = s.newID()
+	}
+	rec := &Record{
+		Kind:  eventlog.KindSessionCreated,
+		Key:   key,
+		Time:  s.now(),
+		State: eventlog.CloneMap(projection.WithoutTemp(state)),
+	}
+	v, err := s.live.Create(key, func() (*Record, error) { return s.store.Append(ctx, rec) })
+	if err != nil {
+		return nil, err
+	}
+	return handle(v), nil
+}
+
+// GetOptions filter the events Get returns. The zero value returns all.
+type GetOptions struct {
+	// NumRecentEvents, when positive, keeps only the last n events.
+	NumRecentEvents int
+	// After, when set, keeps only events with a timestamp at or after it,
+	// applied after NumRecentEvents.
+	After time.Time
+}
+
+// Get returns a session with its merged state and its events, filtered by
+// opts. A missing session gives ErrNotFound. Its cost does not grow with
+// the number of events returned: the events are the store's, not copies.
+func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Session, error) {
+	key, err := checkKey(key)
+	if err == nil && opts.NumRecentEvents < 0 {
+		err = invalid("numRecentEvents", "is negative (%d)", opts.NumRecentEvents)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get session: %w", err)
+	}
+	var out *Session
+	err = s.live.View(key, func(v projection.SessionView) error {
+		log, err := s.store.Session(ctx, key)
+		if err != nil {
+			return err
+		}
+		out = handle(v)
+		out.Events = filterEvents(log, opts)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get session: %w", err)
+	}
+	return out, nil
+}
+
+// filterEvents applies GetOptions to a session's events without copying
+// them when it can.
+func filterEvents(log eventlog.SessionLog, opts GetOptions) []*Event {
+	events := log.Events
+	if n := opts.NumRecentEvents; n > 0 && n < len(events) {
+		events = events[len(events)-n:]
+	}
+	if opts.After.IsZero() {
+		return events
+	}
+	if log.TimeOrdered {
+		i := sort.Search(len(events), func(i int) bool { return !events[i].Timestamp.Before(opts.After) })
+		return events[i:]
+	}
+	var kept []*Event
+	for _, e := range events {
+		if !e.Timestamp.Before(opts.After) {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// ListOptions page a listing. The zero value asks for the first page of
+// [DefaultPageSize].
+type ListOptions struct {
+	// PageSize is the most sessions a page holds: 0 means
+	// DefaultPageSize, more than MaxPageSize means MaxPageSize.
+	PageSize int
+	// PageToken continues a listing from where the page that returned it
+	// ended; empty starts at the beginning.
+	PageToken string
+}
+
+// SessionPage is a page of a listing.
+type SessionPage struct {
+	Sessions []*Session
+	// NextPageToken continues the listing; empty on the last page.
+	NextPageToken string
+}
+
+// List returns a page of the sessions of userID in appName, or of every
+// user in the app when userID is empty. Sessions carry their merged state
+// and no events, ordered by user ID and then session ID (byte order).
+// Walking every page returns each session that lives through the walk
+// exactly once.
+func (s *Service) List(ctx context.Context, appName, userID string, opts ListOptions) (*SessionPage, error) {
+	if err := required("appName", appName); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	if userID != "" {
+		if err := required("userId", userID); err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+	}
+	size, err := pageSize(opts.PageSize)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var afterUser, afterID string
+	if opts.PageToken != "" {
+		_, strs, err := decodeToken(opts.PageToken, tokenSessions, 0, 4)
+		if err != nil || strs[0] != appName || strs[1] != userID {
+			return nil, fmt.Errorf("list sessions: %w", badToken("session"))
+		}
+		afterUser, afterID = strs[2], strs[3]
+	}
+	views := s.live.Sessions(appName, userID, afterUser, afterID, size+1)
+	page := &SessionPage{Sessions: make([]*Session, 0, min(size, len(views)))}
+	for _, v := range views[:min(size, len(views))] {
+		page.Sessions = append(page.Sessions, handle(v))
+	}
+	if len(views) > size {
+		last := views[size-1].Key
+		page.NextPageToken = encodeToken(tokenSessions, nil, []string{appName, userID, last.UserID, last.SessionID})
+	}
+	return page, nil
+}
+
+func pageSize(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, invalid("pageSize", "is negative (%d)", n)
+	case n == 0:
+		return DefaultPageSize, nil
+	}
+	return min(n, MaxPageSize), nil
+}
+
+// Delete deletes a session: its events and session state are freed, while
+// the app and user state it wrote stays. Deleting a missing session (or
+// naming the wrong user) succeeds and changes nothing. The session's
+// subscriptions complete.
+func (s *Service) Delete(ctx context.Context, key SessionKey) error {
+	key, err := checkKey(key)
+	if err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	err = s.live.Update(key, func(projection.SessionView) (*Record, error) {
+		return s.store.Append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()})
+	})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// AppendEvent appends ev to the session sess names and updates sess in
+// place (its events, state, LastUpdateTime and Version). It returns the
+// stored event: a copy of ev with an ID (a new UUID when ev has none) and a
+// timestamp (now when ev has none), and without temp: keys in its state
+// delta; temp: keys still update sess. ev itself is not changed.
+//
+// A partial event is returned as it is and stores nothing. An event whose
+// ID the session already holds stores nothing and returns the stored event
+// (so retries never duplicate history). A handle that has not seen every
+// stored event gives ErrStaleSession, unless Options.LastWriterWins.
+func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*Event, error) {
+	switch {
+	case sess == nil:
+		return nil, fmt.Errorf("append event: %w", invalid("session", "is nil"))
+	case ev == nil:
+		return nil, fmt.Errorf("append event: %w", invalid("event", "is nil"))
+	}
+	key, err := checkKey(sess.Key())
+	if err != nil {
+		return nil, fmt.Errorf("append event: %w", err)
+	}
+	if ev.Partial {
+		return ev, nil
+	}
+	stored := ev.Clone()
+	if stored.ID == "" {
+		stored.ID = s.newID()
+	}
+	if stored.Timestamp.IsZero() {
+		stored.Timestamp = s.now()
+	}
+	stored.Actions.StateDelta = projection.WithoutTemp(stored.Actions.StateDelta)
+
+	var rec *Record
+	err = s.live.Update(key, func(v projection.SessionView) (*Record, error) {
+		seq := sess.Version + 1
+		if s.lww {
+			seq = v.Version + 1
+		}
+		got, err := s.store.Append(ctx, &Record{
+			Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: stored.Timestamp, Event: stored,
+		})
+		switch {
+		case err == nil:
+			rec = got
+			return got, nil
+		case errIsDuplicate(err):
+			stored = got.Event
+			return nil, nil
+		}
+		return nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append event: %w", err)
+	}
+	if rec != nil {
+		if sess.State == nil {
+			sess.State = make(map[string]any, len(ev.Actions.StateDelta))
+		}
+		projection.ApplyDelta(sess.State, ev.Actions.StateDelta)
+		sess.Events = append(sess.Events, stored)
+		sess.LastUpdateTime = stored.Timestamp
+		sess.Version = rec.Seq
+	}
+	return stored, nil
+}
+
+// ListEventsOptions page ListEvents; see [ListOptions].
+type ListEventsOptions = ListOptions
+
+// EventPage is a page of a session's events.
+type EventPage struct {
+	// Events are shared read-only with the store.
+	Events []*Event
+	// NextPageToken continues the listing; empty on the last page.
+	NextPageToken string
+}
+
+// ListEvents returns a page of a session's events in sequence order. A
+// missing session gives ErrNotFound; a token from another listing, or from
+// a deleted session of the same key, gives ErrInvalidArgument.
+func (s *Service) ListEvents(ctx context.Context, key SessionKey, opts ListEventsOptions) (*EventPage, error) {
+	key, err := checkKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	size, err := pageSize(opts.PageSize)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	log, err := s.store.Session(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	var from uint64
+	if opts.PageToken != "" {
+		nums, strs, err := decodeToken(opts.PageToken, tokenEvents, 2, 3)
+		if err != nil || strs[0] != key.AppName || strs[1] != key.UserID || strs[2] != key.SessionID ||
+			Position(nums[0]) != log.Created.Position || nums[1] > log.Version() {
+			return nil, fmt.Errorf("list events: %w", badToken("event"))
+		}
+		from = nums[1]
+	}
+	to := min(log.Version(), from+uint64(size))
+	page := &EventPage{Events: log.Events[from:to:to]}
+	if to < log.Version() {
+		page.NextPageToken = encodeToken(tokenEvents,
+			[]uint64{uint64(log.Created.Position), to}, []string{key.AppName, key.UserID, key.SessionID})
+	}
+	return page, nil
+}
+
+// Subscribe follows a session's events: first those after sequence number
+// afterSeq (0 replays them all), then each one appended, in order, with no
+// gaps and no repeats, however slowly the caller reads. Each record is a
+// KindEventAppended record, with the event, its Seq and its Position. The
+// iteration ends when ctx is done or the session is deleted; a missing
+// session or a store failure is yielded as an error. It starts no
+// goroutine.
+func (s *Service) Subscribe(ctx context.Context, key SessionKey, afterSeq uint64) iter.Seq2[*Record, error] {
+	return func(yield func(*Record, error) bool) {
+		key, err := checkKey(key)
+		if err != nil {
+			yield(nil, fmt.Errorf("subscribe: %w", err))
+			return
+		}
+		log, err := s.store.Session(ctx, key)
+		if err != nil {
+			yield(nil, fmt.Errorf("subscribe: %w", err))
+			return
+		}
+		after := log.Created.Position
+		if n := min(afterSeq, log.Version()); n > 0 {
+			after = log.Records[n-1].Position
+		}
+		for rec, err := range eventlog.Follow(ctx, s.store, eventlog.SessionScope(key, log.Created.Position), after) {
+			if err == nil && rec.Seq <= afterSeq {
+				continue
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+// SubscribeUser follows every record of one user's sessions in an app
+// (creations, events, deletions) after position after, in the store's
+// order, with the guarantees of [Service.Subscribe]. It ends when ctx is
+// done.
+func (s *Service) SubscribeUser(ctx context.Context, appName, userID string, after Position) iter.Seq2[*Record, error] {
+	return s.follow(ctx, appName, userID, true, after)
+}
+
+// SubscribeApp follows every record of an app's sessions after position
+// after, like [Service.SubscribeUser] for all users.
+func (s *Service) SubscribeApp(ctx context.Context, appName string, after Position) iter.Seq2[*Record, error] {
+	return s.follow(ctx, appName, "", false, after)
+}
+
+func (s *Service) follow(ctx context.Context, appName, userID string, byUser bool, after Position) iter.Seq2[*Record, error] {
+	return func(yield func(*Record, error) bool) {
+		err := required("appName", appName)
+		if err == nil && byUser {
+			err = required("userId", userID)
+		}
+		if err != nil {
+			yield(nil, fmt.Errorf("subscribe: %w", err))
+			return
+		}
+		for rec, err := range eventlog.Follow(ctx, s.store, eventlog.Scope{AppName: appName, UserID: userID}, after) {
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+// Export iterates over the whole log in position order: every live
+// session's records, the deletions, and the app and user state deleted
+// sessions left behind. Importing it into an empty service reproduces the
+// sessions, events, versions and state (CONTRACT R2).
+func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
+	return projection.Records(ctx, s.store)
+}
+
+// Import appends exported records to the service, in order, keeping their
+// kinds, keys, sequence numbers, times, events and state (positions are
+// assigned anew). It stops at the first record that fails; the records
+// before it stay. A deletion of a session that does not exist is skipped.
+func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error]) error {
+	n := 0
+	for in, err := range records {
+		if err != nil {
+			return fmt.Errorf("import: record %d: %w", n, err)
+		}
+		n++
+		if in == nil {
+			return fmt.Errorf("import: record %d: %w", n, invalid("record", "is nil"))
+		}
+		rec := &Record{Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time, Event: in.Event.Clone(), State: eventlog.CloneMap(in.State)}
+		stored, err := s.store.Append(ctx, rec)
+		switch {
+		case err == nil:
+			s.live.Apply(stored)
+		case rec.Kind == eventlog.KindSessionDeleted && isNotFound(err):
+		default:
+			return fmt.Errorf("import: record %d (%s of %s): %w", n, in.Kind, in.Key, err)
+		}
+	}
+	return nil
+}
