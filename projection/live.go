@@ -149,18 +149,26 @@ func (l *Live) lock(key eventlog.SessionKey, write bool) (*liveSession, error) {
 	}
 }
 
-// Update locks the session at key and calls commit with a view of it.
+// SessionInfo is what an update needs to know of the session it changes.
+type SessionInfo struct {
+	Key     eventlog.SessionKey
+	Version uint64
+	Created eventlog.Position
+}
+
+// Update locks the session at key and calls commit with what it needs to
+// know of it.
 // commit writes to the log and returns the committed record (an append or
 // a deletion of this session), or nil when it wrote nothing; Update folds
 // the record in before unlocking. A missing session gives ErrNotFound
 // without calling commit.
-func (l *Live) Update(key eventlog.SessionKey, commit func(SessionView) (*eventlog.Record, error)) error {
+func (l *Live) Update(key eventlog.SessionKey, commit func(SessionInfo) (*eventlog.Record, error)) error {
 	s, err := l.lock(key, true)
 	if err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	rec, err := commit(s.view())
+	rec, err := commit(SessionInfo{Key: s.key, Version: s.st.Version, Created: s.st.Created})
 	if err != nil || rec == nil {
 		return err
 	}

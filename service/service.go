@@ -299,7 +299,7 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	err = s.live.Update(key, func(projection.SessionView) (*Record, error) {
+	err = s.live.Update(key, func(projection.SessionInfo) (*Record, error) {
 		return s.store.Append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()})
 	})
 	if err != nil && !isNotFound(err) {
@@ -342,7 +342,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	stored.Actions.StateDelta = projection.WithoutTemp(stored.Actions.StateDelta)
 
 	var rec *Record
-	err = s.live.Update(key, func(v projection.SessionView) (*Record, error) {
+	err = s.live.Update(key, func(v projection.SessionInfo) (*Record, error) {
 		seq := sess.Version + 1
 		if s.lww {
 			seq = v.Version + 1

@@ -1,0 +1,182 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/genai"
+
+	"github.com/sessionlog/sessionlog/service"
+)
+
+// The benchmarks append the same event, built the same way, to sessionlog
+// and to a floor: a bare mutex, slice and map that keeps its own copy of
+// the event and its delta, which is the least any store that obeys
+// CONTRACT A8 must do. The ratio of the two is the cost of everything else
+// sessionlog does (validation, optimistic concurrency, idempotency, the
+// log, the projections, subscriptions).
+
+var benchTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// benchEvent is an agent's reply with a 3-key delta in three scopes.
+func benchEvent(i int) *service.Event {
+	return &service.Event{
+		ID:        "e" + strconv.Itoa(i),
+		Author:    "agent",
+		Timestamp: benchTime.Add(time.Duration(i) * time.Millisecond),
+		Content:   &genai.Content{Role: genai.RoleModel, Parts: []*genai.Part{{Text: "It is sunny."}}},
+		Actions: service.EventActions{StateDelta: map[string]any{
+			"k": i, "user:u": i, "app:a": i,
+		}},
+	}
+}
+
+// floor is the bare store the append benchmarks compare with.
+type floor struct {
+	mu     sync.Mutex
+	events []*service.Event
+	state  map[string]any
+}
+
+func (f *floor) append(ev *service.Event) {
+	cp := *ev
+	delta := make(map[string]any, len(ev.Actions.StateDelta))
+	for k, v := range ev.Actions.StateDelta {
+		delta[k] = v
+	}
+	cp.Actions.StateDelta = delta
+	f.mu.Lock()
+	f.events = append(f.events, &cp)
+	for k, v := range delta {
+		f.state[k] = v
+	}
+	f.mu.Unlock()
+}
+
+func newBenchService(b *testing.B) *service.Service {
+	svc, err := service.New(context.Background(), service.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+func BenchmarkAppend(b *testing.B) {
+	ctx := context.Background()
+	b.Run("floor", func(b *testing.B) {
+		f := &floor{state: map[string]any{}}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			f.append(benchEvent(i))
+		}
+	})
+	b.Run("sessionlog", func(b *testing.B) {
+		svc := newBenchService(b)
+		sess, err := svc.Create(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := svc.AppendEvent(ctx, sess, benchEvent(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkAppendParallel appends from every P to a session of its own.
+func BenchmarkAppendParallel(b *testing.B) {
+	ctx := context.Background()
+	b.Run("floor", func(b *testing.B) {
+		f := &floor{state: map[string]any{}}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				f.append(benchEvent(i))
+			}
+		})
+	})
+	b.Run("sessionlog", func(b *testing.B) {
+		svc := newBenchService(b)
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			key := service.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprint("s", n.Add(1))}
+			sess, err := svc.Create(ctx, key, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for i := 0; pb.Next(); i++ {
+				if _, err := svc.AppendEvent(ctx, sess, benchEvent(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkGet reads a 10,000-event session: its cost must not depend on
+// how many events it returns.
+func BenchmarkGet(b *testing.B) {
+	ctx := context.Background()
+	svc := newBenchService(b)
+	key := service.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	sess, err := svc.Create(ctx, key, map[string]any{"k": 1, "user:u": 1, "app:a": 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10_000 {
+		if _, err := svc.AppendEvent(ctx, sess, benchEvent(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		opts service.GetOptions
+		want int
+	}{
+		{"all-10000", service.GetOptions{}, 10_000},
+		{"last-10", service.GetOptions{NumRecentEvents: 10}, 10},
+		{"after-last-10", service.GetOptions{After: benchTime.Add(9_990 * time.Millisecond)}, 10},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := svc.Get(ctx, key, bc.opts)
+				if err != nil || len(got.Events) != bc.want {
+					b.Fatalf("got %d events, %v; want %d", len(got.Events), err, bc.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkList lists one user's 100 sessions among 10,000 in the app.
+func BenchmarkList(b *testing.B) {
+	ctx := context.Background()
+	svc := newBenchService(b)
+	for u := range 100 {
+		for s := range 100 {
+			key := service.SessionKey{AppName: "app", UserID: fmt.Sprint("user", u), SessionID: fmt.Sprint("s", s)}
+			if _, err := svc.Create(ctx, key, map[string]any{"k": s, "user:u": u, "app:a": 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		page, err := svc.List(ctx, "app", "user42", service.ListOptions{PageSize: 100})
+		if err != nil || len(page.Sessions) != 100 {
+			b.Fatalf("got %v, %v", page, err)
+		}
+	}
+}
