@@ -202,6 +202,11 @@ func (a *memApp) search(pos Position) int {
 	return sort.Search(len(a.log), func(i int) bool { return a.log[i].pos >= pos })
 }
 
+// searchAfter returns the index of the first log entry after pos.
+func (a *memApp) searchAfter(pos Position) int {
+	return sort.Search(len(a.log), func(i int) bool { return a.log[i].pos > pos })
+}
+
 // Session implements [Store.Session].
 func (m *Memory) Session(ctx context.Context, key SessionKey) (SessionLog, error) {
 	if err := m.check(ctx); err != nil {
@@ -262,7 +267,7 @@ func (m *Memory) Read(ctx context.Context, scope Scope, after Position, limit in
 // The caller holds a.mu for reading.
 func (a *memApp) read(scope Scope, after Position, limit int, out []*Record) []*Record {
 	n := 0
-	for _, e := range a.log[a.search(after+1):] {
+	for _, e := range a.log[a.searchAfter(after):] {
 		if e.rec == nil || (scope.UserID != "" && e.rec.Key.UserID != scope.UserID) {
 			continue
 		}
@@ -275,19 +280,19 @@ func (a *memApp) read(scope Scope, after Position, limit int, out []*Record) []*
 }
 
 // readAll merges the apps' logs: the first limit records of the store after
-// the position are among the first limit records of each app.
+// the position are among the first limit records of each app. It holds
+// every lock for reading at once, so that no append is half done: positions
+// are handed out inside the app locks, so with all of them held every
+// position handed out is in a log, and the read is a prefix of the store.
+// Creating an app needs m.mu, which is held too.
 func (m *Memory) readAll(after Position, limit int) []*Record {
 	m.mu.RLock()
-	apps := make([]*memApp, 0, len(m.apps))
-	for _, a := range m.apps {
-		apps = append(apps, a)
-	}
-	m.mu.RUnlock()
+	defer m.mu.RUnlock()
 	var out []*Record
-	for _, a := range apps {
+	for _, a := range m.apps {
 		a.mu.RLock()
+		defer a.mu.RUnlock()
 		out = a.read(Scope{}, after, limit, out)
-		a.mu.RUnlock()
 	}
 	slices.SortFunc(out, func(x, y *Record) int { return cmpPos(x.Position, y.Position) })
 	if len(out) > limit {
@@ -360,6 +365,8 @@ func validateRecord(rec *Record) error {
 		return fmt.Errorf("append: %w: event record has no event", ErrInvalidArgument)
 	case rec.Kind == KindEventAppended && rec.Event.ID == "":
 		return fmt.Errorf("append: %w: event ID is empty", ErrInvalidArgument)
+	case rec.Kind == KindEventAppended && rec.Seq == 0:
+		return fmt.Errorf("append: %w: event record seq is 0 (sequence numbers start at 1)", ErrInvalidArgument)
 	}
 	return nil
 }

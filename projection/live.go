@@ -104,16 +104,19 @@ func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 	return s
 }
 
-// removeSession folds a deletion record. The caller holds a.mu.
-func (a *liveApp) removeSession(rec *eventlog.Record) {
-	if s := a.sessions[rec.Key]; s != nil {
-		s.gone = true
-		delete(a.sessions, rec.Key)
-		ids := a.byUser[rec.Key.UserID]
-		delete(ids, rec.Key.SessionID)
-		if len(ids) == 0 {
-			delete(a.byUser, rec.Key.UserID)
-		}
+// removeSession folds the deletion of s. The caller holds s.mu and a.mu
+// for writing. A create may have registered a new session at the key
+// between the deletion's commit and this fold; that one stays.
+func (a *liveApp) removeSession(s *liveSession) {
+	s.gone = true
+	if a.sessions[s.key] != s {
+		return
+	}
+	delete(a.sessions, s.key)
+	ids := a.byUser[s.key.UserID]
+	delete(ids, s.key.SessionID)
+	if len(ids) == 0 {
+		delete(a.byUser, s.key.UserID)
 	}
 }
 
@@ -182,7 +185,7 @@ func (l *Live) Update(key eventlog.SessionKey, commit func(SessionInfo) (*eventl
 		}
 	case eventlog.KindSessionDeleted:
 		s.app.mu.Lock()
-		s.app.removeSession(rec)
+		s.app.removeSession(s)
 		s.app.mu.Unlock()
 	default:
 		return fmt.Errorf("projection: update of %s folded a %s record", key, rec.Kind)
@@ -294,7 +297,7 @@ func (l *Live) Apply(rec *eventlog.Record) {
 			}
 			a.mu.Lock()
 			if rec.Kind == eventlog.KindSessionDeleted {
-				a.removeSession(rec)
+				a.removeSession(s)
 			} else {
 				a.state.applyShared(rec)
 			}

@@ -146,7 +146,7 @@ func Rebuild(ctx context.Context, store eventlog.Store) (*State, error) {
 // RebuildFrom folds a sequence of records, in order, into a new State. It
 // stops at the first error the sequence yields.
 func RebuildFrom(records iter.Seq2[*eventlog.Record, error]) (*State, error) {
-	s := &State{}
+	s := &State{Apps: map[string]*AppState{}}
 	for rec, err := range records {
 		if err != nil {
 			return nil, fmt.Errorf("rebuild: %w", err)

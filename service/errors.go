@@ -52,3 +52,18 @@ func checkKey(key SessionKey) (SessionKey, error) {
 	}
 	return key, nil
 }
+
+// checkImportKey applies the key rules of CONTRACT K1 to an imported record:
+// retained state names only an app, every other kind a whole session.
+func checkImportKey(rec *Record) error {
+	if err := required("appName", rec.Key.AppName); err != nil {
+		return err
+	}
+	if rec.Kind == eventlog.KindStateRetained {
+		return nil
+	}
+	if err := required("userId", rec.Key.UserID); err != nil {
+		return err
+	}
+	return required("sessionId", rec.Key.SessionID)
+}

@@ -7,10 +7,14 @@
 // sentinel errors, wrapped with what went wrong: [ErrInvalidArgument],
 // [ErrNotFound], [ErrAlreadyExists] and [ErrStaleSession].
 //
-// Stored events are immutable and shared: a [Session]'s Events point at the
-// store's own events, so treat them as read-only and call [Event.Clone] for
-// a copy to change. Everything else a call returns (the Session value, its
-// State map, its Events slice) belongs to the caller.
+// Stored events are immutable and shared: reads hand out the store's own
+// events without copying them, which is why a Get costs the same for ten
+// events or ten thousand. A [Session]'s Events slice is capped, so appending
+// to it never writes into the store, but its elements and the events they
+// point to are the store's: treat them as read-only, and call
+// [slices.Clone] to reorder the slice or [Event.Clone] to change an event.
+// Everything else a call returns (the Session value, its State map and the
+// values in it) belongs to the caller.
 package service
 
 import (
@@ -114,13 +118,19 @@ type Session struct {
 	// user's under their app: and user: prefixes, read when the handle was
 	// made, plus temp: keys set through this handle.
 	State map[string]any
-	// Events are the session's events in sequence order, shared read-only
-	// with the store (List leaves them empty).
+	// Events are the session's events in sequence order (List leaves them
+	// empty). Append to the slice freely; its elements and their events are
+	// shared with the store and read-only (see the package doc).
 	Events []*Event
 	// LastUpdateTime is the creation time or the last event's timestamp.
 	LastUpdateTime time.Time
 	// Version is the sequence number of the last event the handle has seen.
 	Version uint64
+
+	// created pins the handle to the session it was read from: a handle
+	// of a deleted session must not append to a new one of the same key.
+	// Zero (a handle built by hand) matches any.
+	created Position
 }
 
 // Key returns the key naming the session.
@@ -132,6 +142,7 @@ func handle(v projection.SessionView) *Session {
 	return &Session{
 		ID: v.Key.SessionID, AppName: v.Key.AppName, UserID: v.Key.UserID,
 		State: v.State, LastUpdateTime: v.LastUpdateTime, Version: v.Version,
+		created: v.Created,
 	}
 }
 
@@ -330,6 +341,10 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		return nil, fmt.Errorf("append event: %w", err)
 	}
 	if ev.Partial {
+		// Nothing is stored, but a missing session is still reported.
+		if _, err := s.store.Session(ctx, key); err != nil {
+			return nil, fmt.Errorf("append event: %w", err)
+		}
 		return ev, nil
 	}
 	stored := ev.Clone()
@@ -343,6 +358,9 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 
 	var rec *Record
 	err = s.live.Update(key, func(v projection.SessionInfo) (*Record, error) {
+		if sess.created != 0 && sess.created != v.Created {
+			return nil, fmt.Errorf("session %s: %w: the handle's session was deleted", key, ErrNotFound)
+		}
 		seq := sess.Version + 1
 		if s.lww {
 			seq = v.Version + 1
@@ -499,6 +517,9 @@ func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
 // assigned anew). It stops at the first record that fails; the records
 // before it stay. A deletion of a session that does not exist is skipped.
 func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error]) error {
+	if records == nil {
+		return fmt.Errorf("import: %w", invalid("records", "is nil"))
+	}
 	n := 0
 	for in, err := range records {
 		if err != nil {
@@ -507,6 +528,9 @@ func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error])
 		n++
 		if in == nil {
 			return fmt.Errorf("import: record %d: %w", n, invalid("record", "is nil"))
+		}
+		if err := checkImportKey(in); err != nil {
+			return fmt.Errorf("import: record %d: %w", n, err)
 		}
 		rec := &Record{Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time, Event: in.Event.Clone(), State: eventlog.CloneMap(in.State)}
 		stored, err := s.store.Append(ctx, rec)

@@ -65,7 +65,11 @@ func decodeToken(tok string, kind byte, nNums, nStrs int) ([]uint64, []string, e
 		}
 		strs[i], body = string(body[k:k+int(n)]), body[k+int(n):]
 	}
-	if len(body) != 0 {
+	// Only the canonical encoding is accepted: the decoder skips line
+	// breaks and the unused bits of the last character, and an overlong
+	// varint reads like a short one, so an edited token could otherwise
+	// decode to the same fields.
+	if len(body) != 0 || encodeToken(kind, nums, strs) != tok {
 		return nil, nil, errToken
 	}
 	return nums, strs, nil
