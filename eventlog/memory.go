@@ -280,19 +280,26 @@ func (a *memApp) read(scope Scope, after Position, limit int, out []*Record) []*
 }
 
 // readAll merges the apps' logs: the first limit records of the store after
-// the position are among the first limit records of each app. It holds
-// every lock for reading at once, so that no append is half done: positions
-// are handed out inside the app locks, so with all of them held every
-// position handed out is in a log, and the read is a prefix of the store.
-// Creating an app needs m.mu, which is held too.
+// the position are among the first limit records of each app. It reads up
+// to a high-water mark taken first: positions are handed out inside the app
+// locks, so every position up to the mark is in its app's log by the time
+// that app is read, and the result is a prefix of the store. (The mark is
+// taken before the apps are listed, so their apps are in the list.) It
+// holds one lock at a time.
 func (m *Memory) readAll(after Position, limit int) []*Record {
+	hi := Position(m.last.Load())
 	m.mu.RLock()
-	defer m.mu.RUnlock()
-	var out []*Record
+	apps := make([]*memApp, 0, len(m.apps))
 	for _, a := range m.apps {
+		apps = append(apps, a)
+	}
+	m.mu.RUnlock()
+	var out []*Record
+	for _, a := range apps {
 		a.mu.RLock()
-		defer a.mu.RUnlock()
 		out = a.read(Scope{}, after, limit, out)
+		a.mu.RUnlock()
+		out = slices.DeleteFunc(out, func(r *Record) bool { return r.Position > hi })
 	}
 	slices.SortFunc(out, func(x, y *Record) int { return cmpPos(x.Position, y.Position) })
 	if len(out) > limit {
