@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sessionlog/sessionlog/internal/index"
 )
 
 // Memory is the in-memory [Store]. Its zero value is ready to use.
@@ -18,8 +20,7 @@ import (
 // one order (CONTRACT S2). The expensive parts of an append (validation,
 // copying the event) happen in the caller before it.
 type Memory struct {
-	mu     sync.RWMutex
-	apps   map[string]*memApp
+	apps   index.Index[string, *memApp]
 	last   atomic.Uint64 // the last Position handed out
 	closed atomic.Bool
 }
@@ -78,22 +79,13 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 func NewMemory() *Memory { return &Memory{} }
 
 func (m *Memory) app(name string, create bool) *memApp {
-	m.mu.RLock()
-	a := m.apps[name]
-	m.mu.RUnlock()
-	if a != nil || !create {
+	if !create {
+		a, _ := m.apps.Get(name)
 		return a
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if a = m.apps[name]; a == nil {
-		if m.apps == nil {
-			m.apps = make(map[string]*memApp)
-		}
-		a = &memApp{sessions: make(map[userSession]*memSession)}
-		m.apps[name] = a
-	}
-	return a
+	return m.apps.GetOrCreate(name, func() *memApp {
+		return &memApp{sessions: make(map[userSession]*memSession)}
+	})
 }
 
 func (m *Memory) check(ctx context.Context) error {
@@ -171,24 +163,42 @@ func (a *memApp) add(m *Memory, rec *Record) {
 }
 
 // free replaces a deleted session's records in the app log by what must
-// survive them (CONTRACT D3): their app: and user: writes.
+// survive them (CONTRACT D3): the app: and user: writes that no later record
+// of the session overrides. An overridden write can never decide a fold's
+// outcome (the later write, at a higher position, always wins), so it goes
+// with the rest of the session.
 func (a *memApp) free(s *memSession) {
+	var seen map[string]bool
 	replace := func(rec *Record) {
 		i := a.search(rec.Position)
 		if i == len(a.log) || a.log[i].pos != rec.Position {
 			return
 		}
-		if shared := rec.SharedWrites(); shared != nil {
-			a.log[i].rec = &Record{Position: rec.Position, Kind: KindStateRetained, Key: rec.Key, Time: rec.Time, State: shared}
+		var kept map[string]any
+		for k, v := range rec.SharedWrites() {
+			if seen[k] {
+				continue
+			}
+			if seen == nil {
+				seen = make(map[string]bool)
+			}
+			seen[k] = true
+			if kept == nil {
+				kept = make(map[string]any)
+			}
+			kept[k] = v
+		}
+		if kept != nil {
+			a.log[i].rec = &Record{Position: rec.Position, Kind: KindStateRetained, Key: rec.Key, Time: rec.Time, State: kept}
 			return
 		}
 		a.log[i].rec = nil
 		a.holes++
 	}
-	replace(s.created)
-	for _, rec := range s.records {
-		replace(rec)
+	for i := len(s.records) - 1; i >= 0; i-- {
+		replace(s.records[i])
 	}
+	replace(s.created)
 	// Compact once holes are most of the log: amortised O(1) per record.
 	if a.holes > 64 && a.holes > len(a.log)/2 {
 		a.log = slices.DeleteFunc(a.log, func(e logEntry) bool { return e.rec == nil })
@@ -288,14 +298,8 @@ func (a *memApp) read(scope Scope, after Position, limit int, out []*Record) []*
 // holds one lock at a time.
 func (m *Memory) readAll(after Position, limit int) []*Record {
 	hi := Position(m.last.Load())
-	m.mu.RLock()
-	apps := make([]*memApp, 0, len(m.apps))
-	for _, a := range m.apps {
-		apps = append(apps, a)
-	}
-	m.mu.RUnlock()
 	var out []*Record
-	for _, a := range apps {
+	for _, a := range m.apps.Snapshot() {
 		a.mu.RLock()
 		out = a.read(Scope{}, after, limit, out)
 		a.mu.RUnlock()
@@ -344,9 +348,7 @@ func (m *Memory) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	for _, a := range m.apps {
+	for _, a := range m.apps.Snapshot() {
 		a.mu.Lock()
 		a.wake.fire()
 		for _, s := range a.sessions {

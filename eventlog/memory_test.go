@@ -681,15 +681,15 @@ func TestMemoryIncarnationPinning(t *testing.T) {
 	assert.Equal(t, uint64(1), log.Version(), "the new incarnation starts empty")
 }
 
-// CONTRACT D3 R1: a deletion frees the session's records and keeps their
-// app: and user: writes as retained-state records at their original
-// positions.
+// CONTRACT D3 R1: a deletion frees the session's records and keeps the
+// app: and user: writes that no later record of the session overrides, as
+// retained-state records at their original positions.
 func TestMemoryDeleteKeepsSharedWrites(t *testing.T) {
 	ctx := context.Background()
 	k := memKey("app", "user", "s1")
 	keep := memKey("app", "user", "keep")
 	store := eventlog.NewMemory()
-	c := memAppend(t, store, memCreated(k, map[string]any{"app:a": 1, "x": 2}))
+	c := memAppend(t, store, memCreated(k, map[string]any{"app:a": 1, "app:c": 7, "x": 2}))
 	kc := memAppend(t, store, memCreated(keep, nil))
 	e1 := memAppend(t, store, memAppended(k, 1, "e1", map[string]any{"user:u": 3, "y": 4, "temp:t": 5}))
 	e2 := memAppend(t, store, memAppended(k, 2, "e2", map[string]any{"z": 5}))
@@ -699,12 +699,13 @@ func TestMemoryDeleteKeepsSharedWrites(t *testing.T) {
 	got := memReadAll(t, store, eventlog.Scope{AppName: "app"})
 	require.Equal(t, []eventlog.Position{c.Position, kc.Position, e1.Position, e3.Position, d.Position}, memPositions(got),
 		"the event without shared writes is freed; the deletion stays")
+	// The creation's app:a is overridden by the third event's; its app:c is not.
 	tests := []struct {
 		name  string
 		rec   *eventlog.Record
 		state map[string]any
 	}{
-		{"the creation keeps its app: write", got[0], map[string]any{"app:a": 1}},
+		{"the creation keeps only the app: write no later record overrides", got[0], map[string]any{"app:c": 7}},
 		{"the first event keeps its user: write", got[2], map[string]any{"user:u": 3}},
 		{"the third event keeps both its writes, nil values included", got[3], map[string]any{"app:a": "removed-later", "user:v": nil}},
 	}
@@ -727,7 +728,7 @@ func TestMemoryDeleteKeepsSharedWrites(t *testing.T) {
 		assert.Equal(t, eventlog.KindEventAppended, e1.Kind)
 		assert.Equal(t, map[string]any{"user:u": 3, "y": 4, "temp:t": 5}, e1.Event.Actions.StateDelta)
 		assert.Equal(t, eventlog.KindSessionCreated, c.Kind)
-		assert.Equal(t, map[string]any{"app:a": 1, "x": 2}, c.State)
+		assert.Equal(t, map[string]any{"app:a": 1, "app:c": 7, "x": 2}, c.State)
 		assert.NotNil(t, e2.Event)
 	})
 	t.Run("the deleted session is gone", func(t *testing.T) {

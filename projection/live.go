@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/index"
 )
 
 // Live is the current projection of a log, safe for concurrent use. Its
@@ -22,8 +23,7 @@ import (
 // position, so the order in which concurrent updates fold them does not
 // matter (see [Entry]).
 type Live struct {
-	mu   sync.RWMutex
-	apps map[string]*liveApp
+	apps index.Index[string, *liveApp]
 }
 
 type liveApp struct {
@@ -52,26 +52,17 @@ type SessionView struct {
 }
 
 func (l *Live) app(name string, create bool) *liveApp {
-	l.mu.RLock()
-	a := l.apps[name]
-	l.mu.RUnlock()
-	if a != nil || !create {
+	if !create {
+		a, _ := l.apps.Get(name)
 		return a
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if a = l.apps[name]; a == nil {
-		if l.apps == nil {
-			l.apps = map[string]*liveApp{}
-		}
-		a = &liveApp{
+	return l.apps.GetOrCreate(name, func() *liveApp {
+		return &liveApp{
 			state:    newAppState(),
 			sessions: map[eventlog.SessionKey]*liveSession{},
 			byUser:   map[string]map[string]*liveSession{},
 		}
-		l.apps[name] = a
-	}
-	return a
+	})
 }
 
 // Create runs commit while no other create or delete can touch key's app
@@ -314,12 +305,8 @@ func (l *Live) Apply(rec *eventlog.Record) {
 // Snapshot copies the whole projection into a [State], to compare with a
 // [Rebuild] or to inspect. Each app is copied under its lock.
 func (l *Live) Snapshot() *State {
-	l.mu.RLock()
-	names := slices.Collect(maps.Keys(l.apps))
-	l.mu.RUnlock()
 	out := &State{Apps: map[string]*AppState{}}
-	for _, name := range names {
-		a := l.app(name, false)
+	for name, a := range l.apps.Snapshot() {
 		a.mu.RLock()
 		sessions := slices.Collect(maps.Values(a.sessions))
 		as := &AppState{State: maps.Clone(a.state.State), Users: map[string]Shared{}, Sessions: map[eventlog.SessionKey]*SessionState{}}

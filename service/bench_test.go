@@ -36,6 +36,13 @@ func benchEvent(i int) *service.Event {
 	}
 }
 
+// sessionLength is how many events an append benchmark puts in a session
+// before it moves on to a new one (and, for sessionlog, deletes the old
+// one). Without it the heap would grow by millions of events and the
+// benchmarks would measure the garbage collector's scans of it rather than
+// the append.
+const sessionLength = 10_000
+
 // floor is the bare store the append benchmarks compare with.
 type floor struct {
 	mu     sync.Mutex
@@ -51,11 +58,42 @@ func (f *floor) append(ev *service.Event) {
 	}
 	cp.Actions.StateDelta = delta
 	f.mu.Lock()
+	if len(f.events) == sessionLength {
+		f.events = nil
+	}
 	f.events = append(f.events, &cp)
 	for k, v := range delta {
 		f.state[k] = v
 	}
 	f.mu.Unlock()
+}
+
+// appender appends benchmark events to a run of sessions of
+// sessionLength events each, deleting each session when it is full.
+type appender struct {
+	svc  *service.Service
+	name string
+	n    int
+	sess *service.Session
+}
+
+func (a *appender) append(ev *service.Event) error {
+	ctx := context.Background()
+	if a.sess == nil || a.sess.Version == sessionLength {
+		if a.sess != nil {
+			if err := a.svc.Delete(ctx, a.sess.Key()); err != nil {
+				return err
+			}
+		}
+		a.n++
+		key := service.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprint(a.name, "-", a.n)}
+		var err error
+		if a.sess, err = a.svc.Create(ctx, key, nil); err != nil {
+			return err
+		}
+	}
+	_, err := a.svc.AppendEvent(ctx, a.sess, ev)
+	return err
 }
 
 func newBenchService(b *testing.B) *service.Service {
@@ -68,7 +106,6 @@ func newBenchService(b *testing.B) *service.Service {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	ctx := context.Background()
 	b.Run("floor", func(b *testing.B) {
 		f := &floor{state: map[string]any{}}
 		b.ReportAllocs()
@@ -77,14 +114,10 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	})
 	b.Run("sessionlog", func(b *testing.B) {
-		svc := newBenchService(b)
-		sess, err := svc.Create(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		a := &appender{svc: newBenchService(b), name: "s"}
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			if _, err := svc.AppendEvent(ctx, sess, benchEvent(i)); err != nil {
+			if err := a.append(benchEvent(i)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -93,7 +126,6 @@ func BenchmarkAppend(b *testing.B) {
 
 // BenchmarkAppendParallel appends from every P to a session of its own.
 func BenchmarkAppendParallel(b *testing.B) {
-	ctx := context.Background()
 	b.Run("floor", func(b *testing.B) {
 		f := &floor{state: map[string]any{}}
 		b.ReportAllocs()
@@ -108,14 +140,9 @@ func BenchmarkAppendParallel(b *testing.B) {
 		var n atomic.Int64
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
-			key := service.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprint("s", n.Add(1))}
-			sess, err := svc.Create(ctx, key, nil)
-			if err != nil {
-				b.Error(err)
-				return
-			}
+			a := &appender{svc: svc, name: fmt.Sprint("p", n.Add(1))}
 			for i := 0; pb.Next(); i++ {
-				if _, err := svc.AppendEvent(ctx, sess, benchEvent(i)); err != nil {
+				if err := a.append(benchEvent(i)); err != nil {
 					b.Error(err)
 					return
 				}
