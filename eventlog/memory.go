@@ -13,12 +13,15 @@ import (
 
 // Memory is the in-memory [Store]. Its zero value is ready to use.
 //
-// Records are kept per app: each app has its own lock, its own log in
-// Position order, and its sessions' logs. Appends to different apps never
-// wait for each other; appends within an app share a critical section of a
-// few map and slice operations, which is what keeps the app's records in
-// one order (CONTRACT S2). The expensive parts of an append (validation,
-// copying the event) happen in the caller before it.
+// Each session has its own lock over its records, and each app a lock over
+// its log, which holds the app's records in Position order. An append locks
+// its session for the whole write and its app only to take the next
+// position and put the record at the end of the app's log, a few
+// instructions, which is what gives each app one order (CONTRACT S2).
+// Appends to different apps never wait for each other, and appends to
+// different sessions of one app wait only for that step. The expensive
+// parts of an append (validation, copying the event) happen in the caller
+// before it.
 type Memory struct {
 	apps   index.Index[string, *memApp]
 	last   atomic.Uint64 // the last Position handed out
@@ -43,6 +46,10 @@ type logEntry struct {
 type userSession struct{ user, id string }
 
 type memSession struct {
+	// mu guards the fields below; a.mu, when both are held, is taken
+	// second.
+	mu          sync.RWMutex
+	deleted     bool
 	created     *Record
 	records     []*Record
 	events      []*Event
@@ -104,55 +111,114 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 		return nil, err
 	}
 	a := m.app(rec.Key.AppName, true)
-	k := userSession{rec.Key.UserID, rec.Key.SessionID}
+	switch rec.Kind {
+	case KindSessionCreated:
+		return m.create(a, rec)
+	case KindStateRetained:
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if m.closed.Load() {
+			return nil, ErrClosed
+		}
+		a.add(m, rec)
+		return rec, nil
+	}
+	// An event or a deletion: lock the session, then the app for as long
+	// as it takes to order the record (sessions never wait on each other
+	// for longer than that).
+	s, err := m.lockSession(a, rec.Key)
+	if err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	if rec.Kind == KindSessionDeleted {
+		survivors := s.retained()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.replace(survivors)
+		delete(a.sessions, userSession{rec.Key.UserID, rec.Key.SessionID})
+		s.deleted = true
+		a.add(m, rec)
+		if s.wake.ch != nil {
+			close(s.wake.ch) // ends the session's watchers for good
+		}
+		return rec, nil
+	}
+	if seq, dup := s.ids[rec.Event.ID]; dup {
+		return s.records[seq-1], ErrDuplicateEvent
+	}
+	if want := uint64(len(s.records)) + 1; rec.Seq != want {
+		return nil, fmt.Errorf("append to session %s: %w: the handle is at version %d, the store at version %d",
+			rec.Key, ErrStaleSession, rec.Seq-1, want-1)
+	}
+	a.mu.Lock()
+	a.add(m, rec)
+	a.mu.Unlock()
+	if n := len(s.events); n > 0 && rec.Event.Timestamp.Before(s.events[n-1].Timestamp) {
+		s.timeOrdered = false
+	}
+	s.records = append(s.records, rec)
+	s.events = append(s.events, rec.Event)
+	s.ids[rec.Event.ID] = rec.Seq
+	s.wake.fire()
+	return rec, nil
+}
 
+func (m *Memory) create(a *memApp, rec *Record) (*Record, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	s := a.sessions[k]
-	switch rec.Kind {
-	case KindSessionCreated:
-		if s != nil {
-			return nil, fmt.Errorf("create session %s: %w", rec.Key, ErrAlreadyExists)
-		}
-		a.add(m, rec)
-		a.sessions[k] = &memSession{created: rec, ids: make(map[string]uint64), timeOrdered: true}
-	case KindEventAppended:
-		if s == nil {
-			return nil, fmt.Errorf("append to session %s: %w", rec.Key, ErrNotFound)
-		}
-		if seq, dup := s.ids[rec.Event.ID]; dup {
-			return s.records[seq-1], ErrDuplicateEvent
-		}
-		if want := uint64(len(s.records)) + 1; rec.Seq != want {
-			return nil, fmt.Errorf("append to session %s: %w: the handle is at version %d, the store at version %d",
-				rec.Key, ErrStaleSession, rec.Seq-1, want-1)
-		}
-		a.add(m, rec)
-		if n := len(s.events); n > 0 && rec.Event.Timestamp.Before(s.events[n-1].Timestamp) {
-			s.timeOrdered = false
-		}
-		s.records = append(s.records, rec)
-		s.events = append(s.events, rec.Event)
-		s.ids[rec.Event.ID] = rec.Seq
-		s.wake.fire()
-	case KindSessionDeleted:
-		if s == nil {
-			return nil, fmt.Errorf("delete session %s: %w", rec.Key, ErrNotFound)
-		}
-		a.free(s)
-		delete(a.sessions, k)
-		a.add(m, rec)
-		if s.wake.ch != nil {
-			close(s.wake.ch) // ends the session's watchers for good
-		}
-	case KindStateRetained:
-		a.add(m, rec)
+	k := userSession{rec.Key.UserID, rec.Key.SessionID}
+	if a.sessions[k] != nil {
+		return nil, fmt.Errorf("create session %s: %w", rec.Key, ErrAlreadyExists)
 	}
-	a.wake.fire()
+	a.add(m, rec)
+	a.sessions[k] = &memSession{created: rec, ids: make(map[string]uint64), timeOrdered: true}
 	return rec, nil
+}
+
+// lookup returns the live session at key, or nil.
+func (a *memApp) lookup(key SessionKey) *memSession {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.sessions[userSession{key.UserID, key.SessionID}]
+}
+
+// lockSession finds the live session at key and locks it for writing.
+func (m *Memory) lockSession(a *memApp, key SessionKey) (*memSession, error) {
+	for {
+		s := a.lookup(key)
+		if s == nil {
+			return nil, fmt.Errorf("session %s: %w", key, ErrNotFound)
+		}
+		s.mu.Lock()
+		if m.closed.Load() {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if !s.deleted {
+			return s, nil
+		}
+		s.mu.Unlock() // deleted meanwhile: look again
+	}
+}
+
+// rlockSession finds the live session at key and locks it for reading; nil
+// if there is none.
+func (a *memApp) rlockSession(key SessionKey) *memSession {
+	for {
+		s := a.lookup(key)
+		if s == nil {
+			return nil
+		}
+		s.mu.RLock()
+		if !s.deleted {
+			return s
+		}
+		s.mu.RUnlock()
+	}
 }
 
 // add gives rec the next position and puts it at the end of the app's log.
@@ -160,23 +226,24 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 func (a *memApp) add(m *Memory, rec *Record) {
 	rec.Position = Position(m.last.Add(1))
 	a.log = append(a.log, logEntry{rec.Position, rec})
+	a.wake.fire()
 }
 
-// free replaces a deleted session's records in the app log by what must
-// survive them (CONTRACT D3): the app: and user: writes that no later record
-// of the session overrides. An overridden write can never decide a fold's
-// outcome (the later write, at a higher position, always wins), so it goes
-// with the rest of the session.
-func (a *memApp) free(s *memSession) {
+// retained works out what must survive a deleted session's records
+// (CONTRACT D3): the app: and user: writes that no later record of the
+// session overrides. An overridden write can never decide a fold's outcome
+// (the later write, at a higher position, always wins), so it goes with the
+// rest of the session. The result has one entry per record, newest first,
+// with a nil record where nothing survives. The caller holds s.mu only:
+// this is the slow part of a deletion, and other sessions' appends need not
+// wait for it.
+func (s *memSession) retained() []logEntry {
+	out := make([]logEntry, 0, len(s.records)+1)
 	var seen map[string]bool
-	replace := func(rec *Record) {
-		i := a.search(rec.Position)
-		if i == len(a.log) || a.log[i].pos != rec.Position {
-			return
-		}
+	keep := func(rec *Record) {
 		var kept map[string]any
-		for k, v := range rec.SharedWrites() {
-			if seen[k] {
+		for k, v := range rec.Writes() {
+			if seen[k] || !isShared(k) {
 				continue
 			}
 			if seen == nil {
@@ -188,17 +255,32 @@ func (a *memApp) free(s *memSession) {
 			}
 			kept[k] = v
 		}
+		e := logEntry{pos: rec.Position}
 		if kept != nil {
-			a.log[i].rec = &Record{Position: rec.Position, Kind: KindStateRetained, Key: rec.Key, Time: rec.Time, State: kept}
-			return
+			e.rec = &Record{Position: rec.Position, Kind: KindStateRetained, Key: rec.Key, Time: rec.Time, State: kept}
 		}
-		a.log[i].rec = nil
-		a.holes++
+		out = append(out, e)
 	}
 	for i := len(s.records) - 1; i >= 0; i-- {
-		replace(s.records[i])
+		keep(s.records[i])
 	}
-	replace(s.created)
+	keep(s.created)
+	return out
+}
+
+// replace puts what survives a deleted session's records in their places in
+// the app log. The caller holds a.mu.
+func (a *memApp) replace(entries []logEntry) {
+	for _, e := range entries {
+		i := a.search(e.pos)
+		if i == len(a.log) || a.log[i].pos != e.pos {
+			continue
+		}
+		a.log[i].rec = e.rec
+		if e.rec == nil {
+			a.holes++
+		}
+	}
 	// Compact once holes are most of the log: amortised O(1) per record.
 	if a.holes > 64 && a.holes > len(a.log)/2 {
 		a.log = slices.DeleteFunc(a.log, func(e logEntry) bool { return e.rec == nil })
@@ -226,12 +308,11 @@ func (m *Memory) Session(ctx context.Context, key SessionKey) (SessionLog, error
 	if a == nil {
 		return SessionLog{}, fmt.Errorf("session %s: %w", key, ErrNotFound)
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	s := a.sessions[userSession{key.UserID, key.SessionID}]
+	s := a.rlockSession(key)
 	if s == nil {
 		return SessionLog{}, fmt.Errorf("session %s: %w", key, ErrNotFound)
 	}
+	defer s.mu.RUnlock()
 	n := len(s.records)
 	return SessionLog{
 		Created:     s.created,
@@ -259,17 +340,21 @@ func (m *Memory) Read(ctx context.Context, scope Scope, after Position, limit in
 		}
 		return nil, nil
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
 	if scope.IsSession() {
-		s := a.sessions[userSession{scope.UserID, scope.SessionID}]
-		if s == nil || (scope.Incarnation != 0 && s.created.Position != scope.Incarnation) {
+		s := a.rlockSession(scope.Key())
+		if s == nil {
+			return nil, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
+		}
+		defer s.mu.RUnlock()
+		if scope.Incarnation != 0 && s.created.Position != scope.Incarnation {
 			return nil, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
 		}
 		i := sort.Search(len(s.records), func(i int) bool { return s.records[i].Position > after })
 		j := min(len(s.records), i+limit)
 		return s.records[i:j:j], nil
 	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
 	return a.read(scope, after, limit, nil), nil
 }
 
@@ -328,16 +413,21 @@ func (m *Memory) Changes(scope Scope) <-chan struct{} {
 		return closedChan
 	}
 	a := m.app(scope.AppName, true)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if m.closed.Load() {
-		return closedChan
-	}
 	if !scope.IsSession() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if m.closed.Load() {
+			return closedChan
+		}
 		return a.wake.wait()
 	}
-	s := a.sessions[userSession{scope.UserID, scope.SessionID}]
-	if s == nil || (scope.Incarnation != 0 && s.created.Position != scope.Incarnation) {
+	s := a.lookup(scope.Key())
+	if s == nil {
+		return closedChan
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() || s.deleted || (scope.Incarnation != 0 && s.created.Position != scope.Incarnation) {
 		return closedChan
 	}
 	return s.wake.wait()
@@ -351,10 +441,18 @@ func (m *Memory) Close() error {
 	for _, a := range m.apps.Snapshot() {
 		a.mu.Lock()
 		a.wake.fire()
+		sessions := make([]*memSession, 0, len(a.sessions))
 		for _, s := range a.sessions {
-			s.wake.fire()
+			sessions = append(sessions, s)
 		}
 		a.mu.Unlock()
+		// Session locks come before app locks, so take them one by one
+		// after the app's.
+		for _, s := range sessions {
+			s.mu.Lock()
+			s.wake.fire()
+			s.mu.Unlock()
+		}
 	}
 	return nil
 }

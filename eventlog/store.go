@@ -84,7 +84,7 @@ func (r *Record) Writes() map[string]any {
 func (r *Record) SharedWrites() map[string]any {
 	var shared map[string]any
 	for k, v := range r.Writes() {
-		if strings.HasPrefix(k, AppPrefix) || strings.HasPrefix(k, UserPrefix) {
+		if isShared(k) {
 			if shared == nil {
 				shared = make(map[string]any)
 			}
@@ -92,4 +92,9 @@ func (r *Record) SharedWrites() map[string]any {
 		}
 	}
 	return shared
+}
+
+// isShared reports whether a state key belongs to the app or the user.
+func isShared(key string) bool {
+	return strings.HasPrefix(key, AppPrefix) || strings.HasPrefix(key, UserPrefix)
 }

@@ -168,8 +168,7 @@ func (l *Live) Update(key eventlog.SessionKey, commit func(SessionInfo) (*eventl
 	}
 	switch rec.Kind {
 	case eventlog.KindEventAppended:
-		s.st.apply(rec)
-		if shared := hasShared(rec.Writes()); shared {
+		if shared := s.st.apply(rec); shared {
 			s.app.mu.Lock()
 			s.app.state.applyShared(rec)
 			s.app.mu.Unlock()
@@ -182,15 +181,6 @@ func (l *Live) Update(key eventlog.SessionKey, commit func(SessionInfo) (*eventl
 		return fmt.Errorf("projection: update of %s folded a %s record", key, rec.Kind)
 	}
 	return nil
-}
-
-func hasShared(delta map[string]any) bool {
-	for k := range delta {
-		if strings.HasPrefix(k, AppPrefix) || strings.HasPrefix(k, UserPrefix) {
-			return true
-		}
-	}
-	return false
 }
 
 // View calls fn with a consistent view of the session at key: no update of

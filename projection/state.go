@@ -82,15 +82,24 @@ func newSession(rec *eventlog.Record) *SessionState {
 }
 
 // apply folds an appended event into the session.
-func (ss *SessionState) apply(rec *eventlog.Record) {
-	applySessionWrites(ss.State, rec.Writes())
+// It reports whether the event also writes app or user state.
+func (ss *SessionState) apply(rec *eventlog.Record) (shared bool) {
+	shared = applySessionWrites(ss.State, rec.Writes())
 	ss.Version = rec.Seq
 	ss.LastUpdateTime = rec.Time
+	return shared
 }
 
-func applySessionWrites(state, delta map[string]any) {
+// applySessionWrites applies a delta's session keys to state and reports
+// whether it has app: or user: keys, so callers lock shared state only
+// when they must.
+func applySessionWrites(state, delta map[string]any) (shared bool) {
 	for k, v := range delta {
-		if strings.HasPrefix(k, AppPrefix) || strings.HasPrefix(k, UserPrefix) || strings.HasPrefix(k, TempPrefix) {
+		if strings.HasPrefix(k, AppPrefix) || strings.HasPrefix(k, UserPrefix) {
+			shared = true
+			continue
+		}
+		if strings.HasPrefix(k, TempPrefix) {
 			continue
 		}
 		if IsRemoved(v) {
@@ -99,6 +108,7 @@ func applySessionWrites(state, delta map[string]any) {
 			state[k] = v
 		}
 	}
+	return shared
 }
 
 // applyShared folds the record's app: and user: writes.

@@ -14,12 +14,18 @@ import (
 	"github.com/sessionlog/sessionlog/service"
 )
 
-// The benchmarks append the same event, built the same way, to sessionlog
-// and to a floor: a bare mutex, slice and map that keeps its own copy of
-// the event and its delta, which is the least any store that obeys
-// CONTRACT A8 must do. The ratio of the two is the cost of everything else
-// sessionlog does (validation, optimistic concurrency, idempotency, the
-// log, the projections, subscriptions).
+// The append benchmarks append the same events, built the same way, to
+// sessionlog and to two floors, each a mutex, a slice and a map:
+//
+//   - floor-bare stores the caller's event pointer and writes the delta
+//     into the map: the least any session store does.
+//   - floor-copy first takes a private deep copy of the event
+//     (Event.Clone), which CONTRACT A8 requires of every store: the least
+//     any store that may be trusted with its callers' events does.
+//
+// The ratio of sessionlog to floor-copy is the cost of everything else
+// sessionlog does: validation, optimistic concurrency, the idempotency
+// index, the log with its positions, the projections, subscriptions.
 
 var benchTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -43,29 +49,34 @@ func benchEvent(i int) *service.Event {
 // the append.
 const sessionLength = 10_000
 
-// floor is the bare store the append benchmarks compare with.
+// floor is a bare store the append benchmarks compare with.
 type floor struct {
+	copy   bool // keep a private copy of each event
 	mu     sync.Mutex
 	events []*service.Event
 	state  map[string]any
 }
 
 func (f *floor) append(ev *service.Event) {
-	cp := *ev
-	delta := make(map[string]any, len(ev.Actions.StateDelta))
-	for k, v := range ev.Actions.StateDelta {
-		delta[k] = v
+	if f.copy {
+		ev = ev.Clone()
 	}
-	cp.Actions.StateDelta = delta
 	f.mu.Lock()
 	if len(f.events) == sessionLength {
 		f.events = nil
 	}
-	f.events = append(f.events, &cp)
-	for k, v := range delta {
+	f.events = append(f.events, ev)
+	for k, v := range ev.Actions.StateDelta {
 		f.state[k] = v
 	}
 	f.mu.Unlock()
+}
+
+func floorName(copy bool) string {
+	if copy {
+		return "floor-copy"
+	}
+	return "floor-bare"
 }
 
 // appender appends benchmark events to a run of sessions of
@@ -106,13 +117,15 @@ func newBenchService(b *testing.B) *service.Service {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	b.Run("floor", func(b *testing.B) {
-		f := &floor{state: map[string]any{}}
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			f.append(benchEvent(i))
-		}
-	})
+	for _, copy := range []bool{false, true} {
+		b.Run(floorName(copy), func(b *testing.B) {
+			f := &floor{copy: copy, state: map[string]any{}}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				f.append(benchEvent(i))
+			}
+		})
+	}
 	b.Run("sessionlog", func(b *testing.B) {
 		a := &appender{svc: newBenchService(b), name: "s"}
 		b.ReportAllocs()
@@ -126,15 +139,17 @@ func BenchmarkAppend(b *testing.B) {
 
 // BenchmarkAppendParallel appends from every P to a session of its own.
 func BenchmarkAppendParallel(b *testing.B) {
-	b.Run("floor", func(b *testing.B) {
-		f := &floor{state: map[string]any{}}
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for i := 0; pb.Next(); i++ {
-				f.append(benchEvent(i))
-			}
+	for _, copy := range []bool{false, true} {
+		b.Run(floorName(copy), func(b *testing.B) {
+			f := &floor{copy: copy, state: map[string]any{}}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					f.append(benchEvent(i))
+				}
+			})
 		})
-	})
+	}
 	b.Run("sessionlog", func(b *testing.B) {
 		svc := newBenchService(b)
 		var n atomic.Int64
