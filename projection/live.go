@@ -299,9 +299,9 @@ func (l *Live) Snapshot() *State {
 	for name, a := range l.apps.Snapshot() {
 		a.mu.RLock()
 		sessions := slices.Collect(maps.Values(a.sessions))
-		as := &AppState{State: maps.Clone(a.state.State), Users: map[string]Shared{}, Sessions: map[eventlog.SessionKey]*SessionState{}}
+		as := &AppState{State: a.state.State.clone(), Users: map[string]Shared{}, Sessions: map[eventlog.SessionKey]*SessionState{}}
 		for u, sh := range a.state.Users {
-			as.Users[u] = maps.Clone(sh)
+			as.Users[u] = sh.clone()
 		}
 		a.mu.RUnlock()
 		for _, s := range sessions {

@@ -98,26 +98,28 @@ func TestSplit(t *testing.T) {
 	}
 }
 
-// CONTRACT A4: WithoutTemp strips temp: keys and copies only when it must.
-func TestWithoutTemp(t *testing.T) {
+// CONTRACT A4 A8: CloneWithoutTemp strips temp: keys and always copies.
+func TestCloneWithoutTemp(t *testing.T) {
 	same := func(a, b map[string]any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
-	t.Run("a delta without temp: keys comes back as the same map", func(t *testing.T) {
-		delta := map[string]any{"a": 1, "app:b": 2, "tempx": 3}
-		got := projection.WithoutTemp(delta)
-		assert.True(t, same(delta, got))
+	t.Run("a delta without temp: keys comes back as an equal, separate map", func(t *testing.T) {
+		delta := map[string]any{"a": 1, "app:b": 2, "tempx": 3, "nested": map[string]any{"x": 1}}
+		got := projection.CloneWithoutTemp(delta)
+		assert.False(t, same(delta, got))
+		assert.Equal(t, delta, got)
+		got["nested"].(map[string]any)["x"] = 2
+		assert.Equal(t, 1, delta["nested"].(map[string]any)["x"], "nested values are copied too")
 	})
 	t.Run("a nil delta comes back nil", func(t *testing.T) {
-		assert.Nil(t, projection.WithoutTemp(nil))
+		assert.Nil(t, projection.CloneWithoutTemp(nil))
 	})
-	t.Run("a delta with temp: keys gives a new map and leaves the delta alone", func(t *testing.T) {
+	t.Run("a delta with temp: keys gives a map without them and leaves the delta alone", func(t *testing.T) {
 		delta := map[string]any{"a": 1, "temp:t": 2, "user:u": projection.Removed}
-		got := projection.WithoutTemp(delta)
-		assert.False(t, same(delta, got))
+		got := projection.CloneWithoutTemp(delta)
 		assert.Equal(t, map[string]any{"a": 1, "user:u": projection.Removed}, got)
 		assert.Equal(t, map[string]any{"a": 1, "temp:t": 2, "user:u": projection.Removed}, delta)
 	})
 	t.Run("a delta of temp: keys only gives an empty map", func(t *testing.T) {
-		got := projection.WithoutTemp(map[string]any{"temp:t": 2})
+		got := projection.CloneWithoutTemp(map[string]any{"temp:t": 2})
 		assert.NotNil(t, got)
 		assert.Empty(t, got)
 	})

@@ -68,22 +68,16 @@ func Split(delta map[string]any) (app, user, session map[string]any) {
 	return app, user, session
 }
 
-// WithoutTemp returns delta without its temp: keys: delta itself when it
-// has none, else a new map.
-func WithoutTemp(delta map[string]any) map[string]any {
-	n := 0
-	for k := range delta {
-		if strings.HasPrefix(k, TempPrefix) {
-			n++
-		}
+// CloneWithoutTemp returns a deep copy of delta without its temp: keys (nil
+// for nil).
+func CloneWithoutTemp(delta map[string]any) map[string]any {
+	if delta == nil {
+		return nil
 	}
-	if n == 0 {
-		return delta
-	}
-	out := make(map[string]any, len(delta)-n)
+	out := make(map[string]any, len(delta))
 	for k, v := range delta {
 		if !strings.HasPrefix(k, TempPrefix) {
-			out[k] = v
+			out[k] = eventlog.CloneValue(v)
 		}
 	}
 	return out
@@ -114,18 +108,35 @@ type Entry struct {
 }
 
 // Shared is app or user state: entries by key, without the scope prefix.
-type Shared map[string]Entry
+// Entries are pointers so that a write finds and updates its entry with one
+// map lookup.
+type Shared map[string]*Entry
 
 // write applies one shared write at a position, keeping the newest.
 func (s Shared) write(key string, v any, pos eventlog.Position) {
-	if old, ok := s[key]; ok && old.Position > pos {
+	e := s[key]
+	switch {
+	case e == nil:
+		e = new(Entry)
+		s[key] = e
+	case e.Position > pos:
 		return
 	}
 	if IsRemoved(v) {
-		s[key] = Entry{Position: pos, Removed: true}
+		*e = Entry{Position: pos, Removed: true}
 		return
 	}
-	s[key] = Entry{Value: v, Position: pos}
+	*e = Entry{Value: v, Position: pos}
+}
+
+// clone copies the entries, so that the copy does not change with s.
+func (s Shared) clone() Shared {
+	out := make(Shared, len(s))
+	for k, e := range s {
+		c := *e
+		out[k] = &c
+	}
+	return out
 }
 
 // mergeInto adds the live entries to out under prefix, deep-copying values

@@ -164,7 +164,7 @@ func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]a
 		Kind:  eventlog.KindSessionCreated,
 		Key:   key,
 		Time:  s.now(),
-		State: eventlog.CloneMap(projection.WithoutTemp(state)),
+		State: projection.CloneWithoutTemp(state),
 	}
 	v, err := s.live.Create(key, func() (*Record, error) { return s.store.Append(ctx, rec) })
 	if err != nil {
@@ -347,14 +347,13 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		}
 		return ev, nil
 	}
-	stored := ev.Clone()
+	stored := cloneForStore(ev)
 	if stored.ID == "" {
 		stored.ID = s.newID()
 	}
 	if stored.Timestamp.IsZero() {
 		stored.Timestamp = s.now()
 	}
-	stored.Actions.StateDelta = projection.WithoutTemp(stored.Actions.StateDelta)
 
 	var rec *Record
 	err = s.live.Update(key, func(v projection.SessionInfo) (*Record, error) {
@@ -543,4 +542,14 @@ func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error])
 		}
 	}
 	return nil
+}
+
+// cloneForStore is the store's copy of an event (CONTRACT A8): a deep copy
+// whose state delta has no temp: keys, made in one pass over the delta.
+func cloneForStore(ev *Event) *Event {
+	shallow := *ev
+	shallow.Actions.StateDelta = nil
+	stored := shallow.Clone()
+	stored.Actions.StateDelta = projection.CloneWithoutTemp(ev.Actions.StateDelta)
+	return stored
 }
