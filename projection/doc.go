@@ -12,7 +12,7 @@
 //
 // A delta value equal to [Removed] deletes the key in its scope.
 //
-// [Apply] is the pure fold of one record; [Rebuild] replays a whole log;
+// [State.Apply] is the pure fold of one record; [Rebuild] replays a whole log;
 // [Live] is the concurrent, always-current projection the service reads.
 // Both use the same fold, so a rebuild reproduces the live state exactly
 // (CONTRACT R1).

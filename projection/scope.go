@@ -25,8 +25,11 @@ var Removed any = removed{}
 
 type removed struct{}
 
+// MarshalJSON writes the sentinel as the ADK runtimes do.
 func (removed) MarshalJSON() ([]byte, error) { return json.Marshal(RemovedJSON) }
-func (removed) String() string               { return RemovedJSON }
+
+// String shows the sentinel as its JSON string.
+func (removed) String() string { return RemovedJSON }
 
 var removedJSONBytes, _ = json.Marshal(RemovedJSON)
 
@@ -44,6 +47,38 @@ func IsRemoved(v any) bool {
 	return false
 }
 
+// where is the scope a state key belongs to.
+type where uint8
+
+const (
+	inSession where = iota
+	inApp
+	inUser
+	inTemp
+)
+
+// scopeOf returns the scope of a delta key and the key's name within it.
+func scopeOf(key string) (where, string) {
+	switch {
+	case strings.HasPrefix(key, AppPrefix):
+		return inApp, key[len(AppPrefix):]
+	case strings.HasPrefix(key, UserPrefix):
+		return inUser, key[len(UserPrefix):]
+	case strings.HasPrefix(key, TempPrefix):
+		return inTemp, key
+	}
+	return inSession, key
+}
+
+// set writes v at key in m, or deletes key when v is [Removed].
+func set(m map[string]any, key string, v any) {
+	if IsRemoved(v) {
+		delete(m, key)
+	} else {
+		m[key] = v
+	}
+}
+
 // Split sorts a delta by scope: app: and user: keys lose their prefix,
 // temp: keys are dropped, the rest is session state. It allocates only the
 // maps it fills.
@@ -55,14 +90,13 @@ func Split(delta map[string]any) (app, user, session map[string]any) {
 		(*m)[k] = v
 	}
 	for k, v := range delta {
-		switch {
-		case strings.HasPrefix(k, AppPrefix):
-			put(&app, k[len(AppPrefix):], v)
-		case strings.HasPrefix(k, UserPrefix):
-			put(&user, k[len(UserPrefix):], v)
-		case strings.HasPrefix(k, TempPrefix):
-		default:
-			put(&session, k, v)
+		switch in, name := scopeOf(k); in {
+		case inApp:
+			put(&app, name, v)
+		case inUser:
+			put(&user, name, v)
+		case inSession:
+			put(&session, name, v)
 		}
 	}
 	return app, user, session
@@ -76,7 +110,7 @@ func CloneWithoutTemp(delta map[string]any) map[string]any {
 	}
 	out := make(map[string]any, len(delta))
 	for k, v := range delta {
-		if !strings.HasPrefix(k, TempPrefix) {
+		if in, _ := scopeOf(k); in != inTemp {
 			out[k] = eventlog.CloneValue(v)
 		}
 	}
@@ -88,11 +122,7 @@ func CloneWithoutTemp(delta map[string]any) map[string]any {
 // value is [Removed].
 func ApplyDelta(state, delta map[string]any) {
 	for k, v := range delta {
-		if IsRemoved(v) {
-			delete(state, k)
-		} else {
-			state[k] = v
-		}
+		set(state, k, v)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"strings"
 	"time"
 
 	"github.com/sessionlog/sessionlog/eventlog"
@@ -95,17 +94,11 @@ func (ss *SessionState) apply(rec *eventlog.Record) (shared bool) {
 // when they must.
 func applySessionWrites(state, delta map[string]any) (shared bool) {
 	for k, v := range delta {
-		if strings.HasPrefix(k, AppPrefix) || strings.HasPrefix(k, UserPrefix) {
+		switch in, _ := scopeOf(k); in {
+		case inSession:
+			set(state, k, v)
+		case inApp, inUser:
 			shared = true
-			continue
-		}
-		if strings.HasPrefix(k, TempPrefix) {
-			continue
-		}
-		if IsRemoved(v) {
-			delete(state, k)
-		} else {
-			state[k] = v
 		}
 	}
 	return shared
@@ -114,11 +107,11 @@ func applySessionWrites(state, delta map[string]any) (shared bool) {
 // applyShared folds the record's app: and user: writes.
 func (a *AppState) applyShared(rec *eventlog.Record) {
 	for k, v := range rec.Writes() {
-		switch {
-		case strings.HasPrefix(k, AppPrefix):
-			a.State.write(k[len(AppPrefix):], v, rec.Position)
-		case strings.HasPrefix(k, UserPrefix):
-			a.user(rec.Key.UserID).write(k[len(UserPrefix):], v, rec.Position)
+		switch in, name := scopeOf(k); in {
+		case inApp:
+			a.State.write(name, v, rec.Position)
+		case inUser:
+			a.user(rec.Key.UserID).write(name, v, rec.Position)
 		}
 	}
 }

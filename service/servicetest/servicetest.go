@@ -126,6 +126,7 @@ func (c *fakeClock) Last() time.Time {
 // concurrent use.
 type counterIDs struct{ n atomic.Uint64 }
 
+// Next returns the next ID.
 func (g *counterIDs) Next() string { return fmt.Sprintf("id-%06d", g.n.Add(1)) }
 
 // harness is one subtest's service over one fresh store.
