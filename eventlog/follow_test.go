@@ -13,14 +13,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/leaktest"
 )
 
 // TestMain fails the package's tests if any goroutine outlives them: Follow
-// promises to start none, and every test here ends the ones it starts. The
-// one goroutine ignored is opencensus's stats worker, which the genai
-// dependency starts at init and never stops.
+// promises to start none, and every test here ends the ones it starts.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+	goleak.VerifyTestMain(m, leaktest.Options()...)
 }
 
 // flWait bounds every wait in these tests. It is never a measured duration:

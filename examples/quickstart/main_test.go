@@ -7,11 +7,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/sessionlog/sessionlog/internal/leaktest"
 )
 
 func TestQuickstartRuns(t *testing.T) {
-	// genai pulls in opencensus, whose package init starts a worker for good.
-	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+	defer goleak.VerifyNone(t, leaktest.Options()...)
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out))
 	got := out.String()
