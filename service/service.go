@@ -474,7 +474,8 @@ func (s *Service) Subscribe(ctx context.Context, key SessionKey, afterSeq uint64
 // SubscribeUser follows every record of one user's sessions in an app
 // (creations, events, deletions) after position after, in the store's
 // order, with the guarantees of [Service.Subscribe]. It ends when ctx is
-// done.
+// done. One exception to "every": deletion frees a session's records, so
+// a subscriber that has not read them by then gets only the deletion.
 func (s *Service) SubscribeUser(ctx context.Context, appName, userID string, after Position) iter.Seq2[*Record, error] {
 	return s.follow(ctx, appName, userID, true, after)
 }
