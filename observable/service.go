@@ -1,0 +1,212 @@
+package observable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/sessionlog/sessionlog/service"
+)
+
+// Names from package service, so that a port imports one package.
+type (
+	// SessionKey names a session; its JSON is Java's SessionKey's:
+	// {"appName", "userId", "id"}.
+	SessionKey = service.SessionKey
+	// Session is a session handle; see [service.Session].
+	Session = service.Session
+	// Event is an ADK event; see [service.Event].
+	Event = service.Event
+	// Record is one entry of the log, as streams deliver them.
+	Record = service.Record
+	// Position orders a store's records.
+	Position = service.Position
+)
+
+// SessionService is the session service as Java's BaseSessionService
+// shapes it. It wraps a [service.Service]; every call is the Go API's call,
+// with its rules and errors.
+type SessionService struct {
+	svc *service.Service
+}
+
+// New returns the reactive face of svc.
+func New(svc *service.Service) *SessionService { return &SessionService{svc: svc} }
+
+// Service returns the wrapped Go API.
+func (s *SessionService) Service() *service.Service { return s.svc }
+
+// errNoService is what every call of a SessionService without a service
+// gives, rather than a panic.
+var errNoService = fmt.Errorf("observable: %w: the SessionService has no service (use New)", service.ErrInvalidArgument)
+
+func (s *SessionService) ready() error {
+	if s == nil || s.svc == nil {
+		return errNoService
+	}
+	return nil
+}
+
+// CreateSession creates a session, like createSession. An empty
+// key.SessionID asks for a new one; state may be nil. A session that exists
+// gives ErrAlreadyExists.
+func (s *SessionService) CreateSession(ctx context.Context, key SessionKey, state map[string]any) Single[*Session] {
+	if err := s.ready(); err != nil {
+		return SingleOf[*Session](nil, err)
+	}
+	return SingleOf(s.svc.Create(ctx, key, state))
+}
+
+// GetSessionConfig filters the events GetSession returns, like Java's
+// GetSessionConfig. Each field is optional; numRecentEvents applies first,
+// then afterTimestamp.
+type GetSessionConfig struct {
+	NumRecentEvents *int       `json:"numRecentEvents,omitempty"`
+	AfterTimestamp  *time.Time `json:"afterTimestamp,omitempty"`
+}
+
+// GetSession returns a session, like getSession: empty when there is no
+// such session. A nil config returns every event.
+func (s *SessionService) GetSession(ctx context.Context, key SessionKey, config *GetSessionConfig) Maybe[*Session] {
+	if err := s.ready(); err != nil {
+		return MaybeOf[*Session](nil, false, err)
+	}
+	var opts service.GetOptions
+	if config != nil {
+		if config.NumRecentEvents != nil {
+			opts.NumRecentEvents = *config.NumRecentEvents
+		}
+		if config.AfterTimestamp != nil {
+			opts.After = *config.AfterTimestamp
+		}
+	}
+	sess, err := s.svc.Get(ctx, key, opts)
+	if errors.Is(err, service.ErrNotFound) {
+		return MaybeOf[*Session](nil, false, nil)
+	}
+	return MaybeOf(sess, err == nil, err)
+}
+
+// ListSessionsResponse is a listing's result, like Java's.
+type ListSessionsResponse struct {
+	Sessions []*Session `json:"sessions"`
+}
+
+// SessionIDs returns the listed sessions' IDs, in listing order.
+func (r ListSessionsResponse) SessionIDs() []string {
+	ids := make([]string, len(r.Sessions))
+	for i, sess := range r.Sessions {
+		ids[i] = sess.ID
+	}
+	return ids
+}
+
+// ListSessions lists a user's sessions in an app (every user's when userID
+// is empty), with merged state and no events, like listSessions: all of
+// them, in the order of [service.Service.List]. No sessions gives an empty
+// list.
+func (s *SessionService) ListSessions(ctx context.Context, appName, userID string) Single[ListSessionsResponse] {
+	if err := s.ready(); err != nil {
+		return SingleOf(ListSessionsResponse{}, err)
+	}
+	resp := ListSessionsResponse{Sessions: []*Session{}}
+	opts := service.ListOptions{PageSize: service.MaxPageSize}
+	for {
+		page, err := s.svc.List(ctx, appName, userID, opts)
+		if err != nil {
+			return SingleOf(ListSessionsResponse{}, err)
+		}
+		resp.Sessions = append(resp.Sessions, page.Sessions...)
+		if page.NextPageToken == "" {
+			return SingleOf(resp, nil)
+		}
+		opts.PageToken = page.NextPageToken
+	}
+}
+
+// DeleteSession deletes a session, like deleteSession. Deleting a missing
+// session completes too.
+func (s *SessionService) DeleteSession(ctx context.Context, key SessionKey) Completable {
+	if err := s.ready(); err != nil {
+		return CompletableOf(err)
+	}
+	return CompletableOf(s.svc.Delete(ctx, key))
+}
+
+// ListEventsResponse is a page of a session's events, like Java's.
+type ListEventsResponse struct {
+	Events        []*Event `json:"events"`
+	NextPageToken string   `json:"nextPageToken,omitempty"`
+}
+
+// ListEvents returns a page of a session's events, like listEvents; the
+// zero opts ask for the first page. A missing session gives ErrNotFound
+// (Java gives an empty response).
+func (s *SessionService) ListEvents(ctx context.Context, key SessionKey, opts service.ListEventsOptions) Single[ListEventsResponse] {
+	if err := s.ready(); err != nil {
+		return SingleOf(ListEventsResponse{}, err)
+	}
+	page, err := s.svc.ListEvents(ctx, key, opts)
+	if err != nil {
+		return SingleOf(ListEventsResponse{}, err)
+	}
+	return SingleOf(ListEventsResponse{Events: page.Events, NextPageToken: page.NextPageToken}, nil)
+}
+
+// AppendEvent appends an event and updates the handle in place, like
+// appendEvent, and yields the stored event (a partial event comes back as
+// it is, storing nothing). See [service.Service.AppendEvent].
+func (s *SessionService) AppendEvent(ctx context.Context, session *Session, event *Event) Single[*Event] {
+	if err := s.ready(); err != nil {
+		return SingleOf[*Event](nil, err)
+	}
+	return SingleOf(s.svc.AppendEvent(ctx, session, event))
+}
+
+// CloseSession closes a session handle, like closeSession. There is
+// nothing to release, so it completes; a nil session is an error.
+func (s *SessionService) CloseSession(ctx context.Context, session *Session) Completable {
+	if err := s.ready(); err != nil {
+		return CompletableOf(err)
+	}
+	if session == nil {
+		return CompletableOf(fmt.Errorf("close session: %w: session is nil", service.ErrInvalidArgument))
+	}
+	return CompletableOf(ctx.Err())
+}
+
+// SessionEvents is the stream of a session's appended events after
+// sequence number afterSeq (0 for all), then live; it completes when the
+// session is deleted. See [service.Service.Subscribe].
+func (s *SessionService) SessionEvents(key SessionKey, afterSeq uint64) Stream[*Record] {
+	return s.stream(func(ctx context.Context, svc *service.Service) iter.Seq2[*Record, error] {
+		return svc.Subscribe(ctx, key, afterSeq)
+	})
+}
+
+// UserEvents is the stream of every record of a user's sessions in an app
+// after a position, then live. See [service.Service.SubscribeUser].
+func (s *SessionService) UserEvents(appName, userID string, after Position) Stream[*Record] {
+	return s.stream(func(ctx context.Context, svc *service.Service) iter.Seq2[*Record, error] {
+		return svc.SubscribeUser(ctx, appName, userID, after)
+	})
+}
+
+// AppEvents is the stream of every record of an app's sessions after a
+// position, then live. See [service.Service.SubscribeApp].
+func (s *SessionService) AppEvents(appName string, after Position) Stream[*Record] {
+	return s.stream(func(ctx context.Context, svc *service.Service) iter.Seq2[*Record, error] {
+		return svc.SubscribeApp(ctx, appName, after)
+	})
+}
+
+func (s *SessionService) stream(follow func(context.Context, *service.Service) iter.Seq2[*Record, error]) Stream[*Record] {
+	return Stream[*Record]{follow: func(ctx context.Context) iter.Seq2[*Record, error] {
+		if err := s.ready(); err != nil {
+			return func(yield func(*Record, error) bool) { yield(nil, err) }
+		}
+		return follow(ctx, s.svc)
+	}}
+}

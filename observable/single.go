@@ -1,0 +1,188 @@
+package observable
+
+import (
+	"context"
+
+	"github.com/reactivex/rxgo/v2"
+)
+
+// Single is the outcome of work that yields one value or an error, like
+// RxJava's Single. The work has already run; a Single only hands out its
+// outcome, as often as asked. The zero Single holds the zero value and no
+// error.
+type Single[T any] struct {
+	value T
+	err   error
+}
+
+// SingleOf returns a Single of the outcome (v, err): the error if err is not
+// nil, else v.
+func SingleOf[T any](v T, err error) Single[T] {
+	if err != nil {
+		var zero T
+		return Single[T]{value: zero, err: err}
+	}
+	return Single[T]{value: v}
+}
+
+// BlockingGet returns the value or the error, like blockingGet. A done ctx
+// gives its error.
+func (s Single[T]) BlockingGet(ctx context.Context) (T, error) {
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
+	}
+	return s.value, s.err
+}
+
+// Subscribe calls onSuccess with the value or onError with the error, in
+// the caller's goroutine before it returns. A nil callback is skipped.
+func (s Single[T]) Subscribe(onSuccess func(T), onError func(error)) {
+	switch {
+	case s.err != nil:
+		if onError != nil {
+			onError(s.err)
+		}
+	case onSuccess != nil:
+		onSuccess(s.value)
+	}
+}
+
+// Rx returns the outcome as an rxgo.Single: one item, the value or the
+// error. Each observation emits it anew; nothing is computed again.
+func (s Single[T]) Rx(opts ...rxgo.Option) rxgo.Single {
+	return rxgo.Defer([]rxgo.Producer{s.produce}, opts...).ElementAt(0)
+}
+
+func (s Single[T]) produce(ctx context.Context, next chan<- rxgo.Item) {
+	if s.err != nil {
+		rxgo.Error(s.err).SendContext(ctx, next)
+		return
+	}
+	rxgo.Of(s.value).SendContext(ctx, next)
+}
+
+// Map returns a Single of fn applied to s's value, or s's error, like
+// RxJava's map. fn's error becomes the result's error.
+func Map[T, R any](s Single[T], fn func(T) (R, error)) Single[R] {
+	if s.err != nil {
+		return Single[R]{err: s.err}
+	}
+	return SingleOf(fn(s.value))
+}
+
+// FlatMap returns the Single that fn makes of s's value, or s's error,
+// like RxJava's flatMap.
+func FlatMap[T, R any](s Single[T], fn func(T) Single[R]) Single[R] {
+	if s.err != nil {
+		return Single[R]{err: s.err}
+	}
+	return fn(s.value)
+}
+
+// Maybe is the outcome of work that yields a value, nothing, or an error,
+// like RxJava's Maybe. The zero Maybe is empty.
+type Maybe[T any] struct {
+	value T
+	ok    bool
+	err   error
+}
+
+// MaybeOf returns a Maybe of the outcome: the error if err is not nil, else
+// v if ok, else empty.
+func MaybeOf[T any](v T, ok bool, err error) Maybe[T] {
+	switch {
+	case err != nil:
+		return Maybe[T]{err: err}
+	case !ok:
+		return Maybe[T]{}
+	}
+	return Maybe[T]{value: v, ok: true}
+}
+
+// BlockingGet returns the value and true, the zero value and false when
+// empty, or the error, like blockingGet (which gives null when empty). A
+// done ctx gives its error.
+func (m Maybe[T]) BlockingGet(ctx context.Context) (T, bool, error) {
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, false, err
+	}
+	return m.value, m.ok, m.err
+}
+
+// Subscribe calls onSuccess with the value, onComplete when empty, or
+// onError with the error, in the caller's goroutine before it returns. A
+// nil callback is skipped.
+func (m Maybe[T]) Subscribe(onSuccess func(T), onError func(error), onComplete func()) {
+	switch {
+	case m.err != nil:
+		if onError != nil {
+			onError(m.err)
+		}
+	case m.ok:
+		if onSuccess != nil {
+			onSuccess(m.value)
+		}
+	case onComplete != nil:
+		onComplete()
+	}
+}
+
+// Rx returns the outcome as an rxgo.OptionalSingle: the value, nothing, or
+// the error.
+func (m Maybe[T]) Rx(opts ...rxgo.Option) rxgo.OptionalSingle {
+	return rxgo.Defer([]rxgo.Producer{m.produce}, opts...).First()
+}
+
+func (m Maybe[T]) produce(ctx context.Context, next chan<- rxgo.Item) {
+	switch {
+	case m.err != nil:
+		rxgo.Error(m.err).SendContext(ctx, next)
+	case m.ok:
+		rxgo.Of(m.value).SendContext(ctx, next)
+	}
+}
+
+// Completable is the outcome of work that yields only success or an error,
+// like RxJava's Completable. The zero Completable is a success.
+type Completable struct {
+	err error
+}
+
+// CompletableOf returns a Completable of err: a success when nil.
+func CompletableOf(err error) Completable { return Completable{err: err} }
+
+// BlockingAwait returns nil on success or the error, like blockingAwait. A
+// done ctx gives its error.
+func (c Completable) BlockingAwait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.err
+}
+
+// Subscribe calls onComplete on success or onError with the error, in the
+// caller's goroutine before it returns. A nil callback is skipped.
+func (c Completable) Subscribe(onComplete func(), onError func(error)) {
+	switch {
+	case c.err != nil:
+		if onError != nil {
+			onError(c.err)
+		}
+	case onComplete != nil:
+		onComplete()
+	}
+}
+
+// Rx returns the outcome as an rxgo.Observable with no items that completes,
+// or emits the error.
+func (c Completable) Rx(opts ...rxgo.Option) rxgo.Observable {
+	return rxgo.Defer([]rxgo.Producer{c.produce}, opts...)
+}
+
+func (c Completable) produce(ctx context.Context, next chan<- rxgo.Item) {
+	if c.err != nil {
+		rxgo.Error(c.err).SendContext(ctx, next)
+	}
+}
