@@ -18,7 +18,9 @@
 //
 // The work of a call runs once, when the method is called, and its outcome
 // is kept: every subscriber sees the same result, and no subscription runs
-// the work again (CONTRACT X2). Results are typed; errors travel as the
+// the work again (CONTRACT X2). So the blocking helpers never wait, and a
+// call's own ctx is what bounds its work. (Unlike RxJava, a Single is not
+// a recipe to run later: a port of retry() re-calls the method.) Results are typed; errors travel as the
 // result's error, never as a panic. BlockingGet and BlockingAwait mirror
 // RxJava's blockingGet and blockingAwait; Subscribe mirrors subscribe with
 // callbacks; Rx hands out the plain rxgo value for pipelines.
@@ -31,6 +33,8 @@
 // A note on rxgo: an rxgo observation runs goroutines that stop only when
 // their items are consumed or their context is cancelled. When you take a
 // value from Rx and may stop reading early, observe it with
-// rxgo.WithContext and cancel that context when you are done. The typed
-// API (BlockingGet, Subscribe, Stream.Subscribe) needs no such care.
+// rxgo.WithContext and cancel that context when you are done; pass it to
+// the final Observe too, so that every stage of a pipeline sees it (rxgo
+// does not hand a source's context on to the operators after it). The
+// typed API (BlockingGet, Subscribe, Stream.Subscribe) needs no such care.
 package observable

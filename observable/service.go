@@ -7,6 +7,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/service"
 )
 
@@ -23,7 +24,24 @@ type (
 	Record = service.Record
 	// Position orders a store's records.
 	Position = service.Position
+	// EventActions is an event's side effects, its state delta among them.
+	EventActions = service.EventActions
+	// ListEventsOptions page ListEvents.
+	ListEventsOptions = service.ListEventsOptions
+	// Kind says what a stream's record records.
+	Kind = eventlog.Kind
 )
+
+// The kinds of record a stream delivers.
+const (
+	KindSessionCreated = eventlog.KindSessionCreated
+	KindEventAppended  = eventlog.KindEventAppended
+	KindSessionDeleted = eventlog.KindSessionDeleted
+)
+
+// Removed, as a state delta value, deletes the key in its scope (Java's
+// State.REMOVED).
+var Removed = service.Removed
 
 // SessionService is the session service as Java's BaseSessionService
 // shapes it. It wraps a [service.Service]; every call is the Go API's call,
@@ -65,6 +83,20 @@ func (s *SessionService) CreateSession(ctx context.Context, key SessionKey, stat
 type GetSessionConfig struct {
 	NumRecentEvents *int       `json:"numRecentEvents,omitempty"`
 	AfterTimestamp  *time.Time `json:"afterTimestamp,omitempty"`
+}
+
+// WithNumRecentEvents returns a copy of c that keeps only the last n
+// events, like the builder's numRecentEvents.
+func (c GetSessionConfig) WithNumRecentEvents(n int) GetSessionConfig {
+	c.NumRecentEvents = &n
+	return c
+}
+
+// WithAfterTimestamp returns a copy of c that keeps only events at or after
+// t, like the builder's afterTimestamp.
+func (c GetSessionConfig) WithAfterTimestamp(t time.Time) GetSessionConfig {
+	c.AfterTimestamp = &t
+	return c
 }
 
 // GetSession returns a session, like getSession: empty when there is no
@@ -144,7 +176,7 @@ type ListEventsResponse struct {
 // ListEvents returns a page of a session's events, like listEvents; the
 // zero opts ask for the first page. A missing session gives ErrNotFound
 // (Java gives an empty response).
-func (s *SessionService) ListEvents(ctx context.Context, key SessionKey, opts service.ListEventsOptions) Single[ListEventsResponse] {
+func (s *SessionService) ListEvents(ctx context.Context, key SessionKey, opts ListEventsOptions) Single[ListEventsResponse] {
 	if err := s.ready(); err != nil {
 		return SingleOf(ListEventsResponse{}, err)
 	}

@@ -25,13 +25,11 @@ func SingleOf[T any](v T, err error) Single[T] {
 	return Single[T]{value: v}
 }
 
-// BlockingGet returns the value or the error, like blockingGet. A done ctx
-// gives its error.
+// BlockingGet returns the value or the error, like blockingGet. The work
+// ran when the Single was made, so it never waits, and it reports that
+// outcome even when ctx is done: a write that succeeded is never reported
+// as cancelled (which would invite a duplicate retry).
 func (s Single[T]) BlockingGet(ctx context.Context) (T, error) {
-	if err := ctx.Err(); err != nil {
-		var zero T
-		return zero, err
-	}
 	return s.value, s.err
 }
 
@@ -101,13 +99,10 @@ func MaybeOf[T any](v T, ok bool, err error) Maybe[T] {
 }
 
 // BlockingGet returns the value and true, the zero value and false when
-// empty, or the error, like blockingGet (which gives null when empty). A
-// done ctx gives its error.
+// empty, or the error, like blockingGet (which gives null when empty). Like
+// [Single.BlockingGet], it never waits and reports the outcome whatever
+// ctx says.
 func (m Maybe[T]) BlockingGet(ctx context.Context) (T, bool, error) {
-	if err := ctx.Err(); err != nil {
-		var zero T
-		return zero, false, err
-	}
 	return m.value, m.ok, m.err
 }
 
@@ -153,12 +148,10 @@ type Completable struct {
 // CompletableOf returns a Completable of err: a success when nil.
 func CompletableOf(err error) Completable { return Completable{err: err} }
 
-// BlockingAwait returns nil on success or the error, like blockingAwait. A
-// done ctx gives its error.
+// BlockingAwait returns nil on success or the error, like blockingAwait.
+// Like [Single.BlockingGet], it never waits and reports the outcome
+// whatever ctx says.
 func (c Completable) BlockingAwait(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	return c.err
 }
 
