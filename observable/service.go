@@ -54,7 +54,12 @@ type SessionService struct {
 func New(svc *service.Service) *SessionService { return &SessionService{svc: svc} }
 
 // Service returns the wrapped Go API.
-func (s *SessionService) Service() *service.Service { return s.svc }
+func (s *SessionService) Service() *service.Service {
+	if s == nil {
+		return nil
+	}
+	return s.svc
+}
 
 // errNoService is what every call of a SessionService without a service
 // gives, rather than a panic.

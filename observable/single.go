@@ -2,6 +2,7 @@ package observable
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/reactivex/rxgo/v2"
 )
@@ -49,8 +50,49 @@ func (s Single[T]) Subscribe(onSuccess func(T), onError func(error)) {
 // Rx returns the outcome as an rxgo.Single: one item, the value or the
 // error. Each observation emits it anew; nothing is computed again.
 func (s Single[T]) Rx(opts ...rxgo.Option) rxgo.Single {
-	return rxgo.Defer([]rxgo.Producer{s.produce}, opts...).ElementAt(0)
+	return rxSingle{rxgo.Defer([]rxgo.Producer{s.produce}, opts...)}
 }
+
+// rxSingle is an rxgo.Single over an observable of one item. rxgo's own
+// Singles (ElementAt, Map on a Single...) share one channel among their
+// observations, so a second observation panics, and ElementAt follows an
+// error with a second item nobody reads; this one observes its source
+// afresh each time.
+type rxSingle struct {
+	obs rxgo.Observable
+}
+
+// Observe implements rxgo.Iterable.
+func (r rxSingle) Observe(opts ...rxgo.Option) <-chan rxgo.Item { return r.obs.Observe(opts...) }
+
+// errNoItem is Get's error when its observation ended before the item,
+// which happens only when the observation's context was cancelled.
+var errNoItem = fmt.Errorf("observable: the observation ended before its item: %w", context.Canceled)
+
+// Get returns the item, like rxgo.Single's Get.
+func (r rxSingle) Get(opts ...rxgo.Option) (rxgo.Item, error) {
+	ch := r.obs.Observe(opts...)
+	item, ok := <-ch
+	for range ch { // let the source finish; it sends nothing more
+	}
+	if !ok {
+		return rxgo.Item{}, errNoItem
+	}
+	return item, nil
+}
+
+// Map implements rxgo.Single.
+func (r rxSingle) Map(apply rxgo.Func, opts ...rxgo.Option) rxgo.Single {
+	return rxSingle{r.obs.Map(apply, opts...)}
+}
+
+// Filter implements rxgo.Single.
+func (r rxSingle) Filter(apply rxgo.Predicate, opts ...rxgo.Option) rxgo.OptionalSingle {
+	return r.obs.Filter(apply, opts...).First()
+}
+
+// Run implements rxgo.Single.
+func (r rxSingle) Run(opts ...rxgo.Option) rxgo.Disposed { return r.obs.Run(opts...) }
 
 func (s Single[T]) produce(ctx context.Context, next chan<- rxgo.Item) {
 	if s.err != nil {

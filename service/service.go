@@ -111,21 +111,21 @@ func (s *Service) Close() error { return s.store.Close() }
 // belongs to the caller and is not safe for concurrent use; AppendEvent
 // updates it in place.
 type Session struct {
-	ID      string
-	AppName string
-	UserID  string
+	ID      string `json:"id"`
+	AppName string `json:"appName"`
+	UserID  string `json:"userId"`
 	// State is the merged state: the session's keys, and the app's and the
 	// user's under their app: and user: prefixes, read when the handle was
 	// made, plus temp: keys set through this handle.
-	State map[string]any
+	State map[string]any `json:"state"`
 	// Events are the session's events in sequence order (List leaves them
 	// empty). Append to the slice freely; its elements and their events are
 	// shared with the store and read-only (see the package doc).
-	Events []*Event
+	Events []*Event `json:"events"`
 	// LastUpdateTime is the creation time or the last event's timestamp.
-	LastUpdateTime time.Time
+	LastUpdateTime time.Time `json:"lastUpdateTime"`
 	// Version is the sequence number of the last event the handle has seen.
-	Version uint64
+	Version uint64 `json:"version"`
 
 	// created pins the handle to the session it was read from: a handle
 	// of a deleted session must not append to a new one of the same key.
@@ -439,7 +439,9 @@ func (s *Service) ListEvents(ctx context.Context, key SessionKey, opts ListEvent
 
 // Subscribe follows a session's events: first those after sequence number
 // afterSeq (0 replays them all), then each one appended, in order, with no
-// gaps and no repeats, however slowly the caller reads. Each record is a
+// gaps and no repeats, however slowly the caller reads. (Deletion frees a
+// session's events, so a subscriber still behind when the session is
+// deleted completes without the ones it had not read.) Each record is a
 // KindEventAppended record, with the event, its Seq and its Position. The
 // iteration ends when ctx is done or the session is deleted; a missing
 // session or a store failure is yielded as an error. It starts no
