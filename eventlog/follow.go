@@ -3,6 +3,7 @@ package eventlog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 )
 
@@ -17,14 +18,23 @@ const followBatch = 256
 // and no repeats; KindStateRetained records are skipped (they are history,
 // not changes).
 //
+// The one gap: deletion frees a session's records (CONTRACT D3), so
+// records of a session deleted before the cursor reaches them are not
+// delivered (an app or user scope still gets the deletion).
+//
 // The iteration ends without an error when ctx is done or when a session
 // scope's session is deleted; a store failure is yielded as the final
-// error. Follow starts no goroutine: it runs in the caller's.
+// error, and so is an empty scope (follow an app, a user or a session).
+// Follow starts no goroutine: it runs in the caller's.
 func Follow(ctx context.Context, store Store, scope Scope, after Position) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
+		if scope.AppName == "" {
+			yield(nil, fmt.Errorf("follow: %w: scope names no app", ErrInvalidArgument))
+			return
+		}
 		for {
 			changed := store.Changes(scope)
-			recs, err := store.Read(ctx, scope, after, followBatch)
+			recs, through, err := store.Read(ctx, scope, after, followBatch)
 			switch {
 			case ctx.Err() != nil:
 				return
@@ -35,7 +45,6 @@ func Follow(ctx context.Context, store Store, scope Scope, after Position) iter.
 				return
 			}
 			for _, rec := range recs {
-				after = rec.Position
 				if rec.Kind == KindStateRetained {
 					continue
 				}
@@ -43,6 +52,7 @@ func Follow(ctx context.Context, store Store, scope Scope, after Position) iter.
 					return
 				}
 			}
+			after = max(after, through)
 			if len(recs) == followBatch {
 				continue // more is stored: read on before waiting
 			}

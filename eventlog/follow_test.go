@@ -260,7 +260,7 @@ func TestFollowConcurrentAppenders(t *testing.T) {
 	for i, sc := range scopes {
 		t.Run("a cursor over "+sc.name+" sees every record once, in order", func(t *testing.T) {
 			got := flRecords(t, chans[i], sc.count)
-			want, err := store.Read(context.Background(), sc.scope, eventlog.Position(writers), 1<<20)
+			want, _, err := store.Read(context.Background(), sc.scope, eventlog.Position(writers), 1<<20)
 			require.NoError(t, err)
 			flGapless(t, want, got)
 			seqs := map[eventlog.SessionKey]uint64{}

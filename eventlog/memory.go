@@ -1,8 +1,10 @@
 package eventlog
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -23,9 +25,11 @@ import (
 // parts of an append (validation, copying the event) happen in the caller
 // before it.
 type Memory struct {
-	apps   index.Index[string, *memApp]
-	last   atomic.Uint64 // the last Position handed out
-	closed atomic.Bool
+	apps     index.Index[string, *memApp]
+	newAppMu sync.Mutex
+	newApp   watch         // fired when an app is created
+	last     atomic.Uint64 // the last Position handed out
+	closed   atomic.Bool
 }
 
 type memApp struct {
@@ -86,13 +90,21 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 func NewMemory() *Memory { return &Memory{} }
 
 func (m *Memory) app(name string, create bool) *memApp {
-	if !create {
-		a, _ := m.apps.Get(name)
+	if a, ok := m.apps.Get(name); ok || !create {
 		return a
 	}
-	return m.apps.GetOrCreate(name, func() *memApp {
+	a, created := m.apps.GetOrCreate(name, func() *memApp {
 		return &memApp{sessions: make(map[userSession]*memSession)}
 	})
+	if created {
+		// Wake those waiting for an app that did not exist: it may be
+		// this one. The app is in the index by now, and a waiter looks in
+		// the index under newAppMu before it waits, so none is missed.
+		m.newAppMu.Lock()
+		m.newApp.fire()
+		m.newAppMu.Unlock()
+	}
+	return a
 }
 
 func (m *Memory) check(ctx context.Context) error {
@@ -139,9 +151,7 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 		delete(a.sessions, userSession{rec.Key.UserID, rec.Key.SessionID})
 		s.deleted = true
 		a.add(m, rec)
-		if s.wake.ch != nil {
-			close(s.wake.ch) // ends the session's watchers for good
-		}
+		s.wake.fire() // its watchers read again and find it gone
 		return rec, nil
 	}
 	if seq, dup := s.ids[rec.Event.ID]; dup {
@@ -323,47 +333,62 @@ func (m *Memory) Session(ctx context.Context, key SessionKey) (SessionLog, error
 }
 
 // Read implements [Store.Read].
-func (m *Memory) Read(ctx context.Context, scope Scope, after Position, limit int) ([]*Record, error) {
+func (m *Memory) Read(ctx context.Context, scope Scope, after Position, limit int) ([]*Record, Position, error) {
 	if err := m.check(ctx); err != nil {
-		return nil, err
+		return nil, after, err
 	}
 	if limit <= 0 {
-		return nil, fmt.Errorf("read: %w: limit %d is not positive", ErrInvalidArgument, limit)
+		return nil, after, fmt.Errorf("read: %w: limit %d is not positive", ErrInvalidArgument, limit)
 	}
 	if scope.AppName == "" {
-		return m.readAll(after, limit), nil
+		recs, through := m.readAll(after, limit)
+		return recs, through, nil
 	}
+	// Taken before the app is looked up: an app exists before its first
+	// position is handed out, so a missing app has nothing up to last.
+	last := Position(m.last.Load())
 	a := m.app(scope.AppName, false)
 	if a == nil {
 		if scope.IsSession() {
-			return nil, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
+			return nil, after, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
 		}
-		return nil, nil
+		return nil, max(after, last), nil
 	}
 	if scope.IsSession() {
 		s := a.rlockSession(scope.Key())
 		if s == nil {
-			return nil, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
+			return nil, after, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
 		}
 		defer s.mu.RUnlock()
 		if scope.Incarnation != 0 && s.created.Position != scope.Incarnation {
-			return nil, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
+			return nil, after, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
 		}
 		i := sort.Search(len(s.records), func(i int) bool { return s.records[i].Position > after })
 		j := min(len(s.records), i+limit)
-		return s.records[i:j:j], nil
+		through := after
+		if j > i {
+			through = s.records[j-1].Position
+		}
+		return s.records[i:j:j], through, nil
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return a.read(scope, after, limit, nil), nil
+	recs, through := a.read(scope, after, Position(math.MaxUint64), limit, nil)
+	return recs, through, nil
 }
 
-// read appends to out at most limit records of scope after the position.
-// The caller holds a.mu for reading.
-func (a *memApp) read(scope Scope, after Position, limit int, out []*Record) []*Record {
-	n := 0
+// read appends to out at most limit records of scope with positions in
+// (after, hi], and returns how far it got: the last record's position when
+// it stopped at limit, else the last position it looked at (or after). The
+// caller holds a.mu for reading.
+func (a *memApp) read(scope Scope, after, hi Position, limit int, out []*Record) ([]*Record, Position) {
+	through, n := after, 0
 	for _, e := range a.log[a.searchAfter(after):] {
-		if e.rec == nil || (scope.UserID != "" && e.rec.Key.UserID != scope.UserID) {
+		if e.pos > hi {
+			break
+		}
+		through = e.pos
+		if e.rec == nil || !scope.Contains(e.rec) {
 			continue
 		}
 		out = append(out, e.rec)
@@ -371,7 +396,7 @@ func (a *memApp) read(scope Scope, after Position, limit int, out []*Record) []*
 			break
 		}
 	}
-	return out
+	return out, through
 }
 
 // readAll merges the apps' logs: the first limit records of the store after
@@ -380,39 +405,46 @@ func (a *memApp) read(scope Scope, after Position, limit int, out []*Record) []*
 // locks, so every position up to the mark is in its app's log by the time
 // that app is read, and the result is a prefix of the store. (The mark is
 // taken before the apps are listed, so their apps are in the list.) It
-// holds one lock at a time.
-func (m *Memory) readAll(after Position, limit int) []*Record {
+// holds one lock at a time, and lowers the mark once it has limit records,
+// so that the apps read later have less to read.
+func (m *Memory) readAll(after Position, limit int) ([]*Record, Position) {
 	hi := Position(m.last.Load())
 	var out []*Record
 	for _, a := range m.apps.Snapshot() {
 		a.mu.RLock()
-		out = a.read(Scope{}, after, limit, out)
+		out, _ = a.read(Scope{}, after, hi, limit, out)
 		a.mu.RUnlock()
-		out = slices.DeleteFunc(out, func(r *Record) bool { return r.Position > hi })
+		if len(out) >= limit {
+			slices.SortFunc(out, func(x, y *Record) int { return cmp.Compare(x.Position, y.Position) })
+			out = out[:limit]
+			hi = out[limit-1].Position
+		}
 	}
-	slices.SortFunc(out, func(x, y *Record) int { return cmpPos(x.Position, y.Position) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out
+	slices.SortFunc(out, func(x, y *Record) int { return cmp.Compare(x.Position, y.Position) })
+	return out, max(after, hi)
 }
 
-func cmpPos(x, y Position) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
-}
-
-// Changes implements [Store.Changes].
+// Changes implements [Store.Changes]. For an app that does not exist yet
+// it gives a channel closed when any app is created, rather than creating
+// the app: following a name must not make the store keep it.
 func (m *Memory) Changes(scope Scope) <-chan struct{} {
 	if m.closed.Load() {
 		return closedChan
 	}
-	a := m.app(scope.AppName, true)
+	a := m.app(scope.AppName, false)
+	if a == nil {
+		if scope.IsSession() {
+			return closedChan
+		}
+		m.newAppMu.Lock()
+		defer m.newAppMu.Unlock()
+		if m.closed.Load() {
+			return closedChan
+		}
+		if a = m.app(scope.AppName, false); a == nil {
+			return m.newApp.wait()
+		}
+	}
 	if !scope.IsSession() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -438,6 +470,9 @@ func (m *Memory) Close() error {
 	if m.closed.Swap(true) {
 		return nil
 	}
+	m.newAppMu.Lock()
+	m.newApp.fire()
+	m.newAppMu.Unlock()
 	for _, a := range m.apps.Snapshot() {
 		a.mu.Lock()
 		a.wake.fire()

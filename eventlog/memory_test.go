@@ -54,7 +54,7 @@ func memAppend(t testing.TB, store eventlog.Store, rec *eventlog.Record) *eventl
 // memReadAll reads every record of scope in one call.
 func memReadAll(t testing.TB, store eventlog.Store, scope eventlog.Scope) []*eventlog.Record {
 	t.Helper()
-	recs, err := store.Read(context.Background(), scope, 0, 1<<30)
+	recs, _, err := store.Read(context.Background(), scope, 0, 1<<30)
 	require.NoError(t, err)
 	return recs
 }
@@ -319,12 +319,12 @@ func TestMemorySessionReturnsCappedSlices(t *testing.T) {
 	})
 
 	t.Run("appending to a session read does not change a later read", func(t *testing.T) {
-		recs, err := store.Read(ctx, eventlog.SessionScope(k, 0), 0, 100)
+		recs, _, err := store.Read(ctx, eventlog.SessionScope(k, 0), 0, 100)
 		require.NoError(t, err)
 		require.Len(t, recs, 4)
 		_ = append(recs, memAppended(k, 5, "intruder", nil))
 		real := memAppend(t, store, memAppended(k, 5, "e5", nil))
-		again, err := store.Read(ctx, eventlog.SessionScope(k, 0), 0, 100)
+		again, _, err := store.Read(ctx, eventlog.SessionScope(k, 0), 0, 100)
 		require.NoError(t, err)
 		require.Len(t, again, 5)
 		assert.Same(t, real, again[4])
@@ -378,7 +378,7 @@ func TestMemorySession(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 		_, err = store.Append(cctx, memAppended(k, 1, "e1", nil))
 		require.ErrorIs(t, err, context.Canceled)
-		_, err = store.Read(cctx, eventlog.Scope{AppName: "app"}, 0, 10)
+		_, _, err = store.Read(cctx, eventlog.Scope{AppName: "app"}, 0, 10)
 		require.ErrorIs(t, err, context.Canceled)
 	})
 }
@@ -463,7 +463,7 @@ func TestMemoryRead(t *testing.T) {
 		for _, after := range afters {
 			for _, limit := range []int{1, 2, 3, 7, len(all)} {
 				t.Run(fmt.Sprintf("reading %s after %d with limit %d returns the matching records in order", sc.name, after, limit), func(t *testing.T) {
-					got, err := store.Read(ctx, sc.scope, after, limit)
+					got, _, err := store.Read(ctx, sc.scope, after, limit)
 					require.NoError(t, err)
 					want := expect(sc.scope, after, limit)
 					assert.Equal(t, memPositions(want), memPositions(got))
@@ -479,7 +479,7 @@ func TestMemoryRead(t *testing.T) {
 		var got []*eventlog.Record
 		var after eventlog.Position
 		for {
-			page, err := store.Read(ctx, eventlog.Scope{}, after, 4)
+			page, _, err := store.Read(ctx, eventlog.Scope{}, after, 4)
 			require.NoError(t, err)
 			if len(page) == 0 {
 				break
@@ -505,20 +505,20 @@ func TestMemoryRead(t *testing.T) {
 	})
 	t.Run("a limit that is not positive is rejected", func(t *testing.T) {
 		for _, limit := range []int{0, -1} {
-			_, err := store.Read(ctx, eventlog.Scope{AppName: "a1"}, 0, limit)
+			_, _, err := store.Read(ctx, eventlog.Scope{AppName: "a1"}, 0, limit)
 			require.ErrorIs(t, err, eventlog.ErrInvalidArgument)
 		}
 	})
 	t.Run("reading an unknown app or user returns nothing", func(t *testing.T) {
 		for _, sc := range []eventlog.Scope{{AppName: "nope"}, {AppName: "a1", UserID: "nope"}, {AppName: "a1", UserID: "u1:"}} {
-			got, err := store.Read(ctx, sc, 0, 10)
+			got, _, err := store.Read(ctx, sc, 0, 10)
 			require.NoError(t, err)
 			assert.Empty(t, got)
 		}
 	})
 	t.Run("reading a missing or deleted session gives ErrNotFound", func(t *testing.T) {
 		for _, k := range []eventlog.SessionKey{memKey("nope", "u1", "s1"), memKey("a1", "u1", "nope"), memKey("a1", "u2", "gone"), memKey("a1", "u1:x", "s2")} {
-			_, err := store.Read(ctx, eventlog.SessionScope(k, 0), 0, 10)
+			_, _, err := store.Read(ctx, eventlog.SessionScope(k, 0), 0, 10)
 			require.ErrorIs(t, err, eventlog.ErrNotFound, k.String())
 		}
 	})
@@ -573,7 +573,7 @@ func memWholeStoreRound(t *testing.T) []string {
 			reading = false
 		default:
 		}
-		recs, err := store.Read(ctx, eventlog.Scope{}, 0, 1<<30)
+		recs, _, err := store.Read(ctx, eventlog.Scope{}, 0, 1<<30)
 		require.NoError(t, err)
 		// No append fails and none is freed here, so the positions of
 		// what is committed are exactly 1..n.
@@ -617,7 +617,7 @@ func TestMemoryWholeStoreReadsAndAppendsDoNotDeadlock(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 1000 {
-				if _, err := store.Read(ctx, eventlog.Scope{}, 0, 10); err != nil {
+				if _, _, err := store.Read(ctx, eventlog.Scope{}, 0, 10); err != nil {
 					t.Error(err)
 					return
 				}
@@ -659,7 +659,7 @@ func TestMemoryIncarnationPinning(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			scope := eventlog.SessionScope(k, tt.incarnation)
-			got, err := store.Read(ctx, scope, 0, 10)
+			got, _, err := store.Read(ctx, scope, 0, 10)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				select {
@@ -734,7 +734,7 @@ func TestMemoryDeleteKeepsSharedWrites(t *testing.T) {
 	t.Run("the deleted session is gone", func(t *testing.T) {
 		_, err := store.Session(ctx, k)
 		require.ErrorIs(t, err, eventlog.ErrNotFound)
-		_, err = store.Read(ctx, eventlog.SessionScope(k, 0), 0, 10)
+		_, _, err = store.Read(ctx, eventlog.SessionScope(k, 0), 0, 10)
 		require.ErrorIs(t, err, eventlog.ErrNotFound)
 	})
 	t.Run("a user read sees the same retained records", func(t *testing.T) {
@@ -824,7 +824,7 @@ func TestMemoryCompactionKeepsReadsRight(t *testing.T) {
 				var got []*eventlog.Record
 				from := after
 				for {
-					page, err := store.Read(ctx, eventlog.Scope{AppName: "app"}, from, limit)
+					page, _, err := store.Read(ctx, eventlog.Scope{AppName: "app"}, from, limit)
 					require.NoError(t, err)
 					if len(page) == 0 {
 						break
@@ -837,7 +837,7 @@ func TestMemoryCompactionKeepsReadsRight(t *testing.T) {
 		}
 	})
 	t.Run("the keeper's session read is unaffected", func(t *testing.T) {
-		recs, err := store.Read(ctx, eventlog.SessionScope(keep, 0), 0, 1000)
+		recs, _, err := store.Read(ctx, eventlog.SessionScope(keep, 0), 0, 1000)
 		require.NoError(t, err)
 		require.Len(t, recs, int(keepSeq))
 		for i, rec := range recs {
@@ -950,9 +950,9 @@ func TestMemoryClose(t *testing.T) {
 		{"Append", func() error { _, err := store.Append(ctx, memAppended(k, 1, "e", nil)); return err }},
 		{"Append of a creation", func() error { _, err := store.Append(ctx, memCreated(memKey("app", "u", "new"), nil)); return err }},
 		{"Session", func() error { _, err := store.Session(ctx, k); return err }},
-		{"Read of a session", func() error { _, err := store.Read(ctx, eventlog.SessionScope(k, 0), 0, 1); return err }},
-		{"Read of an app", func() error { _, err := store.Read(ctx, eventlog.Scope{AppName: "app"}, 0, 1); return err }},
-		{"Read of the whole store", func() error { _, err := store.Read(ctx, eventlog.Scope{}, 0, 1); return err }},
+		{"Read of a session", func() error { _, _, err := store.Read(ctx, eventlog.SessionScope(k, 0), 0, 1); return err }},
+		{"Read of an app", func() error { _, _, err := store.Read(ctx, eventlog.Scope{AppName: "app"}, 0, 1); return err }},
+		{"Read of the whole store", func() error { _, _, err := store.Read(ctx, eventlog.Scope{}, 0, 1); return err }},
 	}
 	for _, c := range calls {
 		t.Run(c.name+" after Close gives ErrClosed", func(t *testing.T) {
@@ -980,15 +980,15 @@ func TestMemoryZeroValueWorks(t *testing.T) {
 	t.Run("a zero store can be closed before any use", func(t *testing.T) {
 		var fresh eventlog.Memory
 		require.NoError(t, fresh.Close())
-		_, err := fresh.Read(ctx, eventlog.Scope{}, 0, 1)
+		_, _, err := fresh.Read(ctx, eventlog.Scope{}, 0, 1)
 		require.ErrorIs(t, err, eventlog.ErrClosed)
 	})
 	t.Run("a zero store can be read before any append", func(t *testing.T) {
 		var fresh eventlog.Memory
-		got, err := fresh.Read(ctx, eventlog.Scope{}, 0, 1)
+		got, _, err := fresh.Read(ctx, eventlog.Scope{}, 0, 1)
 		require.NoError(t, err)
 		assert.Empty(t, got)
-		got, err = fresh.Read(ctx, eventlog.Scope{AppName: "x"}, 0, 1)
+		got, _, err = fresh.Read(ctx, eventlog.Scope{AppName: "x"}, 0, 1)
 		require.NoError(t, err)
 		assert.Empty(t, got)
 	})

@@ -42,7 +42,13 @@ type Store interface {
 	// the pinned incarnation) is gone; an app or user scope reads every
 	// record kind; an empty scope reads the whole store. The returned slice
 	// may be shared with the store: do not modify it.
-	Read(ctx context.Context, scope Scope, after Position, limit int) ([]*Record, error)
+	//
+	// through is how far the read got: every record of scope with a
+	// position in (after, through] is in recs. It is at least the last
+	// record's position, and may be further when records of other scopes
+	// were passed over; the next read goes on after it, so a reader of a
+	// quiet user in a busy app does not scan the same records again.
+	Read(ctx context.Context, scope Scope, after Position, limit int) (recs []*Record, through Position, err error)
 
 	// Changes returns a channel that is closed at the next change that a
 	// Read of scope could see: an append in the session (for a session
@@ -77,21 +83,6 @@ func (r *Record) Writes() map[string]any {
 		}
 	}
 	return nil
-}
-
-// SharedWrites returns a new map of the record's app: and user: writes, or
-// nil when it has none: what must outlive the record's session.
-func (r *Record) SharedWrites() map[string]any {
-	var shared map[string]any
-	for k, v := range r.Writes() {
-		if isShared(k) {
-			if shared == nil {
-				shared = make(map[string]any)
-			}
-			shared[k] = v
-		}
-	}
-	return shared
 }
 
 // isShared reports whether a state key belongs to the app or the user.

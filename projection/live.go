@@ -56,13 +56,14 @@ func (l *Live) app(name string, create bool) *liveApp {
 		a, _ := l.apps.Get(name)
 		return a
 	}
-	return l.apps.GetOrCreate(name, func() *liveApp {
+	a, _ := l.apps.GetOrCreate(name, func() *liveApp {
 		return &liveApp{
 			state:    newAppState(),
 			sessions: map[eventlog.SessionKey]*liveSession{},
 			byUser:   map[string]map[string]*liveSession{},
 		}
 	})
+	return a
 }
 
 // Create runs commit while no other create or delete can touch key's app

@@ -402,7 +402,7 @@ func pjLog(t *testing.T) *eventlog.Memory {
 func TestRebuild(t *testing.T) {
 	ctx := context.Background()
 	store := pjLog(t)
-	recs, err := store.Read(ctx, eventlog.Scope{}, 0, 1000)
+	recs, _, err := store.Read(ctx, eventlog.Scope{}, 0, 1000)
 	require.NoError(t, err)
 	var want projection.State
 	for _, rec := range recs {
@@ -870,7 +870,7 @@ func TestLiveSnapshotEqualsRebuild(t *testing.T) {
 		h.requireRebuildEqual(t)
 
 		// The value that stays is the write of the highest position.
-		recs, err := h.store.Read(context.Background(), eventlog.Scope{AppName: "app"}, 0, 1<<20)
+		recs, _, err := h.store.Read(context.Background(), eventlog.Scope{AppName: "app"}, 0, 1<<20)
 		require.NoError(t, err)
 		var lastApp any
 		for _, rec := range recs {

@@ -176,7 +176,7 @@ func Records(ctx context.Context, store eventlog.Store) iter.Seq2[*eventlog.Reco
 	return func(yield func(*eventlog.Record, error) bool) {
 		var after eventlog.Position
 		for {
-			recs, err := store.Read(ctx, eventlog.Scope{}, after, rebuildBatch)
+			recs, through, err := store.Read(ctx, eventlog.Scope{}, after, rebuildBatch)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -185,8 +185,8 @@ func Records(ctx context.Context, store eventlog.Store) iter.Seq2[*eventlog.Reco
 				if !yield(rec, nil) {
 					return
 				}
-				after = rec.Position
 			}
+			after = through
 			if len(recs) < rebuildBatch {
 				return
 			}

@@ -13,7 +13,7 @@ func TestIndex(t *testing.T) {
 		var x Index[string, int]
 		_, ok := x.Get("a")
 		require.False(t, ok)
-		require.Nil(t, x.Snapshot())
+		require.Empty(t, x.Snapshot())
 	})
 	t.Run("concurrent GetOrCreate calls create each key once and agree on its value", func(t *testing.T) {
 		var x Index[int, *int]
@@ -25,7 +25,8 @@ func TestIndex(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for k := range 50 {
-					got[g] = append(got[g], x.GetOrCreate(k, func() *int { created.Add(1); v := k; return &v }))
+					v, _ := x.GetOrCreate(k, func() *int { created.Add(1); v := k; return &v })
+					got[g] = append(got[g], v)
 				}
 			}()
 		}
@@ -41,7 +42,10 @@ func TestIndex(t *testing.T) {
 	})
 	t.Run("a snapshot does not change when keys are added later", func(t *testing.T) {
 		var x Index[string, int]
-		x.GetOrCreate("a", func() int { return 1 })
+		_, created := x.GetOrCreate("a", func() int { return 1 })
+		require.True(t, created)
+		_, created = x.GetOrCreate("a", func() int { return 9 })
+		require.False(t, created, "a key is created once")
 		snap := x.Snapshot()
 		x.GetOrCreate("b", func() int { return 2 })
 		require.Len(t, snap, 1)

@@ -1437,10 +1437,10 @@ func (s suite) d3(t *testing.T) {
 		_, err := h.store.Session(h.ctx, k)
 		require.ErrorIs(t, err, service.ErrNotFound, "the store still serves the deleted session")
 		for _, incarnation := range []service.Position{0, created} {
-			_, err = h.store.Read(h.ctx, eventlog.SessionScope(k, incarnation), 0, 100)
+			_, _, err = h.store.Read(h.ctx, eventlog.SessionScope(k, incarnation), 0, 100)
 			require.ErrorIs(t, err, service.ErrNotFound, "the store still reads the deleted session (incarnation %d)", incarnation)
 		}
-		all, err := h.store.Read(h.ctx, eventlog.Scope{}, 0, 100000)
+		all, _, err := h.store.Read(h.ctx, eventlog.Scope{}, 0, 100000)
 		require.NoError(t, err)
 		for _, rec := range all {
 			if rec.Key != k {
@@ -1488,13 +1488,13 @@ func (s suite) d3(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, h.svc.Delete(h.ctx, k))
 		h.appendDelta(h.create(k, nil), map[string]any{"n": "two"})
-		_, err = h.store.Read(h.ctx, eventlog.SessionScope(k, old.Created.Position), 0, 100)
+		_, _, err = h.store.Read(h.ctx, eventlog.SessionScope(k, old.Created.Position), 0, 100)
 		require.ErrorIs(t, err, service.ErrNotFound)
 		cur, err := h.store.Session(h.ctx, k)
 		require.NoError(t, err)
 		require.NotEqual(t, old.Created.Position, cur.Created.Position)
 		require.Equal(t, uint64(1), cur.Version())
-		recs, err := h.store.Read(h.ctx, eventlog.SessionScope(k, cur.Created.Position), 0, 100)
+		recs, _, err := h.store.Read(h.ctx, eventlog.SessionScope(k, cur.Created.Position), 0, 100)
 		require.NoError(t, err)
 		require.Len(t, recs, 1)
 		require.Equal(t, "two", recs[0].Event.Actions.StateDelta["n"])
@@ -2390,7 +2390,7 @@ func (s suite) s2(t *testing.T) {
 		h := s.open(t)
 		h.appendDelta(h.create(key("app", "user", "s"), nil), map[string]any{"k": 1})
 		for _, scope := range []eventlog.Scope{{}, {AppName: "app"}, {AppName: "app", UserID: "user"}} {
-			recs, err := h.store.Read(h.ctx, scope, service.Position(math.MaxUint64), 10)
+			recs, _, err := h.store.Read(h.ctx, scope, service.Position(math.MaxUint64), 10)
 			assert.NoError(t, err)
 			assert.Empty(t, recs, "read of %+v after the largest position", scope)
 		}
