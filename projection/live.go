@@ -152,32 +152,51 @@ type SessionInfo struct {
 }
 
 // Update locks the session at key and calls commit with what it needs to
-// know of it.
-// commit writes to the log and returns the committed record (an append or
-// a deletion of this session), or nil when it wrote nothing; Update folds
-// the record in before unlocking. A missing session gives ErrNotFound
-// without calling commit.
-func (l *Live) Update(key eventlog.SessionKey, commit func(SessionInfo) (*eventlog.Record, error)) error {
+// know of it. commit writes to the log and returns the committed record (an
+// append or a deletion of this session), or nil when it wrote nothing;
+// Update folds the record in before unlocking. A missing session gives
+// ErrNotFound without calling commit.
+//
+// shared says the commit will touch what other sessions see: app or user
+// state, or the app's list of sessions (a deletion). The app is then locked
+// across the commit as well, so that nobody sees the record in the log
+// before its effect in the projection (a subscriber that reads a record
+// and then calls Get sees it folded). A commit that needs the app after all
+// takes it afterwards.
+func (l *Live) Update(key eventlog.SessionKey, shared bool, commit func(SessionInfo) (*eventlog.Record, error)) error {
 	s, err := l.lock(key, true)
 	if err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
+	appLocked := shared
+	if shared {
+		s.app.mu.Lock()
+	}
+	defer func() {
+		if appLocked {
+			s.app.mu.Unlock()
+		}
+	}()
 	rec, err := commit(SessionInfo{Key: s.key, Version: s.st.Version, Created: s.st.Created})
 	if err != nil || rec == nil {
 		return err
 	}
+	lockApp := func() {
+		if !appLocked {
+			s.app.mu.Lock()
+			appLocked = true
+		}
+	}
 	switch rec.Kind {
 	case eventlog.KindEventAppended:
-		if shared := s.st.apply(rec); shared {
-			s.app.mu.Lock()
+		if s.st.apply(rec) {
+			lockApp()
 			s.app.state.applyShared(rec)
-			s.app.mu.Unlock()
 		}
 	case eventlog.KindSessionDeleted:
-		s.app.mu.Lock()
+		lockApp()
 		s.app.removeSession(s)
-		s.app.mu.Unlock()
 	default:
 		return fmt.Errorf("projection: update of %s folded a %s record", key, rec.Kind)
 	}
@@ -264,33 +283,34 @@ func (l *Live) Sessions(app, user, afterUser, afterID string, limit int) []Sessi
 }
 
 // Apply folds a record committed to the log outside Create and Update, as
-// when a service replays an existing log or imports records.
+// when a service opens a store that already holds a log. It folds exactly
+// as [State.Apply] does, so that the two agree on any log (CONTRACT R1);
+// it is not for use while other goroutines update the same sessions.
 func (l *Live) Apply(rec *eventlog.Record) {
 	a := l.app(rec.Key.AppName, true)
+	var s *liveSession
+	if rec.Kind == eventlog.KindEventAppended || rec.Kind == eventlog.KindSessionDeleted {
+		s, _ = l.lock(rec.Key, true)
+		if s != nil {
+			defer s.mu.Unlock()
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	switch rec.Kind {
 	case eventlog.KindSessionCreated:
-		a.mu.Lock()
 		a.addSession(rec)
-		a.mu.Unlock()
-	case eventlog.KindEventAppended, eventlog.KindSessionDeleted:
-		if s, err := l.lock(rec.Key, true); err == nil {
-			if rec.Kind == eventlog.KindEventAppended {
-				s.st.apply(rec)
-			}
-			a.mu.Lock()
-			if rec.Kind == eventlog.KindSessionDeleted {
-				a.removeSession(s)
-			} else {
-				a.state.applyShared(rec)
-			}
-			a.mu.Unlock()
-			s.mu.Unlock()
+		return // addSession folds the shared writes
+	case eventlog.KindEventAppended:
+		if s != nil {
+			s.st.apply(rec)
 		}
-	case eventlog.KindStateRetained:
-		a.mu.Lock()
-		a.state.applyShared(rec)
-		a.mu.Unlock()
+	case eventlog.KindSessionDeleted:
+		if s != nil {
+			a.removeSession(s)
+		}
 	}
+	a.state.applyShared(rec)
 }
 
 // Snapshot copies the whole projection into a [State], to compare with a

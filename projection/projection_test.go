@@ -509,7 +509,7 @@ func (h *pjHarness) create(key eventlog.SessionKey, state map[string]any) (proje
 }
 
 func (h *pjHarness) append(key eventlog.SessionKey, id string, delta map[string]any) error {
-	return h.live.Update(key, func(info projection.SessionInfo) (*eventlog.Record, error) {
+	return h.live.Update(key, false, func(info projection.SessionInfo) (*eventlog.Record, error) {
 		ts := h.tick()
 		return h.store.Append(context.Background(), &eventlog.Record{
 			Kind: eventlog.KindEventAppended, Key: key, Seq: info.Version + 1, Time: ts,
@@ -519,7 +519,7 @@ func (h *pjHarness) append(key eventlog.SessionKey, id string, delta map[string]
 }
 
 func (h *pjHarness) delete(key eventlog.SessionKey) error {
-	return h.live.Update(key, func(projection.SessionInfo) (*eventlog.Record, error) {
+	return h.live.Update(key, true, func(projection.SessionInfo) (*eventlog.Record, error) {
 		return h.store.Append(context.Background(), &eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: h.tick()})
 	})
 }
@@ -574,7 +574,7 @@ func TestLiveBasics(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, h.append(k, "e1", nil))
 		var info projection.SessionInfo
-		require.NoError(t, h.live.Update(k, func(i projection.SessionInfo) (*eventlog.Record, error) { info = i; return nil, nil }))
+		require.NoError(t, h.live.Update(k, false, func(i projection.SessionInfo) (*eventlog.Record, error) { info = i; return nil, nil }))
 		assert.Equal(t, projection.SessionInfo{Key: k, Version: 1, Created: created.Created}, info)
 	})
 	t.Run("Update folds an appended event into the session and shared state", func(t *testing.T) {
@@ -593,7 +593,7 @@ func TestLiveBasics(t *testing.T) {
 		_, err := h.create(k, map[string]any{"a": 1})
 		require.NoError(t, err)
 		before := h.view(t, k)
-		require.NoError(t, h.live.Update(k, func(projection.SessionInfo) (*eventlog.Record, error) { return nil, nil }))
+		require.NoError(t, h.live.Update(k, false, func(projection.SessionInfo) (*eventlog.Record, error) { return nil, nil }))
 		assert.Equal(t, before, h.view(t, k))
 	})
 	t.Run("Update returns the commit's error as it is and changes nothing", func(t *testing.T) {
@@ -602,7 +602,7 @@ func TestLiveBasics(t *testing.T) {
 		require.NoError(t, err)
 		before := h.view(t, k)
 		boom := errors.New("boom")
-		require.Same(t, boom, h.live.Update(k, func(projection.SessionInfo) (*eventlog.Record, error) { return nil, boom }))
+		require.Same(t, boom, h.live.Update(k, false, func(projection.SessionInfo) (*eventlog.Record, error) { return nil, boom }))
 		assert.Equal(t, before, h.view(t, k))
 	})
 	t.Run("Update of a missing session gives ErrNotFound without calling commit", func(t *testing.T) {
@@ -610,7 +610,7 @@ func TestLiveBasics(t *testing.T) {
 		_, err := h.create(pjKey("app", "user", "other"), nil)
 		require.NoError(t, err)
 		for _, key := range []eventlog.SessionKey{k, pjKey("nope", "user", "s1"), pjKey("app", "nope", "other")} {
-			err := h.live.Update(key, func(projection.SessionInfo) (*eventlog.Record, error) {
+			err := h.live.Update(key, false, func(projection.SessionInfo) (*eventlog.Record, error) {
 				t.Fatal("commit was called")
 				return nil, nil
 			})
@@ -639,7 +639,7 @@ func TestLiveBasics(t *testing.T) {
 		h := newPJHarness()
 		_, err := h.create(k, nil)
 		require.NoError(t, err)
-		err = h.live.Update(k, func(projection.SessionInfo) (*eventlog.Record, error) {
+		err = h.live.Update(k, false, func(projection.SessionInfo) (*eventlog.Record, error) {
 			return pjRetained(99, k, map[string]any{"app:x": 1}), nil
 		})
 		require.Error(t, err)
@@ -669,7 +669,7 @@ func TestLiveCreateBetweenDeleteCommitAndFold(t *testing.T) {
 	require.NoError(t, err)
 
 	var second projection.SessionView
-	err = h.live.Update(k, func(projection.SessionInfo) (*eventlog.Record, error) {
+	err = h.live.Update(k, false, func(projection.SessionInfo) (*eventlog.Record, error) {
 		rec, err := h.store.Append(context.Background(), &eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: k, Time: h.tick()})
 		if err != nil {
 			return nil, err

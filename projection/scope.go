@@ -102,6 +102,16 @@ func Split(delta map[string]any) (app, user, session map[string]any) {
 	return app, user, session
 }
 
+// WritesShared reports whether a delta writes app or user state.
+func WritesShared(delta map[string]any) bool {
+	for k := range delta {
+		if in, _ := scopeOf(k); in == inApp || in == inUser {
+			return true
+		}
+	}
+	return false
+}
+
 // CloneWithoutTemp returns a deep copy of delta without its temp: keys (nil
 // for nil).
 func CloneWithoutTemp(delta map[string]any) map[string]any {

@@ -20,6 +20,8 @@ var (
 	// ErrStaleSession: the handle has not seen every stored event (see
 	// Options.LastWriterWins). Get the session again and retry.
 	ErrStaleSession = eventlog.ErrStaleSession
+	// ErrClosed: the service was closed.
+	ErrClosed = eventlog.ErrClosed
 )
 
 func invalid(field, problem string, args ...any) error {
@@ -65,5 +67,95 @@ func checkImportKey(rec *Record) error {
 	if err := required("userId", rec.Key.UserID); err != nil {
 		return err
 	}
-	return required("sessionId", rec.Key.SessionID)
+	if err := required("sessionId", rec.Key.SessionID); err != nil {
+		return err
+	}
+	if id := rec.Key.SessionID; strings.TrimSpace(id) != id {
+		// Every call trims the IDs it is given: no call could reach it.
+		return invalid("sessionId", "has surrounding whitespace (%q)", id)
+	}
+	return nil
+}
+
+// maxDepth bounds how deeply maps and slices may nest in state values,
+// metadata and tool arguments: deep enough for any real document, and a
+// guard against cyclic values, which would otherwise recurse for ever.
+const maxDepth = 100
+
+// checkValues rejects a map whose values nest deeper than maxDepth.
+func checkValues(field string, m map[string]any) error {
+	if !shallow(m, maxDepth) {
+		return invalid(field, "nests deeper than %d levels (or refers to itself)", maxDepth)
+	}
+	return nil
+}
+
+// shallow reports whether v nests no deeper than depth.
+func shallow(v any, depth int) bool {
+	if depth < 0 {
+		return false
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			if !shallow(e, depth-1) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if !shallow(e, depth-1) {
+				return false
+			}
+		}
+	case []map[string]any:
+		for _, e := range v {
+			if !shallow(e, depth-1) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkEvent rejects an event no store should copy: nil, or with values
+// nested too deeply (CONTRACT B1).
+func checkEvent(ev *Event) error {
+	if ev == nil {
+		return invalid("event", "is nil")
+	}
+	if err := checkValues("actions.stateDelta", ev.Actions.StateDelta); err != nil {
+		return err
+	}
+	if err := checkValues("customMetadata", ev.CustomMetadata); err != nil {
+		return err
+	}
+	if err := checkValues("actions.requestedAuthConfigs", ev.Actions.RequestedAuthConfigs); err != nil {
+		return err
+	}
+	if err := checkValues("actions.requestedToolConfirmations", ev.Actions.RequestedToolConfirmations); err != nil {
+		return err
+	}
+	if ev.Content == nil {
+		return nil
+	}
+	for i, p := range ev.Content.Parts {
+		if p == nil {
+			continue
+		}
+		var err error
+		if p.FunctionCall != nil {
+			err = checkValues(fmt.Sprintf("content.parts[%d].functionCall.args", i), p.FunctionCall.Args)
+		}
+		if err == nil && p.FunctionResponse != nil {
+			err = checkValues(fmt.Sprintf("content.parts[%d].functionResponse.response", i), p.FunctionResponse.Response)
+		}
+		if err == nil {
+			err = checkValues(fmt.Sprintf("content.parts[%d].partMetadata", i), p.PartMetadata)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -23,6 +23,8 @@ import (
 	"iter"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,28 +75,24 @@ type Options struct {
 	LastWriterWins bool
 }
 
-// Service is the session service. It is safe for concurrent use.
+// Service is the session service. It is safe for concurrent use. The zero
+// value is an empty in-memory service with the defaults of a zero
+// [Options]; [New] opens one over a store of your choice.
 type Service struct {
-	store eventlog.Store
-	live  projection.Live
-	now   func() time.Time
-	newID func() string
-	lww   bool
+	once   sync.Once
+	closed atomic.Bool
+	store  eventlog.Store
+	live   projection.Live
+	now    func() time.Time
+	newID  func() string
+	lww    bool
 }
 
 // New returns a service over opts.Store, folding whatever log the store
 // already holds into the live state.
 func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{store: opts.Store, now: opts.Now, newID: opts.NewID, lww: opts.LastWriterWins}
-	if s.store == nil {
-		s.store = eventlog.NewMemory()
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.newID == nil {
-		s.newID = uuid.NewString
-	}
+	s.once.Do(s.defaults)
 	for rec, err := range projection.Records(ctx, s.store) {
 		if err != nil {
 			return nil, fmt.Errorf("open service: %w", err)
@@ -104,8 +102,37 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Close closes the store. Subscriptions end; later calls fail.
-func (s *Service) Close() error { return s.store.Close() }
+// defaults fills in what Options left out (all of it, for a zero Service).
+func (s *Service) defaults() {
+	if s.store == nil {
+		s.store = eventlog.NewMemory()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = uuid.NewString
+	}
+}
+
+// ready makes a zero Service usable and reports a closed one.
+func (s *Service) ready() error {
+	s.once.Do(s.defaults)
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close closes the service and its store: subscriptions end, and every
+// later call fails with ErrClosed. Closing twice is not an error.
+func (s *Service) Close() error {
+	s.once.Do(s.defaults)
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.store.Close()
+}
 
 // Session is a handle on a session, as Create, Get and List return it. It
 // belongs to the caller and is not safe for concurrent use; AppendEvent
@@ -151,10 +178,16 @@ func handle(v projection.SessionView) *Session {
 // session); the returned handle has the merged state, no events and
 // version 0. A session that exists gives ErrAlreadyExists.
 func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]any) (*Session, error) {
+	if err := s.ready(); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
 	if err := required("appName", key.AppName); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	if err := required("userId", key.UserID); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	if err := checkValues("state", state); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	if key.SessionID = strings.TrimSpace(key.SessionID); key.SessionID == "" {
@@ -186,6 +219,9 @@ type GetOptions struct {
 // opts. A missing session gives ErrNotFound. Its cost does not grow with
 // the number of events returned: the events are the store's, not copies.
 func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Session, error) {
+	if err := s.ready(); err != nil {
+		return nil, fmt.Errorf("get session: %w", err)
+	}
 	key, err := checkKey(key)
 	if err == nil && opts.NumRecentEvents < 0 {
 		err = invalid("numRecentEvents", "is negative (%d)", opts.NumRecentEvents)
@@ -256,6 +292,9 @@ type SessionPage struct {
 // Walking every page returns each session that lives through the walk
 // exactly once.
 func (s *Service) List(ctx context.Context, appName, userID string, opts ListOptions) (*SessionPage, error) {
+	if err := s.ready(); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
 	if err := required("appName", appName); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -269,7 +308,7 @@ func (s *Service) List(ctx context.Context, appName, userID string, opts ListOpt
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	var afterUser, afterID string
 	if opts.PageToken != "" {
@@ -306,11 +345,14 @@ func pageSize(n int) (int, error) {
 // naming the wrong user) succeeds and changes nothing. The session's
 // subscriptions complete.
 func (s *Service) Delete(ctx context.Context, key SessionKey) error {
+	if err := s.ready(); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
 	key, err := checkKey(key)
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	err = s.live.Update(key, func(projection.SessionInfo) (*Record, error) {
+	err = s.live.Update(key, true, func(projection.SessionInfo) (*Record, error) {
 		return s.store.Append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()})
 	})
 	if err != nil && !isNotFound(err) {
@@ -321,7 +363,8 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 
 // AppendEvent appends ev to the session sess names and updates sess in
 // place (its events, state, LastUpdateTime and Version). It returns the
-// stored event: a copy of ev with an ID (a new UUID when ev has none) and a
+// stored event, shared with the store and read-only like every stored
+// event: a copy of ev with an ID (a new UUID when ev has none) and a
 // timestamp (now when ev has none), and without temp: keys in its state
 // delta; temp: keys still update sess. ev itself is not changed.
 //
@@ -336,7 +379,13 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	case ev == nil:
 		return nil, fmt.Errorf("append event: %w", invalid("event", "is nil"))
 	}
+	if err := s.ready(); err != nil {
+		return nil, fmt.Errorf("append event: %w", err)
+	}
 	key, err := checkKey(sess.Key())
+	if err == nil {
+		err = checkEvent(ev)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
 	}
@@ -356,7 +405,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	}
 
 	var rec *Record
-	err = s.live.Update(key, func(v projection.SessionInfo) (*Record, error) {
+	err = s.live.Update(key, projection.WritesShared(stored.Actions.StateDelta), func(v projection.SessionInfo) (*Record, error) {
 		if sess.created != 0 && sess.created != v.Created {
 			return nil, fmt.Errorf("session %s: %w: the handle's session was deleted", key, ErrNotFound)
 		}
@@ -407,6 +456,9 @@ type EventPage struct {
 // missing session gives ErrNotFound; a token from another listing, or from
 // a deleted session of the same key, gives ErrInvalidArgument.
 func (s *Service) ListEvents(ctx context.Context, key SessionKey, opts ListEventsOptions) (*EventPage, error) {
+	if err := s.ready(); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
 	key, err := checkKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
@@ -448,6 +500,10 @@ func (s *Service) ListEvents(ctx context.Context, key SessionKey, opts ListEvent
 // goroutine.
 func (s *Service) Subscribe(ctx context.Context, key SessionKey, afterSeq uint64) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
+		if err := s.ready(); err != nil {
+			yield(nil, fmt.Errorf("subscribe: %w", err))
+			return
+		}
 		key, err := checkKey(key)
 		if err != nil {
 			yield(nil, fmt.Errorf("subscribe: %w", err))
@@ -490,7 +546,10 @@ func (s *Service) SubscribeApp(ctx context.Context, appName string, after Positi
 
 func (s *Service) follow(ctx context.Context, appName, userID string, byUser bool, after Position) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
-		err := required("appName", appName)
+		err := s.ready()
+		if err == nil {
+			err = required("appName", appName)
+		}
 		if err == nil && byUser {
 			err = required("userId", userID)
 		}
@@ -511,40 +570,79 @@ func (s *Service) follow(ctx context.Context, appName, userID string, byUser boo
 // sessions left behind. Importing it into an empty service reproduces the
 // sessions, events, versions and state (CONTRACT R2).
 func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
+	if err := s.ready(); err != nil {
+		return func(yield func(*Record, error) bool) { yield(nil, fmt.Errorf("export: %w", err)) }
+	}
 	return projection.Records(ctx, s.store)
 }
 
 // Import appends exported records to the service, in order, keeping their
 // kinds, keys, sequence numbers, times, events and state (positions are
-// assigned anew). It stops at the first record that fails; the records
-// before it stay. A deletion of a session that does not exist is skipped.
+// assigned anew). Each record goes through the same checks and the same
+// locks as the call that first wrote it (temp: keys are dropped), so
+// readers never see an import half done. It stops at the first record that
+// fails; the records before it stay. A deletion of a session that does not
+// exist is skipped.
 func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error]) error {
+	if err := s.ready(); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
 	if records == nil {
 		return fmt.Errorf("import: %w", invalid("records", "is nil"))
 	}
 	n := 0
 	for in, err := range records {
+		n++
+		if err == nil {
+			err = s.importRecord(ctx, in)
+		}
 		if err != nil {
 			return fmt.Errorf("import: record %d: %w", n, err)
 		}
-		n++
-		if in == nil {
-			return fmt.Errorf("import: record %d: %w", n, invalid("record", "is nil"))
-		}
-		if err := checkImportKey(in); err != nil {
-			return fmt.Errorf("import: record %d: %w", n, err)
-		}
-		rec := &Record{Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time, Event: in.Event.Clone(), State: eventlog.CloneMap(in.State)}
-		stored, err := s.store.Append(ctx, rec)
-		switch {
-		case err == nil:
-			s.live.Apply(stored)
-		case rec.Kind == eventlog.KindSessionDeleted && isNotFound(err):
-		default:
-			return fmt.Errorf("import: record %d (%s of %s): %w", n, in.Kind, in.Key, err)
-		}
 	}
 	return nil
+}
+
+func (s *Service) importRecord(ctx context.Context, in *Record) error {
+	if in == nil {
+		return invalid("record", "is nil")
+	}
+	if err := checkImportKey(in); err != nil {
+		return err
+	}
+	rec := &Record{Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time}
+	commit := func(projection.SessionInfo) (*Record, error) { return s.store.Append(ctx, rec) }
+	switch in.Kind {
+	case eventlog.KindSessionCreated:
+		if err := checkValues("state", in.State); err != nil {
+			return err
+		}
+		rec.State = projection.CloneWithoutTemp(in.State)
+		_, err := s.live.Create(in.Key, func() (*Record, error) { return s.store.Append(ctx, rec) })
+		return err
+	case eventlog.KindEventAppended:
+		if err := checkEvent(in.Event); err != nil {
+			return err
+		}
+		rec.Event = cloneForStore(in.Event)
+		return s.live.Update(in.Key, projection.WritesShared(rec.Event.Actions.StateDelta), commit)
+	case eventlog.KindSessionDeleted:
+		if err := s.live.Update(in.Key, true, commit); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	case eventlog.KindStateRetained:
+		if err := checkValues("state", in.State); err != nil {
+			return err
+		}
+		rec.State = projection.CloneWithoutTemp(in.State)
+		stored, err := s.store.Append(ctx, rec)
+		if err == nil {
+			s.live.Apply(stored)
+		}
+		return err
+	}
+	return invalid("kind", "%d is not a record kind", uint8(in.Kind))
 }
 
 // cloneForStore is the store's copy of an event (CONTRACT A8): a deep copy

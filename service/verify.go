@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/sessionlog/sessionlog/projection"
 )
@@ -16,6 +17,9 @@ func (s *Service) Snapshot() *projection.State { return s.live.Snapshot() }
 // live ones (CONTRACT R1). Run it while nothing writes to the service: a
 // write between the two reads shows as a difference.
 func (s *Service) Verify(ctx context.Context) error {
+	if err := s.ready(); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
 	rebuilt, err := projection.Rebuild(ctx, s.store)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -28,9 +32,13 @@ func (s *Service) Verify(ctx context.Context) error {
 }
 
 func describe(st *projection.State) string {
-	var out string
+	var out strings.Builder
 	for name, a := range st.Apps {
-		out += fmt.Sprintf("[app %q: state %v users %v sessions %d]", name, a.State, a.Users, len(a.Sessions))
+		users := make(map[string]map[string]any, len(a.Users))
+		for u, sh := range a.Users {
+			users[u] = sh.Values()
+		}
+		fmt.Fprintf(&out, "[app %q: state %v users %v sessions %d]", name, a.State.Values(), users, len(a.Sessions))
 	}
-	return out
+	return out.String()
 }

@@ -1,0 +1,188 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genai"
+
+	"github.com/sessionlog/sessionlog/service"
+)
+
+// CONTRACT B1: the zero Service is a working in-memory service.
+func TestZeroServiceWorks(t *testing.T) {
+	ctx := context.Background()
+	var svc service.Service
+	defer svc.Close()
+	sess, err := svc.Create(ctx, service.SessionKey{AppName: "a", UserID: "u"}, map[string]any{"k": 1})
+	require.NoError(t, err)
+	_, err = svc.AppendEvent(ctx, sess, &service.Event{Author: "x"})
+	require.NoError(t, err)
+	got, err := svc.Get(ctx, sess.Key(), service.GetOptions{})
+	require.NoError(t, err)
+	require.Len(t, got.Events, 1)
+	require.NoError(t, svc.Verify(ctx))
+}
+
+// CONTRACT B1 S3: after Close every call fails with ErrClosed, and closing
+// again is not an error.
+func TestClosedServiceRefusesEveryCall(t *testing.T) {
+	ctx := context.Background()
+	svc, err := service.New(ctx, service.Options{})
+	require.NoError(t, err)
+	key := service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	sess, err := svc.Create(ctx, key, nil)
+	require.NoError(t, err)
+	require.NoError(t, svc.Close())
+	require.NoError(t, svc.Close())
+
+	first := func(seq iter.Seq2[*service.Record, error]) error {
+		for _, err := range seq {
+			return err
+		}
+		return nil
+	}
+	for name, call := range map[string]func() error{
+		"Create":        func() error { _, err := svc.Create(ctx, key, nil); return err },
+		"Get":           func() error { _, err := svc.Get(ctx, key, service.GetOptions{}); return err },
+		"List":          func() error { _, err := svc.List(ctx, "a", "u", service.ListOptions{}); return err },
+		"Delete":        func() error { return svc.Delete(ctx, key) },
+		"AppendEvent":   func() error { _, err := svc.AppendEvent(ctx, sess, &service.Event{}); return err },
+		"ListEvents":    func() error { _, err := svc.ListEvents(ctx, key, service.ListEventsOptions{}); return err },
+		"Subscribe":     func() error { return first(svc.Subscribe(ctx, key, 0)) },
+		"SubscribeUser": func() error { return first(svc.SubscribeUser(ctx, "a", "u", 0)) },
+		"SubscribeApp":  func() error { return first(svc.SubscribeApp(ctx, "a", 0)) },
+		"Export":        func() error { return first(svc.Export(ctx)) },
+		"Import":        func() error { return svc.Import(ctx, func(func(*service.Record, error) bool) {}) },
+		"Verify":        func() error { return svc.Verify(ctx) },
+	} {
+		t.Run(name+" fails with ErrClosed", func(t *testing.T) {
+			require.ErrorIs(t, call(), service.ErrClosed)
+		})
+	}
+}
+
+// CONTRACT B1: values that nest without end (a map holding itself) are
+// refused with a message naming the field, not a crash.
+func TestCyclicValuesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	svc, err := service.New(ctx, service.Options{})
+	require.NoError(t, err)
+	defer svc.Close()
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	list := []any{nil}
+	list[0] = list
+
+	_, err = svc.Create(ctx, service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}, map[string]any{"k": cyclic})
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+	require.Contains(t, err.Error(), "state")
+
+	sess, err := svc.Create(ctx, service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}, nil)
+	require.NoError(t, err)
+	for field, ev := range map[string]*service.Event{
+		"actions.stateDelta": {Actions: service.EventActions{StateDelta: map[string]any{"k": list}}},
+		"customMetadata":     {CustomMetadata: cyclic},
+		"content.parts[1].functionCall.args": {Content: &genai.Content{Parts: []*genai.Part{
+			{Text: "x"}, {FunctionCall: &genai.FunctionCall{Name: "f", Args: cyclic}},
+		}}},
+	} {
+		t.Run("a cyclic "+field+" is refused", func(t *testing.T) {
+			_, err := svc.AppendEvent(ctx, sess, ev)
+			require.ErrorIs(t, err, service.ErrInvalidArgument)
+			require.Contains(t, err.Error(), field)
+			require.Zero(t, sess.Version, "nothing stored")
+		})
+	}
+}
+
+// CONTRACT K1 A4 R2: Import refuses what no call could address and drops
+// temp: keys, as the calls that first wrote the records do.
+func TestImportKeepsTheRulesOfTheCalls(t *testing.T) {
+	ctx := context.Background()
+	records := func(recs ...*service.Record) iter.Seq2[*service.Record, error] {
+		return func(yield func(*service.Record, error) bool) {
+			for _, r := range recs {
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+	t.Run("a session ID with surrounding spaces is refused", func(t *testing.T) {
+		svc, _ := service.New(ctx, service.Options{})
+		defer svc.Close()
+		err := svc.Import(ctx, records(&service.Record{Kind: 1, Key: service.SessionKey{AppName: "a", UserID: "u", SessionID: " s "}}))
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		require.Contains(t, err.Error(), "sessionId")
+	})
+	t.Run("temp: keys are dropped from the state and the events", func(t *testing.T) {
+		svc, _ := service.New(ctx, service.Options{})
+		defer svc.Close()
+		key := service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+		err := svc.Import(ctx, records(
+			&service.Record{Kind: 1, Key: key, State: map[string]any{"k": 1, "temp:t": 2}},
+			&service.Record{Kind: 2, Key: key, Seq: 1, Event: &service.Event{ID: "e1",
+				Actions: service.EventActions{StateDelta: map[string]any{"j": 3, "temp:u": 4}}}},
+		))
+		require.NoError(t, err)
+		got, err := svc.Get(ctx, key, service.GetOptions{})
+		require.NoError(t, err)
+		require.Equal(t, map[string]any{"k": 1, "j": 3}, got.State)
+		require.Equal(t, map[string]any{"j": 3}, got.Events[0].Actions.StateDelta)
+	})
+}
+
+// CONTRACT A4 G3: a subscriber that has read an append sees its app: and
+// user: writes in the next Get of any session; the log is never ahead of
+// the state.
+func TestSubscriberNeverSeesTheLogAheadOfTheState(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc, err := service.New(ctx, service.Options{})
+	require.NoError(t, err)
+	defer svc.Close()
+	writer, err := svc.Create(ctx, service.SessionKey{AppName: "a", UserID: "u", SessionID: "w"}, nil)
+	require.NoError(t, err)
+	other, err := svc.Create(ctx, service.SessionKey{AppName: "a", UserID: "u", SessionID: "o"}, nil)
+	require.NoError(t, err)
+
+	const n = 2000
+	done := make(chan error, 1)
+	go func() {
+		seen := 0
+		for rec, err := range svc.SubscribeApp(ctx, "a", 0) {
+			if err != nil {
+				done <- err
+				return
+			}
+			if rec.Event == nil {
+				continue
+			}
+			want := rec.Event.Actions.StateDelta["app:k"].(int)
+			got, err := svc.Get(ctx, other.Key(), service.GetOptions{})
+			if err != nil {
+				done <- err
+				return
+			}
+			if have, _ := got.State["app:k"].(int); have < want || got.State["user:k"].(int) < want {
+				done <- fmt.Errorf("read the append writing %d, then Get showed app:k=%v user:k=%v", want, got.State["app:k"], got.State["user:k"])
+				return
+			}
+			if seen++; seen == n {
+				done <- nil
+				return
+			}
+		}
+		done <- errors.New("the subscription ended early")
+	}()
+	for i := 1; i <= n; i++ {
+		_, err := svc.AppendEvent(ctx, writer, &service.Event{Actions: service.EventActions{StateDelta: map[string]any{"app:k": i, "user:k": i}}})
+		require.NoError(t, err)
+	}
+	require.NoError(t, <-done)
+}
