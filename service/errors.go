@@ -85,9 +85,13 @@ const maxDepth = 100
 // checkValues rejects a map whose values nest deeper than maxDepth.
 func checkValues(field string, m map[string]any) error {
 	if !shallow(m, maxDepth) {
-		return invalid(field, "nests deeper than %d levels (or refers to itself)", maxDepth)
+		return tooDeep(field)
 	}
 	return nil
+}
+
+func tooDeep(field string) error {
+	return invalid(field, "nests deeper than %d levels (or refers to itself)", maxDepth)
 }
 
 // shallow reports whether v nests no deeper than depth.
@@ -143,19 +147,20 @@ func checkEvent(ev *Event) error {
 		if p == nil {
 			continue
 		}
-		var err error
-		if p.FunctionCall != nil {
-			err = checkValues(fmt.Sprintf("content.parts[%d].functionCall.args", i), p.FunctionCall.Args)
+		// Field names are built only for the message: this runs on every
+		// append.
+		var field string
+		switch {
+		case p.FunctionCall != nil && !shallow(p.FunctionCall.Args, maxDepth):
+			field = "functionCall.args"
+		case p.FunctionResponse != nil && !shallow(p.FunctionResponse.Response, maxDepth):
+			field = "functionResponse.response"
+		case !shallow(p.PartMetadata, maxDepth):
+			field = "partMetadata"
+		default:
+			continue
 		}
-		if err == nil && p.FunctionResponse != nil {
-			err = checkValues(fmt.Sprintf("content.parts[%d].functionResponse.response", i), p.FunctionResponse.Response)
-		}
-		if err == nil {
-			err = checkValues(fmt.Sprintf("content.parts[%d].partMetadata", i), p.PartMetadata)
-		}
-		if err != nil {
-			return err
-		}
+		return tooDeep(fmt.Sprintf("content.parts[%d].%s", i, field))
 	}
 	return nil
 }
