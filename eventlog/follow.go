@@ -45,6 +45,9 @@ func Follow(ctx context.Context, store Store, scope Scope, after Position) iter.
 				return
 			}
 			for _, rec := range recs {
+				if ctx.Err() != nil {
+					return // cancelled while the batch was being delivered
+				}
 				if rec.Kind == KindStateRetained {
 					continue
 				}

@@ -33,8 +33,10 @@
 // A note on rxgo: an rxgo observation runs goroutines that stop only when
 // their items are consumed or their context is cancelled. When you take a
 // value from Rx and may stop reading early, observe it with
-// rxgo.WithContext and cancel that context when you are done; pass it to
-// the final Observe too, so that every stage of a pipeline sees it (rxgo
-// does not hand a source's context on to the operators after it). The
-// typed API (BlockingGet, Subscribe, Stream.Subscribe) needs no such care.
+// rxgo.WithContext and cancel that context when you are done. rxgo does
+// not hand a source's context on to the operators after it: a pipeline
+// whose consumer may stop reading passes the context to the final Observe
+// too, while one whose consumer reads every item to the end (as
+// examples/pipeline does) needs it only at the source. The typed API
+// (BlockingGet, Subscribe, Stream.Subscribe) needs no such care.
 package observable

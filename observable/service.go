@@ -105,15 +105,18 @@ func (c GetSessionConfig) WithAfterTimestamp(t time.Time) GetSessionConfig {
 }
 
 // GetSession returns a session, like getSession: empty when there is no
-// such session. A nil config returns every event.
+// such session. A nil config returns every event; numRecentEvents set to 0
+// returns none, as in Java (the Go API's 0 means "no limit").
 func (s *SessionService) GetSession(ctx context.Context, key SessionKey, config *GetSessionConfig) Maybe[*Session] {
 	if err := s.ready(); err != nil {
 		return MaybeOf[*Session](nil, false, err)
 	}
 	var opts service.GetOptions
+	none := false // numRecentEvents set to 0: Java returns no events
 	if config != nil {
 		if config.NumRecentEvents != nil {
 			opts.NumRecentEvents = *config.NumRecentEvents
+			none = opts.NumRecentEvents == 0
 		}
 		if config.AfterTimestamp != nil {
 			opts.After = *config.AfterTimestamp
@@ -122,6 +125,9 @@ func (s *SessionService) GetSession(ctx context.Context, key SessionKey, config 
 	sess, err := s.svc.Get(ctx, key, opts)
 	if errors.Is(err, service.ErrNotFound) {
 		return MaybeOf[*Session](nil, false, nil)
+	}
+	if err == nil && none {
+		sess.Events = []*Event{}
 	}
 	return MaybeOf(sess, err == nil, err)
 }
@@ -178,12 +184,21 @@ type ListEventsResponse struct {
 	NextPageToken string   `json:"nextPageToken,omitempty"`
 }
 
-// ListEvents returns a page of a session's events, like listEvents; the
-// zero opts ask for the first page. A missing session gives ErrNotFound
+// ListEvents returns a session's events, like listEvents: with zero opts
+// all of them (as Java's in-memory service does), else the page opts ask
+// for, with the token of the next. A missing session gives ErrNotFound
 // (Java gives an empty response).
 func (s *SessionService) ListEvents(ctx context.Context, key SessionKey, opts ListEventsOptions) Single[ListEventsResponse] {
 	if err := s.ready(); err != nil {
 		return SingleOf(ListEventsResponse{}, err)
+	}
+	if opts == (ListEventsOptions{}) {
+		// A Get hands out all the events without copying them.
+		sess, err := s.svc.Get(ctx, key, service.GetOptions{})
+		if err != nil {
+			return SingleOf(ListEventsResponse{}, fmt.Errorf("list events: %w", err))
+		}
+		return SingleOf(ListEventsResponse{Events: sess.Events}, nil)
 	}
 	page, err := s.svc.ListEvents(ctx, key, opts)
 	if err != nil {
@@ -203,13 +218,17 @@ func (s *SessionService) AppendEvent(ctx context.Context, session *Session, even
 }
 
 // CloseSession closes a session handle, like closeSession. There is
-// nothing to release, so it completes; a nil session is an error.
+// nothing to release, so it completes; a nil session or ctx, or a done
+// ctx, is an error.
 func (s *SessionService) CloseSession(ctx context.Context, session *Session) Completable {
 	if err := s.ready(); err != nil {
 		return CompletableOf(err)
 	}
-	if session == nil {
+	switch {
+	case session == nil:
 		return CompletableOf(fmt.Errorf("close session: %w: session is nil", service.ErrInvalidArgument))
+	case ctx == nil:
+		return CompletableOf(fmt.Errorf("close session: %w: ctx is nil", service.ErrInvalidArgument))
 	}
 	return CompletableOf(ctx.Err())
 }

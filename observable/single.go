@@ -66,29 +66,30 @@ type rxSingle struct {
 func (r rxSingle) Observe(opts ...rxgo.Option) <-chan rxgo.Item { return r.obs.Observe(opts...) }
 
 // errNoItem is Get's error when its observation ended before the item,
-// which happens only when the observation's context was cancelled.
+// which happens only when the observation's context is done. (rxgo does not
+// say which way it ended: a deadline shows as cancelled too.)
 var errNoItem = fmt.Errorf("observable: the observation ended before its item: %w", context.Canceled)
 
 // Get returns the item, like rxgo.Single's Get.
-func (r rxSingle) Get(opts ...rxgo.Option) (rxgo.Item, error) {
-	ch := r.obs.Observe(opts...)
-	item, ok := <-ch
-	for range ch { // let the source finish; it sends nothing more
-	}
-	if !ok {
-		return rxgo.Item{}, errNoItem
-	}
-	return item, nil
-}
+func (r rxSingle) Get(opts ...rxgo.Option) (rxgo.Item, error) { return first(r.obs, opts) }
 
 // Map implements rxgo.Single.
 func (r rxSingle) Map(apply rxgo.Func, opts ...rxgo.Option) rxgo.Single {
 	return rxSingle{r.obs.Map(apply, opts...)}
 }
 
-// Filter implements rxgo.Single.
+// Filter implements rxgo.Single: a Maybe of the item, empty when apply
+// rejects it.
 func (r rxSingle) Filter(apply rxgo.Predicate, opts ...rxgo.Option) rxgo.OptionalSingle {
-	return r.obs.Filter(apply, opts...).First()
+	return rxMaybe{
+		obs: r.obs.Filter(apply, opts...),
+		marked: r.obs.Map(func(_ context.Context, v any) (any, error) {
+			if !apply(v) {
+				return emptyMarker{}, nil
+			}
+			return v, nil
+		}, opts...),
+	}
 }
 
 // Run implements rxgo.Single.
@@ -167,18 +168,83 @@ func (m Maybe[T]) Subscribe(onSuccess func(T), onError func(error), onComplete f
 }
 
 // Rx returns the outcome as an rxgo.OptionalSingle: the value, nothing, or
-// the error.
+// the error. Its Get tells an empty Maybe from an observation cut short by
+// its context (rxgo's own OptionalSingle reports both as empty, which here
+// would read as "no such session").
 func (m Maybe[T]) Rx(opts ...rxgo.Option) rxgo.OptionalSingle {
-	return rxgo.Defer([]rxgo.Producer{m.produce}, opts...).First()
+	return rxMaybe{
+		obs:    rxgo.Defer([]rxgo.Producer{m.produce(false)}, opts...),
+		marked: rxgo.Defer([]rxgo.Producer{m.produce(true)}, opts...),
+	}
 }
 
-func (m Maybe[T]) produce(ctx context.Context, next chan<- rxgo.Item) {
-	switch {
-	case m.err != nil:
-		rxgo.Error(m.err).SendContext(ctx, next)
-	case m.ok:
-		rxgo.Of(m.value).SendContext(ctx, next)
+// emptyMarker stands for "empty" in the observations Get makes, so that
+// an empty Maybe and a cancelled observation can be told apart.
+type emptyMarker struct{}
+
+func (m Maybe[T]) produce(marked bool) rxgo.Producer {
+	return func(ctx context.Context, next chan<- rxgo.Item) {
+		switch {
+		case m.err != nil:
+			rxgo.Error(m.err).SendContext(ctx, next)
+		case m.ok:
+			rxgo.Of(m.value).SendContext(ctx, next)
+		case marked:
+			rxgo.Of(emptyMarker{}).SendContext(ctx, next)
+		}
 	}
+}
+
+// rxMaybe is an rxgo.OptionalSingle over an observable of at most one
+// item, observed afresh each time (see rxSingle). marked is the same
+// observable with an emptyMarker item where the other has none.
+type rxMaybe struct {
+	obs, marked rxgo.Observable
+}
+
+// Observe implements rxgo.Iterable.
+func (r rxMaybe) Observe(opts ...rxgo.Option) <-chan rxgo.Item { return r.obs.Observe(opts...) }
+
+// Get returns the item, or rxgo.OptionalSingleEmpty when there is none.
+// An observation cut short by its context gives an error instead.
+func (r rxMaybe) Get(opts ...rxgo.Option) (rxgo.Item, error) {
+	item, err := first(r.marked, opts)
+	if err == nil {
+		if _, empty := item.V.(emptyMarker); empty {
+			return rxgo.OptionalSingleEmpty, nil
+		}
+	}
+	return item, err
+}
+
+// Map implements rxgo.OptionalSingle. The marker passes through apply
+// untouched.
+func (r rxMaybe) Map(apply rxgo.Func, opts ...rxgo.Option) rxgo.OptionalSingle {
+	return rxMaybe{
+		obs: r.obs.Map(apply, opts...),
+		marked: r.marked.Map(func(ctx context.Context, v any) (any, error) {
+			if _, empty := v.(emptyMarker); empty {
+				return v, nil
+			}
+			return apply(ctx, v)
+		}, opts...),
+	}
+}
+
+// Run implements rxgo.OptionalSingle.
+func (r rxMaybe) Run(opts ...rxgo.Option) rxgo.Disposed { return r.obs.Run(opts...) }
+
+// first observes obs for its one item, reading the observation to its end
+// so that nothing is left running.
+func first(obs rxgo.Observable, opts []rxgo.Option) (rxgo.Item, error) {
+	ch := obs.Observe(opts...)
+	item, ok := <-ch
+	for range ch { // let the source finish; it sends nothing more
+	}
+	if !ok {
+		return rxgo.Item{}, errNoItem
+	}
+	return item, nil
 }
 
 // Completable is the outcome of work that yields only success or an error,
@@ -211,7 +277,9 @@ func (c Completable) Subscribe(onComplete func(), onError func(error)) {
 }
 
 // Rx returns the outcome as an rxgo.Observable with no items that completes,
-// or emits the error.
+// or emits the error. rxgo ends a cancelled observation the way it ends a
+// completed one, so cancelling may read as success: use BlockingAwait for
+// the outcome.
 func (c Completable) Rx(opts ...rxgo.Option) rxgo.Observable {
 	return rxgo.Defer([]rxgo.Producer{c.produce}, opts...)
 }

@@ -2,9 +2,13 @@ package observable
 
 import (
 	"context"
+	"fmt"
 	"iter"
+	"sync/atomic"
 
 	"github.com/reactivex/rxgo/v2"
+
+	"github.com/sessionlog/sessionlog/service"
 )
 
 // Stream is a cold sequence of items, like an RxJava Observable: nothing
@@ -47,13 +51,27 @@ func (s Stream[T]) BlockingForEach(ctx context.Context, fn func(T) error) error 
 // once. A disposed or cancelled observation calls neither. The callbacks
 // run one at a time, in order, in that goroutine. A nil callback is
 // skipped.
+//
+// To end the observation from inside a callback, cancel ctx (the
+// Disposable is not yet in the caller's hands when the first callback may
+// run). No callback runs once the observation is disposed or cancelled.
 func (s Stream[T]) Subscribe(ctx context.Context, onNext func(T), onError func(error), onComplete func()) *Disposable {
-	ctx, cancel := context.WithCancel(ctx)
-	d := &Disposable{cancel: cancel, done: make(chan struct{})}
+	d := &Disposable{done: make(chan struct{})}
+	if ctx == nil {
+		close(d.done)
+		if onError != nil {
+			onError(fmt.Errorf("observable: subscribe: %w: ctx is nil", service.ErrInvalidArgument))
+		}
+		return d
+	}
+	ctx, d.cancel = context.WithCancel(ctx)
 	go func() {
 		defer close(d.done)
-		defer cancel()
+		defer d.cancel()
 		for item, err := range s.All(ctx) {
+			if ctx.Err() != nil {
+				return
+			}
 			if err != nil {
 				if onError != nil {
 					onError(err)
@@ -73,7 +91,10 @@ func (s Stream[T]) Subscribe(ctx context.Context, onNext func(T), onError func(e
 
 // Rx returns the stream as an rxgo.Observable. Each Observe starts an
 // observation with its own cursor; pass rxgo.WithContext and cancel it to
-// end one early.
+// end one early. Mind rxgo's ways: a context given to Observe replaces one
+// given to Rx; a cancelled observation ends the way a completed one does
+// (ForEach calls its completed function); and an operator such as Take(n)
+// ends only when the item after its n-th arrives.
 func (s Stream[T]) Rx(opts ...rxgo.Option) rxgo.Observable {
 	return rxgo.Defer([]rxgo.Producer{func(ctx context.Context, next chan<- rxgo.Item) {
 		for item, err := range s.All(ctx) {
@@ -88,25 +109,46 @@ func (s Stream[T]) Rx(opts ...rxgo.Option) rxgo.Observable {
 	}}, opts...)
 }
 
-// Disposable is a running observation of a [Stream].
+// Disposable is a running observation of a [Stream]. A nil or zero
+// Disposable stands for an observation that has already ended.
 type Disposable struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+	disposed atomic.Bool
 }
 
 // Dispose ends the observation, like dispose. It does not wait (so it may
-// be called from a callback); Done tells when the observation's goroutine
-// has ended.
-func (d *Disposable) Dispose() { d.cancel() }
+// be called from anywhere); Done tells when the observation's goroutine has
+// ended.
+func (d *Disposable) Dispose() {
+	if d == nil {
+		return
+	}
+	d.disposed.Store(true)
+	if d.cancel != nil {
+		d.cancel()
+	}
+}
 
 // Done returns a channel that is closed once the observation has ended and
 // its goroutine exited: completed, failed or disposed.
-func (d *Disposable) Done() <-chan struct{} { return d.done }
+func (d *Disposable) Done() <-chan struct{} {
+	if d == nil || d.done == nil {
+		return closedDone
+	}
+	return d.done
+}
 
-// IsDisposed reports whether the observation has ended, like isDisposed.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// IsDisposed reports whether the observation was disposed or has ended,
+// like isDisposed.
 func (d *Disposable) IsDisposed() bool {
+	if d == nil || d.disposed.Load() {
+		return true
+	}
 	select {
-	case <-d.done:
+	case <-d.Done():
 		return true
 	default:
 		return false

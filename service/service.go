@@ -115,10 +115,14 @@ func (s *Service) defaults() {
 	}
 }
 
-// ready makes a zero Service usable and reports a closed one.
-func (s *Service) ready() error {
+// ready makes a zero Service usable, and refuses a closed one and a nil
+// context (which would otherwise panic deep inside the call).
+func (s *Service) ready(ctx context.Context) error {
 	s.once.Do(s.defaults)
-	if s.closed.Load() {
+	switch {
+	case ctx == nil:
+		return invalid("ctx", "is nil")
+	case s.closed.Load():
 		return ErrClosed
 	}
 	return nil
@@ -178,7 +182,7 @@ func handle(v projection.SessionView) *Session {
 // session); the returned handle has the merged state, no events and
 // version 0. A session that exists gives ErrAlreadyExists.
 func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]any) (*Session, error) {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	if err := required("appName", key.AppName); err != nil {
@@ -219,7 +223,7 @@ type GetOptions struct {
 // opts. A missing session gives ErrNotFound. Its cost does not grow with
 // the number of events returned: the events are the store's, not copies.
 func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Session, error) {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
 	key, err := checkKey(key)
@@ -292,7 +296,7 @@ type SessionPage struct {
 // Walking every page returns each session that lives through the walk
 // exactly once.
 func (s *Service) List(ctx context.Context, appName, userID string, opts ListOptions) (*SessionPage, error) {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	if err := required("appName", appName); err != nil {
@@ -345,7 +349,7 @@ func pageSize(n int) (int, error) {
 // naming the wrong user) succeeds and changes nothing. The session's
 // subscriptions complete.
 func (s *Service) Delete(ctx context.Context, key SessionKey) error {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	key, err := checkKey(key)
@@ -379,7 +383,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	case ev == nil:
 		return nil, fmt.Errorf("append event: %w", invalid("event", "is nil"))
 	}
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
 	}
 	key, err := checkKey(sess.Key())
@@ -456,7 +460,7 @@ type EventPage struct {
 // missing session gives ErrNotFound; a token from another listing, or from
 // a deleted session of the same key, gives ErrInvalidArgument.
 func (s *Service) ListEvents(ctx context.Context, key SessionKey, opts ListEventsOptions) (*EventPage, error) {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	key, err := checkKey(key)
@@ -500,7 +504,7 @@ func (s *Service) ListEvents(ctx context.Context, key SessionKey, opts ListEvent
 // goroutine.
 func (s *Service) Subscribe(ctx context.Context, key SessionKey, afterSeq uint64) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
-		if err := s.ready(); err != nil {
+		if err := s.ready(ctx); err != nil {
 			yield(nil, fmt.Errorf("subscribe: %w", err))
 			return
 		}
@@ -510,7 +514,10 @@ func (s *Service) Subscribe(ctx context.Context, key SessionKey, afterSeq uint64
 			return
 		}
 		log, err := s.store.Session(ctx, key)
-		if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return // ends quietly, as a subscription whose context is done does
+		case err != nil:
 			yield(nil, fmt.Errorf("subscribe: %w", err))
 			return
 		}
@@ -546,7 +553,7 @@ func (s *Service) SubscribeApp(ctx context.Context, appName string, after Positi
 
 func (s *Service) follow(ctx context.Context, appName, userID string, byUser bool, after Position) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
-		err := s.ready()
+		err := s.ready(ctx)
 		if err == nil {
 			err = required("appName", appName)
 		}
@@ -570,7 +577,7 @@ func (s *Service) follow(ctx context.Context, appName, userID string, byUser boo
 // sessions left behind. Importing it into an empty service reproduces the
 // sessions, events, versions and state (CONTRACT R2).
 func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return func(yield func(*Record, error) bool) { yield(nil, fmt.Errorf("export: %w", err)) }
 	}
 	return projection.Records(ctx, s.store)
@@ -584,7 +591,7 @@ func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
 // fails; the records before it stay. A deletion of a session that does not
 // exist is skipped.
 func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error]) error {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	if records == nil {

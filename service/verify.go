@@ -17,7 +17,7 @@ func (s *Service) Snapshot() *projection.State { return s.live.Snapshot() }
 // live ones (CONTRACT R1). Run it while nothing writes to the service: a
 // write between the two reads shows as a difference.
 func (s *Service) Verify(ctx context.Context) error {
-	if err := s.ready(); err != nil {
+	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	rebuilt, err := projection.Rebuild(ctx, s.store)

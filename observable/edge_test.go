@@ -1,0 +1,171 @@
+package observable_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/reactivex/rxgo/v2"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/sessionlog/sessionlog/internal/leaktest"
+	"github.com/sessionlog/sessionlog/observable"
+	"github.com/sessionlog/sessionlog/service"
+)
+
+func newEdgeService(t *testing.T) (*service.Service, *observable.SessionService) {
+	t.Helper()
+	svc, err := service.New(context.Background(), service.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { svc.Close() })
+	return svc, observable.New(svc)
+}
+
+// CONTRACT X2 G1: an observation of a present Maybe cut short by its
+// context is an error, never "empty" (which would read as "no such
+// session"), and it leaves no goroutine behind.
+func TestMaybeRxGetTellsCancelledFromEmpty(t *testing.T) {
+	defer goleak.VerifyNone(t, append(leaktest.Options(), goleak.IgnoreCurrent())...)
+	ctx := context.Background()
+	_, rx := newEdgeService(t)
+	key := observable.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	_, err := rx.CreateSession(ctx, key, nil).BlockingGet(ctx)
+	require.NoError(t, err)
+	present := rx.GetSession(ctx, key, nil)
+	missing := rx.GetSession(ctx, observable.SessionKey{AppName: "a", UserID: "u", SessionID: "nope"}, nil)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for range 100 {
+		item, err := present.Rx().Get(rxgo.WithContext(cancelled))
+		if err == nil {
+			require.IsType(t, &service.Session{}, item.V, "a present session is never reported empty")
+		} else {
+			require.ErrorIs(t, err, context.Canceled)
+		}
+	}
+	item, err := present.Rx().Get(rxgo.WithContext(ctx))
+	require.NoError(t, err)
+	require.Equal(t, "s", item.V.(*service.Session).ID)
+	item, err = missing.Rx().Get(rxgo.WithContext(ctx))
+	require.NoError(t, err)
+	require.Equal(t, rxgo.OptionalSingleEmpty, item)
+
+	mapped, err := present.Rx().Map(func(_ context.Context, v any) (any, error) { return v.(*service.Session).ID, nil }).Get()
+	require.NoError(t, err)
+	require.Equal(t, "s", mapped.V)
+	mapped, err = missing.Rx().Map(func(_ context.Context, v any) (any, error) { return "never", nil }).Get()
+	require.NoError(t, err)
+	require.Equal(t, rxgo.OptionalSingleEmpty, mapped)
+
+	kept, err := observable.SingleOf(3, nil).Rx().Filter(func(v any) bool { return v.(int) > 2 }).Get()
+	require.NoError(t, err)
+	require.Equal(t, 3, kept.V)
+	dropped, err := observable.SingleOf(1, nil).Rx().Filter(func(v any) bool { return v.(int) > 2 }).Get()
+	require.NoError(t, err)
+	require.Equal(t, rxgo.OptionalSingleEmpty, dropped)
+}
+
+// CONTRACT S3: no callback runs after Dispose or a cancel from inside a
+// callback, and a subscription whose context is done calls neither onError
+// nor onComplete.
+func TestNoCallbackAfterTheObservationEnds(t *testing.T) {
+	ctx := context.Background()
+	svc, rx := newEdgeService(t)
+	key := observable.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	sess, err := svc.Create(ctx, key, nil)
+	require.NoError(t, err)
+	for i := range 50 {
+		_, err := svc.AppendEvent(ctx, sess, &service.Event{ID: strconv.Itoa(i)})
+		require.NoError(t, err)
+	}
+
+	t.Run("cancelling inside the first callback stops the deliveries", func(t *testing.T) {
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		n := 0
+		err := rx.SessionEvents(key, 0).BlockingForEach(sctx, func(*observable.Record) error {
+			n++
+			cancel()
+			return nil
+		})
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, 1, n)
+	})
+	t.Run("a subscription whose context is already done calls nothing", func(t *testing.T) {
+		for range 50 {
+			sctx, cancel := context.WithCancel(ctx)
+			cancel()
+			called := make(chan string, 3)
+			d := rx.SessionEvents(key, 0).Subscribe(sctx,
+				func(*observable.Record) { called <- "next" },
+				func(error) { called <- "error" },
+				func() { called <- "complete" })
+			<-d.Done()
+			require.Empty(t, called)
+		}
+	})
+	t.Run("subscribe then dispose at once calls no onError", func(t *testing.T) {
+		for range 50 {
+			errs := make(chan error, 1)
+			d := rx.SessionEvents(key, 0).Subscribe(ctx, nil, func(err error) { errs <- err }, nil)
+			d.Dispose()
+			<-d.Done()
+			require.Empty(t, errs)
+			require.True(t, d.IsDisposed())
+		}
+	})
+	t.Run("a nil ctx is an error, not a panic", func(t *testing.T) {
+		errs := make(chan error, 1)
+		//nolint:staticcheck // the point is a nil context
+		d := rx.SessionEvents(key, 0).Subscribe(nil, nil, func(err error) { errs <- err }, nil)
+		<-d.Done()
+		require.ErrorIs(t, <-errs, service.ErrInvalidArgument)
+	})
+}
+
+// CONTRACT B1: a nil or zero Disposable is an observation that has ended.
+func TestZeroDisposable(t *testing.T) {
+	var zero observable.Disposable
+	var none *observable.Disposable
+	for _, d := range []*observable.Disposable{&zero, none} {
+		require.NotPanics(t, d.Dispose)
+		select {
+		case <-d.Done():
+		case <-time.After(time.Second):
+			t.Fatal("Done of an ended observation is not closed")
+		}
+		require.True(t, d.IsDisposed())
+	}
+}
+
+// CONTRACT X1: listEvents with no paging returns every event, as Java's
+// in-memory service does; numRecentEvents 0 returns none, as in Java.
+func TestJavaParityOfListEventsAndNumRecentEvents(t *testing.T) {
+	ctx := context.Background()
+	svc, rx := newEdgeService(t)
+	key := observable.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	sess, err := svc.Create(ctx, key, nil)
+	require.NoError(t, err)
+	for i := range service.DefaultPageSize + 50 {
+		_, err := svc.AppendEvent(ctx, sess, &service.Event{ID: strconv.Itoa(i)})
+		require.NoError(t, err)
+	}
+	all, err := rx.ListEvents(ctx, key, observable.ListEventsOptions{}).BlockingGet(ctx)
+	require.NoError(t, err)
+	require.Len(t, all.Events, service.DefaultPageSize+50)
+	require.Empty(t, all.NextPageToken)
+
+	page, err := rx.ListEvents(ctx, key, observable.ListEventsOptions{PageSize: 10}).BlockingGet(ctx)
+	require.NoError(t, err)
+	require.Len(t, page.Events, 10)
+	require.NotEmpty(t, page.NextPageToken)
+
+	got, ok, err := rx.GetSession(ctx, key, &observable.GetSessionConfig{NumRecentEvents: new(0)}).BlockingGet(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Empty(t, got.Events)
+	require.NotNil(t, got.Events)
+}
