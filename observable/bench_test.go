@@ -130,3 +130,32 @@ func BenchmarkStream(b *testing.B) {
 		})
 	}
 }
+
+var sinkSession *service.Session
+
+// BenchmarkLayer measures the reactive layer alone, without the call it
+// wraps: making a result and taking its outcome.
+func BenchmarkLayer(b *testing.B) {
+	ctx := context.Background()
+	sess := &service.Session{ID: "s"}
+	b.Run("Single", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v, err := observable.SingleOf(sess, nil).BlockingGet(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sinkSession = v
+		}
+	})
+	b.Run("Maybe", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v, ok, err := observable.MaybeOf(sess, true, nil).BlockingGet(ctx)
+			if err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+			sinkSession = v
+		}
+	})
+}
