@@ -23,7 +23,9 @@ import (
 // Appends to different apps never wait for each other, and appends to
 // different sessions of one app wait only for that step. The expensive
 // parts of an append (validation, copying the event) happen in the caller
-// before it.
+// before it. A deletion works out what its session leaves behind under the
+// session's lock alone, and then holds the app for one binary search per
+// record it replaces (plus, now and then, a compaction of the app's log).
 type Memory struct {
 	apps     index.Index[string, *memApp]
 	newAppMu sync.Mutex
