@@ -1,0 +1,180 @@
+// Command benchtable runs the bench module's workloads against sessionlog
+// and the Go ADK's in-memory session service and prints a markdown table
+// of the median ns/op of each, their ratio and the target it should meet.
+//
+// Run it from the bench directory:
+//
+//	go run ./cmd/benchtable -count 3
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	count := flag.Int("count", 3, "runs of each benchmark; the table shows the median")
+	dir := flag.String("dir", ".", "the bench module's directory")
+	timeout := flag.Duration("timeout", 30*time.Minute, "limit on the whole run")
+	flag.Parse()
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	n := strconv.Itoa(*count)
+	// Rebuild folds a million events per iteration, so it runs on its own
+	// with a fixed three iterations; everything else uses the default
+	// benchtime.
+	runs := [][]string{
+		{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$", "-benchmem", "-count", n},
+		{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n},
+	}
+	var out strings.Builder
+	for _, args := range runs {
+		fmt.Fprintln(os.Stderr, "go", strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = *dir
+		cmd.Stdout = io.MultiWriter(&out, os.Stderr)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.Exit(1)
+		}
+	}
+	res, cpu := parse(strings.NewReader(out.String()))
+	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Print(table(res))
+}
+
+// parse reads `go test -bench` output and returns the median ns/op of
+// each benchmark, keyed by its name without the Benchmark prefix and the
+// -GOMAXPROCS suffix, along with the cpu: line.
+func parse(r io.Reader) (map[string]float64, string) {
+	samples := map[string][]float64{}
+	var cpu string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
+			cpu = strings.TrimSpace(c)
+			continue
+		}
+		f := strings.Fields(line)
+		// Name, iterations, value, unit, [value, unit]...
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i >= 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			if f[i+1] != "ns/op" {
+				continue
+			}
+			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+				samples[name] = append(samples[name], v)
+			}
+		}
+	}
+	med := make(map[string]float64, len(samples))
+	for name, vs := range samples {
+		med[name] = median(vs)
+	}
+	return med, cpu
+}
+
+func median(vs []float64) float64 {
+	vs = slices.Sorted(slices.Values(vs))
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
+}
+
+// comparison is one row comparing sessionlog with the ADK.
+type comparison struct {
+	label, workload string
+	target          float64 // highest acceptable sessionlog/ADK ratio
+}
+
+var comparisons = []comparison{
+	{"append one", "AppendOne", 0.4},
+	{"append parallel", "AppendParallel", 0.3},
+	{"Get all 10,000", "GetAll10000", 0.05},
+	{"Get last 10", "GetLast10", 0.5},
+	{"List 100 of 10,000", "List100of10000", 0.5},
+}
+
+// table renders the medians as a markdown table. Missing benchmarks show
+// as "n/a" and never count as met.
+func table(res map[string]float64) string {
+	var b strings.Builder
+	b.WriteString("| workload | ADK ns/op | sessionlog ns/op | ratio sessionlog/ADK | target | met? |\n")
+	b.WriteString("|---|---:|---:|---:|---|---|\n")
+	row := func(label, adk, sl, ratio, target string, met bool, known bool) {
+		verdict := "n/a"
+		if known {
+			verdict = "no"
+			if met {
+				verdict = "yes"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", label, adk, sl, ratio, target, verdict)
+	}
+	for _, c := range comparisons {
+		adk, okA := res[c.workload+"/adk"]
+		sl, okS := res[c.workload+"/sessionlog"]
+		ratio := "n/a"
+		if okA && okS && adk > 0 {
+			ratio = fmt.Sprintf("%.3f", sl/adk)
+		}
+		row(c.label, ns(adk, okA), ns(sl, okS), ratio, fmt.Sprintf("≤ %.2f", c.target),
+			okA && okS && adk > 0 && sl/adk <= c.target, okA && okS && adk > 0)
+	}
+	base, okBase := res["AppendSubscribers/subs=0"]
+	for _, n := range []int{1, 10, 100} {
+		v, ok := res[fmt.Sprintf("AppendSubscribers/subs=%d", n)]
+		ratio, target := "n/a", "—"
+		known := ok && okBase && base > 0
+		if known {
+			ratio = fmt.Sprintf("%.3f (vs subs=0)", v/base)
+		}
+		met := false
+		if n == 100 {
+			target = "≤ 2.00 vs subs=0"
+			met = known && v/base <= 2.0
+		} else {
+			known = false
+		}
+		row(fmt.Sprintf("append, %d subscribers", n), "—", ns(v, ok), ratio, target, met, known)
+	}
+	v, ok := res["Rebuild1M"]
+	row("Rebuild 1,000,000 events", "—", ns(v, ok), "—", "< 2 s", ok && v < 2e9, ok)
+	return b.String()
+}
+
+func ns(v float64, ok bool) string {
+	if !ok {
+		return "n/a"
+	}
+	if v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
