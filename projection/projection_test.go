@@ -221,8 +221,8 @@ func TestStateApply(t *testing.T) {
 		a := st.Apps["app"]
 		require.NotNil(t, a)
 		assert.Equal(t, &projection.SessionState{State: map[string]any{"a": 1}, Version: 0, LastUpdateTime: rec.Time, Created: 4}, a.Sessions[k])
-		assert.Equal(t, projection.Shared{"x": {Value: 2, Position: 4}}, a.State)
-		assert.Equal(t, projection.Shared{"y": {Value: 3, Position: 4}}, a.Users["user"])
+		assert.Equal(t, projection.Shared{"app:x": {Value: 2, Position: 4}}, a.State)
+		assert.Equal(t, projection.Shared{"user:y": {Value: 3, Position: 4}}, a.Users["user"])
 	})
 	t.Run("an appended event updates the session's state, version and time, and shared state", func(t *testing.T) {
 		var st projection.State
@@ -233,7 +233,7 @@ func TestStateApply(t *testing.T) {
 		assert.Equal(t, map[string]any{"a": 10, "c": 3}, a.Sessions[k].State)
 		assert.Equal(t, uint64(1), a.Sessions[k].Version)
 		assert.Equal(t, ev.Time, a.Sessions[k].LastUpdateTime)
-		assert.Equal(t, projection.Shared{"x": {Position: 2, Removed: true}}, a.State, "a removed key stays as a removed entry")
+		assert.Equal(t, projection.Shared{"app:x": {Position: 2, Removed: true}}, a.State, "a removed key stays as a removed entry")
 		assert.Equal(t, map[string]any{}, a.State.Values())
 		assert.Equal(t, map[string]any{"y": "v"}, pjValues(a.Users["user"]))
 	})
@@ -269,8 +269,8 @@ func TestStateApply(t *testing.T) {
 		st.Apply(pjRetained(7, k, map[string]any{"app:x": 1, "user:y": projection.Removed}))
 		a := st.Apps["app"]
 		assert.Empty(t, a.Sessions)
-		assert.Equal(t, projection.Shared{"x": {Value: 1, Position: 7}}, a.State)
-		assert.Equal(t, projection.Shared{"y": {Position: 7, Removed: true}}, a.Users["user"])
+		assert.Equal(t, projection.Shared{"app:x": {Value: 1, Position: 7}}, a.State)
+		assert.Equal(t, projection.Shared{"user:y": {Position: 7, Removed: true}}, a.Users["user"])
 	})
 	t.Run("user state belongs to the record's user and app state to its app", func(t *testing.T) {
 		var st projection.State
@@ -878,7 +878,7 @@ func TestLiveSnapshotEqualsRebuild(t *testing.T) {
 				lastApp = v
 			}
 		}
-		got, ok := h.live.Snapshot().Apps["app"].State["k"]
+		got, ok := h.live.Snapshot().Apps["app"].State["app:k"]
 		require.True(t, ok)
 		assert.Equal(t, projection.IsRemoved(lastApp), got.Removed)
 		if !got.Removed {

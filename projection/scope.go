@@ -147,9 +147,10 @@ type Entry struct {
 	Removed  bool
 }
 
-// Shared is app or user state: entries by key, without the scope prefix.
-// Entries are pointers so that a write finds and updates its entry with one
-// map lookup.
+// Shared is app or user state: entries by key, kept with the scope prefix
+// ("app:k", "user:k") as a handle's merged state shows them, so that a read
+// merges them without building a single string. Entries are pointers so
+// that a write finds and updates its entry with one map lookup.
 type Shared map[string]*Entry
 
 // write applies one shared write at a position, keeping the newest.
@@ -179,22 +180,24 @@ func (s Shared) clone() Shared {
 	return out
 }
 
-// mergeInto adds the live entries to out under prefix, deep-copying values
-// so that out belongs to its caller.
-func (s Shared) mergeInto(out map[string]any, prefix string) {
+// mergeInto adds the live entries to out, deep-copying values so that out
+// belongs to its caller.
+func (s Shared) mergeInto(out map[string]any) {
 	for k, e := range s {
 		if !e.Removed {
-			out[prefix+k] = eventlog.CloneValue(e.Value)
+			out[k] = eventlog.CloneValue(e.Value)
 		}
 	}
 }
 
-// Values returns the live keys and their values (shared, not copied).
+// Values returns the live keys, without their scope prefix, and their
+// values (shared, not copied).
 func (s Shared) Values() map[string]any {
 	out := make(map[string]any, len(s))
 	for k, e := range s {
 		if !e.Removed {
-			out[k] = e.Value
+			_, name := scopeOf(k)
+			out[name] = e.Value
 		}
 	}
 	return out

@@ -107,11 +107,11 @@ func applySessionWrites(state, delta map[string]any) (shared bool) {
 // applyShared folds the record's app: and user: writes.
 func (a *AppState) applyShared(rec *eventlog.Record) {
 	for k, v := range rec.Writes() {
-		switch in, name := scopeOf(k); in {
+		switch in, _ := scopeOf(k); in {
 		case inApp:
-			a.State.write(name, v, rec.Position)
+			a.State.write(k, v, rec.Position)
 		case inUser:
-			a.user(rec.Key.UserID).write(name, v, rec.Position)
+			a.user(rec.Key.UserID).write(k, v, rec.Position)
 		}
 	}
 }
@@ -133,8 +133,8 @@ func (a *AppState) Merged(key eventlog.SessionKey, own map[string]any) map[strin
 	for k, v := range own {
 		out[k] = eventlog.CloneValue(v)
 	}
-	a.State.mergeInto(out, AppPrefix)
-	user.mergeInto(out, UserPrefix)
+	a.State.mergeInto(out)
+	user.mergeInto(out)
 	return out
 }
 
