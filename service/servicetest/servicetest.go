@@ -1,6 +1,6 @@
 // Package servicetest is sessionlog's conformance suite: one function, [Run],
 // that checks a storage backend against every rule of the behaviour contract
-// (CONTRACT.md) that a backend can break, through the Go API of package
+// (its rules have IDs such as K1 and A6) that a backend can break, through the Go API of package
 // service.
 //
 // A backend's tests call Run with a constructor of fresh, empty stores:
