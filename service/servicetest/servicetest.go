@@ -1,7 +1,7 @@
 // Package servicetest is sessionlog's conformance suite: one function, [Run],
-// that checks a storage backend against every rule of the behaviour contract
-// (its rules have IDs such as K1 and A6) that a backend can break, through the Go API of package
-// service.
+// that checks a storage backend, through the Go API of package service,
+// against every rule of the behaviour contract that a backend can break
+// (the rules have IDs such as K1 and A6).
 //
 // A backend's tests call Run with a constructor of fresh, empty stores:
 //
