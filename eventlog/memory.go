@@ -366,7 +366,7 @@ func (m *Memory) Read(ctx context.Context, scope Scope, after Position, limit in
 			return nil, after, fmt.Errorf("read session %s: %w", scope.Key(), ErrNotFound)
 		}
 		i := sort.Search(len(s.records), func(i int) bool { return s.records[i].Position > after })
-		j := min(len(s.records), i+limit)
+		j := i + min(limit, len(s.records)-i) // i+limit may overflow
 		through := after
 		if j > i {
 			through = s.records[j-1].Position

@@ -3,6 +3,7 @@ package eventlog_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -153,6 +154,21 @@ func TestMemoryWatchingAMissingApp(t *testing.T) {
 		for range got {
 		}
 	})
+}
+
+// CONTRACT B1: a huge limit is a limit, not an overflow.
+func TestMemoryReadWithTheLargestLimit(t *testing.T) {
+	ctx := context.Background()
+	store := eventlog.NewMemory()
+	k := memKey("app", "u", "s")
+	memAppend(t, store, memCreated(k, nil))
+	var recs []*eventlog.Record
+	for i := range 3 {
+		recs = append(recs, memAppend(t, store, memAppended(k, uint64(i+1), fmt.Sprint("e", i), nil)))
+	}
+	got, _, err := store.Read(ctx, eventlog.SessionScope(k, 0), recs[0].Position, math.MaxInt)
+	require.NoError(t, err)
+	require.Equal(t, recs[1:], got)
 }
 
 // CONTRACT B1: following the whole store is refused, not a silent hang.

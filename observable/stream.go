@@ -54,7 +54,10 @@ func (s Stream[T]) BlockingForEach(ctx context.Context, fn func(T) error) error 
 //
 // To end the observation from inside a callback, cancel ctx (the
 // Disposable is not yet in the caller's hands when the first callback may
-// run). No callback runs once the observation is disposed or cancelled.
+// run). Once it is disposed or cancelled, no further callback starts; one
+// already under way in another goroutine may still finish, and after
+// <-Done() none runs. A nil ctx calls onError at once, in the caller's
+// goroutine.
 func (s Stream[T]) Subscribe(ctx context.Context, onNext func(T), onError func(error), onComplete func()) *Disposable {
 	d := &Disposable{done: make(chan struct{})}
 	if ctx == nil {

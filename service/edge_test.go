@@ -66,6 +66,13 @@ func TestClosedServiceRefusesEveryCall(t *testing.T) {
 	}
 }
 
+// CONTRACT B1: a nil context is refused by New too.
+func TestNewRefusesANilContext(t *testing.T) {
+	//nolint:staticcheck // the point is a nil context
+	_, err := service.New(nil, service.Options{})
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+}
+
 // CONTRACT B1: values that nest without end (a map holding itself) are
 // refused with a message naming the field, not a crash.
 func TestCyclicValuesAreRefused(t *testing.T) {
@@ -89,6 +96,12 @@ func TestCyclicValuesAreRefused(t *testing.T) {
 		"customMetadata":     {CustomMetadata: cyclic},
 		"content.parts[1].functionCall.args": {Content: &genai.Content{Parts: []*genai.Part{
 			{Text: "x"}, {FunctionCall: &genai.FunctionCall{Name: "f", Args: cyclic}},
+		}}},
+		"content.parts[0].toolCall.args": {Content: &genai.Content{Parts: []*genai.Part{
+			{ToolCall: &genai.ToolCall{Args: cyclic}},
+		}}},
+		"content.parts[0].toolResponse.response": {Content: &genai.Content{Parts: []*genai.Part{
+			{ToolResponse: &genai.ToolResponse{Response: cyclic}},
 		}}},
 	} {
 		t.Run("a cyclic "+field+" is refused", func(t *testing.T) {

@@ -155,6 +155,10 @@ func checkEvent(ev *Event) error {
 			field = "functionCall.args"
 		case p.FunctionResponse != nil && !shallow(p.FunctionResponse.Response, maxDepth):
 			field = "functionResponse.response"
+		case p.ToolCall != nil && !shallow(p.ToolCall.Args, maxDepth):
+			field = "toolCall.args"
+		case p.ToolResponse != nil && !shallow(p.ToolResponse.Response, maxDepth):
+			field = "toolResponse.response"
 		case !shallow(p.PartMetadata, maxDepth):
 			field = "partMetadata"
 		default:

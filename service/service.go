@@ -91,6 +91,9 @@ type Service struct {
 // New returns a service over opts.Store, folding whatever log the store
 // already holds into the live state.
 func New(ctx context.Context, opts Options) (*Service, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("open service: %w", invalid("ctx", "is nil"))
+	}
 	s := &Service{store: opts.Store, now: opts.Now, newID: opts.NewID, lww: opts.LastWriterWins}
 	s.once.Do(s.defaults)
 	for rec, err := range projection.Records(ctx, s.store) {

@@ -5,9 +5,9 @@ package index
 import "sync"
 
 // Index maps keys to values that, once created, are never replaced or
-// removed. A lookup takes no lock (it is a sync.Map read), so goroutines
-// working on different entries never contend on the index. The zero value
-// is empty and ready.
+// removed. A lookup of an existing key is a sync.Map read, which takes no
+// lock once the key has settled, so goroutines working on different
+// entries do not contend on the index. The zero value is empty and ready.
 type Index[K comparable, V any] struct {
 	mu sync.Mutex // serialises creation, so that each key's value is made once
 	m  sync.Map
