@@ -303,6 +303,27 @@ func syncDir(dir string) error {
 // read-only).
 func (s *Store) Report() Report { return s.report }
 
+// Stats are a store's counters since Open.
+type Stats struct {
+	// Written is the log file's size: every record written so far.
+	Written int64
+	// Synced is how much of it is known to be on disk.
+	Synced int64
+	// Syncs is the number of fsyncs of the log file. Under SyncAlways,
+	// concurrent appends share them, so there are fewer syncs than
+	// appends.
+	Syncs int64
+}
+
+// Stats returns the store's counters; zero for a read-only store.
+func (s *Store) Stats() Stats {
+	if s.wal == nil {
+		return Stats{}
+	}
+	w, sy, n := s.wal.stats()
+	return Stats{Written: w, Synced: sy, Syncs: n}
+}
+
 // Append implements [eventlog.Store.Append]. It encodes the record before
 // anything else, so a value that JSON cannot hold (a NaN, a channel) is
 // ErrInvalidArgument and stores nothing; it returns once the record is

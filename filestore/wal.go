@@ -26,6 +26,7 @@ type wal struct {
 	syncMu  sync.Mutex
 	synced  int64 // every byte before this offset is on disk
 	syncing bool  // a sync is running outside syncMu
+	syncs   int64 // fsyncs run
 	done    *sync.Cond
 
 	stop chan struct{} // closed by close, ends the interval syncer
@@ -98,6 +99,7 @@ func (w *wal) syncTo(end int64) error {
 		err := w.f.Sync()
 		w.syncMu.Lock()
 		w.syncing = false
+		w.syncs++
 		w.done.Broadcast()
 		if err != nil {
 			// After a failed fsync the kernel may have dropped the dirty
@@ -114,6 +116,14 @@ func (w *wal) syncTo(end int64) error {
 		w.synced = max(w.synced, target)
 	}
 	return nil
+}
+
+// stats returns the bytes written and synced and the number of syncs.
+func (w *wal) stats() (written, synced, syncs int64) {
+	written = w.written()
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	return written, w.synced, w.syncs
 }
 
 // syncEvery syncs whatever was written since the last sync, each interval,
