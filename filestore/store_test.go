@@ -397,7 +397,7 @@ func TestRecordsThatCannotFollowAreDamage(t *testing.T) {
 }
 
 // frame is a record's line, as the format describes it.
-func frame(t *testing.T, rec *eventlog.Record) []byte {
+func frame(t testing.TB, rec *eventlog.Record) []byte {
 	t.Helper()
 	body, err := json.Marshal(rec)
 	require.NoError(t, err)
