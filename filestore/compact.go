@@ -42,10 +42,9 @@ func Verify(ctx context.Context, dir string) (Report, error) {
 	return rep, nil
 }
 
-// Compacted says what [Compact] did.
+// Compacted says what [Compact] did: the log file's records and size
+// before and after.
 type Compacted struct {
-	// Before and After are the log file's records and size before and
-	// after compaction.
 	RecordsBefore, RecordsAfter int
 	SizeBefore, SizeAfter       int64
 }

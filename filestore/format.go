@@ -23,7 +23,7 @@ import (
 // CRC-32C (Castagnoli) of its JSON, both as 8 lower-case hex digits, then
 // the record's JSON ([eventlog.Record]'s encoding), then a newline:
 //
-//	0000012c 9f3a61c2 {"position":1,"kind":"sessionCreated",...}
+//	00000095 831c2647 {"position":1,"kind":"sessionCreated",...}
 //
 // JSON never holds a raw newline, so the file is one record per line and
 // reads as JSON lines once the first 18 bytes of each line are cut.
