@@ -99,3 +99,43 @@ func benchAppend(b *testing.B, policy filestore.SyncPolicy, writers int, shared 
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
 	b.ReportMetric(float64(store.Stats().Syncs-syncs)/float64(b.N), "fsyncs/append")
 }
+
+// BenchmarkOpen measures opening a log of 100,000 events in 100 sessions:
+// reading, checking and replaying every record.
+func BenchmarkOpen(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	store, err := filestore.Open(ctx, dir, filestore.Options{Sync: filestore.SyncOS})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := service.New(ctx, service.Options{Store: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for s := range 100 {
+		sess, err := svc.Create(ctx, service.SessionKey{AppName: "bench", UserID: "u", SessionID: strconv.Itoa(s)}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range 1000 {
+			if _, err := svc.AppendEvent(ctx, sess, benchEvent(s, i, true)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := svc.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := filestore.Open(ctx, dir, filestore.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(100_100*b.N)/b.Elapsed().Seconds(), "records/s")
+}

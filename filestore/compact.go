@@ -30,12 +30,7 @@ func Verify(ctx context.Context, dir string) (Report, error) {
 	}
 	mem := eventlog.NewMemory()
 	defer mem.Close()
-	rep, err := scan(filepath.Join(dir, LogFile), func(_ int64, rec *eventlog.Record) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		return mem.Restore(rec)
-	})
+	rep, err := replay(ctx, filepath.Join(dir, LogFile), mem)
 	if err != nil {
 		return rep, fmt.Errorf("filestore: verify %s: %w", dir, err)
 	}

@@ -170,7 +170,7 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		if !hasLog {
 			return nil, fmt.Errorf("%w: %s holds no %s", ErrNotLog, dir, LogFile)
 		}
-		if s.report, err = replay(path, s.mem); err != nil {
+		if s.report, err = replay(ctx, path, s.mem); err != nil {
 			return nil, err
 		}
 		return s, nil
@@ -187,7 +187,8 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.unlock, err = lock(filepath.Join(dir, LockFile)); err != nil {
 		return nil, err
 	}
-	if err := s.openWAL(dir, path, hasLog, opts); err != nil {
+	removeTemps(dir)
+	if err := s.openWAL(ctx, dir, path, hasLog, opts); err != nil {
 		return nil, errors.Join(err, s.unlock())
 	}
 	if s.report.Torn > 0 {
@@ -199,7 +200,7 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 
 // openWAL creates the log file if there is none, replays it, cuts off a
 // torn last record and opens the file for appending.
-func (s *Store) openWAL(dir, path string, hasLog bool, opts Options) error {
+func (s *Store) openWAL(ctx context.Context, dir, path string, hasLog bool, opts Options) error {
 	if !hasLog {
 		if err := writeAtomically(dir, path, func(f *os.File) error {
 			_, err := f.WriteString(header)
@@ -209,7 +210,7 @@ func (s *Store) openWAL(dir, path string, hasLog bool, opts Options) error {
 		}
 	}
 	var err error
-	if s.report, err = replay(path, s.mem); err != nil {
+	if s.report, err = replay(ctx, path, s.mem); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
@@ -228,9 +229,32 @@ func (s *Store) openWAL(dir, path string, hasLog bool, opts Options) error {
 	return nil
 }
 
-// replay restores every record of the log file at path into mem.
-func replay(path string, mem *eventlog.Memory) (Report, error) {
-	return scan(path, func(_ int64, rec *eventlog.Record) error { return mem.Restore(rec) })
+// replay restores every record of the log file at path into mem. It gives
+// up with ctx's error once ctx is done.
+func replay(ctx context.Context, path string, mem *eventlog.Memory) (Report, error) {
+	n := 0
+	rep, err := scan(path, func(_ int64, rec *eventlog.Record) error {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return errStop
+		}
+		return mem.Restore(rec)
+	})
+	if errors.Is(err, errStop) {
+		return rep, ctx.Err()
+	}
+	return rep, err
+}
+
+// errStop ends a scan early without meaning damage.
+var errStop = errors.New("stopped")
+
+// removeTemps removes the temporary files a crash during the creation or
+// compaction of a log left in dir. The caller holds the lock.
+func removeTemps(dir string) {
+	temps, _ := filepath.Glob(filepath.Join(dir, LogFile+".tmp*"))
+	for _, name := range temps {
+		os.Remove(name) // what cannot be removed is ignored again next time
+	}
 }
 
 // examine reports whether dir holds a log. A missing or empty directory
@@ -327,7 +351,8 @@ func (s *Store) Stats() Stats {
 // Append implements [eventlog.Store.Append]. It encodes the record before
 // anything else, so a value that JSON cannot hold (a NaN, a channel) is
 // ErrInvalidArgument and stores nothing; it returns once the record is
-// durable as the sync policy promises.
+// durable as the sync policy promises. Once the record is written, Append
+// waits for its sync even if ctx is done: the record is already visible.
 func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
 	if s.wal == nil {
 		return nil, fmt.Errorf("append: %w", ErrReadOnly)

@@ -532,3 +532,37 @@ func TestCompactKeepsTheState(t *testing.T) {
 		require.False(t, strings.Contains(e.Name(), ".tmp"), "compaction left %s behind", e.Name())
 	}
 }
+
+// CONTRACT R1: what a crash during creation or compaction leaves behind (a
+// temporary file, a lock file without a log) does not stop an open, and is
+// cleaned up.
+func TestLeftoversOfACrashAreCleanedUp(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a temporary file beside a log is removed", func(t *testing.T) {
+		dir, whole := writeLog(t)
+		tmp := filepath.Join(dir, filestore.LogFile+".tmp12345")
+		require.NoError(t, os.WriteFile(tmp, []byte("half a compaction"), 0o644))
+		store := open(t, dir, filestore.Options{})
+		require.NoError(t, store.Close())
+		_, err := os.Stat(tmp)
+		require.ErrorIs(t, err, os.ErrNotExist)
+		require.Equal(t, int64(len(whole)), fileSize(t, dir))
+	})
+	t.Run("a lock file and a temporary file without a log make a new log", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filestore.LockFile), nil, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filestore.LogFile+".tmp1"), []byte("sessionlog-files"), 0o644))
+		store := open(t, dir, filestore.Options{})
+		require.Zero(t, store.Report().Records)
+		require.NoError(t, store.Close())
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Len(t, entries, 2, "only the log and the lock file remain")
+	})
+	t.Run("a cancelled context opens nothing", func(t *testing.T) {
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := filestore.Open(cancelled, t.TempDir(), filestore.Options{})
+		require.ErrorIs(t, err, context.Canceled)
+	})
+}
