@@ -119,3 +119,23 @@ func TestDuplicateWaitsForTheStoredEvent(t *testing.T) {
 	st = s.Stats()
 	require.Equal(t, st.Written, st.Synced)
 }
+
+// CONTRACT A4: after a failed fsync nothing written since the last good one
+// is known to be on disk, so the log refuses every later write and every
+// waiter gets the error.
+func TestFailedSyncRefusesLaterWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), LogFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(t, err)
+	w := newWAL(f, path, 0, SyncAlways, 0)
+	body, err := encode(&eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key(0)})
+	require.NoError(t, err)
+	end, err := w.write(body, 1)
+	require.NoError(t, err)
+	require.NoError(t, f.Close()) // the next fsync fails
+	err = w.syncTo(end)
+	require.ErrorContains(t, err, "sync log")
+	_, err = w.write(body, 2)
+	require.ErrorContains(t, err, "refuses writes after a failed sync")
+	require.ErrorContains(t, w.syncTo(end), "refuses writes")
+}
