@@ -75,7 +75,7 @@ func compact(ctx context.Context, dir string) (c Compacted, err error) {
 	defer func() { err = errors.Join(err, s.Close()) }()
 	c.RecordsBefore, c.SizeBefore = s.report.Records, s.report.Size
 	path := filepath.Join(dir, LogFile)
-	err = writeAtomically(dir, path, func(f *os.File) error {
+	err = writeAtomically(dir, path, true, func(f *os.File) error {
 		w := bufio.NewWriterSize(f, 1<<20)
 		if _, err := w.WriteString(header); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -187,8 +188,16 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.unlock, err = lock(filepath.Join(dir, LockFile)); err != nil {
 		return nil, err
 	}
-	removeTemps(dir)
-	if err := s.openWAL(ctx, dir, path, hasLog, opts); err != nil {
+	// Look again now that nobody else can: another store may have made
+	// the log since, and it must not be made twice.
+	if hasLog, err = examine(dir); err == nil && hasLog {
+		err = checkHeader(path)
+	}
+	if err == nil {
+		removeTemps(dir)
+		err = s.openWAL(ctx, dir, path, hasLog, opts)
+	}
+	if err != nil {
 		return nil, errors.Join(err, s.unlock())
 	}
 	if s.report.Torn > 0 {
@@ -202,10 +211,11 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 // torn last record and opens the file for appending.
 func (s *Store) openWAL(ctx context.Context, dir, path string, hasLog bool, opts Options) error {
 	if !hasLog {
-		if err := writeAtomically(dir, path, func(f *os.File) error {
+		// Made without replacing: a log that appeared meanwhile is kept.
+		if err := writeAtomically(dir, path, false, func(f *os.File) error {
 			_, err := f.WriteString(header)
 			return err
-		}); err != nil {
+		}); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("create log: %w", err)
 		}
 	}
@@ -289,9 +299,10 @@ func examine(dir string) (bool, error) {
 }
 
 // writeAtomically makes the file at path by writing a temporary file with
-// fill, syncing it, renaming it to path and syncing the directory: after a
-// crash, path is either as it was or complete.
-func writeAtomically(dir, path string, fill func(*os.File) error) error {
+// fill, syncing it, moving it to path and syncing the directory: after a
+// crash, path is either as it was or complete. Unless replace is set, an
+// existing file at path is kept and the error wraps fs.ErrExist.
+func writeAtomically(dir, path string, replace bool, fill func(*os.File) error) error {
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -304,8 +315,12 @@ func writeAtomically(dir, path string, fill func(*os.File) error) error {
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
+	switch {
+	case err != nil:
+	case replace:
 		err = os.Rename(tmp.Name(), path)
+	default:
+		err = os.Link(tmp.Name(), path) // fails if path exists
 	}
 	if err == nil {
 		err = syncDir(dir)

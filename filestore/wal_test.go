@@ -139,3 +139,22 @@ func TestFailedSyncRefusesLaterWrites(t *testing.T) {
 	require.ErrorContains(t, err, "refuses writes after a failed sync")
 	require.ErrorContains(t, w.syncTo(end), "refuses writes")
 }
+
+// CONTRACT Z1: a store that found no log, and meanwhile lost the race to
+// make it, keeps the log the winner made and the records in it.
+func TestMakingALogNeverReplacesOne(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	first, err := Open(ctx, dir, Options{})
+	require.NoError(t, err)
+	_, err = first.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key(0)})
+	require.NoError(t, err)
+	require.NoError(t, first.Close())
+
+	late := &Store{mem: eventlog.NewMemory()}
+	require.NoError(t, late.openWAL(ctx, dir, filepath.Join(dir, LogFile), false, Options{}))
+	defer late.wal.close()
+	require.Equal(t, 1, late.Report().Records, "the log made first was replaced")
+	_, err = late.Session(ctx, key(0))
+	require.NoError(t, err)
+}
