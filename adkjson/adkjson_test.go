@@ -237,8 +237,8 @@ func TestMarshalRejectsWhatNoReaderCouldReadBack(t *testing.T) {
 		format adkjson.Format
 		field  string
 	}{
-		{"a nil session", nil, adkjson.FormatGo, "session is nil"},
-		{"an unknown format", &service.Session{}, adkjson.Format(7), "format 7"},
+		{"a nil session", nil, adkjson.FormatGo, "session: invalid argument: is nil"},
+		{"an unknown format", &service.Session{}, adkjson.Format(7), "format: invalid argument: 7"},
 		{"a NaN state value", &service.Session{State: map[string]any{"k": math.NaN()}}, adkjson.FormatGo, `state["k"]`},
 		{"a channel in the state", &service.Session{State: map[string]any{"ok": 1, "c": make(chan int)}}, adkjson.FormatGo, `state["c"]`},
 		{"a nil event", &service.Session{Events: []*eventlog.Event{{ID: "a"}, nil}}, adkjson.FormatGo, "events[1]"},

@@ -236,8 +236,8 @@ func epochSeconds(sec, nsec int64) string {
 // one session object, a null event and a malformed time. The returned
 // session has Version 0.
 func Unmarshal(data []byte) (*service.Session, error) {
-	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
-		return nil, decodeErr(invalid("document", "is null, not a session object"))
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] != '{' {
+		return nil, decodeErr(invalid("document", "is %s, not a session object", jsonKind(trimmed)))
 	}
 	var doc document
 	if err := json.Unmarshal(data, &doc); err != nil {
@@ -266,12 +266,30 @@ func Unmarshal(data []byte) (*service.Session, error) {
 	return sess, nil
 }
 
+// jsonKind names the kind of JSON value b starts, for messages.
+func jsonKind(b []byte) string {
+	switch {
+	case b[0] == '[':
+		return "an array"
+	case b[0] == '"':
+		return "a string"
+	case bytes.Equal(b, []byte("null")):
+		return "null"
+	case bytes.Equal(b, []byte("true")) || bytes.Equal(b, []byte("false")):
+		return "a boolean"
+	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
+		return "a number"
+	}
+	return "not JSON"
+}
+
 func decodeErr(err error) error { return fmt.Errorf("adkjson: decode session: %w", err) }
 
-// invalid builds an ErrInvalidArgument error naming field (if any).
+// invalid builds an ErrInvalidArgument error that starts with the field
+// it names (if any), like the field prefixes of errors from deeper down.
 func invalid(field, problem string, args ...any) error {
 	if field != "" {
-		field += " "
+		field += ": "
 	}
-	return fmt.Errorf("%w: %s%s", service.ErrInvalidArgument, field, fmt.Sprintf(problem, args...))
+	return fmt.Errorf("%s%w: %s", field, service.ErrInvalidArgument, fmt.Sprintf(problem, args...))
 }

@@ -48,7 +48,7 @@ func Import(ctx context.Context, svc *service.Service, r io.Reader) (*service.Se
 	}
 	sess, err := Unmarshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("adkjson: import: %w", err)
+		return nil, err
 	}
 	return ImportSession(ctx, svc, sess)
 }
@@ -184,7 +184,7 @@ func plan(ctx context.Context, sess *service.Session) (*importPlan, error) {
 				eventlog.FormatTimestamp(ev.Timestamp), i-1, eventlog.FormatTimestamp(sess.Events[i-1].Timestamp)))
 		}
 		stored := *ev // shallow: the service copies what it stores
-		if stored.ID = strings.TrimSpace(ev.ID); stored.ID == "" {
+		if stored.ID == "" {
 			stored.ID = uuid.NewString()
 		} else if j, dup := ids[stored.ID]; dup {
 			return nil, fail(invalid(field+".id", "%q repeats events[%d].id", stored.ID, j))
