@@ -22,8 +22,11 @@ import (
 // written when the session cannot be read or encoded; a missing session
 // gives an error wrapping [service.ErrNotFound].
 func Export(ctx context.Context, svc *service.Service, key service.SessionKey, w io.Writer, opts Options) error {
-	if svc == nil {
+	switch {
+	case svc == nil:
 		return fmt.Errorf("adkjson: export: %w", invalid("service", "is nil"))
+	case w == nil:
+		return fmt.Errorf("adkjson: export: %w", invalid("writer", "is nil"))
 	}
 	sess, err := svc.Get(ctx, key, service.GetOptions{})
 	if err != nil {
@@ -42,6 +45,9 @@ func Export(ctx context.Context, svc *service.Service, key service.SessionKey, w
 // Import reads one ADK session document from r (see [Unmarshal]) and
 // stores it in svc with [ImportSession], returning the stored session.
 func Import(ctx context.Context, svc *service.Service, r io.Reader) (*service.Session, error) {
+	if r == nil {
+		return nil, fmt.Errorf("adkjson: import: %w", invalid("reader", "is nil"))
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("adkjson: import: read: %w", err)
@@ -146,11 +152,14 @@ type importPlan struct {
 // plan checks everything about sess that needs no service and lays out the
 // records that store it.
 func plan(ctx context.Context, sess *service.Session) (*importPlan, error) {
+	switch {
+	case ctx == nil:
+		return nil, fmt.Errorf("adkjson: import: %w", invalid("ctx", "is nil"))
+	case sess == nil:
+		return nil, fmt.Errorf("adkjson: import: %w", invalid("session", "is nil"))
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("adkjson: import: %w", err)
-	}
-	if sess == nil {
-		return nil, fmt.Errorf("adkjson: import: %w", invalid("session", "is nil"))
 	}
 	key := service.SessionKey{AppName: sess.AppName, UserID: sess.UserID, SessionID: strings.TrimSpace(sess.ID)}
 	fail := func(err error) error { return fmt.Errorf("adkjson: import session %s: %w", key, err) }

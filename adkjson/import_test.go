@@ -129,11 +129,29 @@ func TestImportSessionRejectsValuesJSONCannotHold(t *testing.T) {
 			assert.Equal(t, before, logOf(t, svc))
 		})
 	}
-	t.Run("a nil service is an invalid argument", func(t *testing.T) {
+	t.Run("a nil service, context, reader or writer is an invalid argument", func(t *testing.T) {
+		var svc service.Service
 		_, err := adkjson.ImportSession(ctx, nil, fixtureSession())
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		_, err = adkjson.ImportSession(nil, &svc, fixtureSession()) //nolint:staticcheck // a nil ctx is the point
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		_, err = adkjson.Import(ctx, &svc, nil)
 		require.ErrorIs(t, err, service.ErrInvalidArgument)
 		err = adkjson.Export(ctx, nil, bystander, &bytes.Buffer{}, adkjson.Options{})
 		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		err = adkjson.Export(ctx, &svc, bystander, nil, adkjson.Options{})
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		err = adkjson.Export(nil, &svc, bystander, &bytes.Buffer{}, adkjson.Options{}) //nolint:staticcheck // a nil ctx is the point
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		assert.Empty(t, logOf(t, &svc))
+	})
+	t.Run("a cancelled context writes nothing", func(t *testing.T) {
+		var svc service.Service
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := adkjson.ImportSession(cctx, &svc, fixtureSession())
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Empty(t, logOf(t, &svc))
 	})
 }
 
