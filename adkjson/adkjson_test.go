@@ -108,6 +108,8 @@ var goodFixtures = []struct {
 	{"go.json", adkjson.FormatGo},
 }
 
+// The wire shapes are the design's choice rather than a CONTRACT rule:
+// decoding accepts each ADK runtime's time forms (DESIGN, "Event JSON").
 func TestUnmarshalReadsEachRuntimesShape(t *testing.T) {
 	for _, fx := range goodFixtures {
 		t.Run("the "+fx.format.String()+" fixture decodes to every field of the session", func(t *testing.T) {
@@ -130,6 +132,8 @@ func TestUnmarshalReadsEachRuntimesShape(t *testing.T) {
 }
 
 // CONTRACT R1: the imported session's log replays to its state.
+// CONTRACT R2, for one session: export and import reproduce its events and
+// state.
 // CONTRACT C2: app: and user: keys land in the app's and user's state.
 func TestImportStoresTheDocumentAsGetShowsIt(t *testing.T) {
 	ctx := context.Background()
@@ -229,6 +233,7 @@ func TestMarshalWritesTheChosenTimestampForm(t *testing.T) {
 	})
 }
 
+// CONTRACT B1: a rejection is an ErrInvalidArgument naming the field.
 func TestMarshalRejectsWhatNoReaderCouldReadBack(t *testing.T) {
 	at := func(y int) time.Time { return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC) }
 	tests := []struct {
@@ -257,6 +262,7 @@ func TestMarshalRejectsWhatNoReaderCouldReadBack(t *testing.T) {
 	}
 }
 
+// CONTRACT B1: an unknown format name is an ErrInvalidArgument.
 func TestFormatNames(t *testing.T) {
 	for _, f := range []adkjson.Format{adkjson.FormatGo, adkjson.FormatPython, adkjson.FormatJava} {
 		t.Run(f.String()+" parses back from its name in any case", func(t *testing.T) {

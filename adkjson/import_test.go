@@ -255,6 +255,7 @@ func TestImportGeneratesMissingIDsAndDropsTempKeys(t *testing.T) {
 	assert.Equal(t, map[string]any{"n": float64(1)}, got.Events[0].Actions.StateDelta)
 }
 
+// CONTRACT C3: a session without events was last updated when created.
 func TestImportOfASessionWithoutEventsKeepsItsTime(t *testing.T) {
 	ctx := context.Background()
 	var svc service.Service
@@ -267,6 +268,8 @@ func TestImportOfASessionWithoutEventsKeepsItsTime(t *testing.T) {
 	assert.Equal(t, map[string]any{"a": float64(1)}, got.State)
 }
 
+// CONTRACT G1, B1: a missing session is not found; what cannot be
+// written is an invalid argument; nothing reaches the writer either way.
 func TestExportErrors(t *testing.T) {
 	ctx := context.Background()
 	t.Run("a missing session is not found and writes nothing", func(t *testing.T) {
