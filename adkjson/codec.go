@@ -239,9 +239,22 @@ func Unmarshal(data []byte) (*service.Session, error) {
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] != '{' {
 		return nil, decodeErr(invalid("document", "is %s, not a session object", jsonKind(trimmed)))
 	}
-	var doc document
-	if err := json.Unmarshal(data, &doc); err != nil {
+	var in struct {
+		document
+		// Python's own field names, which pydantic writes when
+		// model_dump_json is called without by_alias=True; events then
+		// carry them too (state_delta, ...), so such a document is refused
+		// rather than read with its deltas missing.
+		SnakeAppName json.RawMessage `json:"app_name"`
+		SnakeUserID  json.RawMessage `json:"user_id"`
+	}
+	if err := json.Unmarshal(data, &in); err != nil {
 		return nil, decodeErr(fmt.Errorf("%w: %w", service.ErrInvalidArgument, err))
+	}
+	doc := in.document
+	if (in.SnakeAppName != nil && doc.AppName == "") || (in.SnakeUserID != nil && doc.UserID == "") {
+		return nil, decodeErr(invalid("document", "has Python's snake_case field names (app_name, user_id): "+
+			"ADK session JSON is camelCase, as Python writes it with model_dump_json(by_alias=True)"))
 	}
 	sess := &service.Session{ID: doc.ID, AppName: doc.AppName, UserID: doc.UserID, State: doc.State}
 	if sess.State == nil {

@@ -72,6 +72,7 @@ func TestImportRejectsBadDocumentsAndWritesNothing(t *testing.T) {
 		{"the removal sentinel as a state value", "bad_removed_in_state.json", `state["user:nickname"]`},
 		{"a malformed timestamp", "bad_timestamp.json", "events[1]"},
 		{"a null event", "bad_null_event.json", "events[0]: invalid argument: is null"},
+		{"Python's snake_case field names", "bad_python_snake_case.json", "document: invalid argument: has Python's snake_case field names"},
 		{"a JSON array instead of a session", "bad_not_a_session.json", "document: invalid argument: is an array, not a session object"},
 		{"the JSON null", "null", "document: invalid argument: is null, not a session object"},
 		{"trailing data after the document", `{"appName":"a","userId":"u"} {}`, "invalid character"},
