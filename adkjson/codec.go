@@ -83,7 +83,8 @@ type document struct {
 // Marshal encodes sess as an ADK session document: its key, its State (nil
 // is written as {}), its Events (nil as []) and its LastUpdateTime (left out
 // when zero), with times in opts.Format. Version is not part of the
-// document. Object keys are sorted, so equal sessions encode to equal bytes.
+// document. Map keys are written sorted, so equal sessions encode to equal
+// bytes.
 //
 // It fails with an error wrapping [service.ErrInvalidArgument] and naming
 // the field for a nil session or event, a state value JSON cannot hold
