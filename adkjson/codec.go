@@ -83,7 +83,8 @@ type document struct {
 // Marshal encodes sess as an ADK session document: its key, its State (nil
 // is written as {}), its Events (nil as []) and its LastUpdateTime (left out
 // when zero), with times in opts.Format. Version is not part of the
-// document. Object keys are sorted, so equal sessions encode to equal bytes.
+// document. Map keys are written sorted, so equal sessions encode to equal
+// bytes.
 //
 // It fails with an error wrapping [service.ErrInvalidArgument] and naming
 // the field for a nil session or event, a state value JSON cannot hold
@@ -233,8 +234,10 @@ func epochSeconds(sec, nsec int64) string {
 // the document could be stored (keys present, events in order, IDs unique):
 // [ImportSession] does. It fails with an error wrapping
 // [service.ErrInvalidArgument] and naming the field, for JSON that is not
-// one session object, a null event and a malformed time. The returned
-// session has Version 0.
+// one session object, a null event, a malformed time, and a document in
+// Python's snake_case field names (app_name, user_id: what pydantic writes
+// without by_alias=True), whose events this codec could not read in full.
+// The returned session has Version 0.
 func Unmarshal(data []byte) (*service.Session, error) {
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] != '{' {
 		return nil, decodeErr(invalid("document", "is %s, not a session object", jsonKind(trimmed)))

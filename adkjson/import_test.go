@@ -235,6 +235,17 @@ func TestImportKeepsSharedValuesOtherSessionsWrote(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, float64(50), other.State["app:searches"])
 	assert.NotContains(t, other.State, "user:last_search")
+
+	t.Run("and the whole store moves to a new service with them (CONTRACT R2)", func(t *testing.T) {
+		var moved service.Service
+		defer moved.Close()
+		require.NoError(t, moved.Import(ctx, svc.Export(ctx)))
+		again, err := moved.Get(ctx, doc.Key(), service.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, got.State, again.State)
+		assert.Equal(t, got.Events, again.Events)
+		require.NoError(t, moved.Verify(ctx))
+	})
 }
 
 // CONTRACT K1, A3: blank IDs are generated, as Create and AppendEvent
