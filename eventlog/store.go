@@ -62,6 +62,18 @@ type Store interface {
 	Close() error
 }
 
+// SharedStore is a [Store] that other writers append to as well, such as a
+// database shared by several service replicas. A service over a shared
+// store cannot see those records as it writes its own, so it reads the
+// whole log after the last record it folded (Read with an empty scope)
+// before every call, and [Store.Read] must then report, in through, a
+// position up to which every committed record is visible.
+type SharedStore interface {
+	Store
+	// Shared reports whether other writers may append to the store.
+	Shared() bool
+}
+
 // The state key prefixes. They belong to the log's format because a store
 // must keep the app: and user: writes of a deleted session (package
 // projection gives their full meaning).

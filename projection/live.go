@@ -282,10 +282,16 @@ func (l *Live) Sessions(app, user, afterUser, afterID string, limit int) []Sessi
 	return out
 }
 
-// Apply folds a record committed to the log outside Create and Update, as
-// when a service opens a store that already holds a log. It folds exactly
-// as [State.Apply] does, so that the two agree on any log (CONTRACT R1);
-// it is not for use while other goroutines update the same sessions.
+// Apply folds a record committed to the log outside Create and Update: the
+// log a service finds when it opens a store, and the records that other
+// writers append to a shared one. It folds as [State.Apply] does, so that
+// the two agree on any log (CONTRACT R1), and it skips what the projection
+// already holds, because a record may reach it twice (once from the Update
+// that committed it, once from a read of the log): a creation of a session
+// that lives at its key from that position on, an event at or below its
+// session's version or older than its session, a deletion of a newer
+// session. App and user writes fold by position, so repeating them changes
+// nothing.
 func (l *Live) Apply(rec *eventlog.Record) {
 	a := l.app(rec.Key.AppName, true)
 	var s *liveSession
@@ -299,14 +305,16 @@ func (l *Live) Apply(rec *eventlog.Record) {
 	defer a.mu.Unlock()
 	switch rec.Kind {
 	case eventlog.KindSessionCreated:
-		a.addSession(rec)
-		return // addSession folds the shared writes
+		if old := a.sessions[rec.Key]; old == nil || old.st.Created < rec.Position {
+			a.addSession(rec)
+			return // addSession folds the shared writes
+		}
 	case eventlog.KindEventAppended:
-		if s != nil {
+		if s != nil && s.st.Created < rec.Position && rec.Seq > s.st.Version {
 			s.st.apply(rec)
 		}
 	case eventlog.KindSessionDeleted:
-		if s != nil {
+		if s != nil && s.st.Created < rec.Position {
 			a.removeSession(s)
 		}
 	}
