@@ -504,7 +504,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		})
 		switch {
 		case err == nil:
-			rec = got
+			rec, stored = got, got.Event // the store's record, as readers see it
 			return got, nil
 		case errIsDuplicate(err):
 			stored = got.Event

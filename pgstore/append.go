@@ -1,0 +1,280 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/projection"
+)
+
+// Append implements [eventlog.Store.Append]. Each append is one
+// transaction: the conditions are checked against the session's locked row,
+// and the record, the session's version, the app and user state it writes
+// and the notification to other replicas commit together or not at all. A
+// record whose state or event cannot be encoded as JSON is refused with
+// ErrInvalidArgument before anything is written. The record returned is the
+// stored one as readers decode it: its state and event values are JSON's
+// (numbers are float64, structs are maps).
+func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := eventlog.CheckRecord(rec); err != nil {
+		return nil, err
+	}
+	w, err := s.encode(rec)
+	if err != nil {
+		return nil, err
+	}
+	var stored *eventlog.Record
+	var incarnation eventlog.Position
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		switch rec.Kind {
+		case eventlog.KindSessionCreated:
+			return s.create(ctx, tx, rec, w)
+		case eventlog.KindEventAppended:
+			var err error
+			incarnation, stored, err = s.appendEvent(ctx, tx, rec, w)
+			return err
+		case eventlog.KindSessionDeleted:
+			return s.delete(ctx, tx, rec, w)
+		}
+		return s.write(ctx, tx, rec, w, nil)
+	})
+	switch {
+	case errors.Is(err, eventlog.ErrDuplicateEvent):
+		return stored, err
+	case isDomain(err):
+		return nil, fmt.Errorf("append %s record to %s: %w", rec.Kind, rec.Key, err)
+	case err != nil:
+		return nil, s.dbError(fmt.Sprintf("append %s record to %s", rec.Kind, rec.Key), err)
+	}
+	// Hand back the record as every reader will see it, decoded from what
+	// was stored, so that this replica folds the same values (numbers as
+	// float64, and so on) as the others and as a rebuild (CONTRACT R1).
+	out, err := decode(rec.Position, w.body)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: append %s record to %s: %w", rec.Kind, rec.Key, err)
+	}
+	switch rec.Kind {
+	case eventlog.KindEventAppended:
+		s.cache.appended(incarnation, out)
+	case eventlog.KindSessionDeleted:
+		s.cache.drop(rec.Key)
+	}
+	s.wake.fire(rec.Key.AppName)
+	return out, nil
+}
+
+// isDomain reports the errors that are answers, not failures.
+func isDomain(err error) bool {
+	return errors.Is(err, eventlog.ErrNotFound) || errors.Is(err, eventlog.ErrAlreadyExists) ||
+		errors.Is(err, eventlog.ErrStaleSession) || errors.Is(err, eventlog.ErrInvalidArgument)
+}
+
+// encoded is a record as the database keeps it: its JSON body and its
+// app: and user: writes, each value encoded on its own.
+type encoded struct {
+	body   []byte
+	writes []stateWrite
+}
+
+type stateWrite struct {
+	user  bool   // user: rather than app:
+	key   []byte // without its prefix
+	value []byte // JSON; nil removes the key
+}
+
+// encode encodes rec, refusing what JSON cannot hold (a function, a
+// channel, NaN) before any write.
+func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return encoded{}, fmt.Errorf("append %s record to %s: %w: it cannot be encoded as JSON: %w",
+			rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)
+	}
+	out := encoded{body: body}
+	for k, v := range rec.Writes() {
+		w := stateWrite{}
+		switch {
+		case strings.HasPrefix(k, eventlog.AppPrefix):
+			w.key = []byte(k[len(eventlog.AppPrefix):])
+		case strings.HasPrefix(k, eventlog.UserPrefix):
+			w.user, w.key = true, []byte(k[len(eventlog.UserPrefix):])
+		default:
+			continue
+		}
+		if !projection.IsRemoved(v) {
+			if w.value, err = json.Marshal(v); err != nil {
+				return encoded{}, fmt.Errorf("append %s record to %s: %w: state %q cannot be encoded as JSON: %w",
+					rec.Kind, rec.Key, eventlog.ErrInvalidArgument, k, err)
+			}
+		}
+		out.writes = append(out.writes, w)
+	}
+	return out, nil
+}
+
+// write takes the next position and writes rec there with its state and
+// its notification, after the statements of before, all in one round trip.
+// It sets rec.Position. before's statements are queued after the position
+// is taken, so they may read it from the head row.
+func (s *Store) write(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded, before func(*pgx.Batch)) error {
+	k := rec.Key
+	app, user, id := []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
+	b := &pgx.Batch{}
+	b.Queue(s.sql.next).QueryRow(func(row pgx.Row) error { return row.Scan(&rec.Position) })
+	if before != nil {
+		before(b)
+	}
+	var eventID []byte
+	if rec.Event != nil {
+		eventID = []byte(rec.Event.ID)
+	}
+	b.Queue(s.sql.insertRecord, int16(rec.Kind), app, user, id, int64(rec.Seq), eventID, w.body)
+	for _, sw := range w.writes {
+		switch {
+		case sw.user && sw.value == nil:
+			b.Queue(s.sql.dropUser, app, user, sw.key)
+		case sw.user:
+			b.Queue(s.sql.setUser, app, user, sw.key, sw.value)
+		case sw.value == nil:
+			b.Queue(s.sql.dropApp, app, sw.key)
+		default:
+			b.Queue(s.sql.setApp, app, sw.key, sw.value)
+		}
+	}
+	if !s.noNotify {
+		b.Queue(s.sql.notify, s.channel, payload(k.AppName))
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// payload names the app in a notification. NOTIFY takes text of under
+// 8000 bytes; an app name that is not such text is sent as "", which
+// wakes every reader.
+func payload(app string) string {
+	if len(app) > 4000 || !utf8.ValidString(app) || strings.IndexByte(app, 0) >= 0 {
+		return ""
+	}
+	return app
+}
+
+func (s *Store) create(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) error {
+	k := rec.Key
+	var created pgconn.CommandTag
+	err := s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
+		b.Queue(s.sql.createSession, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)).Exec(func(tag pgconn.CommandTag) error {
+			created = tag
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if created.RowsAffected() == 0 {
+		return eventlog.ErrAlreadyExists
+	}
+	return nil
+}
+
+// lock locks the session's row and returns its incarnation and version,
+// and its stored event record with eventID, if any.
+func (s *Store) lock(ctx context.Context, tx pgx.Tx, k eventlog.SessionKey, eventID string) (created eventlog.Position, version uint64, dup *eventlog.Record, err error) {
+	var dupPos *eventlog.Position
+	var dupBody []byte
+	err = tx.QueryRow(ctx, s.sql.lockSession, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), []byte(eventID)).
+		Scan(&created, &version, &dupPos, &dupBody)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, 0, nil, eventlog.ErrNotFound
+	case err != nil || dupPos == nil:
+		return created, version, nil, err
+	}
+	dup, err = s.cache.event(created, k, eventID, *dupPos, dupBody)
+	return created, version, dup, err
+}
+
+func (s *Store) appendEvent(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) (eventlog.Position, *eventlog.Record, error) {
+	k := rec.Key
+	created, version, dup, err := s.lock(ctx, tx, k, rec.Event.ID)
+	switch {
+	case err != nil:
+		return 0, nil, err
+	case dup != nil:
+		return created, dup, eventlog.ErrDuplicateEvent
+	case rec.Seq != version+1:
+		return 0, nil, fmt.Errorf("%w: the handle is at version %d, the store at version %d", eventlog.ErrStaleSession, rec.Seq-1, version)
+	}
+	return created, nil, s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
+		b.Queue(s.sql.bumpVersion, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq))
+	})
+}
+
+// delete frees the session's records, keeping the app: and user: writes
+// that no later write of its own overrides at their positions (CONTRACT
+// D3), and logs the deletion.
+func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) error {
+	k := rec.Key
+	app, user, id := []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
+	if _, _, _, err := s.lock(ctx, tx, k, ""); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, s.sql.sessionRecords, app, user, id)
+	if err != nil {
+		return err
+	}
+	var records []*eventlog.Record
+	for rows.Next() {
+		var pos eventlog.Position
+		var body []byte
+		if err := rows.Scan(&pos, &body); err != nil {
+			rows.Close()
+			return err
+		}
+		r, err := decode(pos, body)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		records = append(records, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var kept []encoded
+	retained := eventlog.Retained(records)
+	for _, r := range retained {
+		body, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode what session %s leaves at position %d: %w", k, r.Position, err)
+		}
+		kept = append(kept, encoded{body: body})
+	}
+	return s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
+		b.Queue(s.sql.dropRecords, app, user, id)
+		for i, r := range retained {
+			b.Queue(s.sql.insertAt, int64(r.Position), int16(eventlog.KindStateRetained), app, user, id, kept[i].body)
+		}
+		b.Queue(s.sql.deleteSession, app, user, id)
+	})
+}
+
+// decode reads a record's body.
+func decode(pos eventlog.Position, body []byte) (*eventlog.Record, error) {
+	rec := new(eventlog.Record)
+	if err := json.Unmarshal(body, rec); err != nil {
+		return nil, fmt.Errorf("record at position %d is damaged: %w", pos, err)
+	}
+	rec.Position = pos
+	return rec, nil
+}
