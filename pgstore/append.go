@@ -36,7 +36,14 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Rec
 	}
 	var stored *eventlog.Record
 	var incarnation eventlog.Position
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		if s.beforeCommit != nil {
+			defer func() {
+				if err == nil {
+					s.beforeCommit(tx)
+				}
+			}()
+		}
 		switch rec.Kind {
 		case eventlog.KindSessionCreated:
 			return s.create(ctx, tx, rec, w)

@@ -72,9 +72,13 @@ type Store struct {
 	wake     waker
 	closed   atomic.Bool
 
-	stop     context.CancelFunc
-	workers  sync.WaitGroup
-	noNotify bool // tests: appends send no notification
+	stop    context.CancelFunc
+	workers sync.WaitGroup
+
+	// Test hooks: appends send no notification; a function to run in each
+	// append's transaction before it commits.
+	noNotify     bool
+	beforeCommit func(pgx.Tx)
 }
 
 var _ eventlog.SharedStore = (*Store)(nil)

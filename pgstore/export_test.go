@@ -1,0 +1,13 @@
+package pgstore
+
+import "github.com/jackc/pgx/v5"
+
+// Test hooks.
+
+// SilenceNotifications makes s append without notifying other replicas, as
+// if every notification were lost.
+func SilenceNotifications(s *Store) { s.noNotify = true }
+
+// BeforeCommit makes s call f inside each append's transaction, after its
+// writes and before its commit.
+func BeforeCommit(s *Store, f func(pgx.Tx)) { s.beforeCommit = f }
