@@ -36,26 +36,24 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Rec
 	}
 	var stored *eventlog.Record
 	var incarnation eventlog.Position
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
-		if s.beforeCommit != nil {
-			defer func() {
-				if err == nil {
-					s.beforeCommit(tx)
-				}
-			}()
-		}
-		switch rec.Kind {
-		case eventlog.KindSessionCreated:
-			return s.create(ctx, tx, rec, w)
-		case eventlog.KindEventAppended:
-			var err error
-			incarnation, stored, err = s.appendEvent(ctx, tx, rec, w)
-			return err
-		case eventlog.KindSessionDeleted:
-			return s.delete(ctx, tx, rec, w)
-		}
-		return s.write(ctx, tx, rec, w, nil)
-	})
+	if rec.Kind == eventlog.KindEventAppended {
+		incarnation, stored, err = s.appendEvent(ctx, rec, w)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+			// Every write takes the head row first, so writers never
+			// wait for each other's rows in a cycle.
+			if _, err := tx.Exec(ctx, s.sql.lockHead); err != nil {
+				return err
+			}
+			switch rec.Kind {
+			case eventlog.KindSessionCreated:
+				return s.create(ctx, tx, rec, w)
+			case eventlog.KindSessionDeleted:
+				return s.delete(ctx, tx, rec, w)
+			}
+			return s.write(ctx, tx, rec, w, nil)
+		})
+	}
 	switch {
 	case errors.Is(err, eventlog.ErrDuplicateEvent):
 		return stored, err
@@ -193,37 +191,55 @@ func (s *Store) create(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w e
 	return nil
 }
 
-// lock locks the session's row and returns its incarnation and version,
-// and its stored event record with eventID, if any.
-func (s *Store) lock(ctx context.Context, tx pgx.Tx, k eventlog.SessionKey, eventID string) (created eventlog.Position, version uint64, dup *eventlog.Record, err error) {
-	var dupPos *eventlog.Position
-	var dupBody []byte
-	err = tx.QueryRow(ctx, s.sql.lockSession, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), []byte(eventID)).
-		Scan(&created, &version, &dupPos, &dupBody)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return 0, 0, nil, eventlog.ErrNotFound
-	case err != nil || dupPos == nil:
-		return created, version, nil, err
-	}
-	dup, err = s.cache.event(created, k, eventID, *dupPos, dupBody)
-	return created, version, dup, err
-}
-
-func (s *Store) appendEvent(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) (eventlog.Position, *eventlog.Record, error) {
+// appendEvent appends an event record through the committer, which sends
+// the appends waiting at that moment to the server together, as one
+// transaction, so that concurrent appends share one round trip and one
+// WAL flush. It returns the session's incarnation, and with
+// ErrDuplicateEvent the stored record.
+func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.Position, *eventlog.Record, error) {
 	k := rec.Key
-	created, version, dup, err := s.lock(ctx, tx, k, rec.Event.ID)
-	switch {
-	case err != nil:
-		return 0, nil, err
-	case dup != nil:
-		return created, dup, eventlog.ErrDuplicateEvent
-	case rec.Seq != version+1:
-		return 0, nil, fmt.Errorf("%w: the handle is at version %d, the store at version %d", eventlog.ErrStaleSession, rec.Seq-1, version)
+	var keys, values [][]byte
+	var userScoped []bool
+	for _, sw := range w.writes {
+		keys, values, userScoped = append(keys, sw.key), append(values, sw.value), append(userScoped, sw.user)
 	}
-	return created, nil, s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
-		b.Queue(s.sql.bumpVersion, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq))
-	})
+	var channel *string
+	if !s.noNotify {
+		channel = &s.channel
+	}
+	p := &pending{args: []any{
+		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body,
+		keys, values, userScoped, channel, payload(k.AppName),
+	}}
+	if s.beforeCommit != nil {
+		// Tests: one transaction of its own, with a pause before commit.
+		p.err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args...)); err != nil {
+				return err
+			}
+			s.beforeCommit(tx)
+			return nil
+		})
+	} else {
+		s.commits.do(ctx, s.pool, s.sql.appendEvent, p)
+	}
+	if p.err != nil {
+		return 0, nil, p.err
+	}
+	switch p.status {
+	case statusAppended:
+		rec.Position = p.pos
+		return p.created, nil, nil
+	case statusNotFound:
+		return 0, nil, eventlog.ErrNotFound
+	case statusDuplicate:
+		stored, err := s.cache.event(p.created, k, rec.Event.ID, p.pos, p.stored)
+		if err != nil {
+			return 0, nil, err
+		}
+		return p.created, stored, eventlog.ErrDuplicateEvent
+	}
+	return 0, nil, fmt.Errorf("%w: the handle is at version %d, the store at version %d", eventlog.ErrStaleSession, rec.Seq-1, p.version)
 }
 
 // delete frees the session's records, keeping the app: and user: writes
@@ -232,7 +248,10 @@ func (s *Store) appendEvent(ctx context.Context, tx pgx.Tx, rec *eventlog.Record
 func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) error {
 	k := rec.Key
 	app, user, id := []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
-	if _, _, _, err := s.lock(ctx, tx, k, ""); err != nil {
+	var created eventlog.Position
+	if err := tx.QueryRow(ctx, s.sql.lockSession, app, user, id).Scan(&created); errors.Is(err, pgx.ErrNoRows) {
+		return eventlog.ErrNotFound
+	} else if err != nil {
 		return err
 	}
 	rows, err := tx.Query(ctx, s.sql.sessionRecords, app, user, id)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sessionlog/sessionlog/pgstore"
 	"github.com/sessionlog/sessionlog/service"
 )
 
@@ -22,7 +23,8 @@ func BenchmarkAppend(b *testing.B) {
 	}{{"writers=1", 1}, {"writers=16", 16}} {
 		b.Run(tc.name, func(b *testing.B) {
 			schema := newSchema(b)
-			replicas := []*service.Service{newService(b, open(b, schema)), newService(b, open(b, schema))}
+			stores := []*pgstore.Store{open(b, schema), open(b, schema)}
+			replicas := []*service.Service{newService(b, stores[0]), newService(b, stores[1])}
 			ctx := b.Context()
 			sessions := make([]*service.Session, tc.writers)
 			for i := range sessions {
@@ -52,6 +54,12 @@ func BenchmarkAppend(b *testing.B) {
 				})
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			var batches, appends uint64
+			for _, st := range stores {
+				n, m := pgstore.BatchStats(st)
+				batches, appends = batches+n, appends+m
+			}
+			b.ReportMetric(float64(appends)/float64(batches), "appends/batch")
 		})
 	}
 }

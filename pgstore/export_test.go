@@ -11,3 +11,9 @@ func SilenceNotifications(s *Store) { s.noNotify = true }
 // BeforeCommit makes s call f inside each append's transaction, after its
 // writes and before its commit.
 func BeforeCommit(s *Store, f func(pgx.Tx)) { s.beforeCommit = f }
+
+// BatchStats reports how many batches s has sent and how many appends
+// they carried.
+func BatchStats(s *Store) (batches, appends uint64) {
+	return s.commits.batches.Load(), s.commits.appends.Load()
+}

@@ -9,10 +9,12 @@ type queries struct {
 	// createSession registers a session at the position just taken; no
 	// row means it exists.
 	createSession string
-	// lockSession locks a live session's row and finds an event of it
-	// with a given ID.
-	lockSession   string
-	bumpVersion   string
+	// lockHead takes the head row's lock, which every write takes first.
+	lockHead string
+	// lockSession locks a live session's row.
+	lockSession string
+	// appendEvent calls append_event (see the migration).
+	appendEvent   string
 	deleteSession string
 	// insertRecord writes a record at the position just taken.
 	insertRecord string
@@ -52,12 +54,11 @@ LEFT JOIN LATERAL (SELECT position, body FROM §.records WHERE position > $1` + 
 ORDER BY r.position`)
 	}
 	return queries{
-		next:          q(`UPDATE §.head SET position = position + 1 RETURNING position`),
-		createSession: q(`INSERT INTO §.sessions (app, user_id, session_id, created, version) SELECT $1, $2, $3, position, 0 FROM §.head ON CONFLICT DO NOTHING`),
-		lockSession: q(`SELECT s.created, s.version, d.position, d.body FROM §.sessions s
-LEFT JOIN §.records d ON d.kind = 2 AND d.app = s.app AND d.user_id = s.user_id AND d.session_id = s.session_id AND d.event_id = $4
-WHERE s.app = $1 AND s.user_id = $2 AND s.session_id = $3 FOR UPDATE OF s`),
-		bumpVersion:    q(`UPDATE §.sessions SET version = $4 WHERE ` + key),
+		next:           q(`UPDATE §.head SET position = position + 1 RETURNING position`),
+		createSession:  q(`INSERT INTO §.sessions (app, user_id, session_id, created, version) SELECT $1, $2, $3, position, 0 FROM §.head ON CONFLICT DO NOTHING`),
+		lockHead:       q(`SELECT position FROM §.head FOR UPDATE`),
+		lockSession:    q(`SELECT created FROM §.sessions WHERE ` + key + ` FOR UPDATE`),
+		appendEvent:    q(`SELECT status, pos, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
 		deleteSession:  q(`DELETE FROM §.sessions WHERE ` + key),
 		insertRecord:   q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) SELECT position, $1, $2, $3, $4, $5, $6, $7 FROM §.head`),
 		insertAt:       q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),

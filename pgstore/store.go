@@ -69,6 +69,7 @@ type Store struct {
 	channel  string // the NOTIFY channel
 	sql      queries
 	cache    cache
+	commits  committer
 	wake     waker
 	closed   atomic.Bool
 

@@ -136,6 +136,14 @@ func (s *Service) fold(ctx context.Context) error {
 	return nil
 }
 
+// holdApp says whether an update that touches what other sessions see
+// (shared) must hold its app across the commit (see [projection.Live.Update]):
+// so that no reader finds a record in the log before its effect in the
+// projection. Over a shared store that cannot happen anyway, because every
+// call folds the log before it reads; holding the app there would only
+// keep one app's appends from going to the database together.
+func (s *Service) holdApp(shared bool) bool { return shared && !s.shared }
+
 // catchUp folds, over a shared store, what other writers appended before
 // this call began. Concurrent calls share the work: a call that finds a
 // fold begun after it arrived, and finished, has nothing left to do.
@@ -438,7 +446,7 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	err = s.live.Update(key, true, func(projection.SessionInfo) (*Record, error) {
+	err = s.live.Update(key, s.holdApp(true), func(projection.SessionInfo) (*Record, error) {
 		return s.store.Append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()})
 	})
 	if err != nil && !isNotFound(err) {
@@ -512,7 +520,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		}
 		return nil, err
 	}
-	shared := projection.WritesShared(stored.Actions.StateDelta)
+	shared := s.holdApp(projection.WritesShared(stored.Actions.StateDelta))
 	for attempt := 0; ; attempt++ {
 		err = s.live.Update(key, shared, commit)
 		if !s.shared || !s.lww || !errors.Is(err, ErrStaleSession) || attempt == maxRetries {
@@ -726,9 +734,9 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 			return err
 		}
 		rec.Event = cloneForStore(in.Event)
-		return s.live.Update(in.Key, projection.WritesShared(rec.Event.Actions.StateDelta), commit)
+		return s.live.Update(in.Key, s.holdApp(projection.WritesShared(rec.Event.Actions.StateDelta)), commit)
 	case eventlog.KindSessionDeleted:
-		if err := s.live.Update(in.Key, true, commit); err != nil && !isNotFound(err) {
+		if err := s.live.Update(in.Key, s.holdApp(true), commit); err != nil && !isNotFound(err) {
 			return err
 		}
 		return nil
