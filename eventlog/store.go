@@ -21,7 +21,8 @@ type Store interface {
 	// atomically with the write (nothing is written when one fails):
 	//
 	//   - KindSessionCreated: the session must not exist (ErrAlreadyExists).
-	//   - KindEventAppended: the session must exist (ErrNotFound). If it
+	//   - KindEventAppended: the session must exist, and be the
+	//     incarnation rec.Incarnation names if it is set (ErrNotFound). If it
 	//     already holds an event with rec.Event.ID, nothing is written and
 	//     the stored record is returned with ErrDuplicateEvent. Otherwise
 	//     rec.Seq must be the session's version + 1 (ErrStaleSession).

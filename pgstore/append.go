@@ -101,6 +101,9 @@ type stateWrite struct {
 // encode encodes rec, refusing what JSON cannot hold (a function, a
 // channel, NaN) before any write.
 func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
+	if err := checkLengths(rec); err != nil {
+		return encoded{}, fmt.Errorf("append %s record: %w", rec.Kind, err)
+	}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return encoded{}, fmt.Errorf("append %s record to %s: %w: it cannot be encoded as JSON: %w",
@@ -126,6 +129,33 @@ func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
 		out.writes = append(out.writes, w)
 	}
 	return out, nil
+}
+
+// MaxKeyBytes bounds the bytes of a session key (app name, user ID and
+// session ID together) plus an event ID, and of an app or user state key
+// with its app name and user ID: PostgreSQL's indexes refuse entries much
+// longer than this, and a refusal inside a batch would fail the appends
+// beside it.
+const MaxKeyBytes = 2048
+
+// checkLengths refuses keys too long for the indexes, as
+// ErrInvalidArgument, before anything is sent.
+func checkLengths(rec *eventlog.Record) error {
+	k := rec.Key
+	n := len(k.AppName) + len(k.UserID) + len(k.SessionID)
+	if rec.Event != nil {
+		n += len(rec.Event.ID)
+	}
+	if n > MaxKeyBytes {
+		return fmt.Errorf("%w: the key and event ID are %d bytes, more than %d", eventlog.ErrInvalidArgument, n, MaxKeyBytes)
+	}
+	for key := range rec.Writes() {
+		if len(k.AppName)+len(k.UserID)+len(key) > MaxKeyBytes {
+			return fmt.Errorf("%w: state key %.40q... is too long (at most %d bytes with the app name and user ID)",
+				eventlog.ErrInvalidArgument, key, MaxKeyBytes)
+		}
+	}
+	return nil
 }
 
 // write takes the next position and writes rec there with its state and
@@ -209,7 +239,7 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 	}
 	p := &pending{args: []any{
 		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body,
-		keys, values, userScoped, channel, payload(k.AppName),
+		keys, values, userScoped, channel, payload(k.AppName), int64(rec.Incarnation),
 	}}
 	if s.beforeCommit != nil {
 		// Tests: one transaction of its own, with a pause before commit.
@@ -220,8 +250,8 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 			s.beforeCommit(tx)
 			return nil
 		})
-	} else {
-		s.commits.do(ctx, s.pool, s.sql.appendEvent, p)
+	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvent, p); err != nil {
+		return 0, nil, err
 	}
 	if p.err != nil {
 		return 0, nil, p.err

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -11,9 +12,9 @@ import (
 	"github.com/sessionlog/sessionlog/service"
 )
 
-// BenchmarkAppend measures appends through the service: one writer on one
-// replica, and 16 writers spread over two replicas of one log, each writer
-// on sessions of its own (so no append is stale), with a 3-key delta.
+// BenchmarkAppend measures appends through the service: one writer, and
+// 16 writers spread over two replicas of one log, each writer on a session
+// of its own (so no append is stale), with a 3-key delta.
 //
 //	go test -run '^$' -bench Append -benchtime 3000x -count 3 ./pgstore/
 func BenchmarkAppend(b *testing.B) {
@@ -26,24 +27,27 @@ func BenchmarkAppend(b *testing.B) {
 			stores := []*pgstore.Store{open(b, schema), open(b, schema)}
 			replicas := []*service.Service{newService(b, stores[0]), newService(b, stores[1])}
 			ctx := b.Context()
-			sessions := make([]*service.Session, tc.writers)
-			for i := range sessions {
-				var err error
-				sessions[i], err = replicas[i%2].Create(ctx, key("u", fmt.Sprintf("s%d", i)), nil)
-				require.NoError(b, err)
-			}
 			var next atomic.Int64
-			b.SetParallelism((tc.writers + 1) / 2) // GOMAXPROCS is 2 here: 2 x 8 = 16 writers
-			b.ResetTimer()
+			// Each writer appends to a session of its own, through its own
+			// handle, on one of the two replicas.
+			writer := func() (*service.Service, *service.Session) {
+				w := int(next.Add(1))
+				svc := replicas[w%2]
+				sess, err := svc.Create(ctx, key("u", fmt.Sprintf("s%d", w)), nil)
+				require.NoError(b, err)
+				return svc, sess
+			}
 			if tc.writers == 1 {
+				svc, sess := writer()
 				for i := 0; b.Loop(); i++ {
-					_, err := replicas[0].AppendEvent(ctx, sessions[0], delta(map[string]any{"k": float64(i), "user:u": float64(i), "app:a": float64(i)}))
+					_, err := svc.AppendEvent(ctx, sess, delta(map[string]any{"k": float64(i), "user:u": float64(i), "app:a": float64(i)}))
 					require.NoError(b, err)
 				}
 			} else {
+				// RunParallel starts parallelism x GOMAXPROCS goroutines.
+				b.SetParallelism(max(1, tc.writers/runtime.GOMAXPROCS(0)))
 				b.RunParallel(func(pb *testing.PB) {
-					w := int(next.Add(1)-1) % tc.writers
-					svc, sess := replicas[w%2], sessions[w]
+					svc, sess := writer()
 					for i := 0; pb.Next(); i++ {
 						_, err := svc.AppendEvent(ctx, sess, delta(map[string]any{"k": float64(i), "user:u": float64(i), "app:a": float64(i)}))
 						if err != nil {

@@ -13,9 +13,11 @@ import (
 // cache keeps the sessions' events in memory once read, so that every
 // reader of a session shares one copy of each event, and a read asks the
 // database only for what came after it. A session leaves the cache when it
-// is deleted, or when a read finds it gone.
+// is deleted, when a read finds it gone, or, once the cache holds max
+// sessions, to make room for another (an arbitrary one: Go's map order).
 type cache struct {
 	mu       sync.Mutex
+	max      int
 	sessions map[eventlog.SessionKey]*cachedSession
 }
 
@@ -37,6 +39,12 @@ func (c *cache) get(key eventlog.SessionKey) *cachedSession {
 	}
 	cs := c.sessions[key]
 	if cs == nil {
+		if len(c.sessions) >= c.max {
+			for k := range c.sessions {
+				delete(c.sessions, k)
+				break
+			}
+		}
 		cs = &cachedSession{}
 		c.sessions[key] = cs
 	}

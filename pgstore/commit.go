@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -69,11 +70,11 @@ func (p *pending) scan(row pgx.Row) error {
 	return nil
 }
 
-// do runs p with whatever else is waiting, and returns with p's outcome.
-// Once queued an append is not abandoned when ctx ends: it may commit, and
-// its caller must learn whether it did. The batch runs without the
-// leader's cancellation for the same reason.
-func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending) {
+// do runs p with whatever else is waiting, and returns when p holds its
+// outcome, or with ctx's error (and p no longer the caller's to read) if
+// ctx ends while p waits for another leader's batch. The leader's own batch runs to its end, whatever the leader's ctx
+// does, because it carries other callers' appends too.
+func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending) error {
 	p.done, p.promote = make(chan struct{}), make(chan struct{})
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
@@ -81,8 +82,13 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *p
 		c.mu.Unlock()
 		select {
 		case <-p.done:
-			return
+			return nil
 		case <-p.promote:
+		case <-ctx.Done():
+			if c.leave(p) {
+				return ctx.Err() // p may be in a batch being sent: leave it alone
+			}
+			<-p.promote // promoted as ctx ended: the queue needs its leader
 		}
 		c.mu.Lock()
 	}
@@ -104,20 +110,50 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *p
 		c.queue = nil
 	}
 	c.mu.Unlock()
+	return nil
+}
+
+// leave takes a follower whose ctx ended out of the queue, if it is still
+// waiting there and not promoted. It reports false when the follower must
+// stay: promoted, it has to lead. A follower already sent is left to
+// finish unseen: its caller gets ctx's error, and whether the append was
+// stored is for a retry with the same event ID to find out (CONTRACT A7).
+func (c *committer) leave(p *pending) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-p.promote:
+		return false
+	default:
+	}
+	if i := slices.Index(c.queue, p); i >= 0 {
+		c.queue = slices.Delete(c.queue, i, i+1)
+	}
+	return true
 }
 
 // send runs a batch in one round trip. If any statement fails, the
-// implicit transaction rolls back and every append in it failed.
+// implicit transaction rolls back and nothing in it is stored; so that one
+// append's failure is not its neighbours', each is then sent again on its
+// own and gets its own outcome.
 func send(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) {
+	if err := sendBatch(ctx, pool, sql, batch); err != nil {
+		for _, p := range batch {
+			p.err = err
+			if len(batch) > 1 {
+				p.err = sendBatch(ctx, pool, sql, []*pending{p})
+			}
+		}
+	}
+	for _, p := range batch {
+		close(p.done)
+	}
+}
+
+func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) error {
 	b := &pgx.Batch{}
 	for _, p := range batch {
 		b.Queue(sql, p.args...).QueryRow(p.scan)
 	}
-	err := pool.SendBatch(ctx, b).Close()
-	for _, p := range batch {
-		if err != nil {
-			p.err = err
-		}
-		close(p.done)
-	}
+	return pool.SendBatch(ctx, b).Close()
 }

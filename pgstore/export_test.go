@@ -17,3 +17,10 @@ func BeforeCommit(s *Store, f func(pgx.Tx)) { s.beforeCommit = f }
 func BatchStats(s *Store) (batches, appends uint64) {
 	return s.commits.batches.Load(), s.commits.appends.Load()
 }
+
+// Queued reports how many appends wait in s's committer.
+func Queued(s *Store) int {
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
+	return len(s.commits.queue)
+}

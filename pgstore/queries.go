@@ -58,7 +58,7 @@ ORDER BY r.position`)
 		createSession:  q(`INSERT INTO §.sessions (app, user_id, session_id, created, version) SELECT $1, $2, $3, position, 0 FROM §.head ON CONFLICT DO NOTHING`),
 		lockHead:       q(`SELECT position FROM §.head FOR UPDATE`),
 		lockSession:    q(`SELECT created FROM §.sessions WHERE ` + key + ` FOR UPDATE`),
-		appendEvent:    q(`SELECT status, pos, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		appendEvent:    q(`SELECT status, pos, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
 		deleteSession:  q(`DELETE FROM §.sessions WHERE ` + key),
 		insertRecord:   q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) SELECT position, $1, $2, $3, $4, $5, $6, $7 FROM §.head`),
 		insertAt:       q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),

@@ -246,6 +246,12 @@ func TestDatabaseDown(t *testing.T) {
 		_, err = svc.Get(t.Context(), key("u", "s"), service.GetOptions{})
 		require.Error(t, err)
 		assert.NotErrorIs(t, err, service.ErrNotFound, "a failure is not an answer")
+		// The store's own append path (the batch) reports the cause too.
+		_, err = store.Append(t.Context(), &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key("u", "s"), Seq: 1,
+			Time: time.Now(), Event: &eventlog.Event{ID: "e"}})
+		require.Error(t, err)
+		assert.True(t, errors.As(err, &connErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF),
+			"the batch's error wraps the connection's failure: %v", err)
 	})
 }
 

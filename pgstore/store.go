@@ -31,6 +31,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,8 +50,12 @@ const DefaultSchema = "sessionlog"
 // notification when [Options.PollInterval] is zero.
 const DefaultPollInterval = time.Second
 
-// Options configure a [Store]. The zero value uses [DefaultSchema] and
-// [DefaultPollInterval].
+// DefaultCachedSessions is how many sessions' events a store keeps in
+// memory when [Options.CachedSessions] is zero.
+const DefaultCachedSessions = 10000
+
+// Options configure a [Store]. The zero value uses [DefaultSchema],
+// [DefaultPollInterval] and [DefaultCachedSessions].
 type Options struct {
 	// Schema is the PostgreSQL schema of sessionlog's tables. It is created
 	// if missing. Replicas that share a log use the same schema.
@@ -59,6 +64,11 @@ type Options struct {
 	// when no notification came, which bounds the delay a lost
 	// notification can cause.
 	PollInterval time.Duration
+	// CachedSessions bounds how many sessions' events the store keeps in
+	// memory once read; zero means [DefaultCachedSessions]. Readers of a
+	// cached session share its events; a session read again after it
+	// left the cache is read from the database in full.
+	CachedSessions int
 }
 
 // Store is the PostgreSQL [eventlog.Store]. It is safe for concurrent use.
@@ -124,10 +134,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	case poll < 0:
 		return nil, fmt.Errorf("pgstore: open: %w: poll interval %v is negative", eventlog.ErrInvalidArgument, poll)
 	}
+	cached := opts.CachedSessions
+	switch {
+	case cached == 0:
+		cached = DefaultCachedSessions
+	case cached < 0:
+		return nil, fmt.Errorf("pgstore: open: %w: cached sessions %d is negative", eventlog.ErrInvalidArgument, cached)
+	}
 	s := &Store{
 		pool:    pool,
 		schema:  pgx.Identifier{name}.Sanitize(),
-		channel: "sessionlog." + name,
+		channel: channelFor(name),
+		cache:   cache{max: cached},
 	}
 	s.sql = newQueries(s.schema)
 	if err := migrate(ctx, pool, name, s.schema); err != nil {
@@ -139,6 +157,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	go s.listen(runCtx, pool.Config().ConnConfig.Copy())
 	go s.poll(runCtx, poll)
 	return s, nil
+}
+
+// channelFor names the NOTIFY channel of a schema. Channel names are
+// identifiers of at most 63 bytes, and a schema name may be that long
+// already, so the channel carries a hash of it.
+func channelFor(schema string) string {
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	return fmt.Sprintf("sessionlog_%016x", h.Sum64())
 }
 
 // Shared reports true: other replicas append to the same log.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionlog/sessionlog/eventlog"
@@ -34,11 +35,15 @@ type liveApp struct {
 }
 
 type liveSession struct {
-	mu   sync.RWMutex
-	app  *liveApp
-	key  eventlog.SessionKey
-	st   *SessionState
-	gone bool // deleted: a newer session may live at the same key
+	mu  sync.RWMutex
+	app *liveApp
+	key eventlog.SessionKey
+	st  *SessionState
+	// gone says the session was deleted, or replaced at its key by a
+	// newer incarnation (which a shared store's other writers can do
+	// before this projection folds the deletion). It is atomic because a
+	// replacement marks it under the app lock alone.
+	gone atomic.Bool
 }
 
 // SessionView is what an update or a read sees of a session.
@@ -85,6 +90,9 @@ func (l *Live) Create(key eventlog.SessionKey, commit func() (*eventlog.Record, 
 // addSession folds a creation record. The caller holds a.mu.
 func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 	s := &liveSession{app: a, key: rec.Key, st: newSession(rec)}
+	if old := a.sessions[rec.Key]; old != nil {
+		old.gone.Store(true) // an Update waiting for it must not commit through it
+	}
 	a.sessions[rec.Key] = s
 	ids := a.byUser[rec.Key.UserID]
 	if ids == nil {
@@ -100,7 +108,7 @@ func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 // for writing. A create may have registered a new session at the key
 // between the deletion's commit and this fold; that one stays.
 func (a *liveApp) removeSession(s *liveSession) {
-	s.gone = true
+	s.gone.Store(true)
 	if a.sessions[s.key] != s {
 		return
 	}
@@ -131,7 +139,7 @@ func (l *Live) lock(key eventlog.SessionKey, write bool) (*liveSession, error) {
 		} else {
 			s.mu.RLock()
 		}
-		if !s.gone {
+		if !s.gone.Load() {
 			return s, nil
 		}
 		// Deleted between the lookup and the lock: look again, a new
@@ -274,7 +282,7 @@ func (l *Live) Sessions(app, user, afterUser, afterID string, limit int) []Sessi
 			break
 		}
 		s.mu.RLock()
-		if !s.gone {
+		if !s.gone.Load() {
 			out = append(out, s.view())
 		}
 		s.mu.RUnlock()
@@ -335,7 +343,7 @@ func (l *Live) Snapshot() *State {
 		a.mu.RUnlock()
 		for _, s := range sessions {
 			s.mu.RLock()
-			if !s.gone {
+			if !s.gone.Load() {
 				st := *s.st
 				st.State = maps.Clone(st.State)
 				as.Sessions[s.key] = &st

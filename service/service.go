@@ -509,6 +509,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		}
 		got, err := s.store.Append(ctx, &Record{
 			Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: stored.Timestamp, Event: stored,
+			Incarnation: v.Created, // another writer of a shared store may have replaced it
 		})
 		switch {
 		case err == nil:

@@ -67,20 +67,21 @@ CREATE TABLE {{schema}}.user_state (
 -- appends can go to the server in one round trip and commit together (one
 -- WAL flush for all of them). It returns a status instead of raising, so
 -- that one append's refusal leaves the others of its batch alone:
--- 0 appended (at position), 1 no such session, 2 duplicate event ID (the
--- stored record's position and body), 3 stale (the session's version).
+-- 0 appended (at position), 1 no such session (or not the incarnation
+-- p_incarnation names, unless it is 0), 2 duplicate event ID (the stored
+-- record's position and body), 3 stale (the session's version).
 -- It takes the head lock before the session's row, as every write does, so
 -- that writers never wait for each other in a cycle.
 CREATE FUNCTION {{schema}}.append_event(
 	p_app bytea, p_user bytea, p_session bytea, p_seq bigint, p_event_id bytea, p_body bytea,
-	p_keys bytea[], p_values bytea[], p_user_scoped boolean[], p_channel text, p_payload text,
+	p_keys bytea[], p_values bytea[], p_user_scoped boolean[], p_channel text, p_payload text, p_incarnation bigint,
 	OUT status smallint, OUT pos bigint, OUT created bigint, OUT version bigint, OUT stored bytea)
 LANGUAGE plpgsql AS $$
 BEGIN
 	SELECT h.position INTO pos FROM {{schema}}.head h FOR UPDATE;
 	SELECT s.created, s.version INTO created, version FROM {{schema}}.sessions s
 		WHERE s.app = p_app AND s.user_id = p_user AND s.session_id = p_session FOR UPDATE;
-	IF NOT FOUND THEN
+	IF NOT FOUND OR (p_incarnation <> 0 AND created <> p_incarnation) THEN
 		status := 1;
 		RETURN;
 	END IF;

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,9 @@ func RunReplicas(t *testing.T, newLog func(t *testing.T) (open func() eventlog.S
 		{"last writer wins across replicas when the service asks for it", r.lastWriterWins},
 		{"a subscription on one replica receives another's appends in order", r.subscription},
 		{"a replica opened after the others closed sees everything", r.reopen},
+		{"an append through a handle of a session another replica replaced is not found", r.replacedUnderAppend},
+		{"last writer wins also when another replica appends between the fold and the commit", r.overtakenUnderAppend},
+		{"a Get that finds the session replaced under it reads the new one", r.replacedUnderGet},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +56,32 @@ type replicas struct {
 // replica is one service over its own store of a shared log.
 type replica struct {
 	*harness
+	hooks *hookedStore
+}
+
+// hookedStore runs a function once, just before the next append of an
+// event (or the next session read) reaches the store: the moment between
+// a service's fold of the log and its commit, where another replica's
+// write can land.
+type hookedStore struct {
+	eventlog.SharedStore
+	beforeAppend, beforeSession atomic.Pointer[func()]
+}
+
+func (h *hookedStore) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
+	if rec != nil && rec.Kind == eventlog.KindEventAppended {
+		if f := h.beforeAppend.Swap(nil); f != nil {
+			(*f)()
+		}
+	}
+	return h.SharedStore.Append(ctx, rec)
+}
+
+func (h *hookedStore) Session(ctx context.Context, key eventlog.SessionKey) (eventlog.SessionLog, error) {
+	if f := h.beforeSession.Swap(nil); f != nil {
+		(*f)()
+	}
+	return h.SharedStore.Session(ctx, key)
 }
 
 // open opens n replicas over a new log, on one clock and one ID sequence
@@ -66,7 +96,8 @@ func (r replicas) open(t *testing.T, n int, opts ...option) ([]replica, func(opt
 		require.NotNil(t, store, "the log's opener returned a nil store")
 		sh, ok := store.(eventlog.SharedStore)
 		require.True(t, ok && sh.Shared(), "a replica's store must report itself shared")
-		o := service.Options{Store: store, Now: clock.Now, NewID: ids.Next}
+		hooks := &hookedStore{SharedStore: sh}
+		o := service.Options{Store: hooks, Now: clock.Now, NewID: ids.Next}
 		for _, f := range opts {
 			f(&o)
 		}
@@ -75,7 +106,7 @@ func (r replicas) open(t *testing.T, n int, opts ...option) ([]replica, func(opt
 		svc, err := service.New(h.ctx, o)
 		require.NoError(t, err, "service.New over a shared log")
 		h.svc = svc
-		return replica{h}
+		return replica{h, hooks}
 	}
 	out := make([]replica, n)
 	for i := range out {
@@ -276,4 +307,72 @@ func (r replicas) reopen(t *testing.T) {
 	_, err := c.svc.Get(c.ctx, gone, service.GetOptions{})
 	require.True(t, errors.Is(err, service.ErrNotFound), "the deleted session stays deleted: %v", err)
 	c.verify()
+}
+
+// CONTRACT A6 D2 (across replicas): between A's fold of the log and its
+// commit, B deletes the session and creates another at its key; A's
+// append through the old handle, at the version the new session is at,
+// must not land in the new session.
+func (r replicas) replacedUnderAppend(t *testing.T) {
+	rs, _ := r.open(t, 2)
+	a, b := rs[0], rs[1]
+	k := key("app", "u", "s")
+	old := a.create(k, nil)
+	replace := func() {
+		require.NoError(t, b.svc.Delete(b.ctx, k))
+		b.create(k, map[string]any{"gen": "2"})
+	}
+	a.hooks.beforeAppend.Store(&replace)
+	_, err := a.svc.AppendEvent(a.ctx, old, delta(map[string]any{"app:x": "through the old handle"}))
+	require.ErrorIs(t, err, service.ErrNotFound)
+	assert.Nil(t, a.hooks.beforeAppend.Load(), "the replacement ran")
+	for _, rep := range rs {
+		got := rep.get(k)
+		assert.Empty(t, got.Events, "the new session holds nothing of the old handle's")
+		assert.Equal(t, map[string]any{"gen": "2"}, got.State)
+		rep.verify()
+	}
+}
+
+// CONTRACT A6: with LastWriterWins, B's append between A's fold and A's
+// commit makes A's first try stale; A folds B's event and goes after it.
+func (r replicas) overtakenUnderAppend(t *testing.T) {
+	rs, _ := r.open(t, 2, lastWriterWins)
+	a, b := rs[0], rs[1]
+	k := key("app", "u", "s")
+	sess := a.create(k, nil)
+	overtake := func() { b.appendDelta(b.get(k), map[string]any{"by": "b"}) }
+	a.hooks.beforeAppend.Store(&overtake)
+	a.appendDelta(sess, map[string]any{"by": "a"})
+	assert.Nil(t, a.hooks.beforeAppend.Load(), "B got in first")
+	for _, rep := range rs {
+		got := rep.get(k)
+		require.Len(t, got.Events, 2)
+		assert.Equal(t, uint64(2), got.Version)
+		assert.Equal(t, "a", got.State["by"], "A's append, stored last, wins")
+		rep.verify()
+	}
+}
+
+// CONTRACT G1 G4 (across replicas): B replaces the session between A's
+// view of it and A's read of its log; A's Get folds the change and
+// returns the new session whole, never a mix of the two.
+func (r replicas) replacedUnderGet(t *testing.T) {
+	rs, _ := r.open(t, 2)
+	a, b := rs[0], rs[1]
+	k := key("app", "u", "s")
+	old := a.create(k, map[string]any{"gen": "1"})
+	a.appendDelta(old, map[string]any{"n": 1.0})
+	replace := func() {
+		require.NoError(t, b.svc.Delete(b.ctx, k))
+		b.create(k, map[string]any{"gen": "2"})
+	}
+	a.hooks.beforeSession.Store(&replace)
+	got := a.get(k)
+	assert.Nil(t, a.hooks.beforeSession.Load(), "the replacement ran")
+	assert.Equal(t, map[string]any{"gen": "2"}, got.State)
+	assert.Empty(t, got.Events)
+	assert.Equal(t, uint64(0), got.Version)
+	a.appendDelta(got, map[string]any{"n": 2.0})
+	assert.Equal(t, uint64(1), b.get(k).Version, "the handle A got is the new session's")
 }
