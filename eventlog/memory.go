@@ -156,6 +156,9 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 		s.wake.fire() // its watchers read again and find it gone
 		return rec, nil
 	}
+	if rec.Incarnation != 0 && rec.Incarnation != s.created.Position {
+		return nil, fmt.Errorf("append to session %s: %w: the session the event is for was deleted", rec.Key, ErrNotFound)
+	}
 	if seq, dup := s.ids[rec.Event.ID]; dup {
 		return s.records[seq-1], ErrDuplicateEvent
 	}
