@@ -208,6 +208,9 @@ func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 		s.wake.fire() // its watchers read again and find it gone
 		return rec, nil
 	}
+	if rec.Incarnation != 0 && rec.Incarnation != s.created.Position {
+		return nil, fmt.Errorf("append to session %s: %w: the session the event is for was deleted", rec.Key, ErrNotFound)
+	}
 	if seq, dup := s.ids[rec.Event.ID]; dup {
 		if p.restore {
 			return nil, fmt.Errorf("restore event %q of session %s: %w: the session already holds it", rec.Event.ID, rec.Key, ErrInvalidArgument)

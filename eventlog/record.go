@@ -103,6 +103,15 @@ type Record struct {
 	// app: and user: writes of a KindStateRetained record. Keys carry their
 	// scope prefix; values may be the Removed sentinel.
 	State map[string]any `json:"state,omitempty"`
+
+	// Incarnation, on a KindEventAppended record handed to
+	// [Store.Append], pins the session instance the event is for: the
+	// position of its creation record. When the session at the key is
+	// another incarnation (the one meant was deleted, and another created
+	// in its place), the store refuses the append with ErrNotFound. Zero
+	// accepts any. It is a condition of the append, not part of the
+	// record: it is neither stored nor encoded.
+	Incarnation Position `json:"-"`
 }
 
 // MarshalJSON writes the record with its time in the one form [FormatTimestamp] documents.

@@ -21,7 +21,8 @@ type Store interface {
 	// atomically with the write (nothing is written when one fails):
 	//
 	//   - KindSessionCreated: the session must not exist (ErrAlreadyExists).
-	//   - KindEventAppended: the session must exist (ErrNotFound). If it
+	//   - KindEventAppended: the session must exist, and be the
+	//     incarnation rec.Incarnation names if it is set (ErrNotFound). If it
 	//     already holds an event with rec.Event.ID, nothing is written and
 	//     the stored record is returned with ErrDuplicateEvent. Otherwise
 	//     rec.Seq must be the session's version + 1 (ErrStaleSession).
@@ -60,6 +61,18 @@ type Store interface {
 	// Close releases the store. Later calls give ErrClosed, and every
 	// channel from Changes is closed.
 	Close() error
+}
+
+// SharedStore is a [Store] that other writers append to as well, such as a
+// database shared by several service replicas. A service over a shared
+// store cannot see those records as it writes its own, so it reads the
+// whole log after the last record it folded (Read with an empty scope)
+// before every call, and [Store.Read] must then report, in through, a
+// position up to which every committed record is visible.
+type SharedStore interface {
+	Store
+	// Shared reports whether other writers may append to the store.
+	Shared() bool
 }
 
 // The state key prefixes. They belong to the log's format because a store

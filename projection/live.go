@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionlog/sessionlog/eventlog"
@@ -34,11 +35,15 @@ type liveApp struct {
 }
 
 type liveSession struct {
-	mu   sync.RWMutex
-	app  *liveApp
-	key  eventlog.SessionKey
-	st   *SessionState
-	gone bool // deleted: a newer session may live at the same key
+	mu  sync.RWMutex
+	app *liveApp
+	key eventlog.SessionKey
+	st  *SessionState
+	// gone says the session was deleted, or replaced at its key by a
+	// newer incarnation (which a shared store's other writers can do
+	// before this projection folds the deletion). It is atomic because a
+	// replacement marks it under the app lock alone.
+	gone atomic.Bool
 }
 
 // SessionView is what an update or a read sees of a session.
@@ -85,6 +90,9 @@ func (l *Live) Create(key eventlog.SessionKey, commit func() (*eventlog.Record, 
 // addSession folds a creation record. The caller holds a.mu.
 func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 	s := &liveSession{app: a, key: rec.Key, st: newSession(rec)}
+	if old := a.sessions[rec.Key]; old != nil {
+		old.gone.Store(true) // an Update waiting for it must not commit through it
+	}
 	a.sessions[rec.Key] = s
 	ids := a.byUser[rec.Key.UserID]
 	if ids == nil {
@@ -100,7 +108,7 @@ func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 // for writing. A create may have registered a new session at the key
 // between the deletion's commit and this fold; that one stays.
 func (a *liveApp) removeSession(s *liveSession) {
-	s.gone = true
+	s.gone.Store(true)
 	if a.sessions[s.key] != s {
 		return
 	}
@@ -131,7 +139,7 @@ func (l *Live) lock(key eventlog.SessionKey, write bool) (*liveSession, error) {
 		} else {
 			s.mu.RLock()
 		}
-		if !s.gone {
+		if !s.gone.Load() {
 			return s, nil
 		}
 		// Deleted between the lookup and the lock: look again, a new
@@ -274,7 +282,7 @@ func (l *Live) Sessions(app, user, afterUser, afterID string, limit int) []Sessi
 			break
 		}
 		s.mu.RLock()
-		if !s.gone {
+		if !s.gone.Load() {
 			out = append(out, s.view())
 		}
 		s.mu.RUnlock()
@@ -282,10 +290,16 @@ func (l *Live) Sessions(app, user, afterUser, afterID string, limit int) []Sessi
 	return out
 }
 
-// Apply folds a record committed to the log outside Create and Update, as
-// when a service opens a store that already holds a log. It folds exactly
-// as [State.Apply] does, so that the two agree on any log (CONTRACT R1);
-// it is not for use while other goroutines update the same sessions.
+// Apply folds a record committed to the log outside Create and Update: the
+// log a service finds when it opens a store, and the records that other
+// writers append to a shared one. It folds as [State.Apply] does, so that
+// the two agree on any log (CONTRACT R1), and it skips what the projection
+// already holds, because a record may reach it twice (once from the Update
+// that committed it, once from a read of the log): a creation of a session
+// that lives at its key from that position on, an event at or below its
+// session's version or older than its session, a deletion of a newer
+// session. App and user writes fold by position, so repeating them changes
+// nothing.
 func (l *Live) Apply(rec *eventlog.Record) {
 	a := l.app(rec.Key.AppName, true)
 	var s *liveSession
@@ -299,14 +313,16 @@ func (l *Live) Apply(rec *eventlog.Record) {
 	defer a.mu.Unlock()
 	switch rec.Kind {
 	case eventlog.KindSessionCreated:
-		a.addSession(rec)
-		return // addSession folds the shared writes
+		if old := a.sessions[rec.Key]; old == nil || old.st.Created < rec.Position {
+			a.addSession(rec)
+			return // addSession folds the shared writes
+		}
 	case eventlog.KindEventAppended:
-		if s != nil {
+		if s != nil && s.st.Created < rec.Position && rec.Seq > s.st.Version {
 			s.st.apply(rec)
 		}
 	case eventlog.KindSessionDeleted:
-		if s != nil {
+		if s != nil && s.st.Created < rec.Position {
 			a.removeSession(s)
 		}
 	}
@@ -327,7 +343,7 @@ func (l *Live) Snapshot() *State {
 		a.mu.RUnlock()
 		for _, s := range sessions {
 			s.mu.RLock()
-			if !s.gone {
+			if !s.gone.Load() {
 				st := *s.st
 				st.State = maps.Clone(st.State)
 				as.Sessions[s.key] = &st

@@ -802,6 +802,63 @@ func TestLiveApply(t *testing.T) {
 	})
 }
 
+// CONTRACT R1: over a shared store a record can reach the projection twice
+// (from the Update that committed it and from a read of the log); folding
+// it again, or folding an older incarnation's records after a newer
+// session took the key, changes nothing.
+func TestLiveApplySkipsWhatItHolds(t *testing.T) {
+	key := pjKey("app", "u", "s")
+	log := []*eventlog.Record{
+		pjCreated(1, key, map[string]any{"a": 1, "app:x": 1}),
+		pjAppended(2, key, 1, map[string]any{"a": 2, "user:y": 2}),
+		pjAppended(3, key, 2, map[string]any{"a": 3}),
+	}
+	var live projection.Live
+	for _, rec := range log {
+		live.Apply(rec)
+	}
+	once := live.Snapshot()
+
+	t.Run("folding the same records again changes nothing", func(t *testing.T) {
+		for _, rec := range log {
+			live.Apply(rec)
+		}
+		assert.Equal(t, once, live.Snapshot())
+	})
+	t.Run("an event at or below the session's version is skipped", func(t *testing.T) {
+		live.Apply(pjAppended(4, key, 2, map[string]any{"a": "late"}))
+		assert.Equal(t, once, live.Snapshot())
+	})
+	t.Run("a newer session at the key ignores the older one's records", func(t *testing.T) {
+		var l projection.Live
+		l.Apply(pjCreated(10, key, map[string]any{"b": 1}))
+		l.Apply(pjCreated(1, key, map[string]any{"a": 1}))
+		l.Apply(pjAppended(2, key, 1, map[string]any{"a": 2, "app:x": 2}))
+		l.Apply(pjDeleted(3, key))
+		var v projection.SessionView
+		require.NoError(t, l.View(key, func(got projection.SessionView) error { v = got; return nil }))
+		assert.Equal(t, eventlog.Position(10), v.Created)
+		assert.Equal(t, uint64(0), v.Version)
+		// The older session's app: write still counts: shared state
+		// outlives sessions (CONTRACT D3).
+		assert.Equal(t, map[string]any{"b": 1, "app:x": 2}, v.State)
+	})
+	t.Run("a deletion removes the session it names", func(t *testing.T) {
+		live.Apply(pjDeleted(5, key))
+		err := live.View(key, func(projection.SessionView) error { return nil })
+		require.ErrorIs(t, err, eventlog.ErrNotFound)
+		rebuilt, err := projection.RebuildFrom(func(yield func(*eventlog.Record, error) bool) {
+			for _, rec := range append(log, pjDeleted(5, key)) {
+				if !yield(rec, nil) {
+					return
+				}
+			}
+		})
+		require.NoError(t, err)
+		assert.Equal(t, rebuilt, live.Snapshot())
+	})
+}
+
 // CONTRACT R1: after any sequence of operations, with concurrent writers
 // to the same app: and user: keys, Live.Snapshot equals Rebuild.
 func TestLiveSnapshotEqualsRebuild(t *testing.T) {

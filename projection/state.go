@@ -173,8 +173,13 @@ func (s *State) dropEmptyApps() {
 // Records iterates over a store's whole log in position order, as it is
 // when each batch is read: what [Rebuild] folds and what an export writes.
 func Records(ctx context.Context, store eventlog.Store) iter.Seq2[*eventlog.Record, error] {
+	return RecordsAfter(ctx, store, 0)
+}
+
+// RecordsAfter iterates over the records of a store's whole log after
+// position after, in position order, as [Records] does.
+func RecordsAfter(ctx context.Context, store eventlog.Store, after eventlog.Position) iter.Seq2[*eventlog.Record, error] {
 	return func(yield func(*eventlog.Record, error) bool) {
-		var after eventlog.Position
 		for {
 			recs, through, err := store.Read(ctx, eventlog.Scope{}, after, rebuildBatch)
 			if err != nil {

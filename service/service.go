@@ -19,6 +19,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"sort"
@@ -86,23 +87,82 @@ type Service struct {
 	now    func() time.Time
 	newID  func() string
 	lww    bool
+
+	// A shared store (eventlog.SharedStore) has writers besides this
+	// service; before each call the service folds what they appended.
+	shared bool
+	// foldMu orders the folds; applied is the position of the last record
+	// folded from the log. Folds are numbered as they start (foldStarted)
+	// and foldDone is the number of the last one that finished, so that a
+	// call can tell whether a fold that began after it did has finished.
+	foldMu      sync.Mutex
+	applied     Position
+	foldStarted atomic.Uint64
+	foldDone    uint64
 }
 
 // New returns a service over opts.Store, folding whatever log the store
 // already holds into the live state.
+//
+// Over an [eventlog.SharedStore] that reports itself shared (a database
+// that several service replicas write), the service also folds the records
+// the other writers appended before every call, so that each call sees
+// everything committed before it began: a Get on one replica returns an
+// event appended through another, with the app and user state it wrote.
 func New(ctx context.Context, opts Options) (*Service, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("open service: %w", invalid("ctx", "is nil"))
 	}
 	s := &Service{store: opts.Store, now: opts.Now, newID: opts.NewID, lww: opts.LastWriterWins}
 	s.once.Do(s.defaults)
-	for rec, err := range projection.Records(ctx, s.store) {
-		if err != nil {
-			return nil, fmt.Errorf("open service: %w", err)
-		}
-		s.live.Apply(rec)
+	if sh, ok := s.store.(eventlog.SharedStore); ok {
+		s.shared = sh.Shared()
+	}
+	if err := s.fold(ctx); err != nil {
+		return nil, fmt.Errorf("open service: %w", err)
 	}
 	return s, nil
+}
+
+// fold folds the records of the log after the last one folded.
+func (s *Service) fold(ctx context.Context) error {
+	for rec, err := range projection.RecordsAfter(ctx, s.store, s.applied) {
+		if err != nil {
+			return err
+		}
+		s.live.Apply(rec)
+		s.applied = rec.Position
+	}
+	return nil
+}
+
+// holdApp says whether an update that touches what other sessions see
+// (shared) must hold its app across the commit (see [projection.Live.Update]):
+// so that no reader finds a record in the log before its effect in the
+// projection. Over a shared store that cannot happen anyway, because every
+// call folds the log before it reads; holding the app there would only
+// keep one app's appends from going to the database together.
+func (s *Service) holdApp(shared bool) bool { return shared && !s.shared }
+
+// catchUp folds, over a shared store, what other writers appended before
+// this call began. Concurrent calls share the work: a call that finds a
+// fold begun after it arrived, and finished, has nothing left to do.
+func (s *Service) catchUp(ctx context.Context) error {
+	if !s.shared {
+		return nil
+	}
+	arrived := s.foldStarted.Load()
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
+	if s.foldDone > arrived {
+		return nil
+	}
+	n := s.foldStarted.Add(1)
+	if err := s.fold(ctx); err != nil {
+		return fmt.Errorf("read the shared log: %w", err)
+	}
+	s.foldDone = n
+	return nil
 }
 
 // defaults fills in what Options left out (all of it, for a zero Service).
@@ -128,7 +188,7 @@ func (s *Service) ready(ctx context.Context) error {
 	case s.closed.Load():
 		return ErrClosed
 	}
-	return nil
+	return s.catchUp(ctx)
 }
 
 // Close closes the service and its store: subscriptions end, and every
@@ -237,20 +297,47 @@ func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Se
 		return nil, fmt.Errorf("get session: %w", err)
 	}
 	var out *Session
-	err = s.live.View(key, func(v projection.SessionView) error {
-		log, err := s.store.Session(ctx, key)
-		if err != nil {
-			return err
+	for attempt := 0; ; attempt++ {
+		err = s.live.View(key, func(v projection.SessionView) error {
+			log, err := s.store.Session(ctx, key)
+			if err != nil {
+				return err
+			}
+			if log.Created.Position != v.Created || log.Version() < v.Version {
+				return errMoved
+			}
+			// Over a shared store the log may already hold events that
+			// the view has not folded: the handle shows what it folded.
+			log.Records, log.Events = log.Records[:v.Version:v.Version], log.Events[:v.Version:v.Version]
+			out = handle(v)
+			out.Events = filterEvents(log, opts)
+			return nil
+		})
+		if err != errMoved || attempt == maxRetries {
+			break
 		}
-		out = handle(v)
-		out.Events = filterEvents(log, opts)
-		return nil
-	})
+		// Another writer deleted or re-created the session between the
+		// view and the read: fold its records and look again.
+		if err = s.catchUp(ctx); err != nil {
+			break
+		}
+	}
+	if err == errMoved {
+		err = fmt.Errorf("session %s: %w: it keeps changing under concurrent deletes", key, ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
 	return out, nil
 }
+
+// errMoved reports that the log and the live view of a session disagree,
+// which a shared store's other writers can cause for a moment.
+var errMoved = errors.New("the session changed between the view and the log")
+
+// maxRetries bounds how often a call folds a shared store's new records
+// and tries again.
+const maxRetries = 8
 
 // filterEvents applies GetOptions to a session's events without copying
 // them when it can.
@@ -359,7 +446,7 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	err = s.live.Update(key, true, func(projection.SessionInfo) (*Record, error) {
+	err = s.live.Update(key, s.holdApp(true), func(projection.SessionInfo) (*Record, error) {
 		return s.store.Append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()})
 	})
 	if err != nil && !isNotFound(err) {
@@ -412,7 +499,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	}
 
 	var rec *Record
-	err = s.live.Update(key, projection.WritesShared(stored.Actions.StateDelta), func(v projection.SessionInfo) (*Record, error) {
+	commit := func(v projection.SessionInfo) (*Record, error) {
 		if sess.created != 0 && sess.created != v.Created {
 			return nil, fmt.Errorf("session %s: %w: the handle's session was deleted", key, ErrNotFound)
 		}
@@ -422,17 +509,30 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		}
 		got, err := s.store.Append(ctx, &Record{
 			Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: stored.Timestamp, Event: stored,
+			Incarnation: v.Created, // another writer of a shared store may have replaced it
 		})
 		switch {
 		case err == nil:
-			rec = got
+			rec, stored = got, got.Event // the store's record, as readers see it
 			return got, nil
 		case errIsDuplicate(err):
 			stored = got.Event
 			return nil, nil
 		}
 		return nil, err
-	})
+	}
+	shared := s.holdApp(projection.WritesShared(stored.Actions.StateDelta))
+	for attempt := 0; ; attempt++ {
+		err = s.live.Update(key, shared, commit)
+		if !s.shared || !s.lww || !errors.Is(err, ErrStaleSession) || attempt == maxRetries {
+			break
+		}
+		// Last writer wins, but another writer of the shared store got in
+		// first: fold its events and go after them.
+		if err = s.catchUp(ctx); err != nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
 	}
@@ -635,9 +735,9 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 			return err
 		}
 		rec.Event = cloneForStore(in.Event)
-		return s.live.Update(in.Key, projection.WritesShared(rec.Event.Actions.StateDelta), commit)
+		return s.live.Update(in.Key, s.holdApp(projection.WritesShared(rec.Event.Actions.StateDelta)), commit)
 	case eventlog.KindSessionDeleted:
-		if err := s.live.Update(in.Key, true, commit); err != nil && !isNotFound(err) {
+		if err := s.live.Update(in.Key, s.holdApp(true), commit); err != nil && !isNotFound(err) {
 			return err
 		}
 		return nil

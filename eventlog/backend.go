@@ -1,0 +1,41 @@
+package eventlog
+
+// Helpers for backends other than [Memory], so that every store enforces
+// the same rules with the same code.
+
+// CheckRecord reports a record that no store may accept (no kind, no app
+// name, an event without an ID or a sequence number, ...) as
+// ErrInvalidArgument. [Store.Append] implementations call it first.
+func CheckRecord(rec *Record) error { return validateRecord(rec) }
+
+// Retained returns what must survive a deleted session (CONTRACT D3): for
+// each of its records, given oldest first (the creation, then its events in
+// sequence order), the app: and user: writes that no later record of the
+// session overrides, as a KindStateRetained record at the original
+// position, key and time. Records whose writes all were overridden leave
+// nothing. The result is in position order.
+func Retained(records []*Record) []*Record {
+	var out []*Record
+	seen := map[string]bool{}
+	for i := len(records) - 1; i >= 0; i-- {
+		rec := records[i]
+		var kept map[string]any
+		for k, v := range rec.Writes() {
+			if seen[k] || !isShared(k) {
+				continue
+			}
+			seen[k] = true
+			if kept == nil {
+				kept = make(map[string]any)
+			}
+			kept[k] = v
+		}
+		if kept != nil {
+			out = append(out, &Record{Position: rec.Position, Kind: KindStateRetained, Key: rec.Key, Time: rec.Time, State: kept})
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}

@@ -1,0 +1,220 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/pgstore"
+	"github.com/sessionlog/sessionlog/service"
+)
+
+// holdHead takes the head row's lock in a transaction of its own, so that
+// every write waits, until release is called.
+func holdHead(t *testing.T, schema string) (release func()) {
+	t.Helper()
+	conn := pgxConn(t)
+	tx, err := conn.Begin(t.Context())
+	require.NoError(t, err)
+	_, err = tx.Exec(t.Context(), "SELECT position FROM "+pgx.Identifier{schema}.Sanitize()+".head FOR UPDATE")
+	require.NoError(t, err)
+	var once sync.Once
+	release = func() { once.Do(func() { require.NoError(t, tx.Rollback(context.Background())) }) }
+	t.Cleanup(release)
+	return release
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// lockWaiter waits until a batch waits for the head lock, and returns its
+// backend's process ID.
+func lockWaiter(t *testing.T) int32 {
+	t.Helper()
+	conn := pgxConn(t)
+	var pid int32
+	waitFor(t, "a batch to wait for the lock", func() bool {
+		err := conn.QueryRow(t.Context(), `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%append_event%' LIMIT 1`).Scan(&pid)
+		return err == nil
+	})
+	return pid
+}
+
+func eventRecord(k eventlog.SessionKey, seq uint64, id string) *eventlog.Record {
+	return &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: seq, Time: time.Now(), Event: &eventlog.Event{ID: id}}
+}
+
+// Appends that arrive while another batch is in flight travel together in
+// the next one, and each still gets its own outcome.
+func TestAppendsWaitingTogetherShareABatch(t *testing.T) {
+	schema := newSchema(t)
+	store := open(t, schema)
+	ctx := t.Context()
+	const n = 6
+	keys := make([]eventlog.SessionKey, n+1)
+	for i := range keys {
+		keys[i] = eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprintf("s%d", i)}
+		_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: keys[i], Time: time.Now()})
+		require.NoError(t, err)
+	}
+	release := holdHead(t, schema)
+	var wg sync.WaitGroup
+	wg.Go(func() { // the leader: its batch waits for the lock
+		_, err := store.Append(ctx, eventRecord(keys[n], 1, "lead"))
+		assert.NoError(t, err)
+	})
+	lockWaiter(t)
+	errs := make([]error, n)
+	for i := range n {
+		seq := uint64(1)
+		if i == n-1 {
+			seq = 7 // stale: the session is at version 0
+		}
+		wg.Go(func() { _, errs[i] = store.Append(ctx, eventRecord(keys[i], seq, fmt.Sprintf("e%d", i))) })
+	}
+	waitFor(t, "the followers to queue", func() bool { return pgstore.Queued(store) == n })
+	release()
+	wg.Wait()
+	for i, err := range errs[:n-1] {
+		assert.NoError(t, err, "append %d", i)
+	}
+	assert.ErrorIs(t, errs[n-1], eventlog.ErrStaleSession)
+	batches, appends := pgstore.BatchStats(store)
+	assert.Equal(t, uint64(2), batches, "the leader's batch, then one for all that waited")
+	assert.Equal(t, uint64(n+1), appends)
+}
+
+// A follower whose context ends while it waits leaves the queue: its
+// caller gets the context's error, and the append is never sent.
+func TestAFollowerLeavesWhenItsContextEnds(t *testing.T) {
+	schema := newSchema(t)
+	store := open(t, schema)
+	ctx := t.Context()
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+	release := holdHead(t, schema)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, err := store.Append(ctx, eventRecord(k, 1, "lead"))
+		assert.NoError(t, err)
+	})
+	lockWaiter(t)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = store.Append(short, eventRecord(k, 2, "gave up"))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second, "it did not wait for the leader's batch")
+	release()
+	wg.Wait()
+	log, err := store.Session(ctx, k)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), log.Version(), "the abandoned append was never sent")
+}
+
+// A connection lost while a batch waits to commit loses the whole batch:
+// none of its appends is stored, each caller gets the error, and their
+// retries succeed.
+func TestConnectionLostMidBatch(t *testing.T) {
+	schema := newSchema(t)
+	store := open(t, schema)
+	svc := newService(t, store)
+	ctx := t.Context()
+	sessions := make([]*service.Session, 3)
+	for i := range sessions {
+		var err error
+		sessions[i], err = svc.Create(ctx, key("u", fmt.Sprintf("s%d", i)), nil)
+		require.NoError(t, err)
+	}
+	release := holdHead(t, schema)
+	var wg sync.WaitGroup
+	errs := make([]error, len(sessions))
+	for i, sess := range sessions {
+		wg.Go(func() {
+			_, errs[i] = svc.AppendEvent(ctx, sess, &service.Event{ID: fmt.Sprintf("e%d", i), Actions: service.EventActions{
+				StateDelta: map[string]any{"app:last": float64(i)}}})
+		})
+	}
+	// Cut off the backend whose batch waits for the head lock.
+	pid := lockWaiter(t)
+	time.Sleep(50 * time.Millisecond) // let the other appends queue behind it
+	_, err := pgxConn(t).Exec(ctx, "SELECT pg_terminate_backend($1)", pid)
+	require.NoError(t, err)
+	release()
+	wg.Wait()
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			assert.NotErrorIs(t, err, service.ErrStaleSession)
+		}
+	}
+	require.Positive(t, failed, "the cut batch's appends fail")
+
+	other := newService(t, open(t, schema))
+	stored := 0
+	for i, sess := range sessions {
+		got, err := other.Get(ctx, sess.Key(), service.GetOptions{})
+		require.NoError(t, err)
+		if errs[i] != nil {
+			assert.Empty(t, got.Events, "a failed append stored nothing")
+		}
+		stored += len(got.Events)
+		_, err = svc.AppendEvent(ctx, sess, &service.Event{ID: fmt.Sprintf("e%d", i)})
+		require.NoError(t, err, "the retry of append %d succeeds", i)
+	}
+	assert.Equal(t, len(sessions)-failed, stored)
+	require.NoError(t, other.Verify(ctx))
+}
+
+// CONTRACT B1: keys too long for the database's indexes are refused as
+// invalid arguments before anything is sent, and the appends beside them
+// do not suffer.
+func TestKeysTooLongForTheIndexes(t *testing.T) {
+	store := open(t, newSchema(t))
+	svc := newService(t, store)
+	ctx := t.Context()
+	sess, err := svc.Create(ctx, key("u", "s"), nil)
+	require.NoError(t, err)
+	long := strings.Repeat("x", pgstore.MaxKeyBytes)
+	_, err = svc.AppendEvent(ctx, sess, &service.Event{ID: long})
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+	_, err = svc.AppendEvent(ctx, sess, delta(map[string]any{"app:" + long: 1.0}))
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+	_, err = svc.Create(ctx, key("u", long), nil)
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+	_, err = svc.AppendEvent(ctx, sess, &service.Event{ID: "fine"})
+	require.NoError(t, err)
+}
+
+// A schema name as long as PostgreSQL allows still gets a notification
+// channel that works.
+func TestLongSchemaName(t *testing.T) {
+	dsn(t)
+	name := "sessionlog_test_long_" + strings.Repeat("n", 42) // 63 bytes
+	require.Len(t, name, 63)
+	t.Cleanup(func() {
+		_, err := pgxConn(t).Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE")
+		assert.NoError(t, err)
+	})
+	svc := newService(t, open(t, name))
+	sess, err := svc.Create(t.Context(), key("u", "s"), nil)
+	require.NoError(t, err)
+	_, err = svc.AppendEvent(t.Context(), sess, &service.Event{})
+	require.NoError(t, err)
+}

@@ -1,0 +1,26 @@
+package pgstore
+
+import "github.com/jackc/pgx/v5"
+
+// Test hooks.
+
+// SilenceNotifications makes s append without notifying other replicas, as
+// if every notification were lost.
+func SilenceNotifications(s *Store) { s.noNotify = true }
+
+// BeforeCommit makes s call f inside each append's transaction, after its
+// writes and before its commit.
+func BeforeCommit(s *Store, f func(pgx.Tx)) { s.beforeCommit = f }
+
+// BatchStats reports how many batches s has sent and how many appends
+// they carried.
+func BatchStats(s *Store) (batches, appends uint64) {
+	return s.commits.batches.Load(), s.commits.appends.Load()
+}
+
+// Queued reports how many appends wait in s's committer.
+func Queued(s *Store) int {
+	s.commits.mu.Lock()
+	defer s.commits.mu.Unlock()
+	return len(s.commits.queue)
+}

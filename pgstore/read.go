@@ -1,0 +1,106 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// Read implements [eventlog.Store.Read]. One statement reads the records
+// and the head position of one snapshot; because records commit in
+// position order, every record up to that head is visible in it, which is
+// how far a read that found fewer than limit records got.
+func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, after, err
+	}
+	if limit <= 0 {
+		return nil, after, fmt.Errorf("read: %w: limit %d is not positive", eventlog.ErrInvalidArgument, limit)
+	}
+	from := int64(min(after, math.MaxInt64))
+	var rows pgx.Rows
+	var err error
+	app, user, id := []byte(scope.AppName), []byte(scope.UserID), []byte(scope.SessionID)
+	switch {
+	case scope.AppName == "":
+		rows, err = s.pool.Query(ctx, s.sql.readAll, from, limit)
+	case scope.IsSession():
+		rows, err = s.pool.Query(ctx, s.sql.readSession, from, limit, app, user, id)
+	case scope.UserID != "":
+		rows, err = s.pool.Query(ctx, s.sql.readUser, from, limit, app, user)
+	default:
+		rows, err = s.pool.Query(ctx, s.sql.readApp, from, limit, app)
+	}
+	if err != nil {
+		return nil, after, s.dbError("read", err)
+	}
+	defer rows.Close()
+	var (
+		recs    []*eventlog.Record
+		head    eventlog.Position
+		created *eventlog.Position
+	)
+	for rows.Next() {
+		var pos *eventlog.Position
+		var body []byte
+		dest := []any{&head, &pos, &body}
+		if scope.IsSession() {
+			dest = []any{&head, &created, &pos, &body}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, after, s.dbError("read", err)
+		}
+		if pos == nil {
+			continue // no records: the row only carries the head
+		}
+		rec, err := decode(*pos, body)
+		if err != nil {
+			return nil, after, fmt.Errorf("pgstore: read: %w", err)
+		}
+		if rec.Kind == eventlog.KindSessionDeleted {
+			s.cache.drop(rec.Key)
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, after, s.dbError("read", err)
+	}
+	if scope.IsSession() && (created == nil || (scope.Incarnation != 0 && *created != scope.Incarnation)) {
+		return nil, after, fmt.Errorf("read session %s: %w", scope.Key(), eventlog.ErrNotFound)
+	}
+	through := max(after, head)
+	if len(recs) == limit {
+		through = recs[len(recs)-1].Position
+	}
+	return recs, through, nil
+}
+
+// Changes implements [eventlog.Store.Changes]: the channel closes when a
+// notification names the scope's app (or any app, for the whole store),
+// at the next poll, or when the store closes.
+func (s *Store) Changes(scope eventlog.Scope) <-chan struct{} {
+	return s.wake.wait(scope.AppName)
+}
+
+// Session implements [eventlog.Store.Session]. The events are kept in
+// memory once read, so that readers share them (CONTRACT G4) and a read
+// asks the database only for the events it has not seen.
+func (s *Store) Session(ctx context.Context, key eventlog.SessionKey) (eventlog.SessionLog, error) {
+	if err := s.check(ctx); err != nil {
+		return eventlog.SessionLog{}, err
+	}
+	log, err := s.cache.read(ctx, key, func(incarnation eventlog.Position, have uint64) (pgx.Rows, error) {
+		return s.pool.Query(ctx, s.sql.session, []byte(key.AppName), []byte(key.UserID), []byte(key.SessionID), int64(incarnation), int64(have))
+	})
+	switch {
+	case isDomain(err):
+		return log, fmt.Errorf("session %s: %w", key, err)
+	case err != nil:
+		return log, s.dbError(fmt.Sprintf("session %s", key), err)
+	}
+	return log, nil
+}
