@@ -8,8 +8,10 @@
 // The commands:
 //
 //	inspect  apps, users and sessions with their counts
-//	export   the whole log, or one session, as JSON lines of records
-//	import   append records (JSON lines, as export writes them)
+//	export   the whole log as JSON lines of records, or one session as an
+//	         ADK session document (package adkjson) or as its records
+//	import   append records (JSON lines, as export writes them), or one
+//	         ADK session document
 //	verify   check the header, every checksum and every sequence
 //	compact  drop what deleted sessions no longer need
 //
@@ -22,6 +24,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +37,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sessionlog/sessionlog/adkjson"
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/filestore"
 	"github.com/sessionlog/sessionlog/projection"
@@ -45,10 +49,15 @@ const usage = `usage: sessionlog <command> -dir DIR [flags]
 Commands:
   inspect -dir DIR                       list apps, users and sessions with their counts
   export  -dir DIR [-o FILE]             write every record as JSON lines
-  export  -dir DIR -app A -user U -session S [-o FILE]
-                                         write one session's records as JSON lines
-  import  -dir DIR [-i FILE]             append records from JSON lines (stdin by default);
-                                         all or nothing: a bad record writes nothing
+  export  -dir DIR -app A -user U -session S [-format F] [-indent] [-o FILE]
+                                         write one session as an ADK session document
+                                         (-format go, python or java: the runtime whose
+                                         time forms to write; default go), or as its
+                                         records in JSON lines (-format records)
+  import  -dir DIR [-i FILE] [-format records|adk]
+                                         append records from JSON lines, or one ADK
+                                         session document (-format adk), from FILE or
+                                         stdin; all or nothing: bad input writes nothing
   verify  -dir DIR                       check the header, checksums and sequences;
                                          exit status 1 on damage
   compact -dir DIR                       drop the records deleted sessions no longer need
@@ -183,20 +192,47 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 	fs.StringVar(&key.AppName, "app", "", "export one session: its `app` name")
 	fs.StringVar(&key.UserID, "user", "", "export one session: its `user` ID")
 	fs.StringVar(&key.SessionID, "session", "", "export one session: its session `ID`")
+	format := fs.String("format", "", "one session's `form`: go, python or java (an ADK session document with that runtime's times; default go) or records")
+	indent := fs.Bool("indent", false, "indent an ADK session document")
 	out := fs.String("o", "", "write to `file` instead of stdout (replaced only when the export is whole)")
 	dir, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	one := key != eventlog.SessionKey{}
-	if one && (key.AppName == "" || key.UserID == "" || key.SessionID == "") {
+	switch {
+	case one && (key.AppName == "" || key.UserID == "" || key.SessionID == ""):
 		return fmt.Errorf("%w: -app, -user and -session go together", errUsage)
+	case !one && *format != "" && *format != "records":
+		return fmt.Errorf("%w: -format %s exports one session: name it with -app, -user and -session", errUsage, *format)
+	case one && *format == "":
+		*format = adkjson.FormatGo.String()
+	}
+	var adk adkjson.Options
+	if one && *format != "records" {
+		if adk.Format, err = adkjson.ParseFormat(*format); err != nil {
+			return fmt.Errorf("%w: -format %q is not go, python, java or records", errUsage, *format)
+		}
+		if *indent {
+			adk.Indent = "  "
+		}
 	}
 	store, err := openReadOnly(ctx, dir)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if one && *format != "records" {
+		svc, err := service.New(ctx, service.Options{Store: store})
+		if err != nil {
+			return err
+		}
+		// Read the session first, so that a missing one makes no file.
+		if _, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1}); err != nil {
+			return err
+		}
+		return writeOut(*out, stdout, func(w io.Writer) error { return adkjson.Export(ctx, svc, key, w, adk) })
+	}
 	records := projection.Records(ctx, store)
 	if one {
 		sess, err := store.Session(ctx, key)
@@ -250,9 +286,13 @@ func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error 
 
 func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Reader, stdout io.Writer) error {
 	in := fs.String("i", "", "read from `file` instead of stdin")
+	format := fs.String("format", "records", "the input's `form`: records (JSON lines, as export writes them) or adk (one ADK session document, in any runtime's time forms)")
 	dir, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *format != "records" && *format != "adk" {
+		return fmt.Errorf("%w: -format %q is not records or adk", errUsage, *format)
 	}
 	src, name := stdin, "stdin"
 	if *in != "" {
@@ -262,6 +302,9 @@ func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Re
 		}
 		defer f.Close()
 		src, name = f, *in
+	}
+	if *format == "adk" {
+		return importADK(ctx, dir, src, name, stdout)
 	}
 	records, err := readRecords(src, name)
 	if err != nil {
@@ -306,6 +349,36 @@ func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Re
 	return nil
 }
 
+// importADK imports one ADK session document. adkjson checks the whole
+// document before it writes; a first import into an empty service in
+// memory makes sure that a store that does not exist yet is made only for
+// a document that will go in.
+func importADK(ctx context.Context, dir string, src io.Reader, name string, stdout io.Writer) error {
+	data, err := io.ReadAll(src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	var scratch service.Service
+	defer scratch.Close()
+	if _, err := adkjson.Import(ctx, &scratch, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("nothing imported: %s: %w", name, err)
+	}
+	svc, err := openService(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	sess, err := adkjson.Import(ctx, svc, bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := svc.Close(); err != nil { // syncs the log
+		return err
+	}
+	fmt.Fprintf(stdout, "imported session %s with %d events into %s\n", sess.Key(), len(sess.Events), dir)
+	return nil
+}
+
 // openService opens the store in dir for writing, with a service over it.
 func openService(ctx context.Context, dir string) (*service.Service, error) {
 	store, err := filestore.Open(ctx, dir, filestore.Options{Sync: filestore.SyncOS})
@@ -342,7 +415,7 @@ func readRecords(r io.Reader, name string) ([]*eventlog.Record, error) {
 		}
 		rec := new(eventlog.Record)
 		if err := json.Unmarshal([]byte(line), rec); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w: not a record: %v", name, n, eventlog.ErrInvalidArgument, err)
+			return nil, fmt.Errorf("%s line %d: %w: not a record (-format adk reads an ADK session document): %v", name, n, eventlog.ErrInvalidArgument, err)
 		}
 		out = append(out, rec)
 	}

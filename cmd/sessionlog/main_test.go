@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/sessionlog/sessionlog/adkjson"
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/filestore"
 	"github.com/sessionlog/sessionlog/internal/leaktest"
@@ -153,8 +154,8 @@ func TestExport(t *testing.T) {
 		}
 	})
 
-	t.Run("one session is its creation and its events", func(t *testing.T) {
-		r := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1")
+	t.Run("one session with -format records is its creation and its events", func(t *testing.T) {
+		r := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-format", "records")
 		require.Equal(t, 0, r.code, r.stderr)
 		recs := decodeLines(t, r.stdout)
 		require.Len(t, recs, 4)
@@ -164,11 +165,41 @@ func TestExport(t *testing.T) {
 		}
 	})
 
+	t.Run("one session is an ADK session document in each runtime's time form", func(t *testing.T) {
+		for _, format := range []string{"", "go", "python", "java"} {
+			args := []string{"export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-indent"}
+			if format != "" {
+				args = append(args, "-format", format)
+			}
+			r := sessionlog(t, "", args...)
+			require.Equal(t, 0, r.code, r.stderr)
+			require.Contains(t, r.stdout, "\n  \"appName\": \"weather\"", "-indent indents")
+			sess, err := adkjson.Unmarshal([]byte(r.stdout))
+			require.NoError(t, err, "format %q", format)
+			require.Equal(t, service.SessionKey{AppName: "weather", UserID: "ada", SessionID: "s1"}, sess.Key())
+			require.Len(t, sess.Events, 3)
+			require.Equal(t, map[string]any{"app:v": 1.0, "user:lang": "en", "user:seen": 1.0, "n": 2.0}, sess.State)
+		}
+		python := sessionlog(t, "", "export", "-dir", dir, "-app", "news", "-user", "ada", "-session", "n1", "-format", "python").stdout
+		require.Regexp(t, `"lastUpdateTime":\d+\.?\d*`, python, "Python writes epoch seconds")
+	})
+
 	t.Run("a missing or deleted session fails", func(t *testing.T) {
-		r := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "bob", "-session", "s3")
-		require.Equal(t, 1, r.code)
-		require.Contains(t, r.stderr, "not found")
-		require.Empty(t, r.stdout)
+		for _, format := range []string{"records", "go"} {
+			r := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "bob", "-session", "s3", "-format", format)
+			require.Equal(t, 1, r.code)
+			require.Contains(t, r.stderr, "not found")
+			require.Empty(t, r.stdout)
+		}
+	})
+
+	t.Run("an unknown format, or a session format without a session, is a usage error", func(t *testing.T) {
+		r := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-format", "yaml")
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, `-format "yaml" is not go, python, java or records`)
+		r = sessionlog(t, "", "export", "-dir", dir, "-format", "java")
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, "-format java exports one session")
 	})
 
 	t.Run("-o writes a file", func(t *testing.T) {
@@ -205,7 +236,7 @@ func TestImport(t *testing.T) {
 	require.Equal(t, counts(src), counts(dst))
 
 	t.Run("a session exported alone imports into a fresh store", func(t *testing.T) {
-		one := sessionlog(t, "", "export", "-dir", src, "-app", "news", "-user", "ada", "-session", "n1").stdout
+		one := sessionlog(t, "", "export", "-dir", src, "-app", "news", "-user", "ada", "-session", "n1", "-format", "records").stdout
 		in := filepath.Join(t.TempDir(), "one.jsonl")
 		require.NoError(t, os.WriteFile(in, []byte(one), 0o644))
 		dir := t.TempDir()
@@ -240,6 +271,45 @@ func TestImport(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("an ADK session document imports into a fresh store and exports the same", func(t *testing.T) {
+		for _, format := range []string{"go", "python", "java"} {
+			doc := sessionlog(t, "", "export", "-dir", src, "-app", "weather", "-user", "ada", "-session", "s1", "-format", format).stdout
+			dir := filepath.Join(t.TempDir(), "adk")
+			r := sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+			require.Equal(t, 0, r.code, r.stderr)
+			require.Contains(t, r.stdout, `imported session "weather"/"ada"/"s1" with 3 events`)
+			again := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-format", format).stdout
+			if format != "java" { // Java's event times keep whole milliseconds only
+				require.JSONEq(t, doc, again, "format %s", format)
+			}
+		}
+		doc := sessionlog(t, "", "export", "-dir", src, "-app", "weather", "-user", "ada", "-session", "s1").stdout
+		dir := filepath.Join(t.TempDir(), "adk")
+		require.Equal(t, 0, sessionlog(t, doc, "import", "-dir", dir, "-format", "adk").code)
+
+		r = sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+		require.Equal(t, 1, r.code)
+		require.Contains(t, r.stderr, "already exists")
+	})
+
+	t.Run("a bad ADK session document writes nothing", func(t *testing.T) {
+		for name, doc := range map[string]string{
+			"not JSON":       "{",
+			"no app name":    `{"id":"s","userId":"u","state":{},"events":[]}`,
+			"a records file": exported,
+		} {
+			dir := filepath.Join(t.TempDir(), "adk")
+			r := sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+			require.Equal(t, 1, r.code, name)
+			require.Contains(t, r.stderr, "nothing imported", name)
+			_, err := os.Stat(dir)
+			require.ErrorIs(t, err, os.ErrNotExist, "%s: a failed import made the store", name)
+		}
+		r := sessionlog(t, "", "import", "-dir", dst, "-format", "xml")
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, `-format "xml" is not records or adk`)
+	})
 
 	t.Run("a missing input file fails", func(t *testing.T) {
 		r := sessionlog(t, "", "import", "-dir", dst, "-i", filepath.Join(t.TempDir(), "missing.jsonl"))
