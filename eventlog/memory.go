@@ -27,6 +27,10 @@ import (
 // before it. A deletion works out what its session leaves behind under the
 // session's lock alone, and then holds the app for one binary search per
 // record it replaces (plus, now and then, a compaction of the app's log).
+//
+// A durable store can keep a Memory as its index: [Memory.AppendJournaled]
+// hands each record to a journal before it is published, and
+// [Memory.Restore] puts journaled records back at their positions.
 type Memory struct {
 	apps     index.Index[string, *memApp]
 	newAppMu sync.Mutex
