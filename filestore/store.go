@@ -321,6 +321,13 @@ func writeAtomically(dir, path string, replace bool, fill func(*os.File) error) 
 		err = os.Rename(tmp.Name(), path)
 	default:
 		err = os.Link(tmp.Name(), path) // fails if path exists
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			// A file system without hard links: rename, unless path
+			// appeared (the caller's lock keeps other stores out).
+			if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
+				err = os.Rename(tmp.Name(), path)
+			}
+		}
 	}
 	if err == nil {
 		err = syncDir(dir)
