@@ -3,6 +3,7 @@ package eventlog
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -26,6 +27,10 @@ import (
 // before it. A deletion works out what its session leaves behind under the
 // session's lock alone, and then holds the app for one binary search per
 // record it replaces (plus, now and then, a compaction of the app's log).
+//
+// A durable store can keep a Memory as its index: [Memory.AppendJournaled]
+// hands each record to a journal before it is published, and
+// [Memory.Restore] puts journaled records back at their positions.
 type Memory struct {
 	apps     index.Index[string, *memApp]
 	newAppMu sync.Mutex
@@ -121,27 +126,76 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
+	return m.append(rec, placement{})
+}
+
+// Journal is called by [Memory.AppendJournaled] with each record it is
+// about to store; see there.
+type Journal func(rec *Record) error
+
+// AppendJournaled is [Memory.Append] with a journal, the hook a durable
+// store builds on. journal is called with the record once its conditions
+// have passed and its Position is assigned, under the lock that orders the
+// record's app, and before any reader can see the record. If journal
+// returns an error, the record is neither stored nor published, its
+// position is never used, and AppendJournaled returns that error.
+//
+// Because journal runs under the app's lock, the records of one app reach
+// it in Position order; records of different apps may reach it out of
+// Position order. A duplicate event (ErrDuplicateEvent) and a failed
+// condition do not call journal. journal must be quick and must not call
+// the store.
+func (m *Memory) AppendJournaled(ctx context.Context, rec *Record, journal Journal) (*Record, error) {
+	if err := m.check(ctx); err != nil {
+		return nil, err
+	}
+	return m.append(rec, placement{journal: journal})
+}
+
+// Restore puts a record read back from a journal into the store at its own
+// Position, without calling any journal. It checks the same conditions as
+// Append, with two differences that a journal needs: the Position must be
+// later than every position the record's app holds, and a deletion of a
+// session that does not exist is stored as it is (a compacted journal
+// keeps deletions whose sessions it dropped). Later appends get positions
+// after the highest one restored.
+//
+// Restore is meant for filling a store before it is used: while it runs,
+// a whole-store Read may miss records of other apps restored concurrently.
+func (m *Memory) Restore(rec *Record) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	_, err := m.append(rec, placement{restore: true})
+	return err
+}
+
+// placement says how append places a record: at the next position, handed
+// to journal first (nil: none), or at the position it carries (restore).
+type placement struct {
+	journal Journal
+	restore bool
+}
+
+func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 	if err := validateRecord(rec); err != nil {
 		return nil, err
 	}
 	a := m.app(rec.Key.AppName, true)
 	switch rec.Kind {
 	case KindSessionCreated:
-		return m.create(a, rec)
+		return m.create(a, rec, p)
 	case KindStateRetained:
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if m.closed.Load() {
-			return nil, ErrClosed
-		}
-		a.add(m, rec)
-		return rec, nil
+		return m.addLocked(a, rec, p)
 	}
 	// An event or a deletion: lock the session, then the app for as long
 	// as it takes to order the record (sessions never wait on each other
 	// for longer than that).
 	s, err := m.lockSession(a, rec.Key)
 	if err != nil {
+		if p.restore && rec.Kind == KindSessionDeleted && errors.Is(err, ErrNotFound) {
+			return m.addLocked(a, rec, p)
+		}
 		return nil, err
 	}
 	defer s.mu.Unlock()
@@ -149,10 +203,12 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 		survivors := s.retained()
 		a.mu.Lock()
 		defer a.mu.Unlock()
+		if err := a.add(m, rec, p); err != nil {
+			return nil, err
+		}
 		a.replace(survivors)
 		delete(a.sessions, userSession{rec.Key.UserID, rec.Key.SessionID})
 		s.deleted = true
-		a.add(m, rec)
 		s.wake.fire() // its watchers read again and find it gone
 		return rec, nil
 	}
@@ -160,6 +216,9 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 		return nil, fmt.Errorf("append to session %s: %w: the session the event is for was deleted", rec.Key, ErrNotFound)
 	}
 	if seq, dup := s.ids[rec.Event.ID]; dup {
+		if p.restore {
+			return nil, fmt.Errorf("restore event %q of session %s: %w: the session already holds it", rec.Event.ID, rec.Key, ErrInvalidArgument)
+		}
 		return s.records[seq-1], ErrDuplicateEvent
 	}
 	if want := uint64(len(s.records)) + 1; rec.Seq != want {
@@ -167,8 +226,11 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 			rec.Key, ErrStaleSession, rec.Seq-1, want-1)
 	}
 	a.mu.Lock()
-	a.add(m, rec)
+	err = a.add(m, rec, p)
 	a.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	if n := len(s.events); n > 0 && rec.Event.Timestamp.Before(s.events[n-1].Timestamp) {
 		s.timeOrdered = false
 	}
@@ -179,7 +241,20 @@ func (m *Memory) Append(ctx context.Context, rec *Record) (*Record, error) {
 	return rec, nil
 }
 
-func (m *Memory) create(a *memApp, rec *Record) (*Record, error) {
+// addLocked adds a record that no condition guards under the app's lock.
+func (m *Memory) addLocked(a *memApp, rec *Record, p placement) (*Record, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := a.add(m, rec, p); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (m *Memory) create(a *memApp, rec *Record, p placement) (*Record, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if m.closed.Load() {
@@ -189,7 +264,9 @@ func (m *Memory) create(a *memApp, rec *Record) (*Record, error) {
 	if a.sessions[k] != nil {
 		return nil, fmt.Errorf("create session %s: %w", rec.Key, ErrAlreadyExists)
 	}
-	a.add(m, rec)
+	if err := a.add(m, rec, p); err != nil {
+		return nil, err
+	}
 	a.sessions[k] = &memSession{created: rec, ids: make(map[string]uint64), timeOrdered: true}
 	return rec, nil
 }
@@ -236,12 +313,42 @@ func (a *memApp) rlockSession(key SessionKey) *memSession {
 	}
 }
 
-// add gives rec the next position and puts it at the end of the app's log.
-// The caller holds a.mu, which is what keeps the app's log in order.
-func (a *memApp) add(m *Memory, rec *Record) {
-	rec.Position = Position(m.last.Add(1))
+// add gives rec the next position (or, restoring, checks the one it has),
+// hands it to the journal, if any, and puts it at the end of the app's
+// log. The caller holds a.mu, which is what keeps the app's log in order.
+func (a *memApp) add(m *Memory, rec *Record, p placement) error {
+	if p.restore {
+		if err := a.restoreAt(m, rec.Position); err != nil {
+			return fmt.Errorf("restore %s record of session %s: %w", rec.Kind, rec.Key, err)
+		}
+	} else {
+		rec.Position = Position(m.last.Add(1))
+	}
+	if p.journal != nil {
+		if err := p.journal(rec); err != nil {
+			return err
+		}
+	}
 	a.log = append(a.log, logEntry{rec.Position, rec})
 	a.wake.fire()
+	return nil
+}
+
+// restoreAt checks that pos may follow the app's log and makes later
+// appends take positions after it. The caller holds a.mu.
+func (a *memApp) restoreAt(m *Memory, pos Position) error {
+	if pos == 0 {
+		return fmt.Errorf("%w: position 0 (positions start at 1)", ErrInvalidArgument)
+	}
+	if n := len(a.log); n > 0 && a.log[n-1].pos >= pos {
+		return fmt.Errorf("%w: position %d is not after the app's last position %d", ErrInvalidArgument, pos, a.log[n-1].pos)
+	}
+	for {
+		last := m.last.Load()
+		if uint64(pos) <= last || m.last.CompareAndSwap(last, uint64(pos)) {
+			return nil
+		}
+	}
 }
 
 // retained works out what must survive a deleted session's records

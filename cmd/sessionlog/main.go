@@ -1,0 +1,456 @@
+// Command sessionlog inspects and maintains a sessionlog file store (package
+// filestore) from the shell.
+//
+// Usage:
+//
+//	sessionlog <command> -dir DIR [flags]
+//
+// The commands:
+//
+//	inspect  apps, users and sessions with their counts
+//	export   the whole log as JSON lines of records, or one session as an
+//	         ADK session document (package adkjson) or as its records
+//	import   append records (JSON lines, as export writes them), or one
+//	         ADK session document
+//	verify   check the header, every checksum and every sequence
+//	compact  drop what deleted sessions no longer need
+//
+// inspect, export and verify only read: they take no lock and change
+// nothing, so they may run beside a process that has the store open.
+// import and compact need the directory to themselves. Every error is
+// printed with what went wrong and ends the command with a non-zero exit
+// status: 1 for a failure, 2 for a usage error.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sessionlog/sessionlog/adkjson"
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/filestore"
+	"github.com/sessionlog/sessionlog/projection"
+	"github.com/sessionlog/sessionlog/service"
+)
+
+const usage = `usage: sessionlog <command> -dir DIR [flags]
+
+Commands:
+  inspect -dir DIR                       list apps, users and sessions with their counts
+  export  -dir DIR [-o FILE]             write every record as JSON lines
+  export  -dir DIR -app A -user U -session S [-format F] [-indent] [-o FILE]
+                                         write one session as an ADK session document
+                                         (-format go, python or java: the runtime whose
+                                         time forms to write; default go), or as its
+                                         records in JSON lines (-format records)
+  import  -dir DIR [-i FILE] [-format records|adk]
+                                         append records from JSON lines, or one ADK
+                                         session document (-format adk), from FILE or
+                                         stdin; all or nothing: bad input writes nothing
+  verify  -dir DIR                       check the header, checksums and sequences;
+                                         exit status 1 on damage
+  compact -dir DIR                       drop the records deleted sessions no longer need
+
+Run 'sessionlog <command> -h' for a command's flags.
+`
+
+// errUsage marks an error in the command line.
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run runs the command line args and returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	commands := map[string]func(context.Context, *flag.FlagSet, []string, io.Reader, io.Writer) error{
+		"inspect": inspect, "export": export, "import": importCmd, "verify": verify, "compact": compact,
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "sessionlog: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("sessionlog "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	err := cmd(ctx, fs, args[1:], stdin, stdout)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "sessionlog %s: %v\n", args[0], err)
+		fs.Usage()
+		return 2
+	default:
+		fmt.Fprintf(stderr, "sessionlog %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// parse parses a command's flags; -dir is required and nothing may follow
+// the flags.
+func parse(fs *flag.FlagSet, args []string) (string, error) {
+	dir := fs.String("dir", "", "the store's `directory` (required)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", err
+		}
+		return "", fmt.Errorf("%w: %v", errUsage, err)
+	}
+	switch {
+	case *dir == "":
+		return "", fmt.Errorf("%w: -dir is required", errUsage)
+	case fs.NArg() > 0:
+		return "", fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return *dir, nil
+}
+
+// openReadOnly opens a snapshot of the store in dir.
+func openReadOnly(ctx context.Context, dir string) (*filestore.Store, error) {
+	return filestore.Open(ctx, dir, filestore.Options{ReadOnly: true})
+}
+
+func inspect(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	store, err := openReadOnly(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	st, err := projection.Rebuild(ctx, store)
+	if err != nil {
+		return err
+	}
+	rep := store.Report()
+	fmt.Fprintf(stdout, "log %s: %d records, %d bytes", rep.File, rep.Records, rep.Size)
+	if rep.Torn > 0 {
+		fmt.Fprintf(stdout, ", a torn last record of %d bytes", rep.Torn)
+	}
+	fmt.Fprintf(stdout, "\n%d apps\n", len(st.Apps))
+	for _, name := range sortedKeys(st.Apps) {
+		a := st.Apps[name]
+		type user struct{ sessions, events int }
+		users := map[string]*user{}
+		for u := range a.Users {
+			users[u] = &user{}
+		}
+		events := 0
+		for k, s := range a.Sessions {
+			if users[k.UserID] == nil {
+				users[k.UserID] = &user{}
+			}
+			users[k.UserID].sessions++
+			users[k.UserID].events += int(s.Version)
+			events += int(s.Version)
+		}
+		fmt.Fprintf(stdout, "app %q: %d users, %d sessions, %d events, %d app state keys\n",
+			name, len(users), len(a.Sessions), events, len(a.State.Values()))
+		for _, id := range sortedKeys(users) {
+			u := users[id]
+			fmt.Fprintf(stdout, "  user %q: %d sessions, %d events, %d user state keys\n",
+				id, u.sessions, u.events, len(a.Users[id].Values()))
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
+	var key eventlog.SessionKey
+	fs.StringVar(&key.AppName, "app", "", "export one session: its `app` name")
+	fs.StringVar(&key.UserID, "user", "", "export one session: its `user` ID")
+	fs.StringVar(&key.SessionID, "session", "", "export one session: its session `ID`")
+	format := fs.String("format", "", "one session's `form`: go, python or java (an ADK session document with that runtime's times; default go) or records")
+	indent := fs.Bool("indent", false, "indent an ADK session document")
+	out := fs.String("o", "", "write to `file` instead of stdout (replaced only when the export is whole)")
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	one := key != eventlog.SessionKey{}
+	switch {
+	case one && (key.AppName == "" || key.UserID == "" || key.SessionID == ""):
+		return fmt.Errorf("%w: -app, -user and -session go together", errUsage)
+	case !one && *format != "" && *format != "records":
+		return fmt.Errorf("%w: -format %s exports one session: name it with -app, -user and -session", errUsage, *format)
+	case one && *format == "":
+		*format = adkjson.FormatGo.String()
+	}
+	var adk adkjson.Options
+	if one && *format != "records" {
+		if adk.Format, err = adkjson.ParseFormat(*format); err != nil {
+			return fmt.Errorf("%w: -format %q is not go, python, java or records", errUsage, *format)
+		}
+		if *indent {
+			adk.Indent = "  "
+		}
+	}
+	store, err := openReadOnly(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if one && *format != "records" {
+		svc, err := service.New(ctx, service.Options{Store: store})
+		if err != nil {
+			return err
+		}
+		// Read the session first, so that a missing one makes no file.
+		if _, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1}); err != nil {
+			return err
+		}
+		return writeOut(*out, stdout, func(w io.Writer) error { return adkjson.Export(ctx, svc, key, w, adk) })
+	}
+	records := projection.Records(ctx, store)
+	if one {
+		sess, err := store.Session(ctx, key)
+		if err != nil {
+			return err
+		}
+		records = each(append([]*eventlog.Record{sess.Created}, sess.Records...))
+	}
+	return writeOut(*out, stdout, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for rec, err := range records {
+			if err != nil {
+				return err
+			}
+			if err := enc.Encode(rec); err != nil {
+				return fmt.Errorf("encode record at position %d: %w", rec.Position, err)
+			}
+		}
+		return nil
+	})
+}
+
+// writeOut runs write on stdout, or on a new file at path that replaces
+// any old one only once write has succeeded.
+func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "" {
+		w := bufio.NewWriter(stdout)
+		if err := write(w); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	w := bufio.NewWriter(tmp)
+	err = write(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	return err
+}
+
+func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Reader, stdout io.Writer) error {
+	in := fs.String("i", "", "read from `file` instead of stdin")
+	format := fs.String("format", "records", "the input's `form`: records (JSON lines, as export writes them) or adk (one ADK session document, in any runtime's time forms)")
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *format != "records" && *format != "adk" {
+		return fmt.Errorf("%w: -format %q is not records or adk", errUsage, *format)
+	}
+	src, name := stdin, "stdin"
+	if *in != "" {
+		f, err := os.Open(*in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		src, name = f, *in
+	}
+	if *format == "adk" {
+		return importADK(ctx, dir, src, name, stdout)
+	}
+	records, err := readRecords(src, name)
+	if err != nil {
+		return err
+	}
+	// A dry run on a copy in memory first, so that a record that fails
+	// writes nothing at all. A store that does not exist yet is made only
+	// once the dry run has passed.
+	var svc *service.Service
+	if _, err := os.Stat(filepath.Join(dir, filestore.LogFile)); err == nil {
+		if svc, err = openService(ctx, dir); err != nil {
+			return err
+		}
+		defer svc.Close()
+	}
+	dry, err := service.New(ctx, service.Options{})
+	if err != nil {
+		return err
+	}
+	defer dry.Close()
+	if svc != nil {
+		if err := dry.Import(ctx, svc.Export(ctx)); err != nil {
+			return fmt.Errorf("copy the store for a dry run: %w", err)
+		}
+	}
+	if err := dry.Import(ctx, each(records)); err != nil {
+		return fmt.Errorf("nothing imported: %s: %w", name, err)
+	}
+	if svc == nil {
+		if svc, err = openService(ctx, dir); err != nil {
+			return err
+		}
+		defer svc.Close()
+	}
+	if err := svc.Import(ctx, each(records)); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := svc.Close(); err != nil { // syncs the log
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %d records into %s\n", len(records), dir)
+	return nil
+}
+
+// importADK imports one ADK session document. adkjson checks the whole
+// document before it writes; a first import into an empty service in
+// memory makes sure that a store that does not exist yet is made only for
+// a document that will go in.
+func importADK(ctx context.Context, dir string, src io.Reader, name string, stdout io.Writer) error {
+	data, err := io.ReadAll(src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	var scratch service.Service
+	defer scratch.Close()
+	if _, err := adkjson.Import(ctx, &scratch, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("nothing imported: %s: %w", name, err)
+	}
+	svc, err := openService(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	sess, err := adkjson.Import(ctx, svc, bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := svc.Close(); err != nil { // syncs the log
+		return err
+	}
+	fmt.Fprintf(stdout, "imported session %s with %d events into %s\n", sess.Key(), len(sess.Events), dir)
+	return nil
+}
+
+// openService opens the store in dir for writing, with a service over it.
+func openService(ctx context.Context, dir string) (*service.Service, error) {
+	store, err := filestore.Open(ctx, dir, filestore.Options{Sync: filestore.SyncOS})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := service.New(ctx, service.Options{Store: store})
+	if err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
+	return svc, nil
+}
+
+// each iterates over records, as Import takes them.
+func each(records []*eventlog.Record) iter.Seq2[*eventlog.Record, error] {
+	return func(yield func(*eventlog.Record, error) bool) {
+		for _, rec := range records {
+			if !yield(rec, nil) {
+				return
+			}
+		}
+	}
+}
+
+// readRecords decodes JSON lines of records; blank lines are skipped.
+func readRecords(r io.Reader, name string) ([]*eventlog.Record, error) {
+	var out []*eventlog.Record
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 256<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		rec := new(eventlog.Record)
+		if err := json.Unmarshal([]byte(line), rec); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w: not a record (-format adk reads an ADK session document): %v", name, n, eventlog.ErrInvalidArgument, err)
+		}
+		out = append(out, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return out, nil
+}
+
+func verify(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	rep, err := filestore.Verify(ctx, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ok: %s: %d records, %d bytes, checksums and sequences whole\n", rep.File, rep.Records, rep.Size)
+	if rep.Torn > 0 {
+		fmt.Fprintf(stdout, "a torn last record of %d bytes at offset %d (a write cut short by a crash) is cut off when the store is next opened for writing\n", rep.Torn, rep.Size)
+	}
+	return nil
+}
+
+func compact(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	c, err := filestore.Compact(ctx, dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "compacted %s: %d records in %d bytes, now %d records in %d bytes\n",
+		dir, c.RecordsBefore, c.SizeBefore, c.RecordsAfter, c.SizeAfter)
+	return nil
+}

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/sessionlog/sessionlog/adkjson"
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/filestore"
+	"github.com/sessionlog/sessionlog/internal/leaktest"
+	"github.com/sessionlog/sessionlog/service"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, leaktest.Options()...)
+}
+
+// result is what one run of the command printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func sessionlog(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+// makeStore writes a small store: app "weather" with two users and three
+// sessions (one deleted), app "news" with one session. Its log file holds
+// 15 records (4 creations, 10 events, a deletion); its export 12 (the
+// deleted session leaves 2 records of the app and user state it wrote).
+func makeStore(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "store")
+	store, err := filestore.Open(ctx, dir, filestore.Options{})
+	require.NoError(t, err)
+	svc, err := service.New(ctx, service.Options{Store: store})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, svc.Close()) }()
+	add := func(app, user, id string, events int) {
+		sess, err := svc.Create(ctx, service.SessionKey{AppName: app, UserID: user, SessionID: id}, map[string]any{"app:v": 1, "user:lang": "en"})
+		require.NoError(t, err)
+		for i := range events {
+			_, err := svc.AppendEvent(ctx, sess, &service.Event{Author: "agent",
+				Actions: service.EventActions{StateDelta: map[string]any{"n": i, "user:seen": i}}})
+			require.NoError(t, err)
+		}
+	}
+	add("weather", "ada", "s1", 3)
+	add("weather", "ada", "s2", 2)
+	add("weather", "bob", "s3", 4)
+	add("news", "ada", "n1", 1)
+	require.NoError(t, svc.Delete(ctx, service.SessionKey{AppName: "weather", UserID: "bob", SessionID: "s3"}))
+	return dir
+}
+
+func logBytes(t *testing.T, dir string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, filestore.LogFile))
+	require.NoError(t, err)
+	return b
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no command prints the usage and fails", nil, 2, "usage: sessionlog <command>"},
+		{"help prints the usage", []string{"help"}, 0, "Commands:"},
+		{"an unknown command fails with the usage", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"a command without -dir fails", []string{"inspect"}, 2, "-dir is required"},
+		{"an unknown flag fails", []string{"verify", "-dir", "x", "-zap"}, 2, "flag provided but not defined: -zap"},
+		{"a stray argument fails", []string{"compact", "-dir", "x", "extra"}, 2, `unexpected argument "extra"`},
+		{"half a session key fails", []string{"export", "-dir", "x", "-app", "a"}, 2, "-app, -user and -session go together"},
+		{"a command's -h prints its flags", []string{"export", "-h"}, 0, "-session"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := sessionlog(t, "", c.args...)
+			require.Equal(t, c.code, r.code, "stderr: %s", r.stderr)
+			require.Contains(t, r.stderr, c.want)
+		})
+	}
+}
+
+// CONTRACT L1 D3: inspect counts apps, users, sessions and events, without
+// the deleted session.
+func TestInspect(t *testing.T) {
+	dir := makeStore(t)
+	before := logBytes(t, dir)
+	r := sessionlog(t, "", "inspect", "-dir", dir)
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, want := range []string{
+		"records",
+		"2 apps\n",
+		`app "news": 1 users, 1 sessions, 1 events, 1 app state keys`,
+		`app "weather": 2 users, 2 sessions, 5 events, 1 app state keys`,
+		`  user "ada": 2 sessions, 5 events, 2 user state keys`,
+		`  user "bob": 0 sessions, 0 events, 2 user state keys`,
+	} {
+		require.Contains(t, r.stdout, want)
+	}
+	require.Equal(t, before, logBytes(t, dir), "inspect changed the log")
+
+	r = sessionlog(t, "", "inspect", "-dir", t.TempDir())
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "not a sessionlog log")
+}
+
+func decodeLines(t *testing.T, s string) []*eventlog.Record {
+	t.Helper()
+	var out []*eventlog.Record
+	for line := range strings.Lines(s) {
+		rec := new(eventlog.Record)
+		require.NoError(t, json.Unmarshal([]byte(line), rec), "line %q", line)
+		out = append(out, rec)
+	}
+	return out
+}
+
+// CONTRACT R2: export writes every record, or one session's, as JSON lines.
+func TestExport(t *testing.T) {
+	dir := makeStore(t)
+	t.Run("everything is every record of the store in position order", func(t *testing.T) {
+		r := sessionlog(t, "", "export", "-dir", dir)
+		require.Equal(t, 0, r.code, r.stderr)
+		recs := decodeLines(t, r.stdout)
+		store, err := filestore.Open(context.Background(), dir, filestore.Options{ReadOnly: true})
+		require.NoError(t, err)
+		defer store.Close()
+		want, _, err := store.Read(context.Background(), eventlog.Scope{}, 0, 1000)
+		require.NoError(t, err)
+		require.Len(t, recs, len(want))
+		for i := range want {
+			require.Equal(t, want[i].Position, recs[i].Position)
+			require.Equal(t, want[i].Kind, recs[i].Kind)
+		}
+	})
+
+	t.Run("one session with -format records is its creation and its events", func(t *testing.T) {
+		r := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-format", "records")
+		require.Equal(t, 0, r.code, r.stderr)
+		recs := decodeLines(t, r.stdout)
+		require.Len(t, recs, 4)
+		require.Equal(t, eventlog.KindSessionCreated, recs[0].Kind)
+		for i, rec := range recs[1:] {
+			require.Equal(t, uint64(i+1), rec.Seq)
+		}
+	})
+
+	t.Run("one session is an ADK session document in each runtime's time form", func(t *testing.T) {
+		for _, format := range []string{"", "go", "python", "java"} {
+			args := []string{"export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-indent"}
+			if format != "" {
+				args = append(args, "-format", format)
+			}
+			r := sessionlog(t, "", args...)
+			require.Equal(t, 0, r.code, r.stderr)
+			require.Contains(t, r.stdout, "\n  \"appName\": \"weather\"", "-indent indents")
+			sess, err := adkjson.Unmarshal([]byte(r.stdout))
+			require.NoError(t, err, "format %q", format)
+			require.Equal(t, service.SessionKey{AppName: "weather", UserID: "ada", SessionID: "s1"}, sess.Key())
+			require.Len(t, sess.Events, 3)
+			require.Equal(t, map[string]any{"app:v": 1.0, "user:lang": "en", "user:seen": 1.0, "n": 2.0}, sess.State)
+		}
+		python := sessionlog(t, "", "export", "-dir", dir, "-app", "news", "-user", "ada", "-session", "n1", "-format", "python").stdout
+		require.Regexp(t, `"lastUpdateTime":\d+\.?\d*`, python, "Python writes epoch seconds")
+	})
+
+	t.Run("a missing or deleted session fails", func(t *testing.T) {
+		for _, format := range []string{"records", "go"} {
+			r := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "bob", "-session", "s3", "-format", format)
+			require.Equal(t, 1, r.code)
+			require.Contains(t, r.stderr, "not found")
+			require.Empty(t, r.stdout)
+		}
+	})
+
+	t.Run("an unknown format, or a session format without a session, is a usage error", func(t *testing.T) {
+		r := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-format", "yaml")
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, `-format "yaml" is not go, python, java or records`)
+		r = sessionlog(t, "", "export", "-dir", dir, "-format", "java")
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, "-format java exports one session")
+	})
+
+	t.Run("-o writes a file", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out.jsonl")
+		r := sessionlog(t, "", "export", "-dir", dir, "-o", out)
+		require.Equal(t, 0, r.code, r.stderr)
+		require.Empty(t, r.stdout)
+		b, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.Len(t, decodeLines(t, string(b)), 12)
+	})
+
+	t.Run("-o in a missing directory fails", func(t *testing.T) {
+		r := sessionlog(t, "", "export", "-dir", dir, "-o", filepath.Join(t.TempDir(), "no", "out.jsonl"))
+		require.Equal(t, 1, r.code)
+		require.Contains(t, r.stderr, "no such file or directory")
+	})
+}
+
+// CONTRACT R2: import reads what export wrote into another store, all or
+// nothing.
+func TestImport(t *testing.T) {
+	src := makeStore(t)
+	exported := sessionlog(t, "", "export", "-dir", src).stdout
+	dst := filepath.Join(t.TempDir(), "copy")
+
+	r := sessionlog(t, exported, "import", "-dir", dst)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "imported 12 records")
+	counts := func(dir string) string {
+		out := sessionlog(t, "", "inspect", "-dir", dir).stdout
+		return out[strings.Index(out, "\n")+1:] // without the line naming the file
+	}
+	require.Equal(t, counts(src), counts(dst))
+
+	t.Run("a session exported alone imports into a fresh store", func(t *testing.T) {
+		one := sessionlog(t, "", "export", "-dir", src, "-app", "news", "-user", "ada", "-session", "n1", "-format", "records").stdout
+		in := filepath.Join(t.TempDir(), "one.jsonl")
+		require.NoError(t, os.WriteFile(in, []byte(one), 0o644))
+		dir := t.TempDir()
+		r := sessionlog(t, "", "import", "-dir", dir, "-i", in)
+		require.Equal(t, 0, r.code, r.stderr)
+		require.Contains(t, sessionlog(t, "", "inspect", "-dir", dir).stdout, `app "news": 1 users, 1 sessions, 1 events`)
+	})
+
+	bad := []struct {
+		name, input, want string
+		failsAlone        bool // fails also as the only input of a fresh store
+	}{
+		{"a line that is not JSON", exported + "{not json\n", "line 13", true},
+		{"a record of an unknown kind", `{"position":1,"kind":"sessionExploded","key":{"appName":"a","userId":"u","id":"s"},"time":"2026-01-01T00:00:00Z"}` + "\n", "sessionExploded", true},
+		{"a session that already exists", exported, "already exists", false},
+		{"an event of a missing session", `{"position":1,"kind":"eventAppended","key":{"appName":"a","userId":"u","id":"s"},"seq":1,"time":"2026-01-01T00:00:00Z","event":{"id":"e","actions":{}}}` + "\n", "not found", true},
+	}
+	for _, c := range bad {
+		t.Run(c.name+" fails and writes nothing", func(t *testing.T) {
+			before := logBytes(t, dst)
+			r := sessionlog(t, c.input, "import", "-dir", dst)
+			require.Equal(t, 1, r.code)
+			require.Contains(t, r.stderr, c.want)
+			require.Equal(t, before, logBytes(t, dst))
+
+			if c.failsAlone {
+				fresh := filepath.Join(t.TempDir(), "fresh")
+				r = sessionlog(t, strings.ReplaceAll(c.input, exported, ""), "import", "-dir", fresh)
+				require.Equal(t, 1, r.code)
+				_, err := os.Stat(fresh)
+				require.ErrorIs(t, err, os.ErrNotExist, "a failed import made the store")
+			}
+		})
+	}
+
+	t.Run("an ADK session document imports into a fresh store and exports the same", func(t *testing.T) {
+		for _, format := range []string{"go", "python", "java"} {
+			doc := sessionlog(t, "", "export", "-dir", src, "-app", "weather", "-user", "ada", "-session", "s1", "-format", format).stdout
+			dir := filepath.Join(t.TempDir(), "adk")
+			r := sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+			require.Equal(t, 0, r.code, r.stderr)
+			require.Contains(t, r.stdout, `imported session "weather"/"ada"/"s1" with 3 events`)
+			again := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-format", format).stdout
+			if format != "java" { // Java's event times keep whole milliseconds only
+				require.JSONEq(t, doc, again, "format %s", format)
+			}
+		}
+		doc := sessionlog(t, "", "export", "-dir", src, "-app", "weather", "-user", "ada", "-session", "s1").stdout
+		dir := filepath.Join(t.TempDir(), "adk")
+		require.Equal(t, 0, sessionlog(t, doc, "import", "-dir", dir, "-format", "adk").code)
+
+		r = sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+		require.Equal(t, 1, r.code)
+		require.Contains(t, r.stderr, "already exists")
+	})
+
+	t.Run("a bad ADK session document writes nothing", func(t *testing.T) {
+		for name, doc := range map[string]string{
+			"not JSON":       "{",
+			"no app name":    `{"id":"s","userId":"u","state":{},"events":[]}`,
+			"a records file": exported,
+		} {
+			dir := filepath.Join(t.TempDir(), "adk")
+			r := sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+			require.Equal(t, 1, r.code, name)
+			require.Contains(t, r.stderr, "nothing imported", name)
+			_, err := os.Stat(dir)
+			require.ErrorIs(t, err, os.ErrNotExist, "%s: a failed import made the store", name)
+		}
+		r := sessionlog(t, "", "import", "-dir", dst, "-format", "xml")
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, `-format "xml" is not records or adk`)
+	})
+
+	t.Run("a missing input file fails", func(t *testing.T) {
+		r := sessionlog(t, "", "import", "-dir", dst, "-i", filepath.Join(t.TempDir(), "missing.jsonl"))
+		require.Equal(t, 1, r.code)
+		require.Contains(t, r.stderr, "missing.jsonl")
+	})
+}
+
+// CONTRACT R1: verify passes a whole log, reports a torn last record, and
+// fails on damage naming the offset.
+func TestVerify(t *testing.T) {
+	dir := makeStore(t)
+	whole := logBytes(t, dir)
+	r := sessionlog(t, "", "verify", "-dir", dir)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "ok: ")
+	require.Contains(t, r.stdout, "15 records")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, filestore.LogFile), append(bytes.Clone(whole), "00000"...), 0o644))
+	r = sessionlog(t, "", "verify", "-dir", dir)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, fmt.Sprintf("a torn last record of 5 bytes at offset %d", len(whole)))
+
+	damaged := bytes.Clone(whole)
+	at := bytes.IndexByte(damaged, '\n') + 1 + 30 // inside the first record
+	damaged[at] ^= 1
+	require.NoError(t, os.WriteFile(filepath.Join(dir, filestore.LogFile), damaged, 0o644))
+	r = sessionlog(t, "", "verify", "-dir", dir)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "log is damaged")
+	require.Contains(t, r.stderr, fmt.Sprintf("offset %d", bytes.IndexByte(damaged, '\n')+1))
+	require.Equal(t, damaged, logBytes(t, dir), "verify changed the log")
+}
+
+// CONTRACT R1 D3: compact shrinks the log and keeps what inspect shows; a
+// directory in use is refused.
+func TestCompact(t *testing.T) {
+	dir := makeStore(t)
+	before := sessionlog(t, "", "inspect", "-dir", dir).stdout
+	r := sessionlog(t, "", "compact", "-dir", dir)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "compacted")
+	require.Contains(t, r.stdout, "15 records")
+	require.Contains(t, r.stdout, "now 12 records")
+	after := sessionlog(t, "", "inspect", "-dir", dir).stdout
+	cut := func(s string) string { return s[strings.Index(s, "\n")+1:] }
+	require.Equal(t, cut(before), cut(after))
+	assert.Equal(t, 0, sessionlog(t, "", "verify", "-dir", dir).code)
+
+	store, err := filestore.Open(context.Background(), dir, filestore.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	r = sessionlog(t, "", "compact", "-dir", dir)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "locked")
+}

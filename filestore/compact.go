@@ -1,0 +1,111 @@
+package filestore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// Verify checks the log in dir without changing anything or taking the
+// lock: the header, every record's frame and checksum, and that each
+// record can follow the ones before it (positions rise within each app,
+// sequence numbers have no gaps, events belong to live sessions). Damage is
+// ErrCorrupt naming the file and the offset; a torn last record is not
+// damage and shows in the Report.
+func Verify(ctx context.Context, dir string) (Report, error) {
+	if ctx == nil {
+		return Report{}, fmt.Errorf("filestore: verify: %w: ctx is nil", eventlog.ErrInvalidArgument)
+	}
+	hasLog, err := examine(dir)
+	if err == nil && !hasLog {
+		err = fmt.Errorf("%w: %s holds no %s", ErrNotLog, dir, LogFile)
+	}
+	if err != nil {
+		return Report{}, fmt.Errorf("filestore: verify %s: %w", dir, err)
+	}
+	mem := eventlog.NewMemory()
+	defer mem.Close()
+	rep, err := replay(ctx, filepath.Join(dir, LogFile), mem)
+	if err != nil {
+		return rep, fmt.Errorf("filestore: verify %s: %w", dir, err)
+	}
+	return rep, nil
+}
+
+// Compacted says what [Compact] did: the log file's records and size
+// before and after.
+type Compacted struct {
+	RecordsBefore, RecordsAfter int
+	SizeBefore, SizeAfter       int64
+}
+
+// Compact rewrites the log in dir without the records that deleted
+// sessions no longer need: their creations and events go, and what they
+// wrote to app: and user: state stays as KindStateRetained records at the
+// original positions, so the compacted log rebuilds to the same state and
+// keeps every position (CONTRACT R1 D3). It is offline: it opens the
+// directory for writing (ErrLocked while a store has it open), writes the
+// new log to a temporary file, syncs it and renames it over the old one,
+// so a crash leaves one log or the other, never a mix.
+func Compact(ctx context.Context, dir string) (Compacted, error) {
+	c, err := compact(ctx, dir)
+	if err != nil {
+		return c, fmt.Errorf("filestore: compact %s: %w", dir, err)
+	}
+	return c, nil
+}
+
+func compact(ctx context.Context, dir string) (c Compacted, err error) {
+	hasLog, err := examine(dir)
+	if err == nil && !hasLog {
+		err = fmt.Errorf("%w: %s holds no %s", ErrNotLog, dir, LogFile)
+	}
+	if err != nil {
+		return c, err
+	}
+	s, err := open(ctx, dir, Options{Sync: SyncOS})
+	if err != nil {
+		return c, err
+	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	c.RecordsBefore, c.SizeBefore = s.report.Records, s.report.Size
+	path := filepath.Join(dir, LogFile)
+	err = writeAtomically(dir, path, true, func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if _, err := w.WriteString(header); err != nil {
+			return err
+		}
+		size := int64(len(header))
+		var frame []byte
+		var after eventlog.Position
+		for {
+			recs, through, err := s.mem.Read(ctx, eventlog.Scope{}, after, 4096)
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				body, err := encode(rec)
+				if err != nil {
+					return err
+				}
+				frame = appendFrame(frame[:0], body, rec.Position)
+				if _, err := w.Write(frame); err != nil {
+					return err
+				}
+				c.RecordsAfter++
+				size += int64(len(frame))
+			}
+			if len(recs) == 0 {
+				c.SizeAfter = size
+				return w.Flush()
+			}
+			after = through
+		}
+	})
+	return c, err
+}

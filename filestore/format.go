@@ -1,0 +1,262 @@
+package filestore
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// The log file's format. The file starts with one header line, the magic
+// string and the format version separated by a space:
+//
+//	sessionlog-filestore 1
+//
+// Each record follows on a line of its own: its JSON length and the
+// CRC-32C (Castagnoli) of its JSON, both as 8 lower-case hex digits, then
+// the record's JSON ([eventlog.Record]'s encoding), then a newline:
+//
+//	00000095 831c2647 {"position":1,"kind":"sessionCreated",...}
+//
+// JSON never holds a raw newline, so the file is one record per line and
+// reads as JSON lines once the first 18 bytes of each line are cut.
+const (
+	// Magic starts every log file.
+	Magic = "sessionlog-filestore"
+	// Version is the format version this package writes and the newest it
+	// reads.
+	Version = 1
+	// LogFile is the name of the log file in a store's directory.
+	LogFile = "records.log"
+	// LockFile is the name of the file a writing store locks.
+	LockFile = "LOCK"
+)
+
+// frameHead is the length of a record line before its JSON.
+const frameHead = 18
+
+var (
+	header   = fmt.Sprintf("%s %d\n", Magic, Version)
+	castagna = crc32.MakeTable(crc32.Castagnoli)
+	// posZero starts the JSON of a record whose position is not yet known;
+	// the writer puts the position in its place.
+	posZero = []byte(`{"position":0,`)
+)
+
+// encode returns rec's JSON with position 0, for the writer to complete. A
+// value JSON cannot hold is ErrInvalidArgument.
+func encode(rec *eventlog.Record) ([]byte, error) {
+	c := *rec
+	c.Position = 0
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("append %s record of session %s: %w: it cannot be written as JSON: %v",
+			rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)
+	}
+	if !bytes.HasPrefix(body, posZero) {
+		return nil, fmt.Errorf("append %s record of session %s: %w: its JSON does not start with its position",
+			rec.Kind, rec.Key, eventlog.ErrInvalidArgument)
+	}
+	return body, nil
+}
+
+// appendFrame appends to out the line of a record whose JSON is body (as
+// encode returned it) with its position set to pos.
+func appendFrame(out, body []byte, pos eventlog.Position) []byte {
+	var num [20]byte
+	digits := strconv.AppendUint(num[:0], uint64(pos), 10)
+	prefix, rest := posZero[:len(posZero)-2], body[len(posZero)-1:] // `{"position":` and `,...}`
+	n := len(prefix) + len(digits) + len(rest)
+	crc := crc32.Update(0, castagna, prefix)
+	crc = crc32.Update(crc, castagna, digits)
+	crc = crc32.Update(crc, castagna, rest)
+	out = appendHex(out, uint32(n))
+	out = append(out, ' ')
+	out = appendHex(out, crc)
+	out = append(out, ' ')
+	out = append(out, prefix...)
+	out = append(out, digits...)
+	out = append(out, rest...)
+	return append(out, '\n')
+}
+
+func appendHex(out []byte, v uint32) []byte {
+	const hexDigits = "0123456789abcdef"
+	for shift := 28; shift >= 0; shift -= 4 {
+		out = append(out, hexDigits[v>>uint(shift)&0xf])
+	}
+	return out
+}
+
+func parseHex(b []byte) (uint32, bool) {
+	var v uint32
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint32(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint32(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, len(b) == 8
+}
+
+// Report describes a log file as a scan of it found it.
+type Report struct {
+	// File is the log file's path.
+	File string
+	// Records is the number of whole records.
+	Records int
+	// Size is where the last whole record ends: the file's size, unless a
+	// torn record follows.
+	Size int64
+	// Torn is the length of a torn last record after Size, the remains of
+	// a write a crash cut short; 0 if the file ends with a whole record.
+	// Opening the store for writing cuts it off.
+	Torn int64
+}
+
+// scan reads the log file at path, checks its header and each record's
+// frame and checksum, and calls fn with each record and its offset. A
+// damaged record followed by more data, and an error from fn, are
+// ErrCorrupt naming the file and the offset; a damaged record at the end
+// with no newline after it is a torn write, reported in the Report.
+func scan(path string, fn func(off int64, rec *eventlog.Record) error) (Report, error) {
+	rep := Report{File: path}
+	f, err := os.Open(path)
+	if err != nil {
+		return rep, fmt.Errorf("open log: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return rep, fmt.Errorf("open log: %w", err)
+	}
+	size := info.Size()
+	r := bufio.NewReaderSize(f, 1<<20)
+	if err := readHeader(r, path); err != nil {
+		return rep, err
+	}
+	off := int64(len(header))
+	var body []byte
+	for off < size {
+		rec, n, problem := readRecord(r, &body, size-off)
+		if problem != "" {
+			torn, err := tornFrom(f, off, size)
+			if err != nil {
+				return rep, fmt.Errorf("read log %s at offset %d: %w", path, off, err)
+			}
+			if torn {
+				rep.Torn = size - off
+				break
+			}
+			return rep, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, path, off, problem)
+		}
+		if err := fn(off, rec); err != nil {
+			return rep, fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, path, off, err)
+		}
+		rep.Records++
+		off += n
+	}
+	rep.Size = off
+	return rep, nil
+}
+
+// checkHeader checks the first line of the file at path.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer f.Close()
+	return readHeader(bufio.NewReaderSize(f, 256), path)
+}
+
+// readHeader checks the file's first line.
+func readHeader(r *bufio.Reader, path string) error {
+	line, err := r.ReadSlice('\n')
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return fmt.Errorf("read log %s: %w", path, err)
+	}
+	magic, ver, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte(" "))
+	if !ok || string(magic) != Magic || len(line) == 0 || line[len(line)-1] != '\n' {
+		return fmt.Errorf("%w: %s does not start with the line %q", ErrNotLog, path, header)
+	}
+	v, err := strconv.Atoi(string(ver))
+	switch {
+	case err != nil || v < 1:
+		return fmt.Errorf("%w: %s has format version %q, not a number from 1", ErrNotLog, path, ver)
+	case v > Version:
+		return fmt.Errorf("%w: %s has format version %d; this build reads versions up to %d", ErrVersion, path, v, Version)
+	}
+	return nil
+}
+
+// readRecord reads one record line of at most left bytes. It returns the
+// record and the line's length, or a description of what is wrong.
+func readRecord(r *bufio.Reader, body *[]byte, left int64) (*eventlog.Record, int64, string) {
+	head, err := r.Peek(frameHead)
+	if err != nil {
+		return nil, 0, "the file ends inside a record's length and checksum"
+	}
+	n, okN := parseHex(head[:8])
+	crc, okC := parseHex(head[9:17])
+	if !okN || !okC || head[8] != ' ' || head[17] != ' ' {
+		return nil, 0, fmt.Sprintf("%q is not a record's length and checksum", head)
+	}
+	line := int64(frameHead) + int64(n) + 1
+	if line > left {
+		return nil, 0, fmt.Sprintf("a record of %d bytes runs past the end of the file", n)
+	}
+	if _, err := r.Discard(frameHead); err != nil {
+		return nil, 0, err.Error()
+	}
+	if cap(*body) < int(n)+1 {
+		*body = make([]byte, int(n)+1)
+	}
+	b := (*body)[:n+1]
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, 0, err.Error()
+	}
+	if b[n] != '\n' {
+		return nil, 0, fmt.Sprintf("the record of %d bytes does not end with a newline", n)
+	}
+	if got := crc32.Checksum(b[:n], castagna); got != crc {
+		return nil, 0, fmt.Sprintf("checksum mismatch: the record's bytes sum to %08x, its frame says %08x", got, crc)
+	}
+	rec := new(eventlog.Record)
+	if err := json.Unmarshal(b[:n], rec); err != nil {
+		return nil, 0, fmt.Sprintf("the record's JSON does not decode: %v", err)
+	}
+	return rec, line, ""
+}
+
+// tornFrom reports whether the bytes from off to size are the remains of
+// one record a crash cut short: they hold no newline, so no whole record
+// can follow.
+func tornFrom(f *os.File, off, size int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for off < size {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if bytes.IndexByte(buf[:n], '\n') >= 0 {
+			return false, nil
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return false, err
+		}
+		if n == 0 {
+			break
+		}
+		off += int64(n)
+	}
+	return true, nil
+}

@@ -1,0 +1,437 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// The errors of package filestore, besides eventlog's sentinels. Test for
+// them with [errors.Is].
+var (
+	// ErrLocked reports a directory that another open store, in this
+	// process or another, is writing.
+	ErrLocked = errors.New("log directory is locked by another store")
+	// ErrCorrupt reports a damaged log: a bad checksum or frame, or a
+	// record that cannot follow the ones before it, anywhere but in a torn
+	// last record. The message names the file and the offset.
+	ErrCorrupt = errors.New("log is damaged")
+	// ErrNotLog reports a directory or file that is not a sessionlog log.
+	ErrNotLog = errors.New("not a sessionlog log")
+	// ErrVersion reports a log written in a newer format than this build
+	// reads.
+	ErrVersion = errors.New("log format version is newer than this build reads")
+	// ErrReadOnly reports an append to a store opened read-only.
+	ErrReadOnly = errors.New("store is read-only")
+)
+
+// SyncPolicy chooses when appended records are forced to disk (fsync), and
+// so what an acknowledged append survives. Whatever the policy, an
+// acknowledged append has been written to the operating system, so it
+// survives the process being killed; the policy decides what happens when
+// the machine itself stops.
+type SyncPolicy uint8
+
+// The sync policies.
+const (
+	// SyncAlways acknowledges an append once it is on disk: it survives a
+	// power failure. Concurrent appends share each fsync (group commit).
+	SyncAlways SyncPolicy = iota
+	// SyncInterval syncs every Options.SyncInterval: a power failure loses
+	// at most the appends acknowledged during the last interval.
+	SyncInterval
+	// SyncOS leaves syncing to the operating system (and Close): a power
+	// failure loses whatever the OS had not yet written back.
+	SyncOS
+)
+
+var policyNames = [...]string{SyncAlways: "always", SyncInterval: "interval", SyncOS: "os"}
+
+// String returns the policy's name: "always", "interval" or "os".
+func (p SyncPolicy) String() string {
+	if int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return fmt.Sprintf("SyncPolicy(%d)", uint8(p))
+}
+
+// ParseSyncPolicy returns the policy named by s, as String writes it.
+func ParseSyncPolicy(s string) (SyncPolicy, error) {
+	for i, name := range policyNames {
+		if s == name {
+			return SyncPolicy(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: sync policy %q is not always, interval or os", eventlog.ErrInvalidArgument, s)
+}
+
+// DefaultSyncInterval is the interval of SyncInterval when Options leaves
+// it zero.
+const DefaultSyncInterval = 100 * time.Millisecond
+
+// Options configure [Open]. The zero value syncs every append.
+type Options struct {
+	// Sync is the sync policy.
+	Sync SyncPolicy
+	// SyncInterval is how often SyncInterval syncs; zero means
+	// DefaultSyncInterval.
+	SyncInterval time.Duration
+	// ReadOnly opens a snapshot of the log as it is: no lock is taken,
+	// nothing in the directory changes (a torn last record is skipped, not
+	// cut off), and every append fails with ErrReadOnly. Other processes
+	// may go on writing; the snapshot does not see their appends.
+	ReadOnly bool
+	// Logger receives the report of a torn last record that Open cuts off.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a [eventlog.Store] kept in a directory: an [eventlog.Memory]
+// serves every read, condition and watcher, and every record it stores is
+// first written to the directory's log file. Opening the directory again
+// replays the file, so sessions, events, state and positions survive
+// restarts and crashes.
+//
+// # What an append promises
+//
+// Append returns once its record is in the log file and, under SyncAlways,
+// on disk (see [SyncPolicy]). A failed append leaves nothing in the file
+// and nothing visible. Readers in the same process (Session, Read and the
+// watchers of Changes) may see a record a moment before its Append
+// returns: between its write to the file and the fsync that makes it
+// durable. If that fsync fails, the Append reports the error, the record
+// stays visible in this process, and the store refuses every later write;
+// only after a machine crash in that window can a record that a reader saw
+// be missing when the directory is opened again. A record that an Append
+// acknowledged is never missing.
+type Store struct {
+	mem    *eventlog.Memory
+	wal    *wal // nil when read-only
+	unlock func() error
+	report Report
+	sync   SyncPolicy
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ eventlog.Store = (*Store)(nil)
+
+// Open opens the log in dir, creating the directory and an empty log if
+// there is none, and replays it. A torn last record (the remains of a
+// write cut short by a crash) is cut off and reported to Options.Logger;
+// damage anywhere else is ErrCorrupt naming the file and the offset. A
+// directory that holds other files and no log gives ErrNotLog, a log of a
+// newer format ErrVersion, and a directory that another store is writing
+// ErrLocked; none of these changes anything in the directory.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	s, err := open(ctx, dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: open %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	switch {
+	case ctx == nil:
+		return nil, fmt.Errorf("%w: ctx is nil", eventlog.ErrInvalidArgument)
+	case dir == "":
+		return nil, fmt.Errorf("%w: dir is empty", eventlog.ErrInvalidArgument)
+	case opts.Sync > SyncOS:
+		return nil, fmt.Errorf("%w: sync policy %d is not defined", eventlog.ErrInvalidArgument, uint8(opts.Sync))
+	case opts.SyncInterval < 0:
+		return nil, fmt.Errorf("%w: sync interval %v is negative", eventlog.ErrInvalidArgument, opts.SyncInterval)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if opts.SyncInterval == 0 {
+		opts.SyncInterval = DefaultSyncInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	path := filepath.Join(dir, LogFile)
+	hasLog, err := examine(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{mem: eventlog.NewMemory(), sync: opts.Sync, unlock: func() error { return nil }}
+	if opts.ReadOnly {
+		if !hasLog {
+			return nil, fmt.Errorf("%w: %s holds no %s", ErrNotLog, dir, LogFile)
+		}
+		if s.report, err = replay(ctx, path, s.mem); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if hasLog {
+		// Refuse a foreign or newer file before anything is written.
+		if err := checkHeader(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if s.unlock, err = lock(filepath.Join(dir, LockFile)); err != nil {
+		return nil, err
+	}
+	// Look again now that nobody else can: another store may have made
+	// the log since, and it must not be made twice.
+	if hasLog, err = examine(dir); err == nil && hasLog {
+		err = checkHeader(path)
+	}
+	if err == nil {
+		removeTemps(dir)
+		err = s.openWAL(ctx, dir, path, hasLog, opts)
+	}
+	if err != nil {
+		return nil, errors.Join(err, s.unlock())
+	}
+	if s.report.Torn > 0 {
+		opts.Logger.Warn("filestore: cut off a torn last record, the remains of a write a crash cut short",
+			"file", path, "offset", s.report.Size, "bytes", s.report.Torn)
+	}
+	return s, nil
+}
+
+// openWAL creates the log file if there is none, replays it, cuts off a
+// torn last record and opens the file for appending.
+func (s *Store) openWAL(ctx context.Context, dir, path string, hasLog bool, opts Options) error {
+	if !hasLog {
+		// Made without replacing: a log that appeared meanwhile is kept.
+		if err := writeAtomically(dir, path, false, func(f *os.File) error {
+			_, err := f.WriteString(header)
+			return err
+		}); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create log: %w", err)
+		}
+	}
+	var err error
+	if s.report, err = replay(ctx, path, s.mem); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if s.report.Torn > 0 {
+		if err := f.Truncate(s.report.Size); err != nil {
+			return errors.Join(fmt.Errorf("cut off the torn record at %s offset %d: %w", path, s.report.Size, err), f.Close())
+		}
+		if err := f.Sync(); err != nil {
+			return errors.Join(fmt.Errorf("sync %s: %w", path, err), f.Close())
+		}
+	}
+	s.wal = newWAL(f, path, s.report.Size, opts.Sync, opts.SyncInterval)
+	return nil
+}
+
+// replay restores every record of the log file at path into mem. It gives
+// up with ctx's error once ctx is done.
+func replay(ctx context.Context, path string, mem *eventlog.Memory) (Report, error) {
+	n := 0
+	rep, err := scan(path, func(_ int64, rec *eventlog.Record) error {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return errStop
+		}
+		return mem.Restore(rec)
+	})
+	if errors.Is(err, errStop) {
+		return rep, ctx.Err()
+	}
+	return rep, err
+}
+
+// errStop ends a scan early without meaning damage.
+var errStop = errors.New("stopped")
+
+// removeTemps removes the temporary files a crash during the creation or
+// compaction of a log left in dir. The caller holds the lock.
+func removeTemps(dir string) {
+	temps, _ := filepath.Glob(filepath.Join(dir, LogFile+".tmp*"))
+	for _, name := range temps {
+		os.Remove(name) // what cannot be removed is ignored again next time
+	}
+}
+
+// examine reports whether dir holds a log. A missing or empty directory
+// holds none; a directory with other files and no log is ErrNotLog.
+func examine(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	var others []string
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case name == LogFile:
+			if !e.Type().IsRegular() {
+				return false, fmt.Errorf("%w: %s in %s is not a regular file", ErrNotLog, LogFile, dir)
+			}
+			return true, nil
+		case name == LockFile, strings.HasPrefix(name, LogFile+".tmp"):
+			// what a store leaves behind when it crashes while creating
+			// or compacting a log
+		default:
+			others = append(others, name)
+		}
+	}
+	if len(others) > 0 {
+		return false, fmt.Errorf("%w: %s holds %d other files (such as %q) and no %s", ErrNotLog, dir, len(others), others[0], LogFile)
+	}
+	return false, nil
+}
+
+// writeAtomically makes the file at path by writing a temporary file with
+// fill, syncing it, moving it to path and syncing the directory: after a
+// crash, path is either as it was or complete. Unless replace is set, an
+// existing file at path is kept and the error wraps fs.ErrExist.
+func writeAtomically(dir, path string, replace bool, fill func(*os.File) error) error {
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	err = fill(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+	case replace:
+		err = os.Rename(tmp.Name(), path)
+	default:
+		err = os.Link(tmp.Name(), path) // fails if path exists
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			// A file system without hard links: rename, unless path
+			// appeared (the caller's lock keeps other stores out).
+			if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
+				err = os.Rename(tmp.Name(), path)
+			}
+		}
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
+
+// Report describes the log file as Open found it: its records and a torn
+// last record, if there was one (cut off since, unless the store is
+// read-only).
+func (s *Store) Report() Report { return s.report }
+
+// Stats are a store's counters since Open.
+type Stats struct {
+	// Written is the log file's size: every record written so far.
+	Written int64
+	// Synced is how much of it is known to be on disk.
+	Synced int64
+	// Syncs is the number of fsyncs of the log file. Under SyncAlways,
+	// concurrent appends share them, so there are fewer syncs than
+	// appends.
+	Syncs int64
+}
+
+// Stats returns the store's counters; zero for a read-only store.
+func (s *Store) Stats() Stats {
+	if s.wal == nil {
+		return Stats{}
+	}
+	w, sy, n := s.wal.stats()
+	return Stats{Written: w, Synced: sy, Syncs: n}
+}
+
+// Append implements [eventlog.Store.Append]. It encodes the record before
+// anything else, so a value that JSON cannot hold (a NaN, a channel) is
+// ErrInvalidArgument and stores nothing; it returns once the record is
+// durable as the sync policy promises. Once the record is written, Append
+// waits for its sync even if ctx is done: the record is already visible.
+func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
+	if s.wal == nil {
+		return nil, fmt.Errorf("append: %w", ErrReadOnly)
+	}
+	if rec == nil {
+		return s.mem.Append(ctx, rec) // its error
+	}
+	body, err := encode(rec)
+	if err != nil {
+		return nil, err
+	}
+	var end int64
+	stored, err := s.mem.AppendJournaled(ctx, rec, func(r *eventlog.Record) (werr error) {
+		end, werr = s.wal.write(body, r.Position)
+		return werr
+	})
+	switch {
+	case errors.Is(err, eventlog.ErrDuplicateEvent):
+		// The stored event may still be on its way to disk: wait for
+		// whatever is written by now, which includes it.
+		end = s.wal.written()
+	case err != nil:
+		return nil, err
+	}
+	if s.sync == SyncAlways {
+		if serr := s.wal.syncTo(end); serr != nil {
+			return nil, serr
+		}
+	}
+	return stored, err
+}
+
+// Session implements [eventlog.Store.Session].
+func (s *Store) Session(ctx context.Context, key eventlog.SessionKey) (eventlog.SessionLog, error) {
+	return s.mem.Session(ctx, key)
+}
+
+// Read implements [eventlog.Store.Read].
+func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
+	return s.mem.Read(ctx, scope, after, limit)
+}
+
+// Changes implements [eventlog.Store.Changes].
+func (s *Store) Changes(scope eventlog.Scope) <-chan struct{} { return s.mem.Changes(scope) }
+
+// Close implements [eventlog.Store.Close]: it waits for appends under way,
+// syncs the log file whatever the policy, closes it and releases the
+// directory. Closing twice is not an error.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		// Memory's Close returns once no journal call is running, and
+		// none starts after it.
+		err := s.mem.Close()
+		if s.wal != nil {
+			err = errors.Join(err, s.wal.close())
+		}
+		s.closeErr = errors.Join(err, s.unlock())
+	})
+	return s.closeErr
+}

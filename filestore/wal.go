@@ -1,0 +1,159 @@
+package filestore
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// wal writes framed records to the end of the log file and makes them
+// durable. Writes happen one at a time, in the order they are made; syncs
+// are group commits: one fsync covers every record written before it
+// started, and each waiter wakes once a sync has covered its record.
+type wal struct {
+	f    *os.File
+	path string
+
+	mu     sync.Mutex // guards the fields below; taken after syncMu
+	size   int64      // the end of the last whole record written
+	failed error      // set once the file's state is unknown: later writes fail
+	closed bool
+	frame  []byte // reused for each record's line
+
+	syncMu  sync.Mutex
+	synced  int64 // every byte before this offset is on disk
+	syncing bool  // a sync is running outside syncMu
+	syncs   int64 // fsyncs run
+	done    *sync.Cond
+
+	stop chan struct{} // closed by close, ends the interval syncer
+	wg   sync.WaitGroup
+}
+
+func newWAL(f *os.File, path string, size int64, policy SyncPolicy, interval time.Duration) *wal {
+	w := &wal{f: f, path: path, size: size, synced: size, stop: make(chan struct{})}
+	w.done = sync.NewCond(&w.syncMu)
+	if policy == SyncInterval {
+		w.wg.Go(func() { w.syncEvery(interval) })
+	}
+	return w
+}
+
+// write appends the record line of body at position pos and returns the
+// offset where it ends. A failed write is cut off again, so the file never
+// holds half a record while the store runs; if that fails too, the wal is
+// failed and refuses every later write.
+func (w *wal) write(body []byte, pos eventlog.Position) (int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.closed:
+		return 0, eventlog.ErrClosed
+	case w.failed != nil:
+		return 0, w.failed
+	}
+	w.frame = appendFrame(w.frame[:0], body, pos)
+	n, err := w.f.Write(w.frame)
+	if err != nil {
+		err = fmt.Errorf("write log %s at offset %d: %w", w.path, w.size, err)
+		if n > 0 {
+			if terr := w.f.Truncate(w.size); terr != nil {
+				w.failed = fmt.Errorf("log %s refuses writes: a failed write could not be cut off (%v): %w", w.path, terr, err)
+			}
+		}
+		return 0, err
+	}
+	w.size += int64(n)
+	return w.size, nil
+}
+
+// written returns the end of the last record written.
+func (w *wal) written() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.size
+}
+
+// syncTo returns once every byte before end is on disk. If no sync is
+// running it runs one itself, covering every record written by then; else
+// it waits for the running one and looks again.
+func (w *wal) syncTo(end int64) error {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	for w.synced < end {
+		if w.syncing {
+			w.done.Wait()
+			continue
+		}
+		w.mu.Lock()
+		target, failed := w.size, w.failed
+		w.mu.Unlock()
+		if failed != nil {
+			return failed
+		}
+		w.syncing = true
+		w.syncMu.Unlock()
+		err := w.f.Sync()
+		w.syncMu.Lock()
+		w.syncing = false
+		w.syncs++
+		w.done.Broadcast()
+		if err != nil {
+			// After a failed fsync the kernel may have dropped the dirty
+			// pages: nothing written since the last good sync is known to
+			// be on disk, so the log takes no more writes.
+			err = fmt.Errorf("sync log %s: %w", w.path, err)
+			w.mu.Lock()
+			if w.failed == nil {
+				w.failed = fmt.Errorf("log %s refuses writes after a failed sync: %w", w.path, err)
+			}
+			w.mu.Unlock()
+			return err
+		}
+		w.synced = max(w.synced, target)
+	}
+	return nil
+}
+
+// stats returns the bytes written and synced and the number of syncs.
+func (w *wal) stats() (written, synced, syncs int64) {
+	written = w.written()
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	return written, w.synced, w.syncs
+}
+
+// syncEvery syncs whatever was written since the last sync, each interval,
+// until close.
+func (w *wal) syncEvery(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			if w.syncTo(w.written()) != nil {
+				return // the wal refuses writes from now on
+			}
+		}
+	}
+}
+
+// close stops the syncer, syncs everything written and closes the file.
+func (w *wal) close() error {
+	close(w.stop)
+	w.wg.Wait()
+	w.mu.Lock()
+	w.closed = true
+	end := w.size
+	w.mu.Unlock()
+	err := w.syncTo(end)
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close log %s: %w", w.path, cerr)
+	}
+	return err
+}
