@@ -12,17 +12,22 @@ func CheckRecord(rec *Record) error { return validateRecord(rec) }
 // each of its records, given oldest first (the creation, then its events in
 // sequence order), the app: and user: writes that no later record of the
 // session overrides, as a KindStateRetained record at the original
-// position, key and time. Records whose writes all were overridden leave
-// nothing. The result is in position order.
+// position, key and time. An overridden write can never decide a fold's
+// outcome (the later write, at a higher position, always wins), so it goes
+// with the rest of the session; records whose writes all were overridden
+// leave nothing. The result is in position order.
 func Retained(records []*Record) []*Record {
 	var out []*Record
-	seen := map[string]bool{}
+	var seen map[string]bool
 	for i := len(records) - 1; i >= 0; i-- {
 		rec := records[i]
 		var kept map[string]any
 		for k, v := range rec.Writes() {
 			if seen[k] || !isShared(k) {
 				continue
+			}
+			if seen == nil {
+				seen = make(map[string]bool)
 			}
 			seen[k] = true
 			if kept == nil {

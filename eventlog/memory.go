@@ -352,41 +352,21 @@ func (a *memApp) restoreAt(m *Memory, pos Position) error {
 }
 
 // retained works out what must survive a deleted session's records
-// (CONTRACT D3): the app: and user: writes that no later record of the
-// session overrides. An overridden write can never decide a fold's outcome
-// (the later write, at a higher position, always wins), so it goes with the
-// rest of the session. The result has one entry per record, newest first,
-// with a nil record where nothing survives. The caller holds s.mu only:
-// this is the slow part of a deletion, and other sessions' appends need not
-// wait for it.
+// (CONTRACT D3, by [Retained]): one entry per record, in position order,
+// holding the retained record at that position or nil where nothing
+// survives. The caller holds s.mu only: this is the slow part of a
+// deletion, and other sessions' appends need not wait for it.
 func (s *memSession) retained() []logEntry {
-	out := make([]logEntry, 0, len(s.records)+1)
-	var seen map[string]bool
-	keep := func(rec *Record) {
-		var kept map[string]any
-		for k, v := range rec.Writes() {
-			if seen[k] || !isShared(k) {
-				continue
-			}
-			if seen == nil {
-				seen = make(map[string]bool)
-			}
-			seen[k] = true
-			if kept == nil {
-				kept = make(map[string]any)
-			}
-			kept[k] = v
+	all := make([]*Record, 0, len(s.records)+1)
+	all = append(append(all, s.created), s.records...)
+	kept := Retained(all)
+	out := make([]logEntry, len(all))
+	for i, rec := range all {
+		out[i].pos = rec.Position
+		if len(kept) > 0 && kept[0].Position == rec.Position {
+			out[i].rec, kept = kept[0], kept[1:]
 		}
-		e := logEntry{pos: rec.Position}
-		if kept != nil {
-			e.rec = &Record{Position: rec.Position, Kind: KindStateRetained, Key: rec.Key, Time: rec.Time, State: kept}
-		}
-		out = append(out, e)
 	}
-	for i := len(s.records) - 1; i >= 0; i-- {
-		keep(s.records[i])
-	}
-	keep(s.created)
 	return out
 }
 
