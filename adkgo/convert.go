@@ -107,7 +107,17 @@ func ToADK(ev *eventlog.Event) (*session.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("%w: event is nil", service.ErrInvalidArgument)
 	}
-	out := &session.Event{
+	out := new(session.Event)
+	if err := toADKInto(out, ev); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// toADKInto converts ev into *out, which it overwrites: Get converts a whole
+// session's events into one slab this way.
+func toADKInto(out *session.Event, ev *eventlog.Event) error {
+	*out = session.Event{
 		LLMResponse: model.LLMResponse{
 			Content:                 ev.Content,
 			CitationMetadata:        ev.CitationMetadata,
@@ -149,7 +159,7 @@ func ToADK(ev *eventlog.Event) (*session.Event, error) {
 		for id, v := range c {
 			tc, err := toolConfirmation(v)
 			if err != nil {
-				return nil, fmt.Errorf("%w: actions.requestedToolConfirmations[%q]: %v", service.ErrInvalidArgument, id, err)
+				return fmt.Errorf("%w: actions.requestedToolConfirmations[%q]: %v", service.ErrInvalidArgument, id, err)
 			}
 			out.Actions.RequestedToolConfirmations[id] = tc
 		}
@@ -159,7 +169,7 @@ func ToADK(ev *eventlog.Event) (*session.Event, error) {
 		if in.ResponseSchema != nil {
 			schema, err := decodeSchema(in.ResponseSchema)
 			if err != nil {
-				return nil, fmt.Errorf("%w: requestedInput.responseSchema: %v", service.ErrInvalidArgument, err)
+				return fmt.Errorf("%w: requestedInput.responseSchema: %v", service.ErrInvalidArgument, err)
 			}
 			req.ResponseSchema = schema
 		}
@@ -168,7 +178,7 @@ func ToADK(ev *eventlog.Event) (*session.Event, error) {
 	if n := ev.NodeInfo; n != nil {
 		out.NodeInfo = &session.NodeInfo{Path: n.Path, MessageAsOutput: n.MessageAsOutput, OutputFor: n.OutputFor}
 	}
-	return out, nil
+	return nil
 }
 
 // toolConfirmation reads a tool confirmation from its JSON-like form: the

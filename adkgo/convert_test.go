@@ -170,33 +170,45 @@ func TestEveryADKFieldHasACase(t *testing.T) {
 	}
 }
 
+// roundTrip converts ev to sessionlog's model and back.
+func roundTrip(t *testing.T, ev *session.Event) *session.Event {
+	t.Helper()
+	stored, err := FromADK(ev)
+	require.NoError(t, err)
+	back, err := ToADK(stored)
+	require.NoError(t, err)
+	return back
+}
+
+// viaEventlogJSON encodes v, decodes the bytes as an eventlog.Event and
+// converts that to the ADK's model: what a durable store does between an
+// append and a read.
+func viaEventlogJSON(t *testing.T, v any) *session.Event {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var decoded eventlog.Event
+	require.NoError(t, json.Unmarshal(b, &decoded))
+	back, err := ToADK(&decoded)
+	require.NoError(t, err)
+	return back
+}
+
 func TestEventRoundTrip(t *testing.T) {
 	for _, fc := range fieldCases() {
 		t.Run(fc.name+" survives FromADK and ToADK", func(t *testing.T) {
 			ev := &session.Event{}
 			fc.set(ev)
 			require.NotEqual(t, &session.Event{}, ev, "the case sets nothing")
-
-			stored, err := FromADK(ev)
-			require.NoError(t, err)
-			back, err := ToADK(stored)
-			require.NoError(t, err)
-			assert.Equal(t, ev, back)
+			assert.Equal(t, ev, roundTrip(t, ev))
 		})
 
 		t.Run(fc.name+" survives eventlog's JSON form too", func(t *testing.T) {
-			// What a durable store does between the append and the read.
 			ev := &session.Event{}
 			fc.set(ev)
 			stored, err := FromADK(ev)
 			require.NoError(t, err)
-			b, err := json.Marshal(stored)
-			require.NoError(t, err)
-			var decoded eventlog.Event
-			require.NoError(t, json.Unmarshal(b, &decoded))
-			back, err := ToADK(&decoded)
-			require.NoError(t, err)
-			assert.Equal(t, ev, back)
+			assert.Equal(t, ev, viaEventlogJSON(t, stored))
 		})
 	}
 
@@ -208,10 +220,7 @@ func TestEventRoundTrip(t *testing.T) {
 				RequestedToolConfirmations: map[string]toolconfirmation.ToolConfirmation{},
 			},
 		}
-		stored, err := FromADK(ev)
-		require.NoError(t, err)
-		back, err := ToADK(stored)
-		require.NoError(t, err)
+		back := roundTrip(t, ev)
 		assert.Equal(t, ev, back)
 		assert.NotNil(t, back.Actions.StateDelta)
 		assert.Nil(t, back.Actions.ArtifactDelta)
@@ -224,13 +233,7 @@ func TestEventJSONMatchesTheADKs(t *testing.T) {
 	ev := fullEvent()
 
 	t.Run("eventlog reads the ADK's JSON as FromADK converts the event", func(t *testing.T) {
-		b, err := json.Marshal(ev)
-		require.NoError(t, err)
-		var decoded eventlog.Event
-		require.NoError(t, json.Unmarshal(b, &decoded))
-		back, err := ToADK(&decoded)
-		require.NoError(t, err)
-		assert.Equal(t, ev, back)
+		assert.Equal(t, ev, viaEventlogJSON(t, ev))
 	})
 
 	t.Run("the ADK reads eventlog's JSON as ToADK converts the event", func(t *testing.T) {

@@ -6,10 +6,10 @@
 // What the runner gets is sessionlog's behaviour: the event log, optimistic
 // concurrency, idempotent appends, app and user state merged at read time,
 // and whatever store the service runs on. What it gains beyond the ADK's
-// own services is reached through [Service.Sessionlog]: subscriptions that
-// replay a session, a user or an app and follow it live, paging, export and
-// import. [ToADK] turns the events those subscriptions yield into ADK
-// events.
+// own services is reached through [Service.Subscribe], which replays a
+// session's events and follows it live as ADK events, and through
+// [Service.Sessionlog]: user and app subscriptions, paging, export and
+// import. [ToADK] turns the events those yield into ADK events.
 //
 // Events move between the two models without loss: every field of the
 // ADK's session.Event has a place in [eventlog.Event] (see [FromADK]).
@@ -27,6 +27,7 @@ package adkgo
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 
 	"google.golang.org/adk/v2/session"
@@ -53,9 +54,8 @@ func New(svc *service.Service) *Service {
 }
 
 // Sessionlog returns the service the adapter wraps, for what the ADK's
-// interface has no room for: Subscribe, SubscribeUser and SubscribeApp
-// (pair them with [Session.Key] and [Session.Version]), ListEvents with
-// paging, Export and Import.
+// interface has no room for: SubscribeUser and SubscribeApp, ListEvents
+// with paging, Export and Import.
 func (s *Service) Sessionlog() *service.Service {
 	s.once.Do(func() {
 		if s.svc == nil {
@@ -63,6 +63,30 @@ func (s *Service) Sessionlog() *service.Service {
 		}
 	})
 	return s.svc
+}
+
+// Subscribe follows a session's events as the ADK's event type: first
+// those after sequence number afterSeq, then each one as it is appended,
+// in order, with no gaps and no repeats, however slowly the caller reads.
+// Subscribe(ctx, h.Key(), h.Version()) starts after what a handle h holds.
+// It ends when ctx is done or the session is deleted; a missing session,
+// a store failure or an event ToADK cannot convert is yielded as the final
+// error. It is [service.Service.Subscribe] with each event converted by
+// [ToADK], and starts no goroutine.
+func (s *Service) Subscribe(ctx context.Context, key service.SessionKey, afterSeq uint64) iter.Seq2[*session.Event, error] {
+	return func(yield func(*session.Event, error) bool) {
+		for rec, err := range s.Sessionlog().Subscribe(ctx, key, afterSeq) {
+			var ev *session.Event
+			if err == nil {
+				if ev, err = ToADK(rec.Event); err != nil {
+					err = fmt.Errorf("adkgo: subscribe %s: event %q: %w", key, rec.Event.ID, err)
+				}
+			}
+			if !yield(ev, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // Create creates a session. An empty SessionID asks for a generated one;
@@ -94,11 +118,15 @@ func (s *Service) Get(ctx context.Context, req *session.GetRequest) (*session.Ge
 	if err != nil {
 		return nil, fmt.Errorf("adkgo: %w", err)
 	}
+	// One allocation holds every converted event: a long session costs
+	// two allocations rather than one per event.
+	slab := make([]session.Event, len(h.Events))
 	events := make([]*session.Event, len(h.Events))
 	for i, ev := range h.Events {
-		if events[i], err = ToADK(ev); err != nil {
+		if err := toADKInto(&slab[i], ev); err != nil {
 			return nil, fmt.Errorf("adkgo: get session %s: event %q: %w", key, ev.ID, err)
 		}
+		events[i] = &slab[i]
 	}
 	return &session.GetResponse{Session: &Session{svc: svc, h: h, events: events}}, nil
 }

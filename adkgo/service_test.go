@@ -325,10 +325,9 @@ func TestHandleIsSafeForConcurrentUse(t *testing.T) {
 	assert.Equal(t, uint64(n), h.(*adkgo.Session).Version())
 }
 
-// CONTRACT S1: the service behind the adapter streams what the runner
-// appends, from the handle's version on, and ToADK turns the records into
-// ADK events.
-func TestSubscribeThroughTheAdapter(t *testing.T) {
+// CONTRACT S1 S3: Subscribe streams what the runner appends, from the
+// handle's version on, as ADK events, and ends when its context does.
+func TestSubscribe(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	s := newService(t)
@@ -340,12 +339,7 @@ func TestSubscribeThroughTheAdapter(t *testing.T) {
 	got := make(chan string, 3)
 	done := make(chan error, 1)
 	go func() {
-		for rec, err := range s.Sessionlog().Subscribe(ctx, key, from) {
-			if err != nil {
-				done <- err
-				return
-			}
-			ev, err := adkgo.ToADK(rec.Event)
+		for ev, err := range s.Subscribe(ctx, key, from) {
 			if err != nil {
 				done <- err
 				return
@@ -369,6 +363,26 @@ func TestSubscribeThroughTheAdapter(t *testing.T) {
 	}
 	cancel()
 	require.NoError(t, <-done)
+
+	t.Run("a missing session is the final error", func(t *testing.T) {
+		for _, err := range s.Subscribe(t.Context(), service.SessionKey{AppName: "app", UserID: "u", SessionID: "missing"}, 0) {
+			require.ErrorIs(t, err, service.ErrNotFound)
+		}
+	})
+
+	t.Run("a stored event ToADK cannot convert is the final error", func(t *testing.T) {
+		bad := &service.Event{ID: "bad", Actions: service.EventActions{RequestedToolConfirmations: map[string]any{"c": "yes"}}}
+		_, err := s.Sessionlog().AppendEvent(t.Context(), &service.Session{AppName: "app", UserID: "u", ID: "s", Version: own.Version()}, bad)
+		require.NoError(t, err)
+		var errs []error
+		for ev, err := range s.Subscribe(t.Context(), key, own.Version()) {
+			assert.Nil(t, ev)
+			errs = append(errs, err)
+		}
+		require.Len(t, errs, 1)
+		require.ErrorIs(t, errs[0], service.ErrInvalidArgument)
+		assert.Contains(t, errs[0].Error(), `"bad"`)
+	})
 }
 
 func TestZeroServiceWorks(t *testing.T) {

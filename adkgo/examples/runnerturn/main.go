@@ -6,10 +6,9 @@
 //
 // The wiring is one line, adkgo.New(svc), where the runner takes a
 // session.Service. A subscriber, started before the turn, follows the
-// session through the service behind the adapter (Sessionlog().Subscribe)
-// and prints each event as it is stored, converted back to the ADK's event
-// type with adkgo.ToADK. Afterwards the program reads the session through
-// the adapter, as the next turn's runner would.
+// session through the adapter's Subscribe and prints each event, in the
+// ADK's event type, as it is stored. Afterwards the program reads the
+// session through the adapter, as the next turn's runner would.
 //
 //	go run ./examples/runnerturn
 package main
@@ -78,26 +77,24 @@ func run(ctx context.Context, out io.Writer) error {
 	handle := created.Session.(*adkgo.Session)
 
 	// The subscriber prints each event as it is stored and reports its
-	// sequence number, so that run knows when it has printed them all.
+	// sequence number (they follow the handle's version with no gaps), so
+	// that run knows when it has printed them all.
 	subCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	printed := make(chan uint64, 16)
 	subDone := make(chan error, 1)
 	go func() {
 		defer close(printed)
-		for rec, err := range svc.Subscribe(subCtx, handle.Key(), handle.Version()) {
+		seq := handle.Version()
+		for ev, err := range sessions.Subscribe(subCtx, handle.Key(), seq) {
 			if err != nil {
 				subDone <- err
 				return
 			}
-			ev, err := adkgo.ToADK(rec.Event)
-			if err != nil {
-				subDone <- err
-				return
-			}
-			fmt.Fprintf(out, "stored #%d %s\n", rec.Seq, describe(ev))
+			seq++
+			fmt.Fprintf(out, "stored #%d %s\n", seq, describe(ev))
 			select {
-			case printed <- rec.Seq:
+			case printed <- seq:
 			case <-subCtx.Done():
 			}
 		}
