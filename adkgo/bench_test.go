@@ -109,19 +109,28 @@ func freshSession(b *testing.B, svc *service.Service, i int) *service.Session {
 	return sess
 }
 
-// BenchmarkGet reads a 10,000-event session through the service and
-// through the adapter, which converts every event it returns.
+// BenchmarkGet reads a 10,000-event session through the service, through
+// the adapter, which converts every event it returns, and through the Go
+// ADK's in-memory service, which copies its list of event pointers.
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	svc := new(service.Service)
 	defer svc.Close()
 	sess := freshSession(b, svc, 0)
+	inMemory := session.InMemoryService()
+	created, err := inMemory.Create(ctx, &session.CreateRequest{AppName: "app", UserID: "u", SessionID: "0"})
+	if err != nil {
+		b.Fatal(err)
+	}
 	for i := range sessionLength {
 		if _, err := svc.AppendEvent(ctx, sess, benchEventlog(i)); err != nil {
 			b.Fatal(err)
 		}
+		if err := inMemory.AppendEvent(ctx, created.Session, benchEvent(i)); err != nil {
+			b.Fatal(err)
+		}
 	}
-	a := adkgo.New(svc)
+	adapter := adkgo.New(svc)
 	for _, n := range []int{0, 10} {
 		name := "all-10000"
 		if n > 0 {
@@ -135,13 +144,18 @@ func BenchmarkGet(b *testing.B) {
 				}
 			}
 		})
-		b.Run(name+"/adkgo", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := a.Get(ctx, &session.GetRequest{AppName: "app", UserID: "u", SessionID: "0", NumRecentEvents: n}); err != nil {
-					b.Fatal(err)
+		for _, backend := range []struct {
+			name string
+			s    session.Service
+		}{{"adkgo", adapter}, {"adk-inmemory", inMemory}} {
+			b.Run(name+"/"+backend.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := backend.s.Get(ctx, &session.GetRequest{AppName: "app", UserID: "u", SessionID: "0", NumRecentEvents: n}); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
