@@ -2,7 +2,9 @@ package adkgo_test
 
 import (
 	"context"
+	"fmt"
 	"iter"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,19 +20,78 @@ import (
 	"github.com/sessionlog/sessionlog/service"
 )
 
+// echoModel answers every request with one text reply and no network.
+type echoModel struct{}
+
+// Name names the model.
+func (echoModel) Name() string { return "echo" }
+
+// GenerateContent replies "ok".
+func (echoModel) GenerateContent(context.Context, *model.LLMRequest, bool) iter.Seq2[*model.LLMResponse, error] {
+	return func(yield func(*model.LLMResponse, error) bool) {
+		yield(&model.LLMResponse{Content: genai.NewContentFromText("ok", genai.RoleModel), TurnComplete: true}, nil)
+	}
+}
+
+// BenchmarkRunnerTurn runs whole agent turns through the Go ADK's runner (a
+// user message, one model call, two appends) on a session that already
+// holds history events, with the ADK's in-memory service and with the
+// adapter: what a turn costs, the prompt built from the whole history
+// included, apart from the model itself.
+func BenchmarkRunnerTurn(b *testing.B) {
+	for _, history := range []int{100, 1000} {
+		for _, backend := range []string{"adk-inmemory", "adkgo"} {
+			b.Run(fmt.Sprintf("history-%d/%s", history, backend), func(b *testing.B) {
+				ctx := context.Background()
+				var sessions session.Service
+				if backend == "adkgo" {
+					svc := new(service.Service)
+					defer svc.Close()
+					sessions = adkgo.New(svc)
+				} else {
+					sessions = session.InMemoryService()
+				}
+				created, err := sessions.Create(ctx, &session.CreateRequest{AppName: "app", UserID: "u", SessionID: "s"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range history {
+					ev := benchEvent(i)
+					ev.Author = []string{"user", "bot"}[i%2]
+					if err := sessions.AppendEvent(ctx, created.Session, ev); err != nil {
+						b.Fatal(err)
+					}
+				}
+				r := newRunner(b, sessions, echoModel{})
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					msg := genai.NewContentFromText("hi "+strconv.Itoa(i), genai.RoleUser)
+					for _, err := range r.Run(ctx, "u", "s", msg, agent.RunConfig{}) {
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
 // hookModel calls before, then answers like echoModel: a model call during
 // which something else happens to the session.
 type hookModel struct{ before func() }
 
+// Name names the model.
 func (hookModel) Name() string { return "hook" }
 
+// GenerateContent calls the hook, then replies "ok".
 func (m hookModel) GenerateContent(ctx context.Context, req *model.LLMRequest, stream bool) iter.Seq2[*model.LLMResponse, error] {
 	m.before()
 	return echoModel{}.GenerateContent(ctx, req, stream)
 }
 
 // newRunner returns a runner of a one-agent app over sessions.
-func newRunner(t *testing.T, sessions session.Service, m model.LLM) *runner.Runner {
+func newRunner(t testing.TB, sessions session.Service, m model.LLM) *runner.Runner {
 	t.Helper()
 	a, err := llmagent.New(llmagent.Config{Name: "bot", Model: m})
 	require.NoError(t, err)
