@@ -189,8 +189,8 @@ func (s *Service) AppendEvent(ctx context.Context, sess session.Session, ev *ses
 		return fmt.Errorf("adkgo: append event: %w: session is nil", service.ErrInvalidArgument)
 	case !ok:
 		return fmt.Errorf("adkgo: append event: %w: session is a %T, not a session this service returned", service.ErrInvalidArgument, sess)
-	case own.svc != svc:
-		return fmt.Errorf("adkgo: append event: %w: session %s belongs to another service", service.ErrInvalidArgument, own.Key())
+	case own.svc != svc || own.h == nil:
+		return fmt.Errorf("adkgo: append event: %w: the session belongs to another service, or to none", service.ErrInvalidArgument)
 	}
 	stored, err := FromADK(ev)
 	if err != nil {

@@ -243,6 +243,7 @@ func TestBadInput(t *testing.T) {
 		{"a nil *Session is refused", (*adkgo.Session)(nil), &session.Event{}, "session is nil"},
 		{"a session of a foreign type is refused", foreignSession{h}, &session.Event{}, "adkgo_test.foreignSession"},
 		{"a session of another service is refused", otherHandle, &session.Event{}, "another service"},
+		{"a session built by hand is refused", &adkgo.Session{}, &session.Event{}, "another service"},
 		{"a nil event is refused", h, nil, "event is nil"},
 		{"an event whose response schema cannot be converted is refused", h, &session.Event{
 			RequestedInput: &session.RequestInput{ResponseSchema: &jsonschema.Schema{Const: &unencodable}},
