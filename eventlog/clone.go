@@ -58,6 +58,31 @@ func (e *Event) Clone() *Event {
 	if e.GroundingMetadata != nil {
 		c.GroundingMetadata = deepCopy(e.GroundingMetadata)
 	}
+	if e.CitationMetadata != nil {
+		c.CitationMetadata = deepCopy(e.CitationMetadata)
+	}
+	if e.LogprobsResult != nil {
+		c.LogprobsResult = deepCopy(e.LogprobsResult)
+	}
+	if e.InputTranscription != nil {
+		c.InputTranscription = deepCopy(e.InputTranscription)
+	}
+	if e.OutputTranscription != nil {
+		c.OutputTranscription = deepCopy(e.OutputTranscription)
+	}
+	c.Routes = slices.Clone(e.Routes)
+	if e.RequestedInput != nil {
+		r := *e.RequestedInput
+		r.ResponseSchema = bytes.Clone(r.ResponseSchema)
+		r.Payload = CloneValue(r.Payload)
+		c.RequestedInput = &r
+	}
+	c.Output = CloneValue(e.Output)
+	if e.NodeInfo != nil {
+		n := *e.NodeInfo
+		n.OutputFor = slices.Clone(n.OutputFor)
+		c.NodeInfo = &n
+	}
 	c.CustomMetadata = CloneMap(e.CustomMetadata)
 	c.LongRunningToolIDs = slices.Clone(e.LongRunningToolIDs)
 	c.Actions.StateDelta = CloneMap(e.Actions.StateDelta)

@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"encoding/json"
 	"time"
 
 	"google.golang.org/genai"
@@ -54,12 +55,49 @@ type Event struct {
 	UsageMetadata *genai.GenerateContentResponseUsageMetadata `json:"usageMetadata,omitempty"`
 	// GroundingMetadata lists the sources a grounded response relied on.
 	GroundingMetadata *genai.GroundingMetadata `json:"groundingMetadata,omitempty"`
+	// CitationMetadata lists the sources the response quotes.
+	CitationMetadata *genai.CitationMetadata `json:"citationMetadata,omitempty"`
+	// LogprobsResult holds the log probabilities of the chosen and the top
+	// candidate tokens, when the request asked for them.
+	LogprobsResult *genai.LogprobsResult `json:"logprobsResult,omitempty"`
+	// AvgLogprobs is the average log probability of the response's tokens.
+	AvgLogprobs float64 `json:"avgLogprobs,omitempty"`
+	// FinishReason is why the model stopped generating.
+	FinishReason genai.FinishReason `json:"finishReason,omitempty"`
+	// ModelVersion names the model version that produced the response.
+	ModelVersion string `json:"modelVersion,omitempty"`
+	// InputTranscription is the text of the user's audio in live
+	// streaming.
+	InputTranscription *genai.Transcription `json:"inputTranscription,omitempty"`
+	// OutputTranscription is the text of the model's audio in live
+	// streaming.
+	OutputTranscription *genai.Transcription `json:"outputTranscription,omitempty"`
+	// SessionResumptionHandle lets a live streaming connection resume
+	// where it broke off.
+	SessionResumptionHandle string `json:"sessionResumptionHandle,omitempty"`
 	// CustomMetadata holds application data that ADK carries but never
 	// interprets.
 	CustomMetadata map[string]any `json:"customMetadata,omitempty"`
 	// LongRunningToolIDs names the function calls in Content whose results
 	// arrive in a later event.
 	LongRunningToolIDs []string `json:"longRunningToolIds,omitempty"`
+	// IsolationScope, when set, shows the event only to agents of the same
+	// isolation scope when they build a model prompt from history.
+	IsolationScope string `json:"isolationScope,omitempty"`
+	// Routes are the workflow edges the emitting node chose to follow.
+	Routes []string `json:"routes,omitempty"`
+	// RequestedInput, when set, is a workflow node asking a person for
+	// input before it goes on.
+	RequestedInput *RequestInput `json:"requestedInput,omitempty"`
+	// Output is a workflow node's result. Like state values it is a
+	// JSON-like value: maps, slices and scalars are copied and checked, a
+	// value of another type is kept as it is (and, in a durable store,
+	// read back as its JSON tree).
+	Output any `json:"output,omitempty"`
+	// NodeInfo names the workflow node that emitted the event; nil for
+	// events from outside a workflow. Decoding treats an empty nodeInfo
+	// object (which the Python ADK writes on every event) as nil.
+	NodeInfo *NodeInfo `json:"nodeInfo,omitempty"`
 	// Actions are the side effects the event asks the runtime to apply.
 	Actions EventActions `json:"actions"`
 }
@@ -87,9 +125,41 @@ type EventActions struct {
 	RequestedAuthConfigs map[string]any `json:"requestedAuthConfigs,omitempty"`
 	// RequestedToolConfirmations maps function call IDs to the
 	// confirmations they wait for, kept as JSON-like trees for the same
-	// reason.
+	// reason. The ADK runtimes write each one as an object with "hint",
+	// "confirmed" and "payload".
 	RequestedToolConfirmations map[string]any `json:"requestedToolConfirmations,omitempty"`
 	// EndOfAgent marks the last event of an agent's run, so a resumed
 	// invocation knows which agents already finished.
 	EndOfAgent bool `json:"endOfAgent,omitempty"`
+}
+
+// RequestInput is a workflow node's request for human input: the node
+// pauses, and the reply that carries the same InterruptID resumes it.
+type RequestInput struct {
+	// InterruptID pairs the request with the reply that answers it.
+	InterruptID string `json:"interruptId"`
+	// Message is the prompt shown to the person.
+	Message string `json:"message,omitempty"`
+	// ResponseSchema is the JSON Schema the reply must satisfy, kept as
+	// the schema's JSON text: the schema types of the ADK runtimes differ,
+	// and the text is what each of them writes and reads, so keeping it
+	// verbatim loses nothing any runtime can express. It must be valid
+	// JSON when set.
+	ResponseSchema json.RawMessage `json:"responseSchema,omitempty"`
+	// Payload is context for the prompt (the document to approve, say), a
+	// JSON-like value as [Event.Output] is.
+	Payload any `json:"payload,omitempty"`
+}
+
+// NodeInfo identifies the workflow node that emitted an event.
+type NodeInfo struct {
+	// Path is the node's path within its workflow run; empty for a
+	// top-level node.
+	Path string `json:"path,omitempty"`
+	// MessageAsOutput marks an event whose content is the node's output
+	// when Output is empty.
+	MessageAsOutput bool `json:"messageAsOutput,omitempty"`
+	// OutputFor lists the node paths the event's output counts for: the
+	// emitter and the ancestors that use it as their own output.
+	OutputFor []string `json:"outputFor,omitempty"`
 }

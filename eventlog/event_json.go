@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"google.golang.org/genai"
 )
 
 // msThreshold is the magnitude from which an epoch number is read as
@@ -63,6 +65,11 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	out.Timestamp = ts
 	if err := settleDurations(&out); err != nil {
 		return fmt.Errorf("eventlog: decode event %q: %w", out.ID, err)
+	}
+	if n := out.NodeInfo; n != nil && n.Path == "" && !n.MessageAsOutput && len(n.OutputFor) == 0 {
+		// Carries nothing: the Python ADK writes it on every event, and a
+		// nil NodeInfo is what says "not from a workflow".
+		out.NodeInfo = nil
 	}
 	*e = out
 	return nil
@@ -242,8 +249,9 @@ func checkYear(t time.Time) error {
 }
 
 // settleDurations rounds the genai durations that genai's encoder writes in
-// whole seconds, by passing each such value through genai's own encoder and
-// decoder until its encoding stops changing.
+// whole seconds (in parts, transcriptions and map routes), by passing each
+// such value through genai's own encoder and decoder until its encoding
+// stops changing.
 func settleDurations(ev *Event) error {
 	if ev.Content != nil {
 		for i, p := range ev.Content.Parts {
@@ -265,6 +273,19 @@ func settleDurations(ev *Event) error {
 				p.AudioTranscription = v
 			}
 		}
+	}
+	for _, t := range []struct {
+		name string
+		v    **genai.Transcription
+	}{{"inputTranscription", &ev.InputTranscription}, {"outputTranscription", &ev.OutputTranscription}} {
+		if *t.v == nil {
+			continue
+		}
+		v, err := settle(*t.v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		*t.v = v
 	}
 	if ev.GroundingMetadata != nil {
 		for i, c := range ev.GroundingMetadata.GroundingChunks {

@@ -20,6 +20,7 @@ import (
 // survives a JSON round trip unchanged. Each call builds fresh memory.
 func evFixture() *Event {
 	willContinue := true
+	logSum := float32(-1.5)
 	return &Event{
 		ID:           "evt-1",
 		InvocationID: "inv-1",
@@ -80,8 +81,35 @@ func evFixture() *Event {
 			}},
 			SearchEntryPoint: &genai.SearchEntryPoint{RenderedContent: "<div/>", SDKBlob: []byte("blob")},
 		},
-		CustomMetadata:     map[string]any{"trace": "abc", "nested": map[string]any{"n": 1.0, "tags": []any{"a", "b"}}},
-		LongRunningToolIDs: []string{"call-1", "call-2"},
+		CitationMetadata: &genai.CitationMetadata{Citations: []*genai.Citation{
+			{StartIndex: 1, EndIndex: 9, Title: "Paris", URI: "https://example.com/p", License: "cc-by"},
+		}},
+		LogprobsResult: &genai.LogprobsResult{
+			ChosenCandidates: []*genai.LogprobsResultCandidate{{Token: "Let", TokenID: 7, LogProbability: -0.5}},
+			TopCandidates: []*genai.LogprobsResultTopCandidates{{Candidates: []*genai.LogprobsResultCandidate{
+				{Token: "Let", TokenID: 7, LogProbability: -0.5}, {Token: "I", TokenID: 3, LogProbability: -1.25},
+			}}},
+			LogProbabilitySum: &logSum,
+		},
+		AvgLogprobs:  -0.75,
+		FinishReason: genai.FinishReasonStop,
+		ModelVersion: "gemini-2.5-flash-001",
+		InputTranscription: &genai.Transcription{Text: "weather in paris", Finished: true, LanguageCode: "en",
+			Words: []*genai.WordInfo{{Word: "weather", StartOffset: "0s", EndOffset: "1s"}}, StartOffset: time.Second},
+		OutputTranscription:     &genai.Transcription{Text: "let me look", SpeakerLabel: "model", EndOffset: 2 * time.Second},
+		SessionResumptionHandle: "resume-1",
+		CustomMetadata:          map[string]any{"trace": "abc", "nested": map[string]any{"n": 1.0, "tags": []any{"a", "b"}}},
+		LongRunningToolIDs:      []string{"call-1", "call-2"},
+		IsolationScope:          "scope-a",
+		Routes:                  []string{"approve", "notify"},
+		RequestedInput: &RequestInput{
+			InterruptID:    "ask-1",
+			Message:        "Approve the trip?",
+			ResponseSchema: []byte(`{"type":"object","properties":{"ok":{"type":"boolean"}}}`),
+			Payload:        map[string]any{"trip": "Paris", "days": []any{1.0, 2.0}},
+		},
+		Output:   map[string]any{"forecast": "sun", "temps": []any{21.5, 19.0}},
+		NodeInfo: &NodeInfo{Path: "plan/weather@1", MessageAsOutput: true, OutputFor: []string{"plan/weather@1", "plan"}},
 		Actions: EventActions{
 			StateDelta: map[string]any{
 				"counter":   2.0,
@@ -97,6 +125,23 @@ func evFixture() *Event {
 			RequestedToolConfirmations: map[string]any{"call-2": map[string]any{"hint": "confirm?", "confirmed": false}},
 			EndOfAgent:                 true,
 		},
+	}
+}
+
+// TestFixtureSetsEveryField keeps evFixture complete: the JSON, Clone and
+// mutation tests only cover the fields it sets, so a field added to Event
+// without a fixture value fails here rather than going untested.
+func TestFixtureSetsEveryField(t *testing.T) {
+	ev := evFixture()
+	for _, v := range []reflect.Value{
+		reflect.ValueOf(*ev), reflect.ValueOf(ev.Actions),
+		reflect.ValueOf(*ev.RequestedInput), reflect.ValueOf(*ev.NodeInfo),
+	} {
+		t.Run("every field of "+v.Type().Name()+" is set", func(t *testing.T) {
+			for i := range v.NumField() {
+				assert.False(t, v.Field(i).IsZero(), "evFixture leaves %s.%s unset", v.Type().Name(), v.Type().Field(i).Name)
+			}
+		})
 	}
 }
 
@@ -320,9 +365,19 @@ func TestEventJSONFieldNames(t *testing.T) {
 		assert.ElementsMatch(t, []string{
 			"id", "invocationId", "author", "branch", "timestamp", "content",
 			"partial", "turnComplete", "interrupted", "errorCode", "errorMessage",
-			"usageMetadata", "groundingMetadata", "customMetadata",
-			"longRunningToolIds", "actions",
+			"usageMetadata", "groundingMetadata", "citationMetadata",
+			"logprobsResult", "avgLogprobs", "finishReason", "modelVersion",
+			"inputTranscription", "outputTranscription",
+			"sessionResumptionHandle", "customMetadata", "longRunningToolIds",
+			"isolationScope", "routes", "requestedInput", "output", "nodeInfo",
+			"actions",
 		}, slices.Collect(maps.Keys(doc)))
+
+		var input, node map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(doc["requestedInput"], &input))
+		assert.ElementsMatch(t, []string{"interruptId", "message", "responseSchema", "payload"}, slices.Collect(maps.Keys(input)))
+		require.NoError(t, json.Unmarshal(doc["nodeInfo"], &node))
+		assert.ElementsMatch(t, []string{"path", "messageAsOutput", "outputFor"}, slices.Collect(maps.Keys(node)))
 
 		var actions map[string]json.RawMessage
 		require.NoError(t, json.Unmarshal(doc["actions"], &actions))
@@ -331,6 +386,14 @@ func TestEventJSONFieldNames(t *testing.T) {
 			"skipSummarization", "requestedAuthConfigs",
 			"requestedToolConfirmations", "endOfAgent",
 		}, slices.Collect(maps.Keys(actions)))
+	})
+
+	t.Run("an empty nodeInfo object decodes as no node info", func(t *testing.T) {
+		var ev Event
+		require.NoError(t, json.Unmarshal([]byte(`{"id":"e","nodeInfo":{}}`), &ev))
+		assert.Nil(t, ev.NodeInfo)
+		require.NoError(t, json.Unmarshal([]byte(`{"id":"e","nodeInfo":{"outputFor":["a"]}}`), &ev))
+		assert.Equal(t, &NodeInfo{OutputFor: []string{"a"}}, ev.NodeInfo)
 	})
 
 	t.Run("fields are written in declaration order", func(t *testing.T) {
@@ -369,6 +432,13 @@ func TestEventJSONGenaiDurations(t *testing.T) {
 		var ev Event
 		require.NoError(t, json.Unmarshal([]byte(`{"id":"e","groundingMetadata":{"groundingChunks":[{"maps":{"route":{"duration":"90.6s"}}}]}}`), &ev))
 		assert.Equal(t, 91*time.Second, ev.GroundingMetadata.GroundingChunks[0].Maps.Route.Duration)
+	})
+
+	t.Run("a sub-second transcription offset is rounded too", func(t *testing.T) {
+		var ev Event
+		require.NoError(t, json.Unmarshal([]byte(`{"id":"e","inputTranscription":{"text":"hi","endOffset":"2.6s"},"outputTranscription":{"startOffset":"0.2s"}}`), &ev))
+		assert.Equal(t, 3*time.Second, ev.InputTranscription.EndOffset)
+		assert.Equal(t, time.Duration(0), ev.OutputTranscription.StartOffset)
 	})
 
 	t.Run("a duration genai could not read back is an error", func(t *testing.T) {
@@ -502,6 +572,18 @@ func evMutate(ev *Event) {
 	ev.GroundingMetadata.GroundingSupports[0].ConfidenceScores[0] = 0.9
 	ev.GroundingMetadata.GroundingSupports[0].Segment.Text = "changed"
 	ev.GroundingMetadata.SearchEntryPoint.SDKBlob[0] = 'X'
+	ev.CitationMetadata.Citations[0].Title = "changed"
+	ev.LogprobsResult.TopCandidates[0].Candidates[1].Token = "changed"
+	*ev.LogprobsResult.LogProbabilitySum = 9
+	ev.InputTranscription.Words[0].Word = "changed"
+	ev.OutputTranscription.Text = "changed"
+	ev.Routes[0] = "changed"
+	ev.RequestedInput.ResponseSchema[0] = '['
+	ev.RequestedInput.Payload.(map[string]any)["days"].([]any)[0] = 9.0
+	ev.RequestedInput.Message = "changed"
+	ev.Output.(map[string]any)["temps"].([]any)[0] = 9.0
+	ev.NodeInfo.OutputFor[0] = "changed"
+	ev.NodeInfo.Path = "changed"
 }
 
 // evCollectRefs records the address of every pointer target, map and

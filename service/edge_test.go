@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/genai"
 
+	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/service"
 )
 
@@ -103,6 +104,8 @@ func TestCyclicValuesAreRefused(t *testing.T) {
 		"content.parts[0].toolResponse.response": {Content: &genai.Content{Parts: []*genai.Part{
 			{ToolResponse: &genai.ToolResponse{Response: cyclic}},
 		}}},
+		"output":                 {Output: list},
+		"requestedInput.payload": {RequestedInput: &eventlog.RequestInput{InterruptID: "i", Payload: cyclic}},
 	} {
 		t.Run("a cyclic "+field+" is refused", func(t *testing.T) {
 			_, err := svc.AppendEvent(ctx, sess, ev)
@@ -111,6 +114,31 @@ func TestCyclicValuesAreRefused(t *testing.T) {
 			require.Zero(t, sess.Version, "nothing stored")
 		})
 	}
+}
+
+// CONTRACT B1: a response schema is kept as JSON text, so text that is not
+// JSON (which no store could encode) is refused, naming the field.
+func TestResponseSchemaMustBeJSON(t *testing.T) {
+	ctx := context.Background()
+	svc, err := service.New(ctx, service.Options{})
+	require.NoError(t, err)
+	defer svc.Close()
+	sess, err := svc.Create(ctx, service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}, nil)
+	require.NoError(t, err)
+
+	t.Run("text that is not JSON is refused and nothing is stored", func(t *testing.T) {
+		_, err := svc.AppendEvent(ctx, sess, &service.Event{RequestedInput: &eventlog.RequestInput{InterruptID: "i", ResponseSchema: []byte(`{"type":`)}})
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		require.Contains(t, err.Error(), "requestedInput.responseSchema")
+		require.Zero(t, sess.Version)
+	})
+	t.Run("a JSON schema is stored as it was given", func(t *testing.T) {
+		schema := []byte(`{"type":"object","properties":{"ok":{"type":"boolean"}}}`)
+		ev, err := svc.AppendEvent(ctx, sess, &service.Event{RequestedInput: &eventlog.RequestInput{InterruptID: "i", ResponseSchema: schema}})
+		require.NoError(t, err)
+		require.JSONEq(t, string(schema), string(ev.RequestedInput.ResponseSchema))
+		require.Equal(t, uint64(1), sess.Version)
+	})
 }
 
 // CONTRACT K1 A4 R2: Import refuses what no call could address and drops

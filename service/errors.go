@@ -1,6 +1,7 @@
 package service
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -122,8 +123,9 @@ func shallow(v any, depth int) bool {
 	return true
 }
 
-// checkEvent rejects an event no store should copy: nil, or with values
-// nested too deeply (CONTRACT B1).
+// checkEvent rejects an event no store should copy or encode: nil, with
+// values nested too deeply, or with a response schema that is not JSON
+// (CONTRACT B1).
 func checkEvent(ev *Event) error {
 	if ev == nil {
 		return invalid("event", "is nil")
@@ -139,6 +141,17 @@ func checkEvent(ev *Event) error {
 	}
 	if err := checkValues("actions.requestedToolConfirmations", ev.Actions.RequestedToolConfirmations); err != nil {
 		return err
+	}
+	if !shallow(ev.Output, maxDepth) {
+		return tooDeep("output")
+	}
+	if r := ev.RequestedInput; r != nil {
+		if !shallow(r.Payload, maxDepth) {
+			return tooDeep("requestedInput.payload")
+		}
+		if r.ResponseSchema != nil && !json.Valid(r.ResponseSchema) {
+			return invalid("requestedInput.responseSchema", "is not valid JSON (%.40q)", r.ResponseSchema)
+		}
 	}
 	if ev.Content == nil {
 		return nil
