@@ -16,6 +16,7 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/sessionlog/sessionlog/adkgo"
+	"github.com/sessionlog/sessionlog/filestore"
 	"github.com/sessionlog/sessionlog/service"
 )
 
@@ -34,6 +35,20 @@ func newService(t *testing.T) *adkgo.Service {
 func TestADKConformanceSuite(t *testing.T) {
 	sessiontestsuite.RunServiceTests(t, sessiontestsuite.SuiteOptions{SupportsUserProvidedSessionID: true},
 		func(t *testing.T) session.Service { return newService(t) })
+}
+
+// The same suite with the adapter over the durable file store: what the
+// ADK's runner sees does not depend on where the log lives.
+func TestADKConformanceSuiteOverTheFileStore(t *testing.T) {
+	sessiontestsuite.RunServiceTests(t, sessiontestsuite.SuiteOptions{SupportsUserProvidedSessionID: true},
+		func(t *testing.T) session.Service {
+			store, err := filestore.Open(t.Context(), t.TempDir(), filestore.Options{})
+			require.NoError(t, err)
+			svc, err := service.New(t.Context(), service.Options{Store: store})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = svc.Close() })
+			return adkgo.New(svc)
+		})
 }
 
 func create(t *testing.T, s *adkgo.Service, user, id string, st map[string]any) session.Session {
