@@ -75,6 +75,20 @@ type SharedStore interface {
 	Shared() bool
 }
 
+// A DeferredAppender is a [Store] whose records become visible to readers
+// before they are durable (written to disk), and that can hand the wait
+// for durability back to its caller: AppendDeferred does Append's work up
+// to the point where the record is in the log's order and visible, and
+// returns with a function that waits until the record is durable, which is
+// what Append itself waits for before it returns. durable is nil when
+// there is nothing to wait for. A service calls it after releasing its own
+// locks, so that appends that lock the same app share one wait (one fsync
+// for all of them). With ErrDuplicateEvent, durable waits for the stored
+// record.
+type DeferredAppender interface {
+	AppendDeferred(ctx context.Context, rec *Record) (stored *Record, durable func() error, err error)
+}
+
 // The state key prefixes. They belong to the log's format because a store
 // must keep the app: and user: writes of a deleted session (package
 // projection gives their full meaning).

@@ -124,7 +124,10 @@ type Store struct {
 	closeErr  error
 }
 
-var _ eventlog.Store = (*Store)(nil)
+var (
+	_ eventlog.Store            = (*Store)(nil)
+	_ eventlog.DeferredAppender = (*Store)(nil)
+)
 
 // Open opens the log in dir, creating the directory and an empty log if
 // there is none, and replays it. A torn last record (the remains of a
@@ -376,15 +379,34 @@ func (s *Store) Stats() Stats {
 // durable as the sync policy promises. Once the record is written, Append
 // waits for its sync even if ctx is done: the record is already visible.
 func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
+	stored, durable, err := s.AppendDeferred(ctx, rec)
+	if err != nil && !errors.Is(err, eventlog.ErrDuplicateEvent) {
+		return stored, err
+	}
+	if durable != nil {
+		if serr := durable(); serr != nil {
+			return nil, serr
+		}
+	}
+	return stored, err
+}
+
+// AppendDeferred implements [eventlog.DeferredAppender]: it returns once
+// the record is written to the log file and visible, with a function that
+// waits for its fsync under SyncAlways (nil under the other policies). A
+// service calls that after releasing its locks, so appends that hold the
+// same app share an fsync.
+func (s *Store) AppendDeferred(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, func() error, error) {
 	if s.wal == nil {
-		return nil, fmt.Errorf("append: %w", ErrReadOnly)
+		return nil, nil, fmt.Errorf("append: %w", ErrReadOnly)
 	}
 	if rec == nil {
-		return s.mem.Append(ctx, rec) // its error
+		stored, err := s.mem.Append(ctx, rec) // its error
+		return stored, nil, err
 	}
 	body, err := encode(rec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var end int64
 	stored, err := s.mem.AppendJournaled(ctx, rec, func(r *eventlog.Record) (werr error) {
@@ -397,14 +419,12 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Rec
 		// whatever is written by now, which includes it.
 		end = s.wal.written()
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	}
-	if s.sync == SyncAlways {
-		if serr := s.wal.syncTo(end); serr != nil {
-			return nil, serr
-		}
+	if s.sync != SyncAlways {
+		return stored, nil, err
 	}
-	return stored, err
+	return stored, func() error { return s.wal.syncTo(end) }, err
 }
 
 // Session implements [eventlog.Store.Session].

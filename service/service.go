@@ -91,6 +91,9 @@ type Service struct {
 	// A shared store (eventlog.SharedStore) has writers besides this
 	// service; before each call the service folds what they appended.
 	shared bool
+	// deferred is the store, if it can hand back the wait for durability
+	// (eventlog.DeferredAppender).
+	deferred eventlog.DeferredAppender
 	// foldMu orders the folds; applied is the position of the last record
 	// folded from the log. Folds are numbered as they start (foldStarted)
 	// and foldDone is the number of the last one that finished, so that a
@@ -176,6 +179,35 @@ func (s *Service) defaults() {
 	if s.newID == nil {
 		s.newID = uuid.NewString
 	}
+	s.deferred, _ = s.store.(eventlog.DeferredAppender)
+}
+
+// append commits rec to the store. A store that makes records visible
+// before they are durable hands back the wait for durability: append
+// leaves it in *durable, for the caller to run with [wait] once the
+// projection's locks are released, so that appends holding the same app
+// share it (group commit). With a nil durable it waits itself.
+func (s *Service) append(ctx context.Context, rec *Record, durable *func() error) (*Record, error) {
+	if s.deferred == nil {
+		return s.store.Append(ctx, rec)
+	}
+	stored, w, err := s.deferred.AppendDeferred(ctx, rec)
+	if w != nil && (err == nil || errIsDuplicate(err)) {
+		if durable != nil {
+			*durable = w
+		} else if werr := w(); werr != nil {
+			return nil, werr
+		}
+	}
+	return stored, err
+}
+
+// wait runs the wait for durability that append left, if any.
+func wait(durable func() error) error {
+	if durable == nil {
+		return nil
+	}
+	return durable()
 }
 
 // ready makes a zero Service usable, and refuses a closed one and a nil
@@ -266,7 +298,11 @@ func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]a
 		Time:  s.now(),
 		State: projection.CloneWithoutTemp(state),
 	}
-	v, err := s.live.Create(key, func() (*Record, error) { return s.store.Append(ctx, rec) })
+	var durable func() error
+	v, err := s.live.Create(key, func() (*Record, error) { return s.append(ctx, rec, &durable) })
+	if err == nil {
+		err = wait(durable)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -446,9 +482,13 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
+	var durable func() error
 	err = s.live.Update(key, s.holdApp(true), func(projection.SessionInfo) (*Record, error) {
-		return s.store.Append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()})
+		return s.append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()}, &durable)
 	})
+	if err == nil {
+		err = wait(durable)
+	}
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete session: %w", err)
 	}
@@ -499,6 +539,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	}
 
 	var rec *Record
+	var durable func() error
 	commit := func(v projection.SessionInfo) (*Record, error) {
 		if sess.created != 0 && sess.created != v.Created {
 			return nil, fmt.Errorf("session %s: %w: the handle's session was deleted", key, ErrNotFound)
@@ -507,10 +548,10 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		if s.lww {
 			seq = v.Version + 1
 		}
-		got, err := s.store.Append(ctx, &Record{
+		got, err := s.append(ctx, &Record{
 			Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: stored.Timestamp, Event: stored,
 			Incarnation: v.Created, // another writer of a shared store may have replaced it
-		})
+		}, &durable)
 		switch {
 		case err == nil:
 			rec, stored = got, got.Event // the store's record, as readers see it
@@ -532,6 +573,11 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		if err = s.catchUp(ctx); err != nil {
 			break
 		}
+	}
+	if err == nil {
+		// Durable before the handle shows it (the wait runs outside the
+		// projection's locks: see append).
+		err = wait(durable)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
@@ -721,14 +767,14 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 		return err
 	}
 	rec := &Record{Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time}
-	commit := func(projection.SessionInfo) (*Record, error) { return s.store.Append(ctx, rec) }
+	commit := func(projection.SessionInfo) (*Record, error) { return s.append(ctx, rec, nil) }
 	switch in.Kind {
 	case eventlog.KindSessionCreated:
 		if err := checkValues("state", in.State); err != nil {
 			return err
 		}
 		rec.State = projection.CloneWithoutTemp(in.State)
-		_, err := s.live.Create(in.Key, func() (*Record, error) { return s.store.Append(ctx, rec) })
+		_, err := s.live.Create(in.Key, func() (*Record, error) { return s.append(ctx, rec, nil) })
 		return err
 	case eventlog.KindEventAppended:
 		if err := checkEvent(in.Event); err != nil {
@@ -746,7 +792,7 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 			return err
 		}
 		rec.State = projection.CloneWithoutTemp(in.State)
-		stored, err := s.store.Append(ctx, rec)
+		stored, err := s.append(ctx, rec, nil)
 		if err == nil {
 			s.live.Apply(stored)
 		}
