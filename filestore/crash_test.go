@@ -2,6 +2,7 @@ package filestore_test
 
 import (
 	"bufio"
+	"errors"
 	"context"
 	"fmt"
 	"io"
@@ -36,7 +37,8 @@ const (
 
 // crashChild, in the child process, appends until it is killed and prints
 // one line per acknowledged write: "app session -" for a creation, "app
-// session eventID" for an event, "app session x" for a deletion. Each
+// session eventID" for an event, "app session x" for a deletion (and "app
+// session ?" as a deletion starts). Each
 // writer deletes its session after crashGeneration events and creates
 // another. It reports whether this process is the child.
 func crashChild() bool {
@@ -86,6 +88,7 @@ func crashChild() bool {
 					}
 					ack(k, ev.ID)
 				}
+				ack(k, "?") // a deletion under way: killed now, it may or may not be in the log
 				if err := svc.Delete(ctx, k); err != nil {
 					fail(err)
 				}
@@ -112,12 +115,14 @@ func TestCrashLosesNoAcknowledgedAppend(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	acked := map[service.SessionKey][]string{} // over all rounds so far
 	deleted := map[service.SessionKey]bool{}
+	deleting := map[service.SessionKey]bool{} // a deletion started, maybe not acknowledged
 	for round := 0; round < 9 && time.Now().Before(deadline); round++ {
 		policy := policies[round%len(policies)]
-		got, gone := crashRound(t, dir, round, policy)
+		got, gone, going := crashRound(t, dir, round, policy)
 		require.NotEmpty(t, got, "round %d: the child acknowledged nothing", round)
 		maps.Copy(acked, got)
 		maps.Copy(deleted, gone)
+		maps.Copy(deleting, going)
 		if round%3 == 2 { // later rounds recover a compacted log
 			_, err := filestore.Compact(context.Background(), dir)
 			require.NoError(t, err, "round %d", round)
@@ -131,6 +136,9 @@ func TestCrashLosesNoAcknowledgedAppend(t *testing.T) {
 			if deleted[k] {
 				require.ErrorIs(t, err, service.ErrNotFound, "round %d (%s): deleted session %v is back", round, policy, k)
 				continue
+			}
+			if deleting[k] && errors.Is(err, service.ErrNotFound) {
+				continue // the kill came after its deletion was written, before it was acknowledged
 			}
 			require.NoError(t, err, "round %d (%s): acknowledged session %v is missing", round, policy, k)
 			require.GreaterOrEqual(t, len(sess.Events), len(ids), "round %d (%s): session %v lost events", round, policy, k)
@@ -150,8 +158,9 @@ func TestCrashLosesNoAcknowledgedAppend(t *testing.T) {
 
 // crashRound runs a child on dir, kills it at a random moment after its
 // first acknowledgement, and returns what it acknowledged: each session's
-// acknowledged event IDs, and the sessions it deleted.
-func crashRound(t *testing.T, dir string, round int, policy filestore.SyncPolicy) (map[service.SessionKey][]string, map[service.SessionKey]bool) {
+// acknowledged event IDs, the sessions it deleted, and those it started to
+// delete.
+func crashRound(t *testing.T, dir string, round int, policy filestore.SyncPolicy) (acked map[service.SessionKey][]string, deleted, deleting map[service.SessionKey]bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envCrashDir+"="+dir, envCrashPolicy+"="+policy.String(), envCrashRound+"="+strconv.Itoa(round))
@@ -161,8 +170,9 @@ func crashRound(t *testing.T, dir string, round int, policy filestore.SyncPolicy
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 
-	acked := map[service.SessionKey][]string{}
-	deleted := map[service.SessionKey]bool{}
+	acked = map[service.SessionKey][]string{}
+	deleted = map[service.SessionKey]bool{}
+	deleting = map[service.SessionKey]bool{}
 	first := make(chan struct{})
 	read := make(chan error, 1)
 	go func() {
@@ -184,6 +194,8 @@ func crashRound(t *testing.T, dir string, round int, policy filestore.SyncPolicy
 					acked[k] = []string{}
 				case "x":
 					deleted[k] = true
+				case "?":
+					deleting[k] = true
 				default:
 					acked[k] = append(acked[k], f[2])
 				}
@@ -206,5 +218,5 @@ func crashRound(t *testing.T, dir string, round int, policy filestore.SyncPolicy
 	err = cmd.Wait()
 	require.Error(t, err, "the child ended by itself; stderr: %s", stderr.String())
 	require.NotContains(t, stderr.String(), "crash child:", "the child failed")
-	return acked, deleted
+	return acked, deleted, deleting
 }

@@ -185,7 +185,7 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makeDir(dir); err != nil {
 		return nil, err
 	}
 	if s.unlock, err = lock(filepath.Join(dir, LockFile)); err != nil {
@@ -208,6 +208,18 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			"file", path, "offset", s.report.Size, "bytes", s.report.Torn)
 	}
 	return s, nil
+}
+
+// makeDir makes dir if it is missing, and syncs its parent so that the
+// new directory's entry is on disk before any record in it is.
+func makeDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(filepath.Clean(dir)))
 }
 
 // openWAL creates the log file if there is none, replays it, cuts off a
@@ -234,11 +246,17 @@ func (s *Store) openWAL(ctx context.Context, dir, path string, hasLog bool, opts
 		if err := f.Truncate(s.report.Size); err != nil {
 			return errors.Join(fmt.Errorf("cut off the torn record at %s offset %d: %w", path, s.report.Size, err), f.Close())
 		}
-		if err := f.Sync(); err != nil {
-			return errors.Join(fmt.Errorf("sync %s: %w", path, err), f.Close())
-		}
 	}
-	s.wal = newWAL(f, path, s.report.Size, opts.Sync, opts.SyncInterval)
+	w := newWAL(f, path, s.report.Size, opts.Sync, opts.SyncInterval)
+	// What the file holds may not be on disk yet: a writer killed between
+	// a write and its fsync leaves its record in the page cache, where
+	// this replay read it. Sync it now, so that an append that finds its
+	// event there (a retry after the crash, CONTRACT A7) is acknowledged
+	// only for a record on disk.
+	if err := w.syncTo(s.report.Size); err != nil {
+		return errors.Join(err, w.close())
+	}
+	s.wal = w
 	return nil
 }
 

@@ -24,17 +24,20 @@ type wal struct {
 	frame  []byte // reused for each record's line
 
 	syncMu  sync.Mutex
-	synced  int64 // every byte before this offset is on disk
+	synced  int64 // every byte before this offset is known to be on disk
 	syncing bool  // a sync is running outside syncMu
 	syncs   int64 // fsyncs run
 	done    *sync.Cond
 
 	stop chan struct{} // closed by close, ends the interval syncer
 	wg   sync.WaitGroup
+
+	sync func() error // the fsync: f.Sync, or a test's stand-in
 }
 
 func newWAL(f *os.File, path string, size int64, policy SyncPolicy, interval time.Duration) *wal {
-	w := &wal{f: f, path: path, size: size, synced: size, stop: make(chan struct{})}
+	w := &wal{f: f, path: path, size: size, stop: make(chan struct{})}
+	w.sync = f.Sync
 	w.done = sync.NewCond(&w.syncMu)
 	if policy == SyncInterval {
 		w.wg.Go(func() { w.syncEvery(interval) })
@@ -96,7 +99,7 @@ func (w *wal) syncTo(end int64) error {
 		}
 		w.syncing = true
 		w.syncMu.Unlock()
-		err := w.f.Sync()
+		err := w.sync()
 		w.syncMu.Lock()
 		w.syncing = false
 		w.syncs++
