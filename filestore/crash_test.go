@@ -2,8 +2,8 @@ package filestore_test
 
 import (
 	"bufio"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
