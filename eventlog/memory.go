@@ -36,7 +36,13 @@ type Memory struct {
 	newAppMu sync.Mutex
 	newApp   watch         // fired when an app is created
 	last     atomic.Uint64 // the last Position handed out
-	closed   atomic.Bool
+	// stored is the highest position in an app's log. A read reports how
+	// far it got no further than this: a position handed out to a record
+	// whose journal then failed is never stored, and a durable store that
+	// restarts may hand the same number out again, so no reader may have
+	// been told it was passed.
+	stored atomic.Uint64
+	closed atomic.Bool
 }
 
 type memApp struct {
@@ -330,6 +336,12 @@ func (a *memApp) add(m *Memory, rec *Record, p placement) error {
 		}
 	}
 	a.log = append(a.log, logEntry{rec.Position, rec})
+	for {
+		old := m.stored.Load()
+		if uint64(rec.Position) <= old || m.stored.CompareAndSwap(old, uint64(rec.Position)) {
+			break
+		}
+	}
 	a.wake.fire()
 	return nil
 }
@@ -438,7 +450,7 @@ func (m *Memory) Read(ctx context.Context, scope Scope, after Position, limit in
 	}
 	// Taken before the app is looked up: an app exists before its first
 	// position is handed out, so a missing app has nothing up to last.
-	last := Position(m.last.Load())
+	last := Position(m.stored.Load())
 	a := m.app(scope.AppName, false)
 	if a == nil {
 		if scope.IsSession() {
@@ -513,7 +525,7 @@ func (m *Memory) readAll(after Position, limit int) ([]*Record, Position) {
 		}
 	}
 	slices.SortFunc(out, func(x, y *Record) int { return cmp.Compare(x.Position, y.Position) })
-	return out, max(after, hi)
+	return out, max(after, min(hi, Position(m.stored.Load())))
 }
 
 // Changes implements [Store.Changes]. For an app that does not exist yet

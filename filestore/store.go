@@ -104,7 +104,7 @@ type Options struct {
 // # What an append promises
 //
 // Append returns once its record is in the log file and, under SyncAlways,
-// on disk (see [SyncPolicy]). A failed append leaves nothing in the file
+// on disk (see [SyncPolicy]). A failed write leaves nothing in the file
 // and nothing visible. Readers in the same process (Session, Read and the
 // watchers of Changes) may see a record a moment before its Append
 // returns: between its write to the file and the fsync that makes it

@@ -158,3 +158,61 @@ func TestMakingALogNeverReplacesOne(t *testing.T) {
 	_, err = late.Session(ctx, key(0))
 	require.NoError(t, err)
 }
+
+// CONTRACT A3 (durability): under SyncAlways an append returns only after a
+// sync that began after its record was written. A record written while
+// another append's fsync runs waits for the next fsync, not that one.
+func TestAnAppendWaitsForASyncThatCoversIt(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir(), Options{Sync: SyncAlways})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key(0)})
+	require.NoError(t, err)
+	_, err = s.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key(1)})
+	require.NoError(t, err)
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls sync.Mutex
+	first := true
+	s.wal.syncMu.Lock()
+	s.wal.sync = func() error {
+		calls.Lock()
+		block := first
+		first = false
+		calls.Unlock()
+		if block {
+			close(entered)
+			<-release
+		}
+		return s.wal.f.Sync()
+	}
+	s.wal.syncMu.Unlock()
+	before := s.Stats().Syncs
+
+	var wg sync.WaitGroup
+	wg.Go(func() { // its fsync blocks
+		_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(0), Seq: 1, Event: &eventlog.Event{ID: "a"}})
+		assert.NoError(t, err)
+	})
+	<-entered
+	afterFirst := s.Stats().Written
+	done := make(chan struct{})
+	wg.Go(func() { // written while that fsync runs
+		_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(1), Seq: 1, Event: &eventlog.Event{ID: "b"}})
+		assert.NoError(t, err)
+		close(done)
+	})
+	require.Eventually(t, func() bool { return s.Stats().Written > afterFirst }, 10*time.Second, time.Millisecond,
+		"the second record is written during the first fsync")
+	select {
+	case <-done:
+		t.Fatal("an append returned before any fsync covered its record")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	wg.Wait()
+	st := s.Stats()
+	assert.Equal(t, before+2, st.Syncs, "the second append waited for an fsync of its own")
+	assert.Equal(t, st.Written, st.Synced)
+}

@@ -91,7 +91,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fs := flag.NewFlagSet("sessionlog "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	err := cmd(ctx, fs, args[1:], stdin, stdout)
+	out := &checkedWriter{w: stdout}
+	err := cmd(ctx, fs, args[1:], stdin, out)
+	if err == nil && out.err != nil {
+		err = fmt.Errorf("write the output: %w", out.err)
+	}
 	switch {
 	case err == nil:
 		return 0
@@ -105,6 +109,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "sessionlog %s: %v\n", args[0], err)
 		return 1
 	}
+}
+
+// checkedWriter keeps the first error of its writes, so that a command
+// whose output could not be written (a full disk, a closed pipe) fails.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.err = err
+	return n, err
 }
 
 // parse parses a command's flags; -dir is required and nothing may follow
@@ -217,6 +237,11 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 			adk.Indent = "  "
 		}
 	}
+	if *out != "" {
+		if err := outsideStore(dir, *out); err != nil {
+			return err
+		}
+	}
 	store, err := openReadOnly(ctx, dir)
 	if err != nil {
 		return err
@@ -253,6 +278,30 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 		}
 		return nil
 	})
+}
+
+// outsideStore refuses an output path inside the store's directory, where
+// replacing a file could replace the log itself.
+func outsideStore(dir, path string) error {
+	absDir, err := filepath.Abs(dir)
+	if err == nil {
+		var absPath string
+		if absPath, err = filepath.Abs(path); err == nil {
+			rel, rerr := filepath.Rel(absDir, absPath)
+			if rerr == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return fmt.Errorf("%w: -o %s is inside the store's directory %s", errUsage, path, dir)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	log, lerr := os.Stat(filepath.Join(dir, filestore.LogFile))
+	out, oerr := os.Stat(path)
+	if lerr == nil && oerr == nil && os.SameFile(log, out) {
+		return fmt.Errorf("%w: -o %s is the store's log", errUsage, path)
+	}
+	return nil
 }
 
 // writeOut runs write on stdout, or on a new file at path that replaces
@@ -310,35 +359,14 @@ func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Re
 	if err != nil {
 		return err
 	}
-	// A dry run on a copy in memory first, so that a record that fails
-	// writes nothing at all. A store that does not exist yet is made only
-	// once the dry run has passed.
-	var svc *service.Service
-	if _, err := os.Stat(filepath.Join(dir, filestore.LogFile)); err == nil {
-		if svc, err = openService(ctx, dir); err != nil {
-			return err
-		}
-		defer svc.Close()
+	if err := dryRun(ctx, dir, func(dry *service.Service) error { return dry.Import(ctx, each(records)) }); err != nil {
+		return fmt.Errorf("nothing imported: %s: %w", name, err)
 	}
-	dry, err := service.New(ctx, service.Options{})
+	svc, err := openService(ctx, dir)
 	if err != nil {
 		return err
 	}
-	defer dry.Close()
-	if svc != nil {
-		if err := dry.Import(ctx, svc.Export(ctx)); err != nil {
-			return fmt.Errorf("copy the store for a dry run: %w", err)
-		}
-	}
-	if err := dry.Import(ctx, each(records)); err != nil {
-		return fmt.Errorf("nothing imported: %s: %w", name, err)
-	}
-	if svc == nil {
-		if svc, err = openService(ctx, dir); err != nil {
-			return err
-		}
-		defer svc.Close()
-	}
+	defer svc.Close()
 	if err := svc.Import(ctx, each(records)); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -349,18 +377,16 @@ func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Re
 	return nil
 }
 
-// importADK imports one ADK session document. adkjson checks the whole
-// document before it writes; a first import into an empty service in
-// memory makes sure that a store that does not exist yet is made only for
-// a document that will go in.
+// importADK imports one ADK session document.
 func importADK(ctx context.Context, dir string, src io.Reader, name string, stdout io.Writer) error {
 	data, err := io.ReadAll(src)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
-	var scratch service.Service
-	defer scratch.Close()
-	if _, err := adkjson.Import(ctx, &scratch, bytes.NewReader(data)); err != nil {
+	if err := dryRun(ctx, dir, func(dry *service.Service) error {
+		_, err := adkjson.Import(ctx, dry, bytes.NewReader(data))
+		return err
+	}); err != nil {
 		return fmt.Errorf("nothing imported: %s: %w", name, err)
 	}
 	svc, err := openService(ctx, dir)
@@ -377,6 +403,33 @@ func importADK(ctx context.Context, dir string, src io.Reader, name string, stdo
 	}
 	fmt.Fprintf(stdout, "imported session %s with %d events into %s\n", sess.Key(), len(sess.Events), dir)
 	return nil
+}
+
+// dryRun runs apply on a copy in memory of the store in dir (read from a
+// snapshot, without the lock: nothing in the directory changes, not even
+// a torn last record), so that an import that would fail writes nothing at
+// all, and a store that does not exist yet is made only for input that
+// goes in.
+func dryRun(ctx context.Context, dir string, apply func(*service.Service) error) error {
+	dry, err := service.New(ctx, service.Options{})
+	if err != nil {
+		return err
+	}
+	defer dry.Close()
+	if _, err := os.Stat(filepath.Join(dir, filestore.LogFile)); err == nil {
+		store, err := openReadOnly(ctx, dir)
+		if err != nil {
+			return err
+		}
+		err = dry.Import(ctx, projection.Records(ctx, store))
+		if cerr := store.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("copy the store for a dry run: %w", err)
+		}
+	}
+	return apply(dry)
 }
 
 // openService opens the store in dir for writing, with a service over it.

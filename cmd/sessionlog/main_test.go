@@ -366,3 +366,60 @@ func TestCompact(t *testing.T) {
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "locked")
 }
+
+// export -o never writes inside the store's directory: replacing a file
+// there could replace the log itself.
+func TestExportRefusesAnOutputInsideTheStore(t *testing.T) {
+	dir := makeStore(t)
+	before := logBytes(t, dir)
+	for _, out := range []string{filepath.Join(dir, filestore.LogFile), filepath.Join(dir, "export.jsonl")} {
+		r := sessionlog(t, "", "export", "-dir", dir, "-o", out)
+		assert.Equal(t, 2, r.code, "%s: %s", out, r.stderr)
+		assert.Contains(t, r.stderr, "inside the store's directory")
+	}
+	// A hard link to the log, outside the directory, is the log too.
+	link := filepath.Join(t.TempDir(), "alias.log")
+	require.NoError(t, os.Link(filepath.Join(dir, filestore.LogFile), link))
+	r := sessionlog(t, "", "export", "-dir", dir, "-o", link)
+	assert.Equal(t, 2, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "is the store's log")
+	assert.Equal(t, before, logBytes(t, dir), "the log is untouched")
+	assert.Zero(t, sessionlog(t, "", "verify", "-dir", dir).code)
+}
+
+// An import that fails its dry run changes nothing in the directory, not
+// even the torn last record an open for writing would cut off.
+func TestFailedImportLeavesATornLogAsItIs(t *testing.T) {
+	dir := makeStore(t)
+	f, err := os.OpenFile(filepath.Join(dir, filestore.LogFile), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("00000040 0000") // a record cut short
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	before := logBytes(t, dir)
+
+	bad := `{"position":1,"kind":"eventAppended","key":{"appName":"weather","userId":"ada","id":"missing"},"seq":1,"event":{"id":"e"},"time":"2026-01-01T00:00:00Z"}`
+	r := sessionlog(t, bad+"\n", "import", "-dir", dir)
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "nothing imported")
+	r = sessionlog(t, `{"id":"s1","appName":"weather","userId":"ada","state":{},"events":[]}`, "import", "-dir", dir, "-format", "adk")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "already exists")
+	assert.Equal(t, before, logBytes(t, dir), "the directory is unchanged")
+}
+
+// failingWriter refuses every write, as a full disk or a closed pipe does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, fmt.Errorf("no space left on device") }
+
+// A command whose output cannot be written fails, whichever it is.
+func TestOutputThatCannotBeWrittenFails(t *testing.T) {
+	dir := makeStore(t)
+	for _, args := range [][]string{{"inspect", "-dir", dir}, {"verify", "-dir", dir}, {"export", "-dir", dir}} {
+		var errOut bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), failingWriter{}, &errOut)
+		assert.Equal(t, 1, code, "%v", args)
+		assert.Contains(t, errOut.String(), "no space left", "%v", args)
+	}
+}
