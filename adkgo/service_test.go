@@ -413,3 +413,30 @@ func TestZeroServiceWorks(t *testing.T) {
 	assert.NotNil(t, s.Sessionlog())
 	assert.True(t, errors.Is(s.AppendEvent(t.Context(), resp.Session, nil), service.ErrInvalidArgument))
 }
+
+// CONTRACT B1: a Session the service did not return (the zero value, or a
+// nil pointer) answers as an empty session with no key, and refuses state
+// writes with ErrInvalidArgument, rather than panicking when the ADK or a
+// caller reads it.
+func TestHandBuiltSessionDoesNotPanic(t *testing.T) {
+	for name, sess := range map[string]*adkgo.Session{"the zero Session": {}, "a nil *Session": nil} {
+		t.Run(name+" reads as empty and refuses state writes", func(t *testing.T) {
+			require.NotPanics(t, func() {
+				assert.Empty(t, sess.ID())
+				assert.Empty(t, sess.AppName())
+				assert.Empty(t, sess.UserID())
+				assert.Equal(t, service.SessionKey{}, sess.Key())
+				assert.Zero(t, sess.Version())
+				assert.True(t, sess.LastUpdateTime().IsZero())
+				assert.Zero(t, sess.Events().Len())
+				assert.Nil(t, sess.Events().At(0))
+				_, err := sess.State().Get("k")
+				assert.Equal(t, session.ErrStateKeyNotExist, err)
+				assert.Empty(t, maps.Collect(sess.State().All()))
+				err = sess.State().Set("k", 1)
+				require.ErrorIs(t, err, service.ErrInvalidArgument)
+				assert.Contains(t, err.Error(), "not one a Service returned")
+			})
+		})
+	}
+}
