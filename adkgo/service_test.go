@@ -380,9 +380,43 @@ func TestSubscribe(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 
-	t.Run("a missing session is the final error", func(t *testing.T) {
-		for _, err := range s.Subscribe(t.Context(), service.SessionKey{AppName: "app", UserID: "u", SessionID: "missing"}, 0) {
-			require.ErrorIs(t, err, service.ErrNotFound)
+	t.Run("a missing session is the one and final error", func(t *testing.T) {
+		var errs []error
+		for ev, err := range s.Subscribe(t.Context(), service.SessionKey{AppName: "app", UserID: "u", SessionID: "missing"}, 0) {
+			assert.Nil(t, ev)
+			errs = append(errs, err)
+		}
+		require.Len(t, errs, 1)
+		require.ErrorIs(t, errs[0], service.ErrNotFound)
+	})
+
+	// CONTRACT D2 S3.
+	t.Run("deleting the session completes a live subscription without an error", func(t *testing.T) {
+		h := create(t, s, "u", "doomed", nil)
+		require.NoError(t, s.AppendEvent(t.Context(), h, &session.Event{ID: "first"}))
+		live := make(chan struct{})
+		ended := make(chan []error, 1)
+		go func() {
+			var errs []error
+			for ev, err := range s.Subscribe(t.Context(), h.(*adkgo.Session).Key(), 0) {
+				if err == nil && ev.ID == "first" {
+					close(live) // the subscription follows the session now
+				}
+				errs = append(errs, err)
+			}
+			ended <- errs
+		}()
+		select {
+		case <-live:
+		case <-time.After(time.Minute):
+			t.Fatal("no event from the subscription within a minute")
+		}
+		require.NoError(t, s.Delete(t.Context(), &session.DeleteRequest{AppName: "app", UserID: "u", SessionID: "doomed"}))
+		select {
+		case errs := <-ended:
+			assert.Equal(t, []error{nil}, errs, "the one event, then the end, with no error")
+		case <-time.After(time.Minute):
+			t.Fatal("the subscription did not end within a minute of the delete")
 		}
 	})
 
