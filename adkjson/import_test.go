@@ -69,6 +69,9 @@ func TestImportRejectsBadDocumentsAndWritesNothing(t *testing.T) {
 		{"a session key the events contradict", "bad_session_state_mismatch.json", `state["step"]: invalid argument: is 7`},
 		{"a partial event", "bad_partial_event.json", "events[0].partial"},
 		{"an event without a timestamp", "bad_missing_timestamp.json", "events[1].timestamp: invalid argument: is missing"},
+		{"a Go ADK REST server document, whose events carry no timestamp", `{"id":"s","appName":"travel","userId":"ada","lastUpdateTime":1763715603,` +
+			`"events":[{"id":"e1","invocationId":"i","author":"user","content":{"role":"user","parts":[{"text":"hi"}]},"actions":{"stateDelta":{},"artifactDelta":{}}}],"state":{}}`,
+			"events[0].timestamp: invalid argument: is missing"},
 		{"the removal sentinel as a state value", "bad_removed_in_state.json", `state["user:nickname"]`},
 		{"a malformed timestamp", "bad_timestamp.json", "events[1]"},
 		{"a null event", "bad_null_event.json", "events[0]: invalid argument: is null"},
