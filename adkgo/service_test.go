@@ -11,8 +11,10 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/adk/v2/model"
 	"google.golang.org/adk/v2/session"
 	"google.golang.org/adk/v2/session/sessiontestsuite"
+	"google.golang.org/adk/v2/tool/toolconfirmation"
 	"google.golang.org/genai"
 
 	"github.com/sessionlog/sessionlog/adkgo"
@@ -231,6 +233,41 @@ func TestSessionlogRulesHold(t *testing.T) {
 		for _, sess := range []session.Session{h, get(t, s, "u", "s")} {
 			assert.Equal(t, "v", sess.Events().At(0).Actions.StateDelta["k"])
 			assert.Equal(t, "hi", sess.Events().At(0).Content.Parts[0].Text)
+		}
+	})
+
+	// CONTRACT A8: the same for the workflow fields and the values typed
+	// any, which the store copies as JSON-like trees.
+	t.Run("changing an appended event's workflow fields and payloads changes nothing stored", func(t *testing.T) {
+		s := newService(t)
+		h := create(t, s, "u", "s", nil)
+		fresh := func() *session.Event {
+			return &session.Event{
+				ID: "w", LongRunningToolIDs: []string{"call-1"}, Routes: []string{"approve"},
+				Output:         map[string]any{"temps": []any{21.5}},
+				RequestedInput: &session.RequestInput{InterruptID: "ask", Payload: map[string]any{"days": []any{1.0}}},
+				NodeInfo:       &session.NodeInfo{Path: "plan", OutputFor: []string{"plan"}},
+				LLMResponse:    model.LLMResponse{CustomMetadata: map[string]any{"tags": []any{"a"}}},
+				Actions: session.EventActions{ArtifactDelta: map[string]int64{"f": 1}, RequestedToolConfirmations: map[string]toolconfirmation.ToolConfirmation{
+					"call-1": {Hint: "ok?", Payload: map[string]any{"price": 1.0}},
+				}},
+			}
+		}
+		ev := fresh()
+		require.NoError(t, s.AppendEvent(ctx, h, ev))
+		ev.LongRunningToolIDs[0], ev.Routes[0] = "changed", "changed"
+		ev.Output.(map[string]any)["temps"].([]any)[0] = 0.0
+		ev.RequestedInput.Payload.(map[string]any)["days"].([]any)[0] = 0.0
+		ev.RequestedInput.Message, ev.NodeInfo.Path, ev.NodeInfo.OutputFor[0] = "changed", "changed", "changed"
+		ev.CustomMetadata["tags"].([]any)[0] = "changed"
+		ev.Actions.ArtifactDelta["f"] = 9
+		ev.Actions.RequestedToolConfirmations["call-1"].Payload.(map[string]any)["price"] = 9.0
+
+		want := fresh()
+		for _, sess := range []session.Session{h, get(t, s, "u", "s")} {
+			got := *sess.Events().At(0)
+			want.Timestamp = got.Timestamp
+			assert.Equal(t, want, &got)
 		}
 	})
 }
