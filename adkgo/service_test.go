@@ -363,9 +363,13 @@ func TestHandleIsSafeForConcurrentUse(t *testing.T) {
 				_, _ = h.State().Get("k")
 				for range h.State().All() {
 				}
-				for range h.Events().All() {
+				for ev := range h.Events().All() {
+					_ = ev.Actions.StateDelta["k"]
 				}
+				_ = h.Events().At(h.Events().Len() - 1)
 				_ = h.LastUpdateTime()
+				_ = h.(*adkgo.Session).Version()
+				assert.NoError(t, h.State().Set("reader", true)) // a callback's write
 			}
 		})
 	}
