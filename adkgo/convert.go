@@ -4,18 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"google.golang.org/adk/v2/model"
 	"google.golang.org/adk/v2/session"
 	"google.golang.org/adk/v2/tool/toolconfirmation"
+	"google.golang.org/genai"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/service"
 )
 
 // FromADK converts a Go ADK event to sessionlog's event model. Every field
-// of ev has a place in the result, so [ToADK] gives ev back: the embedded
+// of ev has a place in the result, so [ToADK] gives ev back (less any nil
+// content parts, which carry nothing): the embedded
 // model.LLMResponse, the actions, the long-running tool IDs, the branch,
 // the isolation scope and the workflow fields. Two ADK types that the
 // event log does not import are kept in their JSON form, as every ADK
@@ -97,7 +100,9 @@ func FromADK(ev *session.Event) (*eventlog.Event, error) {
 // ToADK converts a sessionlog event to the Go ADK's event model, the
 // inverse of [FromADK]. Two fields of eventlog.Event have no place in the
 // Go ADK's event and are left out: Actions.RequestedAuthConfigs and
-// Actions.EndOfAgent, which other ADK runtimes write.
+// Actions.EndOfAgent, which other ADK runtimes write. Nil content parts
+// are left out too: they carry nothing, and the Go ADK's runner panics on
+// them.
 //
 // The result shares ev's maps, slices and pointers, so treat it as
 // read-only when ev is a stored event. A nil ev, a tool confirmation that
@@ -119,7 +124,7 @@ func ToADK(ev *eventlog.Event) (*session.Event, error) {
 func toADKInto(out *session.Event, ev *eventlog.Event) error {
 	*out = session.Event{
 		LLMResponse: model.LLMResponse{
-			Content:                 ev.Content,
+			Content:                 withoutNilParts(ev.Content),
 			CitationMetadata:        ev.CitationMetadata,
 			GroundingMetadata:       ev.GroundingMetadata,
 			UsageMetadata:           ev.UsageMetadata,
@@ -179,6 +184,19 @@ func toADKInto(out *session.Event, ev *eventlog.Event) error {
 		out.NodeInfo = &session.NodeInfo{Path: n.Path, MessageAsOutput: n.MessageAsOutput, OutputFor: n.OutputFor}
 	}
 	return nil
+}
+
+// withoutNilParts returns c without its nil parts, and c itself when it has
+// none. A nil part carries nothing, and the Go ADK reads every part without
+// a nil check, so one stored nil part would make every later turn of the
+// session panic.
+func withoutNilParts(c *genai.Content) *genai.Content {
+	if c == nil || !slices.Contains(c.Parts, nil) {
+		return c
+	}
+	out := *c
+	out.Parts = slices.DeleteFunc(slices.Clone(c.Parts), func(p *genai.Part) bool { return p == nil })
+	return &out
 }
 
 // toolConfirmation reads a tool confirmation from its JSON-like form: the

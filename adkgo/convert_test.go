@@ -295,6 +295,20 @@ func TestConversionErrors(t *testing.T) {
 		assert.Equal(t, toolconfirmation.ToolConfirmation{Hint: "ok?", Confirmed: true}, got.Actions.RequestedToolConfirmations["c"])
 	})
 
+	t.Run("nil content parts are left out of ToADK and the stored event keeps them", func(t *testing.T) {
+		stored := &eventlog.Event{Content: &genai.Content{Role: genai.RoleModel, Parts: []*genai.Part{nil, {Text: "a"}, nil, {Text: "b"}}}}
+		got, err := ToADK(stored)
+		require.NoError(t, err)
+		assert.Equal(t, &genai.Content{Role: genai.RoleModel, Parts: []*genai.Part{{Text: "a"}, {Text: "b"}}}, got.Content)
+		assert.Len(t, stored.Content.Parts, 4)
+		assert.Nil(t, stored.Content.Parts[0])
+
+		whole := &eventlog.Event{Content: genai.NewContentFromText("c", genai.RoleUser)}
+		got, err = ToADK(whole)
+		require.NoError(t, err)
+		assert.Same(t, whole.Content, got.Content, "content without nil parts is shared, not copied")
+	})
+
 	t.Run("fields the Go ADK has no place for are left out of ToADK", func(t *testing.T) {
 		got, err := ToADK(&eventlog.Event{ID: "e", Actions: eventlog.EventActions{
 			EndOfAgent: true, RequestedAuthConfigs: map[string]any{"c": map[string]any{}},

@@ -150,3 +150,27 @@ func TestConcurrentTurnsOfOneSession(t *testing.T) {
 		})
 	}
 }
+
+// CONTRACT B1: the log may hold an event with a nil content part (the
+// service and JSON from any runtime accept one), and the Go ADK reads every
+// part without a nil check. The adapter hands the ADK the event without
+// its nil parts, so such a session does not crash the next turn.
+func TestRunnerSurvivesAStoredNilPart(t *testing.T) {
+	sessions := newService(t)
+	created := create(t, sessions, "u", "s", nil)
+	own := created.(*adkgo.Session)
+	stored := &service.Event{ID: "odd", Author: "user", Content: &genai.Content{Role: genai.RoleUser, Parts: []*genai.Part{nil, {Text: "hi"}, nil}}}
+	_, err := sessions.Sessionlog().AppendEvent(t.Context(), &service.Session{AppName: "app", UserID: "u", ID: "s", Version: own.Version()}, stored)
+	require.NoError(t, err)
+
+	var events []*session.Event
+	require.NotPanics(t, func() { events, err = turn(newRunner(t, sessions, echoModel{}), "next") })
+	require.NoError(t, err)
+	require.NotEmpty(t, events)
+
+	got := get(t, sessions, "u", "s").Events().At(0)
+	assert.Equal(t, []*genai.Part{{Text: "hi"}}, got.Content.Parts, "the nil parts are left out")
+	log, err := sessions.Sessionlog().ListEvents(t.Context(), own.Key(), service.ListEventsOptions{})
+	require.NoError(t, err)
+	assert.Len(t, log.Events[0].Content.Parts, 3, "the log keeps the event as it was stored")
+}

@@ -11,8 +11,10 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/adk/v2/model"
 	"google.golang.org/adk/v2/session"
 	"google.golang.org/adk/v2/session/sessiontestsuite"
+	"google.golang.org/adk/v2/tool/toolconfirmation"
 	"google.golang.org/genai"
 
 	"github.com/sessionlog/sessionlog/adkgo"
@@ -233,6 +235,41 @@ func TestSessionlogRulesHold(t *testing.T) {
 			assert.Equal(t, "hi", sess.Events().At(0).Content.Parts[0].Text)
 		}
 	})
+
+	// CONTRACT A8: the same for the workflow fields and the values typed
+	// any, which the store copies as JSON-like trees.
+	t.Run("changing an appended event's workflow fields and payloads changes nothing stored", func(t *testing.T) {
+		s := newService(t)
+		h := create(t, s, "u", "s", nil)
+		fresh := func() *session.Event {
+			return &session.Event{
+				ID: "w", LongRunningToolIDs: []string{"call-1"}, Routes: []string{"approve"},
+				Output:         map[string]any{"temps": []any{21.5}},
+				RequestedInput: &session.RequestInput{InterruptID: "ask", Payload: map[string]any{"days": []any{1.0}}},
+				NodeInfo:       &session.NodeInfo{Path: "plan", OutputFor: []string{"plan"}},
+				LLMResponse:    model.LLMResponse{CustomMetadata: map[string]any{"tags": []any{"a"}}},
+				Actions: session.EventActions{ArtifactDelta: map[string]int64{"f": 1}, RequestedToolConfirmations: map[string]toolconfirmation.ToolConfirmation{
+					"call-1": {Hint: "ok?", Payload: map[string]any{"price": 1.0}},
+				}},
+			}
+		}
+		ev := fresh()
+		require.NoError(t, s.AppendEvent(ctx, h, ev))
+		ev.LongRunningToolIDs[0], ev.Routes[0] = "changed", "changed"
+		ev.Output.(map[string]any)["temps"].([]any)[0] = 0.0
+		ev.RequestedInput.Payload.(map[string]any)["days"].([]any)[0] = 0.0
+		ev.RequestedInput.Message, ev.NodeInfo.Path, ev.NodeInfo.OutputFor[0] = "changed", "changed", "changed"
+		ev.CustomMetadata["tags"].([]any)[0] = "changed"
+		ev.Actions.ArtifactDelta["f"] = 9
+		ev.Actions.RequestedToolConfirmations["call-1"].Payload.(map[string]any)["price"] = 9.0
+
+		want := fresh()
+		for _, sess := range []session.Session{h, get(t, s, "u", "s")} {
+			got := *sess.Events().At(0)
+			want.Timestamp = got.Timestamp
+			assert.Equal(t, want, &got)
+		}
+	})
 }
 
 // foreignSession is a session.Session the adapter did not make.
@@ -326,9 +363,13 @@ func TestHandleIsSafeForConcurrentUse(t *testing.T) {
 				_, _ = h.State().Get("k")
 				for range h.State().All() {
 				}
-				for range h.Events().All() {
+				for ev := range h.Events().All() {
+					_ = ev.Actions.StateDelta["k"]
 				}
+				_ = h.Events().At(h.Events().Len() - 1)
 				_ = h.LastUpdateTime()
+				_ = h.(*adkgo.Session).Version()
+				assert.NoError(t, h.State().Set("reader", true)) // a callback's write
 			}
 		})
 	}
@@ -380,9 +421,43 @@ func TestSubscribe(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 
-	t.Run("a missing session is the final error", func(t *testing.T) {
-		for _, err := range s.Subscribe(t.Context(), service.SessionKey{AppName: "app", UserID: "u", SessionID: "missing"}, 0) {
-			require.ErrorIs(t, err, service.ErrNotFound)
+	t.Run("a missing session is the one and final error", func(t *testing.T) {
+		var errs []error
+		for ev, err := range s.Subscribe(t.Context(), service.SessionKey{AppName: "app", UserID: "u", SessionID: "missing"}, 0) {
+			assert.Nil(t, ev)
+			errs = append(errs, err)
+		}
+		require.Len(t, errs, 1)
+		require.ErrorIs(t, errs[0], service.ErrNotFound)
+	})
+
+	// CONTRACT D2 S3.
+	t.Run("deleting the session completes a live subscription without an error", func(t *testing.T) {
+		h := create(t, s, "u", "doomed", nil)
+		require.NoError(t, s.AppendEvent(t.Context(), h, &session.Event{ID: "first"}))
+		live := make(chan struct{})
+		ended := make(chan []error, 1)
+		go func() {
+			var errs []error
+			for ev, err := range s.Subscribe(t.Context(), h.(*adkgo.Session).Key(), 0) {
+				if err == nil && ev.ID == "first" {
+					close(live) // the subscription follows the session now
+				}
+				errs = append(errs, err)
+			}
+			ended <- errs
+		}()
+		select {
+		case <-live:
+		case <-time.After(time.Minute):
+			t.Fatal("no event from the subscription within a minute")
+		}
+		require.NoError(t, s.Delete(t.Context(), &session.DeleteRequest{AppName: "app", UserID: "u", SessionID: "doomed"}))
+		select {
+		case errs := <-ended:
+			assert.Equal(t, []error{nil}, errs, "the one event, then the end, with no error")
+		case <-time.After(time.Minute):
+			t.Fatal("the subscription did not end within a minute of the delete")
 		}
 	})
 
@@ -412,4 +487,31 @@ func TestZeroServiceWorks(t *testing.T) {
 	assert.Equal(t, 1, got.Session.Events().Len())
 	assert.NotNil(t, s.Sessionlog())
 	assert.True(t, errors.Is(s.AppendEvent(t.Context(), resp.Session, nil), service.ErrInvalidArgument))
+}
+
+// CONTRACT B1: a Session the service did not return (the zero value, or a
+// nil pointer) answers as an empty session with no key, and refuses state
+// writes with ErrInvalidArgument, rather than panicking when the ADK or a
+// caller reads it.
+func TestHandBuiltSessionDoesNotPanic(t *testing.T) {
+	for name, sess := range map[string]*adkgo.Session{"the zero Session": {}, "a nil *Session": nil} {
+		t.Run(name+" reads as empty and refuses state writes", func(t *testing.T) {
+			require.NotPanics(t, func() {
+				assert.Empty(t, sess.ID())
+				assert.Empty(t, sess.AppName())
+				assert.Empty(t, sess.UserID())
+				assert.Equal(t, service.SessionKey{}, sess.Key())
+				assert.Zero(t, sess.Version())
+				assert.True(t, sess.LastUpdateTime().IsZero())
+				assert.Zero(t, sess.Events().Len())
+				assert.Nil(t, sess.Events().At(0))
+				_, err := sess.State().Get("k")
+				assert.Equal(t, session.ErrStateKeyNotExist, err)
+				assert.Empty(t, maps.Collect(sess.State().All()))
+				err = sess.State().Set("k", 1)
+				require.ErrorIs(t, err, service.ErrInvalidArgument)
+				assert.Contains(t, err.Error(), "not one a Service returned")
+			})
+		})
+	}
 }

@@ -25,6 +25,10 @@ import (
 //
 // The events it holds are shared with every reader: treat them as
 // read-only, as the ADK's own services require.
+//
+// A Session the service did not return (the zero value, or nil) reads as
+// an empty session with no key; AppendEvent and State().Set refuse it with
+// ErrInvalidArgument.
 type Session struct {
 	svc *service.Service
 
@@ -35,23 +39,36 @@ type Session struct {
 
 var _ session.Session = (*Session)(nil)
 
+// made reports whether a Service made s: a nil or zero Session (built by
+// hand) has no handle, and reads as an empty session with no key. The
+// handle never changes once set, so no lock is needed to look.
+func (s *Session) made() bool { return s != nil && s.h != nil }
+
 // ID returns the session ID.
-func (s *Session) ID() string { return s.h.ID }
+func (s *Session) ID() string { return s.Key().SessionID }
 
 // AppName returns the app the session belongs to.
-func (s *Session) AppName() string { return s.h.AppName }
+func (s *Session) AppName() string { return s.Key().AppName }
 
 // UserID returns the user the session belongs to.
-func (s *Session) UserID() string { return s.h.UserID }
+func (s *Session) UserID() string { return s.Key().UserID }
 
 // Key returns the sessionlog key naming the session, for the calls of
 // [Service.Sessionlog] such as Subscribe.
-func (s *Session) Key() service.SessionKey { return s.h.Key() }
+func (s *Session) Key() service.SessionKey {
+	if !s.made() {
+		return service.SessionKey{}
+	}
+	return s.h.Key()
+}
 
 // Version returns the sequence number of the last event the handle has
 // seen: Sessionlog().Subscribe(ctx, s.Key(), s.Version()) follows the
 // session from there on, without replaying what the handle holds.
 func (s *Session) Version() uint64 {
+	if !s.made() {
+		return 0
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.h.Version
@@ -59,6 +76,9 @@ func (s *Session) Version() uint64 {
 
 // LastUpdateTime returns the creation time or the last event's timestamp.
 func (s *Session) LastUpdateTime() time.Time {
+	if !s.made() {
+		return time.Time{}
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.h.LastUpdateTime
@@ -72,6 +92,9 @@ func (s *Session) State() session.State { return state{s} }
 // Events returns the events the handle holds, oldest first: those it was
 // read with and those appended through it since.
 func (s *Session) Events() session.Events {
+	if !s.made() {
+		return events(nil)
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return events(s.events[:len(s.events):len(s.events)])
@@ -108,6 +131,9 @@ type state struct{ s *Session }
 
 // Get returns the value of key, or session.ErrStateKeyNotExist.
 func (st state) Get(key string) (any, error) {
+	if !st.s.made() {
+		return nil, session.ErrStateKeyNotExist
+	}
 	st.s.mu.RLock()
 	defer st.s.mu.RUnlock()
 	v, ok := st.s.h.State[key]
@@ -117,8 +143,12 @@ func (st state) Get(key string) (any, error) {
 	return v, nil
 }
 
-// Set sets key in the handle's state.
+// Set sets key in the handle's state. A Session the service did not
+// return has no state to set: ErrInvalidArgument.
 func (st state) Set(key string, v any) error {
+	if !st.s.made() {
+		return fmt.Errorf("adkgo: set state key %q: %w: the session is not one a Service returned", key, service.ErrInvalidArgument)
+	}
 	st.s.mu.Lock()
 	defer st.s.mu.Unlock()
 	if st.s.h.State == nil {
@@ -130,6 +160,9 @@ func (st state) Set(key string, v any) error {
 
 // All iterates over a copy of the state taken when All is called.
 func (st state) All() iter.Seq2[string, any] {
+	if !st.s.made() {
+		return maps.All(map[string]any(nil))
+	}
 	st.s.mu.RLock()
 	snapshot := maps.Clone(st.s.h.State)
 	st.s.mu.RUnlock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -260,6 +261,24 @@ func TestMarshalRejectsWhatNoReaderCouldReadBack(t *testing.T) {
 			assert.Nil(t, b)
 		})
 	}
+
+	// An indent of other characters would make a document no JSON reader
+	// accepts; tabs, spaces and line breaks are JSON white space.
+	for _, indent := range []string{"x", "  //", "\u00a0"} {
+		t.Run(fmt.Sprintf("an indent of %q is an invalid argument naming the field", indent), func(t *testing.T) {
+			b, err := adkjson.Marshal(&service.Session{ID: "s", AppName: "a", UserID: "u"}, adkjson.Options{Indent: indent})
+			require.ErrorIs(t, err, service.ErrInvalidArgument)
+			assert.Contains(t, err.Error(), "indent")
+			assert.Nil(t, b)
+		})
+	}
+	t.Run("an indent of JSON white space writes a document that reads back", func(t *testing.T) {
+		b, err := adkjson.Marshal(&service.Session{ID: "s", AppName: "a", UserID: "u"}, adkjson.Options{Indent: "\t \r\n"})
+		require.NoError(t, err)
+		back, err := adkjson.Unmarshal(b)
+		require.NoError(t, err)
+		assert.Equal(t, "s", back.ID)
+	})
 }
 
 // CONTRACT B1: an unknown format name is an ErrInvalidArgument.

@@ -59,9 +59,13 @@ type Options struct {
 	// Format chooses how times are written.
 	Format Format
 	// Indent, when not empty, puts each nested value on its own line,
-	// indented by this string per level, as [json.MarshalIndent] does.
+	// indented by this string per level, as [json.MarshalIndent] does. It
+	// may hold only JSON white space (spaces, tabs, line breaks).
 	Indent string
 }
+
+// jsonSpace is the white space JSON allows between tokens.
+const jsonSpace = " \t\r\n"
 
 // Epoch numbers below these magnitudes read back in the other unit (see
 // [eventlog.ParseTimestamp]), so the encoder refuses to write them.
@@ -87,7 +91,8 @@ type document struct {
 // bytes.
 //
 // It fails with an error wrapping [service.ErrInvalidArgument] and naming
-// the field for a nil session or event, a state value JSON cannot hold
+// the field for a nil session or event, an unknown format, an indent that
+// is not JSON white space, a state value JSON cannot hold
 // (NaN, a channel, a cycle, ...), and a time the format cannot write so that
 // every reader reads it back: outside the years 0001–9999, and as epoch
 // numbers also after the year 5138 in seconds or between 1966 and 1973 in
@@ -98,6 +103,9 @@ func Marshal(sess *service.Session, opts Options) ([]byte, error) {
 	}
 	if opts.Format < FormatGo || opts.Format > FormatJava {
 		return nil, encodeErr(invalid("format", "%d is not a Format", int(opts.Format)))
+	}
+	if strings.Trim(opts.Indent, jsonSpace) != "" {
+		return nil, encodeErr(invalid("indent", "%q is not JSON white space: the document would not parse", opts.Indent))
 	}
 	doc := document{
 		ID: sess.ID, AppName: sess.AppName, UserID: sess.UserID,

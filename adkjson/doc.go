@@ -13,7 +13,10 @@
 //	Go       RFC 3339 string                 RFC 3339 string
 //
 // ([FormatGo] is also sessionlog's own form. The Go ADK's REST server writes
-// lastUpdateTime as whole epoch seconds, which reads like Python's.)
+// lastUpdateTime as whole epoch seconds, which reads like Python's, and
+// writes its events without a timestamp: [Unmarshal] reads such a document,
+// and [ImportSession] refuses it if it has events, naming the first
+// event's missing timestamp.)
 //
 // [Unmarshal] reads all three shapes, each timestamp by the rules of
 // [eventlog.ParseTimestamp]; [Marshal] writes the one [Options.Format]

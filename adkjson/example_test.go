@@ -43,16 +43,16 @@ func Example() {
 	// {"id":"s1","appName":"shop","userId":"ada","state":{"cart":2,"user:name":"Ada"},"events":[{"actions":{"stateDelta":{"cart":2}},"author":"user","content":{"parts":[{"text":"two teas"}],"role":"user"},"id":"e1","timestamp":1763715600250}],"lastUpdateTime":1763715600.25}
 }
 
-// A document whose events are out of time order is refused as a whole,
-// naming the event; nothing is written.
+// A document that names one event twice is refused as a whole, naming the
+// event; nothing is written.
 func ExampleImport_refused() {
 	ctx := context.Background()
 	var svc service.Service
 	defer svc.Close()
 
 	doc := `{"id": "s1", "appName": "shop", "userId": "ada", "events": [
-	  {"id": "e1", "timestamp": 1763715601},
-	  {"id": "e2", "timestamp": 1763715600}
+	  {"id": "e1", "timestamp": 1763715600},
+	  {"id": "e1", "timestamp": 1763715601}
 	]}`
 	_, err := adkjson.Import(ctx, &svc, strings.NewReader(doc))
 	fmt.Println(errors.Is(err, service.ErrInvalidArgument))
@@ -62,6 +62,6 @@ func ExampleImport_refused() {
 	fmt.Println(errors.Is(err, service.ErrNotFound))
 	// Output:
 	// true
-	// adkjson: import session "shop"/"ada"/"s1": events[1].timestamp: invalid argument: 2025-11-21T09:00:00Z is before events[0].timestamp 2025-11-21T09:00:01Z: events must be in time order
+	// adkjson: import session "shop"/"ada"/"s1": events[1].id: invalid argument: "e1" repeats events[0].id
 	// true
 }

@@ -67,7 +67,8 @@ func Import(ctx context.Context, svc *service.Service, r io.Reader) (*service.Se
 // user ID present (CONTRACT K1; an empty session ID gets a new UUID, as
 // Create gives one), every event present and not partial (the runtimes
 // never store partial events), event IDs unique (an empty one gets a new
-// UUID), timestamps present and in non-decreasing order, every value
+// UUID), timestamps present (in any order: the service keeps events in
+// the order given, as parallel agents append them), every value
 // encodable as JSON and within the service's nesting limits, and the state
 // consistent with the events (below). A document that fails gives an error
 // wrapping [service.ErrInvalidArgument] that names the field, such as
@@ -90,8 +91,8 @@ func Import(ctx context.Context, svc *service.Service, r io.Reader) (*service.Se
 // write drops them.
 //
 // The creation time is the document's lastUpdateTime when the session has
-// no events (now, when that is missing too), or else the earlier of that and
-// the first event's timestamp; the stored session's LastUpdateTime is then
+// no events (now, when that is missing too), or else the earliest of that
+// and the events' timestamps; the stored session's LastUpdateTime is then
 // its last event's timestamp, as in every ADK runtime.
 //
 // app: and user: keys go to the app's and the user's state in svc, as
@@ -188,9 +189,6 @@ func plan(ctx context.Context, sess *service.Session) (*importPlan, error) {
 			return nil, fail(invalid(field+".partial", "is true: partial events are never stored"))
 		case ev.Timestamp.IsZero():
 			return nil, fail(invalid(field+".timestamp", "is missing"))
-		case i > 0 && ev.Timestamp.Before(sess.Events[i-1].Timestamp):
-			return nil, fail(invalid(field+".timestamp", "%s is before events[%d].timestamp %s: events must be in time order",
-				eventlog.FormatTimestamp(ev.Timestamp), i-1, eventlog.FormatTimestamp(sess.Events[i-1].Timestamp)))
 		}
 		stored := *ev // shallow: the service copies what it stores
 		if stored.ID == "" {
@@ -227,11 +225,14 @@ func plan(ctx context.Context, sess *service.Session) (*importPlan, error) {
 	return p, nil
 }
 
-// creationTime is when the imported session is recorded as created.
+// creationTime is when the imported session is recorded as created: no
+// later than the document's lastUpdateTime or any of its events.
 func creationTime(sess *service.Session) time.Time {
 	t := sess.LastUpdateTime
-	if len(sess.Events) > 0 && (t.IsZero() || sess.Events[0].Timestamp.Before(t)) {
-		t = sess.Events[0].Timestamp
+	for _, ev := range sess.Events {
+		if t.IsZero() || ev.Timestamp.Before(t) {
+			t = ev.Timestamp
+		}
 	}
 	if t.IsZero() {
 		t = time.Now()

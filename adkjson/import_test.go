@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"math"
 	"strings"
@@ -62,13 +63,15 @@ func TestImportRejectsBadDocumentsAndWritesNothing(t *testing.T) {
 		input string // a file in testdata, or a document when it starts with {
 		field string
 	}{
-		{"events out of time order", "bad_events_out_of_order.json", "events[1].timestamp"},
 		{"a repeated event ID", "bad_duplicate_event_ids.json", `events[2].id: invalid argument: "ev-1" repeats events[0].id`},
 		{"a blank app name", "bad_missing_app_name.json", "appName"},
 		{"a missing user ID", "bad_missing_user_id.json", "userId"},
 		{"a session key the events contradict", "bad_session_state_mismatch.json", `state["step"]: invalid argument: is 7`},
 		{"a partial event", "bad_partial_event.json", "events[0].partial"},
 		{"an event without a timestamp", "bad_missing_timestamp.json", "events[1].timestamp: invalid argument: is missing"},
+		{"a Go ADK REST server document, whose events carry no timestamp", `{"id":"s","appName":"travel","userId":"ada","lastUpdateTime":1763715603,` +
+			`"events":[{"id":"e1","invocationId":"i","author":"user","content":{"role":"user","parts":[{"text":"hi"}]},"actions":{"stateDelta":{},"artifactDelta":{}}}],"state":{}}`,
+			"events[0].timestamp: invalid argument: is missing"},
 		{"the removal sentinel as a state value", "bad_removed_in_state.json", `state["user:nickname"]`},
 		{"a malformed timestamp", "bad_timestamp.json", "events[1]"},
 		{"a null event", "bad_null_event.json", "events[0]: invalid argument: is null"},
@@ -320,3 +323,41 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errDisk }
 type iterReader iter.Seq[byte]
 
 func (iterReader) Read([]byte) (int, error) { return 0, errDisk }
+
+// CONTRACT G2 R2: the service keeps events whose timestamps are not in
+// order (parallel agents stamp events when they make them, and append them
+// as they finish), so a session exported from it imports again as it was.
+func TestExportedSessionImportsAgainWhateverItsEventOrder(t *testing.T) {
+	ctx := context.Background()
+	var from service.Service
+	defer from.Close()
+	key := service.SessionKey{AppName: "travel", UserID: "ada", SessionID: "parallel"}
+	sess, err := from.Create(ctx, key, map[string]any{"app:k": "v"})
+	require.NoError(t, err)
+	for i, at := range []time.Time{t0.Add(2 * time.Second), t0, t0.Add(time.Second)} {
+		_, err := from.AppendEvent(ctx, sess, &service.Event{ID: fmt.Sprint("e", i), Author: "agent", Timestamp: at,
+			Actions: service.EventActions{StateDelta: map[string]any{"step": float64(i)}}})
+		require.NoError(t, err)
+	}
+	want, err := from.Get(ctx, key, service.GetOptions{})
+	require.NoError(t, err)
+
+	for _, format := range []adkjson.Format{adkjson.FormatGo, adkjson.FormatPython, adkjson.FormatJava} {
+		t.Run("in the "+format.String()+" form", func(t *testing.T) {
+			var doc bytes.Buffer
+			require.NoError(t, adkjson.Export(ctx, &from, key, &doc, adkjson.Options{Format: format}))
+			var to service.Service
+			defer to.Close()
+			got, err := adkjson.Import(ctx, &to, &doc)
+			require.NoError(t, err)
+			assert.Equal(t, want.State, got.State)
+			assert.Equal(t, want.LastUpdateTime, got.LastUpdateTime, "the last event's timestamp, as in the source")
+			require.Len(t, got.Events, len(want.Events))
+			for i := range want.Events {
+				assert.Equal(t, want.Events[i].ID, got.Events[i].ID)
+				assert.True(t, want.Events[i].Timestamp.Equal(got.Events[i].Timestamp))
+			}
+			require.NoError(t, to.Verify(ctx))
+		})
+	}
+}
