@@ -42,9 +42,25 @@ func Export(ctx context.Context, svc *service.Service, key service.SessionKey, w
 	return nil
 }
 
+// An ImportOption changes what [Import] and [ImportSession] accept.
+type ImportOption func(*importOptions)
+
+type importOptions struct {
+	anyTimeOrder bool
+}
+
+// AnyTimeOrder accepts a document whose event timestamps go back. By
+// default such a document is refused: the ADK runtimes keep a session's
+// events in time order, so in a document of theirs it means the events
+// were edited or put together wrongly. A session's own log may hold such
+// events (the service keeps events in the order they were appended, and
+// parallel agents append out of time order), so re-importing what [Export]
+// wrote may need this option.
+func AnyTimeOrder() ImportOption { return func(o *importOptions) { o.anyTimeOrder = true } }
+
 // Import reads one ADK session document from r (see [Unmarshal]) and
 // stores it in svc with [ImportSession], returning the stored session.
-func Import(ctx context.Context, svc *service.Service, r io.Reader) (*service.Session, error) {
+func Import(ctx context.Context, svc *service.Service, r io.Reader, opts ...ImportOption) (*service.Session, error) {
 	if r == nil {
 		return nil, fmt.Errorf("adkjson: import: %w", invalid("reader", "is nil"))
 	}
@@ -56,7 +72,7 @@ func Import(ctx context.Context, svc *service.Service, r io.Reader) (*service.Se
 	if err != nil {
 		return nil, err
 	}
-	return ImportSession(ctx, svc, sess)
+	return ImportSession(ctx, svc, sess, opts...)
 }
 
 // ImportSession stores sess, a session document as [Unmarshal] returns it,
@@ -67,8 +83,8 @@ func Import(ctx context.Context, svc *service.Service, r io.Reader) (*service.Se
 // user ID present (CONTRACT K1; an empty session ID gets a new UUID, as
 // Create gives one), every event present and not partial (the runtimes
 // never store partial events), event IDs unique (an empty one gets a new
-// UUID), timestamps present (in any order: the service keeps events in
-// the order given, as parallel agents append them), every value
+// UUID), timestamps present and in non-decreasing order (any order with
+// [AnyTimeOrder]), every value
 // encodable as JSON and within the service's nesting limits, and the state
 // consistent with the events (below). A document that fails gives an error
 // wrapping [service.ErrInvalidArgument] that names the field, such as
@@ -101,11 +117,17 @@ func Import(ctx context.Context, svc *service.Service, r io.Reader) (*service.Se
 // fails, or ctx ends), the session is deleted again and the error says so;
 // the app and user state it wrote stays, as it does for any deleted
 // session (CONTRACT D2).
-func ImportSession(ctx context.Context, svc *service.Service, sess *service.Session) (*service.Session, error) {
+func ImportSession(ctx context.Context, svc *service.Service, sess *service.Session, opts ...ImportOption) (*service.Session, error) {
 	if svc == nil {
 		return nil, fmt.Errorf("adkjson: import: %w", invalid("service", "is nil"))
 	}
-	p, err := plan(ctx, sess)
+	var o importOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	p, err := plan(ctx, sess, o)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +174,7 @@ type importPlan struct {
 
 // plan checks everything about sess that needs no service and lays out the
 // records that store it.
-func plan(ctx context.Context, sess *service.Session) (*importPlan, error) {
+func plan(ctx context.Context, sess *service.Session, o importOptions) (*importPlan, error) {
 	switch {
 	case ctx == nil:
 		return nil, fmt.Errorf("adkjson: import: %w", invalid("ctx", "is nil"))
@@ -189,6 +211,9 @@ func plan(ctx context.Context, sess *service.Session) (*importPlan, error) {
 			return nil, fail(invalid(field+".partial", "is true: partial events are never stored"))
 		case ev.Timestamp.IsZero():
 			return nil, fail(invalid(field+".timestamp", "is missing"))
+		case !o.anyTimeOrder && i > 0 && ev.Timestamp.Before(sess.Events[i-1].Timestamp):
+			return nil, fail(invalid(field+".timestamp", "%s is before events[%d].timestamp %s: events must be in time order (adkjson.AnyTimeOrder accepts them)",
+				eventlog.FormatTimestamp(ev.Timestamp), i-1, eventlog.FormatTimestamp(sess.Events[i-1].Timestamp)))
 		}
 		stored := *ev // shallow: the service copies what it stores
 		if stored.ID == "" {

@@ -63,6 +63,7 @@ func TestImportRejectsBadDocumentsAndWritesNothing(t *testing.T) {
 		input string // a file in testdata, or a document when it starts with {
 		field string
 	}{
+		{"events out of time order", "bad_events_out_of_order.json", "events[1].timestamp: invalid argument"},
 		{"a repeated event ID", "bad_duplicate_event_ids.json", `events[2].id: invalid argument: "ev-1" repeats events[0].id`},
 		{"a blank app name", "bad_missing_app_name.json", "appName"},
 		{"a missing user ID", "bad_missing_user_id.json", "userId"},
@@ -326,7 +327,8 @@ func (iterReader) Read([]byte) (int, error) { return 0, errDisk }
 
 // CONTRACT G2 R2: the service keeps events whose timestamps are not in
 // order (parallel agents stamp events when they make them, and append them
-// as they finish), so a session exported from it imports again as it was.
+// as they finish), so a session exported from it imports again as it was
+// with AnyTimeOrder, and is refused, saying so, without it.
 func TestExportedSessionImportsAgainWhateverItsEventOrder(t *testing.T) {
 	ctx := context.Background()
 	var from service.Service
@@ -348,7 +350,10 @@ func TestExportedSessionImportsAgainWhateverItsEventOrder(t *testing.T) {
 			require.NoError(t, adkjson.Export(ctx, &from, key, &doc, adkjson.Options{Format: format}))
 			var to service.Service
 			defer to.Close()
-			got, err := adkjson.Import(ctx, &to, &doc)
+			_, err := adkjson.Import(ctx, &to, bytes.NewReader(doc.Bytes()))
+			require.ErrorIs(t, err, service.ErrInvalidArgument)
+			require.ErrorContains(t, err, "AnyTimeOrder")
+			got, err := adkjson.Import(ctx, &to, &doc, adkjson.AnyTimeOrder())
 			require.NoError(t, err)
 			assert.Equal(t, want.State, got.State)
 			assert.Equal(t, want.LastUpdateTime, got.LastUpdateTime, "the last event's timestamp, as in the source")

@@ -54,10 +54,12 @@ Commands:
                                          (-format go, python or java: the runtime whose
                                          time forms to write; default go), or as its
                                          records in JSON lines (-format records)
-  import  -dir DIR [-i FILE] [-format records|adk]
+  import  -dir DIR [-i FILE] [-format records|adk] [-any-time-order]
                                          append records from JSON lines, or one ADK
                                          session document (-format adk), from FILE or
-                                         stdin; all or nothing: bad input writes nothing
+                                         stdin; all or nothing: bad input writes nothing.
+                                         -any-time-order accepts a document whose event
+                                         times go back (a session's own log may)
   verify  -dir DIR                       check the header, checksums and sequences;
                                          exit status 1 on damage
   compact -dir DIR                       drop the records deleted sessions no longer need
@@ -336,6 +338,7 @@ func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error 
 func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Reader, stdout io.Writer) error {
 	in := fs.String("i", "", "read from `file` instead of stdin")
 	format := fs.String("format", "records", "the input's `form`: records (JSON lines, as export writes them) or adk (one ADK session document, in any runtime's time forms)")
+	anyOrder := fs.Bool("any-time-order", false, "with -format adk: accept events whose timestamps go back")
 	dir, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -352,8 +355,15 @@ func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Re
 		defer f.Close()
 		src, name = f, *in
 	}
+	if *anyOrder && *format != "adk" {
+		return fmt.Errorf("%w: -any-time-order goes with -format adk", errUsage)
+	}
 	if *format == "adk" {
-		return importADK(ctx, dir, src, name, stdout)
+		var opts []adkjson.ImportOption
+		if *anyOrder {
+			opts = append(opts, adkjson.AnyTimeOrder())
+		}
+		return importADK(ctx, dir, src, name, stdout, opts...)
 	}
 	records, err := readRecords(src, name)
 	if err != nil {
@@ -378,13 +388,13 @@ func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Re
 }
 
 // importADK imports one ADK session document.
-func importADK(ctx context.Context, dir string, src io.Reader, name string, stdout io.Writer) error {
+func importADK(ctx context.Context, dir string, src io.Reader, name string, stdout io.Writer, opts ...adkjson.ImportOption) error {
 	data, err := io.ReadAll(src)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	if err := dryRun(ctx, dir, func(dry *service.Service) error {
-		_, err := adkjson.Import(ctx, dry, bytes.NewReader(data))
+		_, err := adkjson.Import(ctx, dry, bytes.NewReader(data), opts...)
 		return err
 	}); err != nil {
 		return fmt.Errorf("nothing imported: %s: %w", name, err)
@@ -394,7 +404,7 @@ func importADK(ctx context.Context, dir string, src io.Reader, name string, stdo
 		return err
 	}
 	defer svc.Close()
-	sess, err := adkjson.Import(ctx, svc, bytes.NewReader(data))
+	sess, err := adkjson.Import(ctx, svc, bytes.NewReader(data), opts...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

@@ -423,3 +423,20 @@ func TestOutputThatCannotBeWrittenFails(t *testing.T) {
 		assert.Contains(t, errOut.String(), "no space left", "%v", args)
 	}
 }
+
+// A document whose event times go back is refused unless -any-time-order
+// says a session's own log is coming back.
+func TestImportAnyTimeOrder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	doc := `{"id":"p","appName":"a","userId":"u","state":{},"events":[
+		{"id":"e1","author":"agent","timestamp":"2026-01-01T00:00:02Z"},
+		{"id":"e2","author":"agent","timestamp":"2026-01-01T00:00:01Z"}]}`
+	r := sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "time order")
+	_, err := os.Stat(dir)
+	assert.True(t, os.IsNotExist(err), "a refused first import makes no store")
+	r = sessionlog(t, doc, "import", "-dir", dir, "-format", "adk", "-any-time-order")
+	assert.Zero(t, r.code, r.stderr)
+	assert.Equal(t, 2, sessionlog(t, "", "import", "-dir", dir, "-any-time-order").code, "records need no such flag")
+}
