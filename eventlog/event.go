@@ -76,7 +76,9 @@ type Event struct {
 	// where it broke off.
 	SessionResumptionHandle string `json:"sessionResumptionHandle,omitempty"`
 	// CustomMetadata holds application data that ADK carries but never
-	// interprets.
+	// interprets. Decoding also reads the Java ADK's shape, a list of
+	// genai CustomMetadata entries, into this map; encoding writes the
+	// map, as the Python and Go ADKs do.
 	CustomMetadata map[string]any `json:"customMetadata,omitempty"`
 	// LongRunningToolIDs names the function calls in Content whose results
 	// arrive in a later event.

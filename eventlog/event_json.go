@@ -51,9 +51,10 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	var out Event
 	aux := struct {
 		*wire
-		// Shadows the embedded field of the same JSON name: it is the
-		// shallower one, so encoding/json decodes "timestamp" here.
-		Timestamp json.RawMessage `json:"timestamp"`
+		// Shadow the embedded fields of the same JSON names: they are the
+		// shallower ones, so encoding/json decodes these here.
+		Timestamp      json.RawMessage `json:"timestamp"`
+		CustomMetadata json.RawMessage `json:"customMetadata"`
 	}{wire: (*wire)(&out)}
 	if err := json.Unmarshal(data, &aux); err != nil {
 		return fmt.Errorf("eventlog: decode event: %w", err)
@@ -63,6 +64,9 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("eventlog: decode event %q: %w", out.ID, err)
 	}
 	out.Timestamp = ts
+	if out.CustomMetadata, err = decodeCustomMetadata(aux.CustomMetadata); err != nil {
+		return fmt.Errorf("eventlog: decode event %q: customMetadata: %w", out.ID, err)
+	}
 	if err := settleDurations(&out); err != nil {
 		return fmt.Errorf("eventlog: decode event %q: %w", out.ID, err)
 	}
@@ -73,6 +77,56 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	}
 	*e = out
 	return nil
+}
+
+// decodeCustomMetadata reads customMetadata in either shape the ADK
+// runtimes write: an object of keys and values (Python, Go), or a list of
+// genai CustomMetadata entries, {"key", and one of "stringValue",
+// "numericValue" or "stringListValue": {"values": [...]}} (Java), which
+// becomes the same map: a string, a float64, or a []any of strings. A key
+// listed twice keeps its last value.
+func decodeCustomMetadata(raw json.RawMessage) (map[string]any, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || isNull(raw) {
+		return nil, nil
+	}
+	if raw[0] != '[' {
+		var m map[string]any
+		err := json.Unmarshal(raw, &m)
+		return m, err
+	}
+	var entries []*struct {
+		Key             *string  `json:"key"`
+		StringValue     *string  `json:"stringValue"`
+		NumericValue    *float64 `json:"numericValue"`
+		StringListValue *struct {
+			Values []string `json:"values"`
+		} `json:"stringListValue"`
+	}
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, len(entries))
+	for i, e := range entries {
+		if e == nil || e.Key == nil {
+			return nil, fmt.Errorf("entry %d has no key", i)
+		}
+		var v any
+		switch {
+		case e.StringValue != nil:
+			v = *e.StringValue
+		case e.NumericValue != nil:
+			v = *e.NumericValue
+		case e.StringListValue != nil:
+			list := make([]any, len(e.StringListValue.Values))
+			for j, s := range e.StringListValue.Values {
+				list[j] = s
+			}
+			v = list
+		}
+		m[*e.Key] = v
+	}
+	return m, nil
 }
 
 // FormatTimestamp writes t the one way sessionlog stores times: RFC 3339 in

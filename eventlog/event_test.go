@@ -791,3 +791,26 @@ func BenchmarkEventClone(b *testing.B) {
 		_ = ev.Clone()
 	}
 }
+
+// The Java ADK writes customMetadata as a list of genai CustomMetadata
+// entries; the Python and Go ADKs as an object. Both decode to the map.
+func TestCustomMetadataInJavasShape(t *testing.T) {
+	java := `{"id":"e","timestamp":1700000000000,"customMetadata":[
+		{"key":"tier","stringValue":"gold"},
+		{"key":"score","numericValue":0.5},
+		{"key":"tags","stringListValue":{"values":["a","b"]}},
+		{"key":"empty"}]}`
+	var ev Event
+	require.NoError(t, json.Unmarshal([]byte(java), &ev))
+	assert.Equal(t, map[string]any{"tier": "gold", "score": 0.5, "tags": []any{"a", "b"}, "empty": nil}, ev.CustomMetadata)
+
+	var python Event
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"e","customMetadata":{"tier":"gold"}}`), &python))
+	assert.Equal(t, map[string]any{"tier": "gold"}, python.CustomMetadata)
+
+	for _, bad := range []string{`[{"stringValue":"no key"}]`, `[null]`, `"text"`, `[1]`} {
+		err := json.Unmarshal([]byte(`{"id":"e","customMetadata":`+bad+`}`), new(Event))
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "customMetadata", bad)
+	}
+}
