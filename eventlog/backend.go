@@ -1,12 +1,32 @@
 package eventlog
 
-// Helpers for backends other than [Memory], so that every store enforces
-// the same rules with the same code.
+import "fmt"
+
+// Rules every store enforces, in one place: [Memory] and the other backends
+// call the same code.
 
 // CheckRecord reports a record that no store may accept (no kind, no app
 // name, an event without an ID or a sequence number, ...) as
 // ErrInvalidArgument. [Store.Append] implementations call it first.
-func CheckRecord(rec *Record) error { return validateRecord(rec) }
+func CheckRecord(rec *Record) error {
+	switch {
+	case rec == nil:
+		return fmt.Errorf("append: %w: record is nil", ErrInvalidArgument)
+	case !rec.Kind.Valid():
+		return fmt.Errorf("append: %w: record kind %d is not defined", ErrInvalidArgument, uint8(rec.Kind))
+	case rec.Key.AppName == "":
+		return fmt.Errorf("append: %w: record appName is empty", ErrInvalidArgument)
+	case rec.Kind != KindStateRetained && (rec.Key.UserID == "" || rec.Key.SessionID == ""):
+		return fmt.Errorf("append %s record: %w: key %s lacks a user or session ID", rec.Kind, ErrInvalidArgument, rec.Key)
+	case rec.Kind == KindEventAppended && rec.Event == nil:
+		return fmt.Errorf("append: %w: event record has no event", ErrInvalidArgument)
+	case rec.Kind == KindEventAppended && rec.Event.ID == "":
+		return fmt.Errorf("append: %w: event ID is empty", ErrInvalidArgument)
+	case rec.Kind == KindEventAppended && rec.Seq == 0:
+		return fmt.Errorf("append: %w: event record seq is 0 (sequence numbers start at 1)", ErrInvalidArgument)
+	}
+	return nil
+}
 
 // Retained returns what must survive a deleted session (CONTRACT D3): for
 // each of its records, given oldest first (the creation, then its events in

@@ -184,7 +184,7 @@ type placement struct {
 }
 
 func (m *Memory) append(rec *Record, p placement) (*Record, error) {
-	if err := validateRecord(rec); err != nil {
+	if err := CheckRecord(rec); err != nil {
 		return nil, err
 	}
 	a := m.app(rec.Key.AppName, true)
@@ -592,27 +592,6 @@ func (m *Memory) Close() error {
 			s.wake.fire()
 			s.mu.Unlock()
 		}
-	}
-	return nil
-}
-
-// validateRecord rejects records no store may accept.
-func validateRecord(rec *Record) error {
-	switch {
-	case rec == nil:
-		return fmt.Errorf("append: %w: record is nil", ErrInvalidArgument)
-	case !rec.Kind.Valid():
-		return fmt.Errorf("append: %w: record kind %d is not defined", ErrInvalidArgument, uint8(rec.Kind))
-	case rec.Key.AppName == "":
-		return fmt.Errorf("append: %w: record appName is empty", ErrInvalidArgument)
-	case rec.Kind != KindStateRetained && (rec.Key.UserID == "" || rec.Key.SessionID == ""):
-		return fmt.Errorf("append %s record: %w: key %s lacks a user or session ID", rec.Kind, ErrInvalidArgument, rec.Key)
-	case rec.Kind == KindEventAppended && rec.Event == nil:
-		return fmt.Errorf("append: %w: event record has no event", ErrInvalidArgument)
-	case rec.Kind == KindEventAppended && rec.Event.ID == "":
-		return fmt.Errorf("append: %w: event ID is empty", ErrInvalidArgument)
-	case rec.Kind == KindEventAppended && rec.Seq == 0:
-		return fmt.Errorf("append: %w: event record seq is 0 (sequence numbers start at 1)", ErrInvalidArgument)
 	}
 	return nil
 }

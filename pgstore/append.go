@@ -39,12 +39,11 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Rec
 	if rec.Kind == eventlog.KindEventAppended {
 		incarnation, stored, err = s.appendEvent(ctx, rec, w)
 	} else {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
-			// Every write takes the head row first, so writers never
-			// wait for each other's rows in a cycle.
-			if _, err := tx.Exec(ctx, s.sql.lockHead); err != nil {
-				return err
-			}
+		// Every write takes the head row before any other row, so writers
+		// never wait for each other in a cycle: write's batch starts by
+		// taking it, and a deletion, which reads its session's rows
+		// first, takes it before that.
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			switch rec.Kind {
 			case eventlog.KindSessionCreated:
 				return s.create(ctx, tx, rec, w)
@@ -85,17 +84,15 @@ func isDomain(err error) bool {
 		errors.Is(err, eventlog.ErrStaleSession) || errors.Is(err, eventlog.ErrInvalidArgument)
 }
 
-// encoded is a record as the database keeps it: its JSON body and its
-// app: and user: writes, each value encoded on its own.
+// encoded is a record as the database keeps it: its JSON body, and its
+// app: and user: writes as write_state takes them: keys without their
+// prefix, each value encoded on its own (nil removes the key), and whether
+// each is the user's.
 type encoded struct {
-	body   []byte
-	writes []stateWrite
-}
-
-type stateWrite struct {
-	user  bool   // user: rather than app:
-	key   []byte // without its prefix
-	value []byte // JSON; nil removes the key
+	body       []byte
+	keys       [][]byte
+	values     [][]byte
+	userScoped []bool
 }
 
 // encode encodes rec, refusing what JSON cannot hold (a function, a
@@ -111,22 +108,24 @@ func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
 	}
 	out := encoded{body: body}
 	for k, v := range rec.Writes() {
-		w := stateWrite{}
+		var key []byte
+		user := false
 		switch {
 		case strings.HasPrefix(k, eventlog.AppPrefix):
-			w.key = []byte(k[len(eventlog.AppPrefix):])
+			key = []byte(k[len(eventlog.AppPrefix):])
 		case strings.HasPrefix(k, eventlog.UserPrefix):
-			w.user, w.key = true, []byte(k[len(eventlog.UserPrefix):])
+			key, user = []byte(k[len(eventlog.UserPrefix):]), true
 		default:
 			continue
 		}
+		var value []byte
 		if !projection.IsRemoved(v) {
-			if w.value, err = json.Marshal(v); err != nil {
+			if value, err = json.Marshal(v); err != nil {
 				return encoded{}, fmt.Errorf("append %s record to %s: %w: state %q cannot be encoded as JSON: %w",
 					rec.Kind, rec.Key, eventlog.ErrInvalidArgument, k, err)
 			}
 		}
-		out.writes = append(out.writes, w)
+		out.keys, out.values, out.userScoped = append(out.keys, key), append(out.values, value), append(out.userScoped, user)
 	}
 	return out, nil
 }
@@ -175,17 +174,8 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w en
 		eventID = []byte(rec.Event.ID)
 	}
 	b.Queue(s.sql.insertRecord, int16(rec.Kind), app, user, id, int64(rec.Seq), eventID, w.body)
-	for _, sw := range w.writes {
-		switch {
-		case sw.user && sw.value == nil:
-			b.Queue(s.sql.dropUser, app, user, sw.key)
-		case sw.user:
-			b.Queue(s.sql.setUser, app, user, sw.key, sw.value)
-		case sw.value == nil:
-			b.Queue(s.sql.dropApp, app, sw.key)
-		default:
-			b.Queue(s.sql.setApp, app, sw.key, sw.value)
-		}
+	if len(w.keys) > 0 {
+		b.Queue(s.sql.writeState, app, user, w.keys, w.values, w.userScoped)
 	}
 	if !s.noNotify {
 		b.Queue(s.sql.notify, s.channel, payload(k.AppName))
@@ -228,18 +218,13 @@ func (s *Store) create(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w e
 // ErrDuplicateEvent the stored record.
 func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.Position, *eventlog.Record, error) {
 	k := rec.Key
-	var keys, values [][]byte
-	var userScoped []bool
-	for _, sw := range w.writes {
-		keys, values, userScoped = append(keys, sw.key), append(values, sw.value), append(userScoped, sw.user)
-	}
 	var channel *string
 	if !s.noNotify {
 		channel = &s.channel
 	}
 	p := &pending{args: []any{
 		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body,
-		keys, values, userScoped, channel, payload(k.AppName), int64(rec.Incarnation),
+		w.keys, w.values, w.userScoped, channel, payload(k.AppName), int64(rec.Incarnation),
 	}}
 	if s.beforeCommit != nil {
 		// Tests: one transaction of its own, with a pause before commit.
@@ -278,6 +263,9 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) error {
 	k := rec.Key
 	app, user, id := []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
+	if _, err := tx.Exec(ctx, s.sql.lockHead); err != nil {
+		return err
+	}
 	var created eventlog.Position
 	if err := tx.QueryRow(ctx, s.sql.lockSession, app, user, id).Scan(&created); errors.Is(err, pgx.ErrNoRows) {
 		return eventlog.ErrNotFound

@@ -24,11 +24,10 @@ type queries struct {
 	// first, for a deletion.
 	sessionRecords string
 	dropRecords    string
-	setApp         string
-	dropApp        string
-	setUser        string
-	dropUser       string
-	notify         string
+	// writeState applies a record's app: and user: writes at the
+	// position just taken (see write_state in the migration).
+	writeState string
+	notify     string
 
 	// readAll, readApp, readUser and readSession read records after a
 	// position, with the head position of the same snapshot (and, for a
@@ -64,16 +63,11 @@ ORDER BY r.position`)
 		insertAt:       q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),
 		sessionRecords: q(`SELECT position, body FROM §.records WHERE ` + key + ` AND kind IN (1, 2) ORDER BY position`),
 		dropRecords:    q(`DELETE FROM §.records WHERE ` + key + ` AND kind IN (1, 2)`),
-		setApp: q(`INSERT INTO §.app_state (app, key, value, position) SELECT $1, $2, $3, position FROM §.head
-ON CONFLICT (app, key) DO UPDATE SET value = excluded.value, position = excluded.position`),
-		dropApp: q(`DELETE FROM §.app_state WHERE app = $1 AND key = $2`),
-		setUser: q(`INSERT INTO §.user_state (app, user_id, key, value, position) SELECT $1, $2, $3, $4, position FROM §.head
-ON CONFLICT (app, user_id, key) DO UPDATE SET value = excluded.value, position = excluded.position`),
-		dropUser: q(`DELETE FROM §.user_state WHERE app = $1 AND user_id = $2 AND key = $3`),
-		notify:   `SELECT pg_notify($1, $2)`,
-		readAll:  read(""),
-		readApp:  read(" AND app = $3"),
-		readUser: read(" AND app = $3 AND user_id = $4"),
+		writeState:     q(`SELECT §.write_state($1, $2, $3, $4, $5, position) FROM §.head`),
+		notify:         `SELECT pg_notify($1, $2)`,
+		readAll:        read(""),
+		readApp:        read(" AND app = $3"),
+		readUser:       read(" AND app = $3 AND user_id = $4"),
 		readSession: q(`SELECT h.position, s.created, r.position, r.body FROM §.head h
 LEFT JOIN §.sessions s ON s.app = $3 AND s.user_id = $4 AND s.session_id = $5
 LEFT JOIN LATERAL (SELECT position, body FROM §.records WHERE position > $1 AND kind = 2

@@ -127,19 +127,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	if name == "" {
 		name = DefaultSchema
 	}
-	poll := opts.PollInterval
-	switch {
-	case poll == 0:
-		poll = DefaultPollInterval
-	case poll < 0:
-		return nil, fmt.Errorf("pgstore: open: %w: poll interval %v is negative", eventlog.ErrInvalidArgument, poll)
+	poll, err := orDefault("poll interval", opts.PollInterval, DefaultPollInterval)
+	if err != nil {
+		return nil, err
 	}
-	cached := opts.CachedSessions
-	switch {
-	case cached == 0:
-		cached = DefaultCachedSessions
-	case cached < 0:
-		return nil, fmt.Errorf("pgstore: open: %w: cached sessions %d is negative", eventlog.ErrInvalidArgument, cached)
+	cached, err := orDefault("cached sessions", opts.CachedSessions, DefaultCachedSessions)
+	if err != nil {
+		return nil, err
 	}
 	s := &Store{
 		pool:    pool,
@@ -157,6 +151,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	go s.listen(runCtx, pool.Config().ConnConfig.Copy())
 	go s.poll(runCtx, poll)
 	return s, nil
+}
+
+// orDefault reads an option whose zero value means def and which may not
+// be negative.
+func orDefault[T int | time.Duration](name string, v, def T) (T, error) {
+	switch {
+	case v == 0:
+		return def, nil
+	case v < 0:
+		return 0, fmt.Errorf("pgstore: open: %w: %s %v is negative", eventlog.ErrInvalidArgument, name, v)
+	}
+	return v, nil
 }
 
 // channelFor names the NOTIFY channel of a schema. Channel names are

@@ -63,6 +63,29 @@ CREATE TABLE {{schema}}.user_state (
 	PRIMARY KEY (app, user_id, key)
 );
 
+-- write_state applies a record's app: and user: writes (keys without their
+-- prefix; a NULL value removes the key) at position p_pos. Every write of
+-- state goes through it, in the transaction of its record.
+CREATE FUNCTION {{schema}}.write_state(
+	p_app bytea, p_user bytea, p_keys bytea[], p_values bytea[], p_user_scoped boolean[], p_pos bigint)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
+		IF p_user_scoped[i] AND p_values[i] IS NULL THEN
+			DELETE FROM {{schema}}.user_state WHERE app = p_app AND user_id = p_user AND key = p_keys[i];
+		ELSIF p_user_scoped[i] THEN
+			INSERT INTO {{schema}}.user_state (app, user_id, key, value, position) VALUES (p_app, p_user, p_keys[i], p_values[i], p_pos)
+				ON CONFLICT (app, user_id, key) DO UPDATE SET value = excluded.value, position = excluded.position;
+		ELSIF p_values[i] IS NULL THEN
+			DELETE FROM {{schema}}.app_state WHERE app = p_app AND key = p_keys[i];
+		ELSE
+			INSERT INTO {{schema}}.app_state (app, key, value, position) VALUES (p_app, p_keys[i], p_values[i], p_pos)
+				ON CONFLICT (app, key) DO UPDATE SET value = excluded.value, position = excluded.position;
+		END IF;
+	END LOOP;
+END
+$$;
+
 -- append_event appends one event record, in one statement, so that many
 -- appends can go to the server in one round trip and commit together (one
 -- WAL flush for all of them). It returns a status instead of raising, so
@@ -100,19 +123,7 @@ BEGIN
 		VALUES (pos, 2, p_app, p_user, p_session, p_seq, p_event_id, p_body);
 	UPDATE {{schema}}.sessions SET version = p_seq
 		WHERE app = p_app AND user_id = p_user AND session_id = p_session;
-	FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
-		IF p_user_scoped[i] AND p_values[i] IS NULL THEN
-			DELETE FROM {{schema}}.user_state WHERE app = p_app AND user_id = p_user AND key = p_keys[i];
-		ELSIF p_user_scoped[i] THEN
-			INSERT INTO {{schema}}.user_state (app, user_id, key, value, position) VALUES (p_app, p_user, p_keys[i], p_values[i], pos)
-				ON CONFLICT (app, user_id, key) DO UPDATE SET value = excluded.value, position = excluded.position;
-		ELSIF p_values[i] IS NULL THEN
-			DELETE FROM {{schema}}.app_state WHERE app = p_app AND key = p_keys[i];
-		ELSE
-			INSERT INTO {{schema}}.app_state (app, key, value, position) VALUES (p_app, p_keys[i], p_values[i], pos)
-				ON CONFLICT (app, key) DO UPDATE SET value = excluded.value, position = excluded.position;
-		END IF;
-	END LOOP;
+	PERFORM {{schema}}.write_state(p_app, p_user, p_keys, p_values, p_user_scoped, pos);
 	IF p_channel IS NOT NULL THEN
 		PERFORM pg_notify(p_channel, p_payload);
 	END IF;
