@@ -30,6 +30,9 @@ type Live struct {
 type liveApp struct {
 	mu       sync.RWMutex
 	state    *AppState // Sessions unused: the index below holds them
+	// sharedGen counts the changes to the app's and its users' state, so
+	// that a session's cached merged state knows when it is out of date.
+	sharedGen uint64
 	sessions map[eventlog.SessionKey]*liveSession
 	byUser   map[string]map[string]*liveSession // user -> session ID
 }
@@ -44,6 +47,21 @@ type liveSession struct {
 	// before this projection folds the deletion). It is atomic because a
 	// replacement marks it under the app lock alone.
 	gone atomic.Bool
+	// ownGen counts the changes to the session's own state; guarded by mu.
+	ownGen uint64
+	// merged caches the merged state: reads copy it rather than merge the
+	// three scopes anew, which is most of the cost of a Get or a List.
+	merged atomic.Pointer[mergedState]
+}
+
+// mergedState is a session's merged state as of the generations it was
+// built at. Its map is never changed once stored; readers get copies.
+type mergedState struct {
+	sharedGen, ownGen uint64
+	state             map[string]any
+	// nested says a value is a map or slice, which a copy for a caller
+	// must copy too; scalars are shared.
+	nested bool
 }
 
 // SessionView is what an update or a read sees of a session.
@@ -100,8 +118,23 @@ func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 		a.byUser[rec.Key.UserID] = ids
 	}
 	ids[rec.Key.SessionID] = s
-	a.state.applyShared(rec)
+	a.applyShared(rec)
 	return s
+}
+
+// applyShared folds rec's app: and user: writes. The caller holds a.mu
+// for writing.
+func (a *liveApp) applyShared(rec *eventlog.Record) {
+	a.state.applyShared(rec)
+	a.sharedGen++
+}
+
+// apply folds an appended event into the session's own state and reports
+// whether it also writes app or user state. The caller holds s.mu for
+// writing.
+func (s *liveSession) apply(rec *eventlog.Record) (shared bool) {
+	s.ownGen++
+	return s.st.apply(rec)
 }
 
 // removeSession folds the deletion of s. The caller holds s.mu and a.mu
@@ -198,9 +231,9 @@ func (l *Live) Update(key eventlog.SessionKey, shared bool, commit func(SessionI
 	}
 	switch rec.Kind {
 	case eventlog.KindEventAppended:
-		if s.st.apply(rec) {
+		if s.apply(rec) {
 			lockApp()
-			s.app.state.applyShared(rec)
+			s.app.applyShared(rec)
 		}
 	case eventlog.KindSessionDeleted:
 		lockApp()
@@ -232,14 +265,39 @@ func (s *liveSession) view() SessionView {
 // viewLocked builds the session's view. The caller holds s.mu, or s.app.mu
 // for writing, and s.app.mu at least for reading.
 func (s *liveSession) viewLocked() SessionView {
-	state := s.app.state.Merged(s.key, s.st.State)
 	return SessionView{
 		Key:            s.key,
 		Version:        s.st.Version,
 		LastUpdateTime: s.st.LastUpdateTime,
 		Created:        s.st.Created,
-		State:          state,
+		State:          s.mergedState(),
 	}
+}
+
+// mergedState returns a private copy of the session's merged state, from
+// the cache when neither the session's nor the app's state has changed
+// since it was built. The locks viewLocked needs keep both generations
+// still; readers holding them for reading may race to refresh the cache,
+// and each stores an equal map.
+func (s *liveSession) mergedState() map[string]any {
+	c := s.merged.Load()
+	if c == nil || c.sharedGen != s.app.sharedGen || c.ownGen != s.ownGen {
+		c = &mergedState{sharedGen: s.app.sharedGen, ownGen: s.ownGen, state: s.app.state.Merged(s.key, s.st.State)}
+		for _, v := range c.state {
+			if eventlog.NeedsClone(v) {
+				c.nested = true
+				break
+			}
+		}
+		s.merged.Store(c)
+	}
+	out := maps.Clone(c.state)
+	if c.nested {
+		for k, v := range out {
+			out[k] = eventlog.CloneValue(v)
+		}
+	}
+	return out
 }
 
 // Sessions returns views of the live sessions of user in app (every user's
@@ -319,14 +377,14 @@ func (l *Live) Apply(rec *eventlog.Record) {
 		}
 	case eventlog.KindEventAppended:
 		if s != nil && s.st.Created < rec.Position && rec.Seq > s.st.Version {
-			s.st.apply(rec)
+			s.apply(rec)
 		}
 	case eventlog.KindSessionDeleted:
 		if s != nil && s.st.Created < rec.Position {
 			a.removeSession(s)
 		}
 	}
-	a.state.applyShared(rec)
+	a.applyShared(rec)
 }
 
 // Snapshot copies the whole projection into a [State], to compare with a
