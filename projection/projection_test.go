@@ -109,6 +109,19 @@ func TestCloneWithoutTemp(t *testing.T) {
 		got["nested"].(map[string]any)["x"] = 2
 		assert.Equal(t, 1, delta["nested"].(map[string]any)["x"], "nested values are copied too")
 	})
+	t.Run("a delta of scalars comes back as an equal, separate map", func(t *testing.T) {
+		delta := map[string]any{"a": 1, "app:b": "x", "user:c": true, "d": nil, "e": projection.Removed}
+		got := projection.CloneWithoutTemp(delta)
+		assert.False(t, same(delta, got))
+		assert.Equal(t, delta, got)
+		got["a"] = 2
+		delete(got, "app:b")
+		assert.Equal(t, map[string]any{"a": 1, "app:b": "x", "user:c": true, "d": nil, "e": projection.Removed}, delta)
+		empty := map[string]any{}
+		got = projection.CloneWithoutTemp(empty)
+		assert.NotNil(t, got)
+		assert.False(t, same(empty, got))
+	})
 	t.Run("a nil delta comes back nil", func(t *testing.T) {
 		assert.Nil(t, projection.CloneWithoutTemp(nil))
 	})
