@@ -8,6 +8,7 @@ import (
 	"iter"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -1057,4 +1058,55 @@ func TestLiveViewSeesEveryChangeAfterACachedRead(t *testing.T) {
 	v := h.view(t, k)
 	v.State["n"].(map[string]any)["x"] = 99 // the cached copy must not change
 	require.Equal(t, want, h.view(t, k).State)
+}
+
+// CONTRACT L2: sessions deleted and re-created while a walk pages through
+// the listing (and so between a page's pick and its views) never make the
+// walk skip or repeat a session that lives through it, and never shorten a
+// page while more sessions follow.
+func TestLiveSessionsUnderChurn(t *testing.T) {
+	h := newPJHarness()
+	var stable []string
+	for i := range 20 {
+		id := fmt.Sprintf("s%02d", i)
+		_, err := h.create(pjKey("app", "u", id), nil)
+		require.NoError(t, err)
+		stable = append(stable, "u/"+id)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; ; n++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			k := pjKey("app", "u", fmt.Sprintf("s%02d-churn", n%20)) // sorts between the stable ones
+			if _, err := h.create(k, nil); err == nil {
+				assert.NoError(t, h.delete(k))
+			}
+		}
+	}()
+	defer func() { close(done); wg.Wait() }()
+	for range 200 {
+		var got []string
+		au, ai := "", ""
+		for {
+			page := h.live.Sessions("app", "u", au, ai, 3)
+			for _, v := range page {
+				if !strings.HasSuffix(v.Key.SessionID, "-churn") {
+					got = append(got, v.Key.UserID+"/"+v.Key.SessionID)
+				}
+			}
+			if len(page) < 3 {
+				break
+			}
+			last := page[2].Key
+			au, ai = last.UserID, last.SessionID
+		}
+		require.Equal(t, stable, got)
+	}
 }
