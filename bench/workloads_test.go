@@ -142,13 +142,58 @@ func newSL(tb testing.TB) *service.Service {
 	return svc
 }
 
-// sides makes a fresh target for each service, in a fixed order.
+// floorTarget is the least a session store can do and still be trusted
+// with its callers' events: under one mutex it keeps a private deep copy
+// of each event (Event.Clone, as CONTRACT A8 requires) in its session's
+// slice and writes the delta into a map. No validation, no scopes, no
+// idempotency, no log. It is not a service; the append workloads run it
+// to show how low a ratio to the ADK any store that copies can go.
+type floorTarget struct {
+	mu       *sync.Mutex
+	sessions map[string][]*service.Event
+	state    map[string]any
+	id       string
+}
+
+func newFloor() *floorTarget {
+	return &floorTarget{mu: new(sync.Mutex), sessions: map[string][]*service.Event{}, state: map[string]any{}}
+}
+
+func (t *floorTarget) create(_ context.Context, user, id string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.id = user + "/" + id
+	t.sessions[t.id] = nil
+	return nil
+}
+
+func (t *floorTarget) append(_ context.Context, i int) error {
+	ev := slEvent(i).Clone()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sessions[t.id] = append(t.sessions[t.id], ev)
+	for k, v := range ev.Actions.StateDelta {
+		t.state[k] = v
+	}
+	return nil
+}
+
+func (t *floorTarget) delete(_ context.Context, user, id string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.sessions, user+"/"+id)
+	return nil
+}
+
+// sides makes a fresh target for each service, in a fixed order. The
+// append workloads also run the floor.
 var sides = []struct {
 	name string
 	new  func(testing.TB) target
 }{
 	{"adk", func(testing.TB) target { return &adkTarget{svc: adksession.InMemoryService()} }},
 	{"sessionlog", func(tb testing.TB) target { return &slTarget{svc: newSL(tb)} }},
+	{"floor", func(testing.TB) target { return newFloor() }},
 }
 
 // rotator appends to a run of sessions of sessionLength events each,
@@ -228,6 +273,8 @@ func BenchmarkAppendParallel(b *testing.B) {
 					own = &adkTarget{svc: t.svc}
 				case *slTarget:
 					own = &slTarget{svc: t.svc}
+				case *floorTarget:
+					own = &floorTarget{mu: t.mu, sessions: t.sessions, state: t.state}
 				}
 				r := &rotator{t: own, user: userID, pfx: "p" + strconv.FormatInt(g.Add(1), 10)}
 				for pb.Next() {

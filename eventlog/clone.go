@@ -147,6 +147,17 @@ func CloneValue(v any) any {
 	}
 }
 
+// NeedsClone reports whether [CloneValue] copies v: whether v is one of the
+// map or slice types it knows. For any other value CloneValue returns v
+// itself, so a holder of v may hand it out as it is.
+func NeedsClone(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any, []map[string]any, []string, map[string]string, []byte:
+		return true
+	}
+	return false
+}
+
 // cloneParts copies a Content's parts. The parts share one backing array,
 // so n parts cost two allocations rather than n+1; nil entries stay nil.
 func cloneParts(parts []*genai.Part) []*genai.Part {

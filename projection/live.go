@@ -28,10 +28,15 @@ type Live struct {
 }
 
 type liveApp struct {
-	mu       sync.RWMutex
-	state    *AppState // Sessions unused: the index below holds them
-	sessions map[eventlog.SessionKey]*liveSession
-	byUser   map[string]map[string]*liveSession // user -> session ID
+	mu    sync.RWMutex
+	state *AppState // Sessions unused: the index below holds them
+	// sharedGen counts the changes to the app's and its users' state, so
+	// that a session's cached merged state knows when it is out of date.
+	sharedGen uint64
+	sessions  map[eventlog.SessionKey]*liveSession
+	// byUser holds each user's sessions sorted by session ID, so that a
+	// listing walks them in order instead of sorting them on every call.
+	byUser map[string][]*liveSession
 }
 
 type liveSession struct {
@@ -44,6 +49,21 @@ type liveSession struct {
 	// before this projection folds the deletion). It is atomic because a
 	// replacement marks it under the app lock alone.
 	gone atomic.Bool
+	// ownGen counts the changes to the session's own state; guarded by mu.
+	ownGen uint64
+	// merged caches the merged state: reads copy it rather than merge the
+	// three scopes anew, which is most of the cost of a Get or a List.
+	merged atomic.Pointer[mergedState]
+}
+
+// mergedState is a session's merged state as of the generations it was
+// built at. Its map is never changed once stored; readers get copies.
+type mergedState struct {
+	sharedGen, ownGen uint64
+	state             map[string]any
+	// nested says a value is a map or slice, which a copy for a caller
+	// must copy too; scalars are shared.
+	nested bool
 }
 
 // SessionView is what an update or a read sees of a session.
@@ -65,7 +85,7 @@ func (l *Live) app(name string, create bool) *liveApp {
 		return &liveApp{
 			state:    newAppState(),
 			sessions: map[eventlog.SessionKey]*liveSession{},
-			byUser:   map[string]map[string]*liveSession{},
+			byUser:   map[string][]*liveSession{},
 		}
 	})
 	return a
@@ -94,14 +114,24 @@ func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 		old.gone.Store(true) // an Update waiting for it must not commit through it
 	}
 	a.sessions[rec.Key] = s
-	ids := a.byUser[rec.Key.UserID]
-	if ids == nil {
-		ids = map[string]*liveSession{}
-		a.byUser[rec.Key.UserID] = ids
-	}
-	ids[rec.Key.SessionID] = s
-	a.state.applyShared(rec)
+	a.byUser[rec.Key.UserID] = insertSorted(a.byUser[rec.Key.UserID], s)
+	a.applyShared(rec)
 	return s
+}
+
+// applyShared folds rec's app: and user: writes. The caller holds a.mu
+// for writing.
+func (a *liveApp) applyShared(rec *eventlog.Record) {
+	a.state.applyShared(rec)
+	a.sharedGen++
+}
+
+// apply folds an appended event into the session's own state and reports
+// whether it also writes app or user state. The caller holds s.mu for
+// writing.
+func (s *liveSession) apply(rec *eventlog.Record) (shared bool) {
+	s.ownGen++
+	return s.st.apply(rec)
 }
 
 // removeSession folds the deletion of s. The caller holds s.mu and a.mu
@@ -114,10 +144,30 @@ func (a *liveApp) removeSession(s *liveSession) {
 	}
 	delete(a.sessions, s.key)
 	ids := a.byUser[s.key.UserID]
-	delete(ids, s.key.SessionID)
+	if i, found := findSession(ids, s.key.SessionID); found {
+		ids = slices.Delete(ids, i, i+1)
+	}
 	if len(ids) == 0 {
 		delete(a.byUser, s.key.UserID)
+	} else {
+		a.byUser[s.key.UserID] = ids
 	}
+}
+
+// findSession finds the place of session ID id in a user's sorted list.
+func findSession(ids []*liveSession, id string) (int, bool) {
+	return slices.BinarySearchFunc(ids, id, func(s *liveSession, id string) int { return strings.Compare(s.key.SessionID, id) })
+}
+
+// insertSorted puts s into a user's sorted list, in place of the session
+// it replaces at its key if there is one.
+func insertSorted(ids []*liveSession, s *liveSession) []*liveSession {
+	i, found := findSession(ids, s.key.SessionID)
+	if found {
+		ids[i] = s
+		return ids
+	}
+	return slices.Insert(ids, i, s)
 }
 
 // lock finds the live session at key and locks it (for writing or reading),
@@ -198,9 +248,9 @@ func (l *Live) Update(key eventlog.SessionKey, shared bool, commit func(SessionI
 	}
 	switch rec.Kind {
 	case eventlog.KindEventAppended:
-		if s.st.apply(rec) {
+		if s.apply(rec) {
 			lockApp()
-			s.app.state.applyShared(rec)
+			s.app.applyShared(rec)
 		}
 	case eventlog.KindSessionDeleted:
 		lockApp()
@@ -232,14 +282,39 @@ func (s *liveSession) view() SessionView {
 // viewLocked builds the session's view. The caller holds s.mu, or s.app.mu
 // for writing, and s.app.mu at least for reading.
 func (s *liveSession) viewLocked() SessionView {
-	state := s.app.state.Merged(s.key, s.st.State)
 	return SessionView{
 		Key:            s.key,
 		Version:        s.st.Version,
 		LastUpdateTime: s.st.LastUpdateTime,
 		Created:        s.st.Created,
-		State:          state,
+		State:          s.mergedState(),
 	}
+}
+
+// mergedState returns a private copy of the session's merged state, from
+// the cache when neither the session's nor the app's state has changed
+// since it was built. The locks viewLocked needs keep both generations
+// still; readers holding them for reading may race to refresh the cache,
+// and each stores an equal map.
+func (s *liveSession) mergedState() map[string]any {
+	c := s.merged.Load()
+	if c == nil || c.sharedGen != s.app.sharedGen || c.ownGen != s.ownGen {
+		c = &mergedState{sharedGen: s.app.sharedGen, ownGen: s.ownGen, state: s.app.state.Merged(s.key, s.st.State)}
+		for _, v := range c.state {
+			if eventlog.NeedsClone(v) {
+				c.nested = true
+				break
+			}
+		}
+		s.merged.Store(c)
+	}
+	out := maps.Clone(c.state)
+	if c.nested {
+		for k, v := range out {
+			out[k] = eventlog.CloneValue(v)
+		}
+	}
+	return out
 }
 
 // Sessions returns views of the live sessions of user in app (every user's
@@ -251,43 +326,72 @@ func (l *Live) Sessions(app, user, afterUser, afterID string, limit int) []Sessi
 	if a == nil || limit <= 0 {
 		return nil
 	}
-	a.mu.RLock()
-	var picked []*liveSession
-	collect := func(ids map[string]*liveSession) {
-		for _, s := range ids {
-			k := s.key
-			if k.UserID > afterUser || (k.UserID == afterUser && k.SessionID > afterID) {
-				picked = append(picked, s)
-			}
-		}
-	}
-	if user != "" {
-		collect(a.byUser[user])
-	} else {
-		for _, ids := range a.byUser {
-			collect(ids)
-		}
-	}
-	a.mu.RUnlock()
-
-	slices.SortFunc(picked, func(x, y *liveSession) int {
-		if c := strings.Compare(x.key.UserID, y.key.UserID); c != 0 {
-			return c
-		}
-		return strings.Compare(x.key.SessionID, y.key.SessionID)
-	})
-	out := make([]SessionView, 0, min(limit, len(picked)))
-	for _, s := range picked {
-		if len(out) == limit {
+	var out []SessionView
+	for len(out) < limit {
+		picked := a.pick(user, afterUser, afterID, limit-len(out))
+		if len(picked) == 0 {
 			break
 		}
-		s.mu.RLock()
-		if !s.gone.Load() {
-			out = append(out, s.view())
+		if out == nil {
+			out = make([]SessionView, 0, len(picked))
 		}
-		s.mu.RUnlock()
+		for _, s := range picked {
+			s.mu.RLock()
+			if !s.gone.Load() { // deleted since it was picked
+				out = append(out, s.view())
+			}
+			s.mu.RUnlock()
+		}
+		last := picked[len(picked)-1].key
+		afterUser, afterID = last.UserID, last.SessionID
 	}
 	return out
+}
+
+// pick returns the first n sessions of user (every user's when user is
+// empty) after (afterUser, afterID), in order, from the sorted lists.
+func (a *liveApp) pick(user, afterUser, afterID string, n int) []*liveSession {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var picked []*liveSession
+	// take adds u's sessions after (afterUser, afterID) and reports
+	// whether there is room for more.
+	take := func(u string) bool {
+		ids, i := a.byUser[u], 0
+		if u == afterUser {
+			var found bool
+			if i, found = findSession(ids, afterID); found {
+				i++
+			}
+		}
+		for _, s := range ids[i:] {
+			if len(picked) == n {
+				return false
+			}
+			picked = append(picked, s)
+		}
+		return len(picked) < n
+	}
+	if user != "" {
+		if user >= afterUser {
+			picked = make([]*liveSession, 0, min(n, len(a.byUser[user])))
+			take(user)
+		}
+		return picked
+	}
+	users := make([]string, 0, len(a.byUser))
+	for u := range a.byUser {
+		if u >= afterUser {
+			users = append(users, u)
+		}
+	}
+	slices.Sort(users)
+	for _, u := range users {
+		if !take(u) {
+			break
+		}
+	}
+	return picked
 }
 
 // Apply folds a record committed to the log outside Create and Update: the
@@ -319,14 +423,14 @@ func (l *Live) Apply(rec *eventlog.Record) {
 		}
 	case eventlog.KindEventAppended:
 		if s != nil && s.st.Created < rec.Position && rec.Seq > s.st.Version {
-			s.st.apply(rec)
+			s.apply(rec)
 		}
 	case eventlog.KindSessionDeleted:
 		if s != nil && s.st.Created < rec.Position {
 			a.removeSession(s)
 		}
 	}
-	a.state.applyShared(rec)
+	a.applyShared(rec)
 }
 
 // Snapshot copies the whole projection into a [State], to compare with a

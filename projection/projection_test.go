@@ -8,6 +8,7 @@ import (
 	"iter"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,6 +109,19 @@ func TestCloneWithoutTemp(t *testing.T) {
 		assert.Equal(t, delta, got)
 		got["nested"].(map[string]any)["x"] = 2
 		assert.Equal(t, 1, delta["nested"].(map[string]any)["x"], "nested values are copied too")
+	})
+	t.Run("a delta of scalars comes back as an equal, separate map", func(t *testing.T) {
+		delta := map[string]any{"a": 1, "app:b": "x", "user:c": true, "d": nil, "e": projection.Removed}
+		got := projection.CloneWithoutTemp(delta)
+		assert.False(t, same(delta, got))
+		assert.Equal(t, delta, got)
+		got["a"] = 2
+		delete(got, "app:b")
+		assert.Equal(t, map[string]any{"a": 1, "app:b": "x", "user:c": true, "d": nil, "e": projection.Removed}, delta)
+		empty := map[string]any{}
+		got = projection.CloneWithoutTemp(empty)
+		assert.NotNil(t, got)
+		assert.False(t, same(empty, got))
 	})
 	t.Run("a nil delta comes back nil", func(t *testing.T) {
 		assert.Nil(t, projection.CloneWithoutTemp(nil))
@@ -989,4 +1003,110 @@ func TestMergedReturnsDeepCopies(t *testing.T) {
 		}
 		assert.Equal(t, map[string]any{"n": 1}, h.view(t, k).State["app:a"])
 	})
+}
+
+// CONTRACT G1 A4: a view's merged state is served from a cache; every
+// write that changes what the view shows (the session's own append, another
+// session's app: or user: write, a creation carrying shared state, a record
+// folded by Apply) must reach the next view.
+func TestLiveViewSeesEveryChangeAfterACachedRead(t *testing.T) {
+	k := pjKey("app", "user", "s1")
+	other := pjKey("app", "user", "s2")
+	otherUser := pjKey("app", "someone", "s3")
+	h := newPJHarness()
+	_, err := h.create(k, map[string]any{"own": 1, "app:a": 1, "user:u": 1})
+	require.NoError(t, err)
+	_, err = h.create(otherUser, nil)
+	require.NoError(t, err)
+	want := map[string]any{"own": 1, "app:a": 1, "user:u": 1}
+	step := func(what string, change func(), set map[string]any) {
+		t.Helper()
+		require.Equal(t, want, h.view(t, k).State, "before %s", what) // fills the cache
+		change()
+		for key, v := range set {
+			if v == nil {
+				delete(want, key)
+			} else {
+				want[key] = v
+			}
+		}
+		require.Equal(t, want, h.view(t, k).State, "after %s", what)
+	}
+	step("an append of its own", func() { require.NoError(t, h.append(k, "e1", map[string]any{"own": 2})) },
+		map[string]any{"own": 2})
+	step("another session's app write", func() {
+		_, err := h.create(other, nil)
+		require.NoError(t, err)
+		require.NoError(t, h.append(other, "o1", map[string]any{"app:a": 2, "mine": 1}))
+	}, map[string]any{"app:a": 2})
+	step("another session's user write", func() { require.NoError(t, h.append(other, "o2", map[string]any{"user:u": 2})) },
+		map[string]any{"user:u": 2})
+	step("another user's write of their own user state", func() {
+		require.NoError(t, h.append(otherUser, "x1", map[string]any{"user:u": "not mine"}))
+	}, nil)
+	step("a creation with app state", func() {
+		_, err := h.create(pjKey("app", "user", "s4"), map[string]any{"app:new": true})
+		require.NoError(t, err)
+	}, map[string]any{"app:new": true})
+	step("a removal", func() { require.NoError(t, h.append(other, "o3", map[string]any{"app:new": projection.Removed})) },
+		map[string]any{"app:new": nil})
+	step("a nested value", func() { require.NoError(t, h.append(k, "e3", map[string]any{"n": map[string]any{"x": 1}})) },
+		map[string]any{"n": map[string]any{"x": 1}})
+	step("a record folded by Apply", func() {
+		h.live.Apply(pjAppended(1000, k, 3, map[string]any{"own": 3, "user:v": "applied"}))
+	}, map[string]any{"own": 3, "user:v": "applied"})
+	v := h.view(t, k)
+	v.State["n"].(map[string]any)["x"] = 99 // the cached copy must not change
+	require.Equal(t, want, h.view(t, k).State)
+}
+
+// CONTRACT L2: sessions deleted and re-created while a walk pages through
+// the listing (and so between a page's pick and its views) never make the
+// walk skip or repeat a session that lives through it, and never shorten a
+// page while more sessions follow.
+func TestLiveSessionsUnderChurn(t *testing.T) {
+	h := newPJHarness()
+	var stable []string
+	for i := range 20 {
+		id := fmt.Sprintf("s%02d", i)
+		_, err := h.create(pjKey("app", "u", id), nil)
+		require.NoError(t, err)
+		stable = append(stable, "u/"+id)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; ; n++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			k := pjKey("app", "u", fmt.Sprintf("s%02d-churn", n%20)) // sorts between the stable ones
+			if _, err := h.create(k, nil); err == nil {
+				assert.NoError(t, h.delete(k))
+			}
+		}
+	}()
+	defer func() { close(done); wg.Wait() }()
+	for range 200 {
+		var got []string
+		au, ai := "", ""
+		for {
+			page := h.live.Sessions("app", "u", au, ai, 3)
+			for _, v := range page {
+				if !strings.HasSuffix(v.Key.SessionID, "-churn") {
+					got = append(got, v.Key.UserID+"/"+v.Key.SessionID)
+				}
+			}
+			if len(page) < 3 {
+				break
+			}
+			last := page[2].Key
+			au, ai = last.UserID, last.SessionID
+		}
+		require.Equal(t, stable, got)
+	}
 }

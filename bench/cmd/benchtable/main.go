@@ -1,6 +1,9 @@
 // Command benchtable runs the bench module's workloads against sessionlog
 // and the Go ADK's in-memory session service and prints a markdown table
 // of the median ns/op of each, their ratio and the target it should meet.
+// The append workloads also run a floor, a store that keeps a private copy
+// of each event and does nothing else; its row shows how low the ratio to
+// the ADK can go for any store that copies (CONTRACT A8).
 //
 // Run it from the bench directory:
 //
@@ -146,6 +149,15 @@ func table(res map[string]float64) string {
 		}
 		row(c.label, ns(adk, okA), ns(sl, okS), ratio, fmt.Sprintf("≤ %.2f", c.target),
 			okA && okS && adk > 0 && sl/adk <= c.target, okA && okS && adk > 0)
+		// The floor (a store that only keeps a private copy of each
+		// event) shows how low the ratio can go for any store that copies.
+		if fl, ok := res[c.workload+"/floor"]; ok {
+			ratio := "n/a"
+			if okA && adk > 0 {
+				ratio = fmt.Sprintf("%.3f", fl/adk)
+			}
+			row(c.label+", floor: copy only", ns(adk, okA), ns(fl, true)+" (floor)", ratio, "—", false, false)
+		}
 	}
 	base, okBase := res["AppendSubscribers/subs=0"]
 	for _, n := range []int{1, 10, 100} {

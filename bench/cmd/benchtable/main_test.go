@@ -14,6 +14,7 @@ BenchmarkAppendOne/adk-2         	 1000000	      1200 ns/op	    4384 B/op	      
 BenchmarkAppendOne/adk-2         	 1000000	       900 ns/op	    4384 B/op	      31 allocs/op
 BenchmarkAppendOne/sessionlog-2  	 1000000	       300 ns/op	    3344 B/op	      24 allocs/op
 BenchmarkAppendOne/sessionlog-2  	 1000000	       500 ns/op	    3344 B/op	      24 allocs/op
+BenchmarkAppendOne/floor-2       	 1000000	       600 ns/op	    2029 B/op	      13 allocs/op
 BenchmarkAppendSubscribers/subs=0-2   	  500000	      2000 ns/op
 BenchmarkAppendSubscribers/subs=100-2 	  100000	      5000 ns/op
 BenchmarkGetAll10000/adk-2       	   10000	    100000 ns/op
@@ -33,6 +34,7 @@ func TestParse(t *testing.T) {
 	want := map[string]float64{
 		"AppendOne/adk":              1000, // median of three
 		"AppendOne/sessionlog":       400,  // mean of the middle two
+		"AppendOne/floor":            600,
 		"AppendSubscribers/subs=0":   2000,
 		"AppendSubscribers/subs=100": 5000,
 		"GetAll10000/adk":            100000,
@@ -54,6 +56,7 @@ func TestTable(t *testing.T) {
 	got := table(res)
 	for _, line := range []string{
 		"| append one | 1000 | 400 | 0.400 | ≤ 0.40 | yes |",
+		"| append one, floor: copy only | 1000 | 600 (floor) | 0.600 | — | n/a |",
 		"| Get all 10,000 | 100000 | 1000 | 0.010 | ≤ 0.05 | yes |",
 		"| append parallel | n/a | n/a | n/a | ≤ 0.30 | n/a |",
 		"| append, 100 subscribers | — | 5000 | 2.500 (vs subs=0) | ≤ 2.00 vs subs=0 | no |",
