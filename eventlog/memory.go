@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sessionlog/sessionlog/internal/index"
+	"github.com/sessionlog/sessionlog/internal/sessionmap"
 )
 
 // Memory is the in-memory [Store]. Its zero value is ready to use.
@@ -46,10 +47,13 @@ type Memory struct {
 }
 
 type memApp struct {
-	mu       sync.RWMutex
-	log      []logEntry // every record of the app, in Position order
-	holes    int        // entries of log whose record was freed
-	sessions map[userSession]*memSession
+	mu    sync.RWMutex
+	log   []logEntry // every record of the app, in Position order
+	holes int        // entries of log whose record was freed
+	// sessions is changed under mu and read without it: its shards keep
+	// lookups of different sessions off each other's locks and off mu,
+	// which orders the app's appends.
+	sessions sessionmap.Map[*memSession]
 	wake     watch
 }
 
@@ -60,7 +64,7 @@ type logEntry struct {
 	rec *Record
 }
 
-type userSession struct{ user, id string }
+func indexKey(k SessionKey) sessionmap.Key { return sessionmap.Key{User: k.UserID, ID: k.SessionID} }
 
 type memSession struct {
 	// mu guards the fields below; a.mu, when both are held, is taken
@@ -107,7 +111,7 @@ func (m *Memory) app(name string, create bool) *memApp {
 		return a
 	}
 	a, created := m.apps.GetOrCreate(name, func() *memApp {
-		return &memApp{sessions: make(map[userSession]*memSession)}
+		return &memApp{}
 	})
 	if created {
 		// Wake those waiting for an app that did not exist: it may be
@@ -213,7 +217,7 @@ func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 			return nil, err
 		}
 		a.replace(survivors)
-		delete(a.sessions, userSession{rec.Key.UserID, rec.Key.SessionID})
+		a.sessions.CompareAndDelete(indexKey(rec.Key), s)
 		s.deleted = true
 		s.wake.fire() // its watchers read again and find it gone
 		return rec, nil
@@ -266,22 +270,21 @@ func (m *Memory) create(a *memApp, rec *Record, p placement) (*Record, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	k := userSession{rec.Key.UserID, rec.Key.SessionID}
-	if a.sessions[k] != nil {
+	k := indexKey(rec.Key)
+	if _, ok := a.sessions.Get(k); ok {
 		return nil, fmt.Errorf("create session %s: %w", rec.Key, ErrAlreadyExists)
 	}
 	if err := a.add(m, rec, p); err != nil {
 		return nil, err
 	}
-	a.sessions[k] = &memSession{created: rec, ids: make(map[string]uint64), timeOrdered: true}
+	a.sessions.Put(k, &memSession{created: rec, ids: make(map[string]uint64), timeOrdered: true})
 	return rec, nil
 }
 
 // lookup returns the live session at key, or nil.
 func (a *memApp) lookup(key SessionKey) *memSession {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.sessions[userSession{key.UserID, key.SessionID}]
+	s, _ := a.sessions.Get(indexKey(key))
+	return s
 }
 
 // lockSession finds the live session at key and locks it for writing.
@@ -580,10 +583,7 @@ func (m *Memory) Close() error {
 	for _, a := range m.apps.Snapshot() {
 		a.mu.Lock()
 		a.wake.fire()
-		sessions := make([]*memSession, 0, len(a.sessions))
-		for _, s := range a.sessions {
-			sessions = append(sessions, s)
-		}
+		sessions := a.sessions.Values()
 		a.mu.Unlock()
 		// Session locks come before app locks, so take them one by one
 		// after the app's.

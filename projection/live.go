@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/internal/index"
+	"github.com/sessionlog/sessionlog/internal/sessionmap"
 )
 
 // Live is the current projection of a log, safe for concurrent use. Its
@@ -33,7 +34,10 @@ type liveApp struct {
 	// sharedGen counts the changes to the app's and its users' state, so
 	// that a session's cached merged state knows when it is out of date.
 	sharedGen uint64
-	sessions  map[eventlog.SessionKey]*liveSession
+	// sessions is the index a call looks its session up in; its shards
+	// keep calls on different sessions off each other's locks. Changed
+	// under mu, with byUser.
+	sessions sessionmap.Map[*liveSession]
 	// byUser holds each user's sessions sorted by session ID, so that a
 	// listing walks them in order instead of sorting them on every call.
 	byUser map[string][]*liveSession
@@ -66,6 +70,10 @@ type mergedState struct {
 	nested bool
 }
 
+func indexKey(k eventlog.SessionKey) sessionmap.Key {
+	return sessionmap.Key{User: k.UserID, ID: k.SessionID}
+}
+
 // SessionView is what an update or a read sees of a session.
 type SessionView struct {
 	Key            eventlog.SessionKey
@@ -83,9 +91,8 @@ func (l *Live) app(name string, create bool) *liveApp {
 	}
 	a, _ := l.apps.GetOrCreate(name, func() *liveApp {
 		return &liveApp{
-			state:    newAppState(),
-			sessions: map[eventlog.SessionKey]*liveSession{},
-			byUser:   map[string][]*liveSession{},
+			state:  newAppState(),
+			byUser: map[string][]*liveSession{},
 		}
 	})
 	return a
@@ -110,10 +117,10 @@ func (l *Live) Create(key eventlog.SessionKey, commit func() (*eventlog.Record, 
 // addSession folds a creation record. The caller holds a.mu.
 func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 	s := &liveSession{app: a, key: rec.Key, st: newSession(rec)}
-	if old := a.sessions[rec.Key]; old != nil {
+	if old, ok := a.sessions.Get(indexKey(rec.Key)); ok {
 		old.gone.Store(true) // an Update waiting for it must not commit through it
 	}
-	a.sessions[rec.Key] = s
+	a.sessions.Put(indexKey(rec.Key), s)
 	a.byUser[rec.Key.UserID] = insertSorted(a.byUser[rec.Key.UserID], s)
 	a.applyShared(rec)
 	return s
@@ -139,10 +146,9 @@ func (s *liveSession) apply(rec *eventlog.Record) (shared bool) {
 // between the deletion's commit and this fold; that one stays.
 func (a *liveApp) removeSession(s *liveSession) {
 	s.gone.Store(true)
-	if a.sessions[s.key] != s {
+	if !a.sessions.CompareAndDelete(indexKey(s.key), s) {
 		return
 	}
-	delete(a.sessions, s.key)
 	ids := a.byUser[s.key.UserID]
 	if i, found := findSession(ids, s.key.SessionID); found {
 		ids = slices.Delete(ids, i, i+1)
@@ -178,9 +184,15 @@ func (l *Live) lock(key eventlog.SessionKey, write bool) (*liveSession, error) {
 		if a == nil {
 			return nil, fmt.Errorf("session %s: %w", key, eventlog.ErrNotFound)
 		}
-		a.mu.RLock()
-		s := a.sessions[key]
-		a.mu.RUnlock()
+		s, _ := a.sessions.Get(indexKey(key))
+		if s == nil {
+			// A creation holds the app across its commit, and a reader
+			// that found its record in the log must find the session:
+			// look again once no creation is under way.
+			a.mu.RLock()
+			s, _ = a.sessions.Get(indexKey(key))
+			a.mu.RUnlock()
+		}
 		if s == nil {
 			return nil, fmt.Errorf("session %s: %w", key, eventlog.ErrNotFound)
 		}
@@ -417,7 +429,7 @@ func (l *Live) Apply(rec *eventlog.Record) {
 	defer a.mu.Unlock()
 	switch rec.Kind {
 	case eventlog.KindSessionCreated:
-		if old := a.sessions[rec.Key]; old == nil || old.st.Created < rec.Position {
+		if old, _ := a.sessions.Get(indexKey(rec.Key)); old == nil || old.st.Created < rec.Position {
 			a.addSession(rec)
 			return // addSession folds the shared writes
 		}
@@ -439,7 +451,7 @@ func (l *Live) Snapshot() *State {
 	out := &State{Apps: map[string]*AppState{}}
 	for name, a := range l.apps.Snapshot() {
 		a.mu.RLock()
-		sessions := slices.Collect(maps.Values(a.sessions))
+		sessions := a.sessions.Values()
 		as := &AppState{State: a.state.State.clone(), Users: map[string]Shared{}, Sessions: map[eventlog.SessionKey]*SessionState{}}
 		for u, sh := range a.state.Users {
 			as.Users[u] = sh.clone()

@@ -1110,3 +1110,26 @@ func TestLiveSessionsUnderChurn(t *testing.T) {
 		require.Equal(t, stable, got)
 	}
 }
+
+// CONTRACT A4 S2: a reader that finds a creation record in the log finds
+// the session in the projection too, even while the creation is still
+// being folded (the lookup that misses waits for creations under way).
+func TestLiveViewAfterACreationRecordIsInTheLog(t *testing.T) {
+	h := newPJHarness()
+	k := pjKey("app", "user", "s")
+	_, err := h.create(pjKey("app", "user", "other"), nil) // the app exists
+	require.NoError(t, err)
+	seen := make(chan error, 1)
+	_, err = h.live.Create(k, func() (*eventlog.Record, error) {
+		rec, err := h.store.Append(context.Background(), &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: h.tick()})
+		if err != nil {
+			return nil, err
+		}
+		// The record is in the log: a reader may find it now.
+		go func() { seen <- h.live.View(k, func(projection.SessionView) error { return nil }) }()
+		time.Sleep(20 * time.Millisecond) // give the reader time to look while the fold is pending
+		return rec, nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, <-seen, "the session's creation was in the log, so it must be found")
+}

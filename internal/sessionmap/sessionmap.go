@@ -1,0 +1,91 @@
+// Package sessionmap holds a concurrent map from a session's user and ID,
+// within one app, to a value: the index the store and the projections
+// look a session up in on every call.
+//
+// It is split into shards, each with its own lock, so that calls on
+// different sessions of one app rarely share a lock. A shared lock would
+// cost more than the wait for it: even a read lock writes to the mutex, so
+// one lock taken by every call on an app sends its cache line from core
+// to core on each call.
+package sessionmap
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// Key names a session within its app.
+type Key struct{ User, ID string }
+
+// shards is a power of two, so that a hash picks a shard with a mask.
+const shards = 32
+
+// seed is set once, when the program starts, and never changed.
+var seed = maphash.MakeSeed()
+
+// Map is a concurrent map from Key to V. The zero value is empty and
+// ready. Each operation is atomic; Values is not a snapshot of the whole.
+type Map[V comparable] struct {
+	shards [shards]shard[V]
+}
+
+type shard[V comparable] struct {
+	mu sync.RWMutex
+	m  map[Key]V
+	// Pads the shard to 64 bytes, a cache line, so that locking one
+	// shard does not disturb its neighbours.
+	_ [32]byte
+}
+
+func (m *Map[V]) shard(k Key) *shard[V] {
+	h := maphash.String(seed, k.ID) ^ maphash.String(seed, k.User)>>1
+	return &m.shards[h&(shards-1)]
+}
+
+// Get returns the value at k, if there is one.
+func (m *Map[V]) Get(k Key) (V, bool) {
+	s := m.shard(k)
+	s.mu.RLock()
+	v, ok := s.m[k]
+	s.mu.RUnlock()
+	return v, ok
+}
+
+// Put stores v at k.
+func (m *Map[V]) Put(k Key, v V) {
+	s := m.shard(k)
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = make(map[Key]V)
+	}
+	s.m[k] = v
+	s.mu.Unlock()
+}
+
+// CompareAndDelete deletes the value at k if it is old, and reports
+// whether it did.
+func (m *Map[V]) CompareAndDelete(k Key, old V) bool {
+	s := m.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[k]; !ok || v != old {
+		return false
+	}
+	delete(s.m, k)
+	return true
+}
+
+// Values returns the values, one shard at a time: a value put or deleted
+// while it runs may or may not be among them.
+func (m *Map[V]) Values() []V {
+	var out []V
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.RLock()
+		for _, v := range s.m {
+			out = append(out, v)
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}
