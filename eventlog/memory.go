@@ -74,7 +74,7 @@ type memSession struct {
 	created     *Record
 	records     []*Record
 	events      []*Event
-	ids         map[string]uint64 // event ID -> Seq
+	ids         idIndex
 	timeOrdered bool
 	wake        watch
 }
@@ -225,7 +225,9 @@ func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 	if rec.Incarnation != 0 && rec.Incarnation != s.created.Position {
 		return nil, fmt.Errorf("append to session %s: %w: the session the event is for was deleted", rec.Key, ErrNotFound)
 	}
-	if seq, dup := s.ids[rec.Event.ID]; dup {
+	s.ids.reserve()
+	seq, at, dup := s.ids.find(rec.Event.ID, s.events)
+	if dup {
 		if p.restore {
 			return nil, fmt.Errorf("restore event %q of session %s: %w: the session already holds it", rec.Event.ID, rec.Key, ErrInvalidArgument)
 		}
@@ -234,6 +236,9 @@ func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 	if want := uint64(len(s.records)) + 1; rec.Seq != want {
 		return nil, fmt.Errorf("append to session %s: %w: the handle is at version %d, the store at version %d",
 			rec.Key, ErrStaleSession, rec.Seq-1, want-1)
+	}
+	if rec.Seq > maxIndexedSeq {
+		return nil, fmt.Errorf("append to session %s: %w: the session holds %d events, the most one may", rec.Key, ErrInvalidArgument, maxIndexedSeq)
 	}
 	a.mu.Lock()
 	err = a.add(m, rec, p)
@@ -246,7 +251,7 @@ func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 	}
 	s.records = append(s.records, rec)
 	s.events = append(s.events, rec.Event)
-	s.ids[rec.Event.ID] = rec.Seq
+	s.ids.add(at, rec.Seq)
 	s.wake.fire()
 	return rec, nil
 }
@@ -277,7 +282,7 @@ func (m *Memory) create(a *memApp, rec *Record, p placement) (*Record, error) {
 	if err := a.add(m, rec, p); err != nil {
 		return nil, err
 	}
-	a.sessions.Put(k, &memSession{created: rec, ids: make(map[string]uint64), timeOrdered: true})
+	a.sessions.Put(k, &memSession{created: rec, timeOrdered: true})
 	return rec, nil
 }
 

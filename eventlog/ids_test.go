@@ -1,0 +1,64 @@
+package eventlog
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// CONTRACT A7: the ID index finds every event it was given, by ID, across
+// its growths, and finds nothing else.
+func TestIDIndexAgreesWithAMap(t *testing.T) {
+	var x idIndex
+	var events []*Event
+	model := map[string]uint64{}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20_000 {
+		id := strconv.Itoa(r.IntN(30_000)) // about half repeat an earlier ID
+		if r.IntN(50) == 0 {
+			id = "" // an empty ID is an ID like any other to the index
+		}
+		x.reserve()
+		seq, at, found := x.find(id, events)
+		want, ok := model[id]
+		require.Equal(t, ok, found, "find %q", id)
+		if ok {
+			require.Equal(t, want, seq)
+			continue
+		}
+		events = append(events, &Event{ID: id})
+		model[id] = uint64(len(events))
+		x.add(at, uint64(len(events)))
+	}
+	require.Equal(t, len(model), x.n)
+	require.LessOrEqual(t, 2*x.n, len(x.slots), "at most half full")
+	for id, want := range model {
+		x.reserve()
+		seq, _, found := x.find(id, events)
+		require.True(t, found, id)
+		require.Equal(t, want, seq, id)
+	}
+}
+
+// CONTRACT A7: an ID whose hash bits match another's is told apart by the
+// event's own ID, and gets a slot of its own.
+func TestIDIndexHashBitsAloneDoNotMatch(t *testing.T) {
+	var x idIndex
+	x.reserve()
+	events := []*Event{{ID: "other"}}
+	_, at, found := x.find("mine", events)
+	require.False(t, found)
+	x.add(at, 1) // "other" (seq 1) filed under the hash bits of "mine"
+	seq, at2, found := x.find("mine", events)
+	require.False(t, found, "found %d", seq)
+	require.NotEqual(t, at.slot, at2.slot)
+	events = append(events, &Event{ID: "mine"})
+	x.reserve()
+	_, at2, _ = x.find("mine", events)
+	x.add(at2, 2)
+	seq, _, found = x.find("mine", events)
+	require.True(t, found)
+	require.EqualValues(t, 2, seq)
+}
