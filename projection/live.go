@@ -111,12 +111,17 @@ func (l *Live) Create(key eventlog.SessionKey, commit func() (*eventlog.Record, 
 		return SessionView{}, err
 	}
 	s := a.addSession(rec)
+	defer s.mu.Unlock()
 	return s.viewLocked(), nil
 }
 
-// addSession folds a creation record. The caller holds a.mu.
+// addSession folds a creation record and returns the new session locked
+// for writing: the index makes it findable by lookups that do not take
+// a.mu, and none of them may change it, or read it, before the caller is
+// done with it. The caller holds a.mu for writing and unlocks s.mu.
 func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 	s := &liveSession{app: a, key: rec.Key, st: newSession(rec)}
+	s.mu.Lock() // nobody else can know s yet, so this never waits
 	if old, ok := a.sessions.Get(indexKey(rec.Key)); ok {
 		old.gone.Store(true) // an Update waiting for it must not commit through it
 	}
@@ -430,7 +435,7 @@ func (l *Live) Apply(rec *eventlog.Record) {
 	switch rec.Kind {
 	case eventlog.KindSessionCreated:
 		if old, _ := a.sessions.Get(indexKey(rec.Key)); old == nil || old.st.Created < rec.Position {
-			a.addSession(rec)
+			a.addSession(rec).mu.Unlock()
 			return // addSession folds the shared writes
 		}
 	case eventlog.KindEventAppended:
