@@ -1,9 +1,12 @@
 // Command benchtable runs the bench module's workloads against sessionlog
 // and the Go ADK's in-memory session service and prints a markdown table
 // of the median ns/op of each, their ratio and the target it should meet.
-// The append workloads also run a floor, a store that keeps a private copy
-// of each event and does nothing else; its row shows how low the ratio to
-// the ADK can go for any store that copies (CONTRACT A8).
+// It also measures the live heap each side holds per stored event
+// (TestHeapPerEvent: 1,000,000 events a side, about 30 s and 3 GiB;
+// -heap=false leaves it out). The append workloads also run a floor, a
+// store that keeps a private copy of each event and does nothing else; its
+// row shows how low the ratio to the ADK can go for any store that copies
+// (CONTRACT A8).
 //
 // Run it from the bench directory:
 //
@@ -18,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -29,6 +33,7 @@ func main() {
 	count := flag.Int("count", 3, "runs of each benchmark; the table shows the median")
 	dir := flag.String("dir", ".", "the bench module's directory")
 	timeout := flag.Duration("timeout", 30*time.Minute, "limit on the whole run")
+	heap := flag.Bool("heap", true, "also measure the heap per stored event (1,000,000 events a side: about 30 s and 3 GiB)")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -42,16 +47,25 @@ func main() {
 		{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n},
 	}
 	var out strings.Builder
-	for _, args := range runs {
-		fmt.Fprintln(os.Stderr, "go", strings.Join(args, " "))
+	run := func(env []string, args ...string) {
+		fmt.Fprintln(os.Stderr, strings.Join(append(env, "go"), " "), strings.Join(args, " "))
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = *dir
+		cmd.Env = append(os.Environ(), env...)
 		cmd.Stdout = io.MultiWriter(&out, os.Stderr)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "benchtable:", err)
 			os.Exit(1)
 		}
+	}
+	for _, args := range runs {
+		run(nil, args...)
+	}
+	if *heap {
+		// A test, not a benchmark: it fills each side once and reads the
+		// live heap, which b.N iterations would only repeat.
+		run([]string{"SESSIONLOG_BENCH_HEAP=1"}, "test", "-run", "^TestHeapPerEvent$", "-count", "1", "-v")
 	}
 	res, cpu := parse(strings.NewReader(out.String()))
 	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
@@ -69,6 +83,12 @@ func parse(r io.Reader) (map[string]float64, string) {
 		line := sc.Text()
 		if c, ok := strings.CutPrefix(line, "cpu: "); ok {
 			cpu = strings.TrimSpace(c)
+			continue
+		}
+		if m := heapLine.FindStringSubmatch(line); m != nil {
+			if v, err := strconv.ParseFloat(m[2], 64); err == nil {
+				samples["HeapPerEvent/"+m[1]] = append(samples["HeapPerEvent/"+m[1]], v)
+			}
 			continue
 		}
 		f := strings.Fields(line)
@@ -100,6 +120,9 @@ func parse(r io.Reader) (map[string]float64, string) {
 	}
 	return med, cpu
 }
+
+// heapLine matches what TestHeapPerEvent logs for each side.
+var heapLine = regexp.MustCompile(`\b(adk|sessionlog):\s+\d+ bytes live for \d+ events: ([0-9.]+) B/event`)
 
 func median(vs []float64) float64 {
 	vs = slices.Sorted(slices.Values(vs))
@@ -159,6 +182,14 @@ func table(res map[string]float64) string {
 			row(c.label+", floor: copy only", ns(adk, okA), ns(fl, true)+" (floor)", ratio, "—", false, false)
 		}
 	}
+	adk, okA := res["HeapPerEvent/adk"]
+	sl, okS := res["HeapPerEvent/sessionlog"]
+	ratio := "n/a"
+	if okA && okS && adk > 0 {
+		ratio = fmt.Sprintf("%.3f", sl/adk)
+	}
+	row("heap per stored event, bytes (1,000,000 events)", ns(adk, okA), ns(sl, okS), ratio, "≤ 1.00",
+		okA && okS && adk > 0 && sl/adk <= 1, okA && okS && adk > 0)
 	base, okBase := res["AppendSubscribers/subs=0"]
 	for _, n := range []int{1, 10, 100} {
 		v, ok := res[fmt.Sprintf("AppendSubscribers/subs=%d", n)]
@@ -174,7 +205,11 @@ func table(res map[string]float64) string {
 		} else {
 			known = false
 		}
-		row(fmt.Sprintf("append, %d subscribers", n), "—", ns(v, ok), ratio, target, met, known)
+		label := fmt.Sprintf("append, %d subscribers", n)
+		if n == 1 {
+			label = "append, 1 subscriber"
+		}
+		row(label, "—", ns(v, ok), ratio, target, met, known)
 	}
 	v, ok := res["Rebuild1M"]
 	row("Rebuild 1,000,000 events", "—", ns(v, ok), "—", "< 2 s", ok && v < 2e9, ok)

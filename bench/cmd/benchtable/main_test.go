@@ -20,6 +20,11 @@ BenchmarkAppendSubscribers/subs=100-2 	  100000	      5000 ns/op
 BenchmarkGetAll10000/adk-2       	   10000	    100000 ns/op
 BenchmarkGetAll10000/sessionlog-2	 1000000	      1000 ns/op
 BenchmarkRebuild1M-2             	       3	 491051009 ns/op	37879696 B/op	    3997 allocs/op
+=== RUN   TestHeapPerEvent
+    workloads_test.go:550: adk:        1032893248 bytes live for 1000000 events: 1032.9 B/event
+    workloads_test.go:551: sessionlog: 1204670456 bytes live for 1000000 events: 1204.7 B/event
+    workloads_test.go:552: ratio sessionlog/adk: 1.17
+--- PASS: TestHeapPerEvent (29.01s)
 --- FAIL: BenchmarkBroken
 BenchmarkNoNumber-2 ok 12 ns/op
 PASS
@@ -40,6 +45,8 @@ func TestParse(t *testing.T) {
 		"GetAll10000/adk":            100000,
 		"GetAll10000/sessionlog":     1000,
 		"Rebuild1M":                  491051009,
+		"HeapPerEvent/adk":           1032.9,
+		"HeapPerEvent/sessionlog":    1204.7,
 	}
 	if len(res) != len(want) {
 		t.Errorf("got %d benchmarks %v, want %d", len(res), res, len(want))
@@ -61,6 +68,7 @@ func TestTable(t *testing.T) {
 		"| append parallel | n/a | n/a | n/a | ≤ 0.30 | n/a |",
 		"| append, 100 subscribers | — | 5000 | 2.500 (vs subs=0) | ≤ 2.00 vs subs=0 | no |",
 		"| Rebuild 1,000,000 events | — | 491051009 | — | < 2 s | yes |",
+		"| heap per stored event, bytes (1,000,000 events) | 1033 | 1205 | 1.166 | ≤ 1.00 | no |",
 	} {
 		if !strings.Contains(got, line+"\n") {
 			t.Errorf("table lacks %q:\n%s", line, got)
