@@ -522,6 +522,11 @@ func heapGrowth(tb testing.TB, svc any, t target, sessions, perSession int) uint
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(svc)
+	if after.HeapAlloc < before.HeapAlloc {
+		// Something else let go of more than the service holds: the
+		// difference would wrap around rather than mean anything.
+		tb.Fatalf("the heap shrank from %d to %d bytes while the service filled", before.HeapAlloc, after.HeapAlloc)
+	}
 	return after.HeapAlloc - before.HeapAlloc
 }
 
