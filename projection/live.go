@@ -265,7 +265,14 @@ func (l *Live) Update(key eventlog.SessionKey, shared bool, commit func(SessionI
 	}
 	switch rec.Kind {
 	case eventlog.KindEventAppended:
-		if s.apply(rec) {
+		if appLocked {
+			// The app is held already: one pass folds every scope.
+			s.ownGen++
+			s.st.Version, s.st.LastUpdateTime = rec.Seq, rec.Time
+			if s.app.state.applyAll(s.st.State, rec) {
+				s.app.sharedGen++
+			}
+		} else if s.apply(rec) {
 			lockApp()
 			s.app.applyShared(rec)
 		}

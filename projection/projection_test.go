@@ -123,6 +123,24 @@ func TestCloneWithoutTemp(t *testing.T) {
 		assert.NotNil(t, got)
 		assert.False(t, same(empty, got))
 	})
+	t.Run("CloneForLog also tells whether the copy writes app or user state", func(t *testing.T) {
+		for _, tt := range []struct {
+			delta  map[string]any
+			shared bool
+		}{
+			{nil, false},
+			{map[string]any{}, false},
+			{map[string]any{"a": 1, "temp:t": 2}, false},
+			{map[string]any{"temp:app:x": 1}, false},
+			{map[string]any{"a": 1, "app:b": 2}, true},
+			{map[string]any{"user:u": projection.Removed}, true},
+		} {
+			got, shared := projection.CloneForLog(tt.delta)
+			assert.Equal(t, tt.shared, shared, "%v", tt.delta)
+			assert.Equal(t, projection.CloneWithoutTemp(tt.delta), got)
+			assert.Equal(t, tt.shared, projection.WritesShared(got))
+		}
+	})
 	t.Run("a nil delta comes back nil", func(t *testing.T) {
 		assert.Nil(t, projection.CloneWithoutTemp(nil))
 	})
@@ -1132,4 +1150,32 @@ func TestLiveViewAfterACreationRecordIsInTheLog(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.NoError(t, <-seen, "the session's creation was in the log, so it must be found")
+}
+
+// CONTRACT A4 R1: an update that holds the app across its commit folds
+// every scope of its delta in one pass; the result is the rebuild's, and
+// views of the session and of another session of the user see it.
+func TestLiveUpdateHoldingTheAppFoldsEveryScope(t *testing.T) {
+	h := newPJHarness()
+	k, other := pjKey("app", "user", "s1"), pjKey("app", "user", "s2")
+	for _, key := range []eventlog.SessionKey{k, other} {
+		_, err := h.create(key, map[string]any{"app:a": 0, "user:u": 0, "own": 0})
+		require.NoError(t, err)
+	}
+	require.Equal(t, map[string]any{"app:a": 0, "user:u": 0, "own": 0}, h.view(t, other).State) // cached
+	err := h.live.Update(k, true, func(info projection.SessionInfo) (*eventlog.Record, error) {
+		ts := h.tick()
+		return h.store.Append(context.Background(), &eventlog.Record{
+			Kind: eventlog.KindEventAppended, Key: k, Seq: info.Version + 1, Time: ts,
+			Event: &eventlog.Event{ID: "e1", Timestamp: ts, Actions: eventlog.EventActions{StateDelta: map[string]any{
+				"app:a": 1, "user:u": 1, "own": 1, "user:gone": projection.Removed,
+			}}},
+		})
+	})
+	require.NoError(t, err)
+	v := h.view(t, k)
+	require.Equal(t, uint64(1), v.Version)
+	require.Equal(t, map[string]any{"app:a": 1, "user:u": 1, "own": 1}, v.State)
+	require.Equal(t, map[string]any{"app:a": 1, "user:u": 1, "own": 0}, h.view(t, other).State)
+	h.requireRebuildEqual(t)
 }

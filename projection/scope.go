@@ -115,16 +115,27 @@ func WritesShared(delta map[string]any) bool {
 // CloneWithoutTemp returns a deep copy of delta without its temp: keys (nil
 // for nil).
 func CloneWithoutTemp(delta map[string]any) map[string]any {
-	if delta == nil {
-		return nil
-	}
-	out := make(map[string]any, len(delta))
-	for k, v := range delta {
-		if in, _ := scopeOf(k); in != inTemp {
-			out[k] = eventlog.CloneValue(v)
-		}
-	}
+	out, _ := CloneForLog(delta)
 	return out
+}
+
+// CloneForLog is [CloneWithoutTemp] that also reports, from the same pass,
+// whether the copy writes app or user state ([WritesShared]).
+func CloneForLog(delta map[string]any) (out map[string]any, shared bool) {
+	if delta == nil {
+		return nil, false
+	}
+	out = make(map[string]any, len(delta))
+	for k, v := range delta {
+		switch in, _ := scopeOf(k); in {
+		case inTemp:
+			continue
+		case inApp, inUser:
+			shared = true
+		}
+		out[k] = eventlog.CloneValue(v)
+	}
+	return out, shared
 }
 
 // ApplyDelta applies a delta to a merged view of state (as a session handle

@@ -116,6 +116,29 @@ func (a *AppState) applyShared(rec *eventlog.Record) {
 	}
 }
 
+// applyAll folds an appended event's writes in one pass: session keys
+// into own, app: and user: keys into a. It reports whether any were
+// shared.
+func (a *AppState) applyAll(own map[string]any, rec *eventlog.Record) (shared bool) {
+	var user Shared
+	for k, v := range rec.Writes() {
+		switch in, _ := scopeOf(k); in {
+		case inSession:
+			set(own, k, v)
+		case inApp:
+			a.State.write(k, v, rec.Position)
+			shared = true
+		case inUser:
+			if user == nil {
+				user = a.user(rec.Key.UserID)
+			}
+			user.write(k, v, rec.Position)
+			shared = true
+		}
+	}
+	return shared
+}
+
 func (a *AppState) user(id string) Shared {
 	u := a.Users[id]
 	if u == nil {

@@ -530,7 +530,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		}
 		return ev, nil
 	}
-	stored := cloneForStore(ev)
+	stored, writesShared := cloneForStore(ev)
 	if stored.ID == "" {
 		stored.ID = s.newID()
 	}
@@ -562,7 +562,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		}
 		return nil, err
 	}
-	shared := s.holdApp(projection.WritesShared(stored.Actions.StateDelta))
+	shared := s.holdApp(writesShared)
 	for attempt := 0; ; attempt++ {
 		err = s.live.Update(key, shared, commit)
 		if !s.shared || !s.lww || !errors.Is(err, ErrStaleSession) || attempt == maxRetries {
@@ -780,8 +780,9 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 		if err := checkEvent(in.Event); err != nil {
 			return err
 		}
-		rec.Event = cloneForStore(in.Event)
-		return s.live.Update(in.Key, s.holdApp(projection.WritesShared(rec.Event.Actions.StateDelta)), commit)
+		var writesShared bool
+		rec.Event, writesShared = cloneForStore(in.Event)
+		return s.live.Update(in.Key, s.holdApp(writesShared), commit)
 	case eventlog.KindSessionDeleted:
 		if err := s.live.Update(in.Key, s.holdApp(true), commit); err != nil && !isNotFound(err) {
 			return err
@@ -802,11 +803,13 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 }
 
 // cloneForStore is the store's copy of an event (CONTRACT A8): a deep copy
-// whose state delta has no temp: keys, made in one pass over the delta.
-func cloneForStore(ev *Event) *Event {
+// whose state delta has no temp: keys, made in one pass over the delta,
+// which also tells whether the event writes app or user state.
+func cloneForStore(ev *Event) (*Event, bool) {
 	shallow := *ev
 	shallow.Actions.StateDelta = nil
 	stored := shallow.Clone()
-	stored.Actions.StateDelta = projection.CloneWithoutTemp(ev.Actions.StateDelta)
-	return stored
+	var shared bool
+	stored.Actions.StateDelta, shared = projection.CloneForLog(ev.Actions.StateDelta)
+	return stored, shared
 }
