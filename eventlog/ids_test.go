@@ -62,3 +62,35 @@ func TestIDIndexHashBitsAloneDoNotMatch(t *testing.T) {
 	require.True(t, found)
 	require.EqualValues(t, 2, seq)
 }
+
+// searchFrom finds what a binary search of the whole log finds, from any
+// start before the answer.
+func TestSearchFromAgreesWithBinarySearch(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		a := &memApp{}
+		pos := Position(0)
+		for range r.IntN(300) {
+			pos += Position(1 + r.IntN(5))
+			a.log = append(a.log, logEntry{pos: pos})
+		}
+		for range 50 {
+			want := Position(r.IntN(int(pos) + 3))
+			i := linearSearch(a, want)
+			lo := 0
+			if i > 0 {
+				lo = r.IntN(i + 1)
+			}
+			require.Equal(t, i, a.searchFrom(lo, want), "from %d for %d in %d entries", lo, want, len(a.log))
+		}
+	}
+}
+
+func linearSearch(a *memApp, pos Position) int {
+	for i, e := range a.log {
+		if e.pos >= pos {
+			return i
+		}
+	}
+	return len(a.log)
+}

@@ -208,20 +208,10 @@ func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 		}
 		return nil, err
 	}
-	defer s.mu.Unlock()
 	if rec.Kind == KindSessionDeleted {
-		survivors := s.retained()
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if err := a.add(m, rec, p); err != nil {
-			return nil, err
-		}
-		a.replace(survivors)
-		a.sessions.CompareAndDelete(indexKey(rec.Key), s)
-		s.deleted = true
-		s.wake.fire() // its watchers read again and find it gone
-		return rec, nil
+		return m.deleter(a, s, rec, p)()
 	}
+	defer s.mu.Unlock()
 	if rec.Incarnation != 0 && rec.Incarnation != s.created.Position {
 		return nil, fmt.Errorf("append to session %s: %w: the session the event is for was deleted", rec.Key, ErrNotFound)
 	}
@@ -254,6 +244,49 @@ func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 	s.ids.add(at, rec.Seq)
 	s.wake.fire()
 	return rec, nil
+}
+
+// PrepareDelete implements [DeletePreparer.PrepareDelete].
+func (m *Memory) PrepareDelete(ctx context.Context, rec *Record) (func() (*Record, error), error) {
+	if err := m.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := CheckRecord(rec); err != nil {
+		return nil, err
+	}
+	if rec.Kind != KindSessionDeleted {
+		return nil, fmt.Errorf("prepare delete: %w: a %s record", ErrInvalidArgument, rec.Kind)
+	}
+	a := m.app(rec.Key.AppName, false)
+	if a == nil {
+		return nil, fmt.Errorf("session %s: %w", rec.Key, ErrNotFound)
+	}
+	s, err := m.lockSession(a, rec.Key)
+	if err != nil {
+		return nil, err
+	}
+	return m.deleter(a, s, rec, placement{}), nil
+}
+
+// deleter works out what the session's records leave behind, the slow
+// part of a deletion, under s.mu alone (which the caller holds), and
+// returns the step that orders the deletion under the app's lock and
+// releases s.mu. Until that step runs, the session takes no other write.
+func (m *Memory) deleter(a *memApp, s *memSession, rec *Record, p placement) func() (*Record, error) {
+	survivors := s.retained()
+	return func() (*Record, error) {
+		defer s.mu.Unlock()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if err := a.add(m, rec, p); err != nil {
+			return nil, err
+		}
+		a.replace(survivors)
+		a.sessions.CompareAndDelete(indexKey(rec.Key), s)
+		s.deleted = true
+		s.wake.fire() // its watchers read again and find it gone
+		return rec, nil
+	}
 }
 
 // addLocked adds a record that no condition guards under the app's lock.
@@ -393,9 +426,13 @@ func (s *memSession) retained() []logEntry {
 // replace puts what survives a deleted session's records in their places in
 // the app log. The caller holds a.mu.
 func (a *memApp) replace(entries []logEntry) {
+	i := 0
 	for _, e := range entries {
-		i := a.search(e.pos)
-		if i == len(a.log) || a.log[i].pos != e.pos {
+		// The entries are in position order: each search starts where
+		// the last one ended, and gallops, so a session's records cost
+		// about a step each when other sessions' records lie between
+		// them, rather than a search of the whole log each.
+		if i = a.searchFrom(i, e.pos); i == len(a.log) || a.log[i].pos != e.pos {
 			continue
 		}
 		a.log[i].rec = e.rec
@@ -411,9 +448,18 @@ func (a *memApp) replace(entries []logEntry) {
 	}
 }
 
-// search returns the index of the first log entry at or after pos.
-func (a *memApp) search(pos Position) int {
-	return sort.Search(len(a.log), func(i int) bool { return a.log[i].pos >= pos })
+// searchFrom returns the index of the first log entry at or after pos,
+// given that every entry before lo is before pos: it gallops from lo
+// (steps of 1, 2, 4...) and then searches the last step.
+func (a *memApp) searchFrom(lo int, pos Position) int {
+	hi, step := lo, 1
+	for hi < len(a.log) && a.log[hi].pos < pos {
+		lo = hi + 1
+		hi += step
+		step *= 2
+	}
+	hi = min(hi, len(a.log))
+	return lo + sort.Search(hi-lo, func(j int) bool { return a.log[lo+j].pos >= pos })
 }
 
 // searchAfter returns the index of the first log entry after pos.

@@ -253,19 +253,56 @@ func (l *Live) Update(key eventlog.SessionKey, shared bool, commit func(SessionI
 			s.app.mu.Unlock()
 		}
 	}()
-	rec, err := commit(SessionInfo{Key: s.key, Version: s.st.Version, Created: s.st.Created})
+	rec, err := commit(s.info())
 	if err != nil || rec == nil {
 		return err
 	}
+	return s.fold(rec, &appLocked)
+}
+
+// UpdateInTwoSteps is [Live.Update] with shared set, for a commit with
+// slow work to do before its record becomes visible, such as a deletion
+// over an eventlog.DeletePreparer: prepare does that work with the
+// session locked but not the app, and returns commit, which Update runs
+// with the app locked too and whose record it folds. The app is held from
+// just before the record becomes visible, rather than for the slow part.
+func (l *Live) UpdateInTwoSteps(key eventlog.SessionKey, prepare func(SessionInfo) (commit func() (*eventlog.Record, error), err error)) error {
+	s, err := l.lock(key, true)
+	if err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	commit, err := prepare(s.info())
+	if err != nil || commit == nil {
+		return err
+	}
+	s.app.mu.Lock()
+	defer s.app.mu.Unlock()
+	rec, err := commit()
+	if err != nil || rec == nil {
+		return err
+	}
+	appLocked := true
+	return s.fold(rec, &appLocked)
+}
+
+func (s *liveSession) info() SessionInfo {
+	return SessionInfo{Key: s.key, Version: s.st.Version, Created: s.st.Created}
+}
+
+// fold folds a record an update of s committed. The caller holds s.mu,
+// and s.app.mu if *appLocked; fold takes the app if it must, sets
+// *appLocked, and leaves the unlocking to the caller.
+func (s *liveSession) fold(rec *eventlog.Record, appLocked *bool) error {
 	lockApp := func() {
-		if !appLocked {
+		if !*appLocked {
 			s.app.mu.Lock()
-			appLocked = true
+			*appLocked = true
 		}
 	}
 	switch rec.Kind {
 	case eventlog.KindEventAppended:
-		if appLocked {
+		if *appLocked {
 			// The app is held already: one pass folds every scope.
 			s.ownGen++
 			s.st.Version, s.st.LastUpdateTime = rec.Seq, rec.Time
@@ -280,7 +317,7 @@ func (l *Live) Update(key eventlog.SessionKey, shared bool, commit func(SessionI
 		lockApp()
 		s.app.removeSession(s)
 	default:
-		return fmt.Errorf("projection: update of %s folded a %s record", key, rec.Kind)
+		return fmt.Errorf("projection: update of %s folded a %s record", s.key, rec.Kind)
 	}
 	return nil
 }

@@ -60,3 +60,44 @@ func TestLiveCreateViewIsNotRacedByAnUpdate(t *testing.T) {
 		}))
 	}
 }
+
+// UpdateInTwoSteps holds the session, and not the app, while prepare runs,
+// and both while commit runs and its record is folded.
+func TestLiveUpdateInTwoStepsHoldsTheAppOnlyToCommit(t *testing.T) {
+	ctx := context.Background()
+	store := eventlog.NewMemory()
+	var l Live
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	created, err := l.Create(k, func() (*eventlog.Record, error) {
+		return store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	})
+	require.NoError(t, err)
+	a := l.app(k.AppName, false)
+	s, _ := a.sessions.Get(indexKey(k))
+	free := func(mu interface {
+		TryLock() bool
+		Unlock()
+	}) bool { if mu.TryLock() {
+		mu.Unlock()
+		return true
+	}; return false }
+	var appFreeInPrepare, sessionFreeInPrepare, appFreeInCommit bool
+	err = l.UpdateInTwoSteps(k, func(info SessionInfo) (func() (*eventlog.Record, error), error) {
+		require.Equal(t, SessionInfo{Key: k, Version: 0, Created: created.Created}, info)
+		appFreeInPrepare, sessionFreeInPrepare = free(&a.mu), free(&s.mu)
+		commit, err := store.PrepareDelete(ctx, &eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: k, Time: time.Now()})
+		if err != nil {
+			return nil, err
+		}
+		return func() (*eventlog.Record, error) {
+			appFreeInCommit = free(&a.mu)
+			return commit()
+		}, nil
+	})
+	require.NoError(t, err)
+	require.True(t, appFreeInPrepare, "the app is held while prepare runs")
+	require.False(t, sessionFreeInPrepare, "the session is free while prepare runs")
+	require.False(t, appFreeInCommit, "the app is free while commit runs")
+	require.True(t, free(&a.mu), "the app stays held after the update")
+	require.ErrorIs(t, l.View(k, func(SessionView) error { return nil }), eventlog.ErrNotFound)
+}

@@ -483,9 +483,7 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	var durable func() error
-	err = s.live.Update(key, s.holdApp(true), func(projection.SessionInfo) (*Record, error) {
-		return s.append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()}, &durable)
-	})
+	err = s.deleteSession(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()}, &durable)
 	if err == nil {
 		err = wait(durable)
 	}
@@ -493,6 +491,25 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
+}
+
+// deleteSession commits the deletion rec of its session (leaving the wait
+// for durability in *durable, as append does) and folds it. A deletion
+// touches what other sessions see, so the app is held from the moment the
+// record is ordered (see holdApp). Over a store that prepares deletions
+// (eventlog.DeletePreparer), the slow part, working out what a long
+// session leaves behind, runs before that, so that deleting one session
+// does not stall its app's other calls for as long.
+func (s *Service) deleteSession(ctx context.Context, rec *Record, durable *func() error) error {
+	prep, ok := s.store.(eventlog.DeletePreparer)
+	if !ok || !s.holdApp(true) {
+		return s.live.Update(rec.Key, s.holdApp(true), func(projection.SessionInfo) (*Record, error) {
+			return s.append(ctx, rec, durable)
+		})
+	}
+	return s.live.UpdateInTwoSteps(rec.Key, func(projection.SessionInfo) (func() (*Record, error), error) {
+		return prep.PrepareDelete(ctx, rec)
+	})
 }
 
 // AppendEvent appends ev to the session sess names and updates sess in
@@ -784,7 +801,7 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 		rec.Event, writesShared = cloneForStore(in.Event)
 		return s.live.Update(in.Key, s.holdApp(writesShared), commit)
 	case eventlog.KindSessionDeleted:
-		if err := s.live.Update(in.Key, s.holdApp(true), commit); err != nil && !isNotFound(err) {
+		if err := s.deleteSession(ctx, rec, nil); err != nil && !isNotFound(err) {
 			return err
 		}
 		return nil
