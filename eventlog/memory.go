@@ -26,8 +26,10 @@ import (
 // different sessions of one app wait only for that step. The expensive
 // parts of an append (validation, copying the event) happen in the caller
 // before it. A deletion works out what its session leaves behind under the
-// session's lock alone, and then holds the app for one binary search per
-// record it replaces (plus, now and then, a compaction of the app's log).
+// session's lock alone (a caller may do that part first, with
+// [Memory.PrepareDelete]), and then holds the app for one galloping pass
+// over the records it replaces (plus, now and then, a compaction of the
+// app's log).
 //
 // A durable store can keep a Memory as its index: [Memory.AppendJournaled]
 // hands each record to a journal before it is published, and
@@ -246,8 +248,19 @@ func (m *Memory) append(rec *Record, p placement) (*Record, error) {
 	return rec, nil
 }
 
-// PrepareDelete implements [DeletePreparer.PrepareDelete].
-func (m *Memory) PrepareDelete(ctx context.Context, rec *Record) (func() (*Record, error), error) {
+// PrepareDelete does a deletion in two steps, so that a caller who must
+// hold other locks from the moment the record becomes visible holds them
+// only for that moment: it checks rec, a KindSessionDeleted record, as
+// Append would, locks its session against other writes and works out what
+// the session's records leave behind (CONTRACT D3), the slow part of a
+// deletion. It returns commit, which orders and appends rec as Append
+// would and releases the session. The caller must call commit once and
+// without delay: until then the session, and a Close, wait for it. On an
+// error nothing is locked.
+//
+// A service over a Memory itself deletes this way; a store that wraps a
+// Memory is used through its Append, as any other store is.
+func (m *Memory) PrepareDelete(ctx context.Context, rec *Record) (commit func() (*Record, error), err error) {
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
@@ -274,7 +287,11 @@ func (m *Memory) PrepareDelete(ctx context.Context, rec *Record) (func() (*Recor
 // releases s.mu. Until that step runs, the session takes no other write.
 func (m *Memory) deleter(a *memApp, s *memSession, rec *Record, p placement) func() (*Record, error) {
 	survivors := s.retained()
+	var done atomic.Bool
 	return func() (*Record, error) {
+		if !done.CompareAndSwap(false, true) {
+			return nil, fmt.Errorf("delete session %s: %w: the deletion was committed already", rec.Key, ErrInvalidArgument)
+		}
 		defer s.mu.Unlock()
 		a.mu.Lock()
 		defer a.mu.Unlock()

@@ -76,6 +76,9 @@ func TestMemoryPrepareDeleteHoldsTheSession(t *testing.T) {
 	_, err = commit()
 	require.NoError(t, err)
 	require.ErrorIs(t, <-done, eventlog.ErrNotFound)
+	_, err = commit()
+	require.ErrorIs(t, err, eventlog.ErrInvalidArgument, "a second commit is refused and unlocks nothing")
+	require.NoError(t, store.Close(), "nothing is left locked")
 }
 
 // PrepareDelete refuses what Append of a deletion would refuse, and then

@@ -63,21 +63,6 @@ type Store interface {
 	Close() error
 }
 
-// DeletePreparer is a [Store] that can do the slow part of a deletion,
-// working out what the session's records leave behind (CONTRACT D3),
-// before the deletion is ordered, so that a caller who must hold other
-// locks from the moment the record becomes visible holds them only for
-// that moment rather than for the whole deletion. [Memory] is one.
-type DeletePreparer interface {
-	Store
-	// PrepareDelete checks rec, a KindSessionDeleted record, as Append
-	// would, locks its session against other writes, and does the slow
-	// part of the deletion. It returns commit, which orders and appends
-	// rec as Append would and releases the session; the caller must call
-	// it exactly once, without delay. On an error nothing is locked.
-	PrepareDelete(ctx context.Context, rec *Record) (commit func() (*Record, error), err error)
-}
-
 // SharedStore is a [Store] that other writers append to as well, such as a
 // database shared by several service replicas. A service over a shared
 // store cannot see those records as it writes its own, so it reads the

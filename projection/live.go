@@ -262,10 +262,17 @@ func (l *Live) Update(key eventlog.SessionKey, shared bool, commit func(SessionI
 
 // UpdateInTwoSteps is [Live.Update] with shared set, for a commit with
 // slow work to do before its record becomes visible, such as a deletion
-// over an eventlog.DeletePreparer: prepare does that work with the
-// session locked but not the app, and returns commit, which Update runs
-// with the app locked too and whose record it folds. The app is held from
-// just before the record becomes visible, rather than for the slow part.
+// through eventlog.Memory.PrepareDelete: prepare does that work with the
+// session locked but not the app, and returns commit, which runs with the
+// app locked too and whose record is folded. The app is held from just
+// before the record becomes visible, rather than for the slow part. A nil
+// commit (with a nil error) means there is nothing to write.
+//
+// prepare may lock what its store needs for the session; commit then takes
+// the app. That is safe as long as nobody who holds an app waits for a
+// store's lock on a session other than one whose projection lock it holds:
+// Update's commits lock only their own session, and reads hold the app
+// only briefly and call no store under it. Keep it so.
 func (l *Live) UpdateInTwoSteps(key eventlog.SessionKey, prepare func(SessionInfo) (commit func() (*eventlog.Record, error), err error)) error {
 	s, err := l.lock(key, true)
 	if err != nil {

@@ -74,13 +74,13 @@ func TestLiveUpdateInTwoStepsHoldsTheAppOnlyToCommit(t *testing.T) {
 	require.NoError(t, err)
 	a := l.app(k.AppName, false)
 	s, _ := a.sessions.Get(indexKey(k))
-	free := func(mu interface {
-		TryLock() bool
-		Unlock()
-	}) bool { if mu.TryLock() {
-		mu.Unlock()
-		return true
-	}; return false }
+	free := func(mu locker) bool {
+		if mu.TryLock() {
+			mu.Unlock()
+			return true
+		}
+		return false
+	}
 	var appFreeInPrepare, sessionFreeInPrepare, appFreeInCommit bool
 	err = l.UpdateInTwoSteps(k, func(info SessionInfo) (func() (*eventlog.Record, error), error) {
 		require.Equal(t, SessionInfo{Key: k, Version: 0, Created: created.Created}, info)
@@ -100,4 +100,9 @@ func TestLiveUpdateInTwoStepsHoldsTheAppOnlyToCommit(t *testing.T) {
 	require.False(t, appFreeInCommit, "the app is free while commit runs")
 	require.True(t, free(&a.mu), "the app stays held after the update")
 	require.ErrorIs(t, l.View(k, func(SessionView) error { return nil }), eventlog.ErrNotFound)
+}
+
+type locker interface {
+	TryLock() bool
+	Unlock()
 }

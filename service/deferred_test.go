@@ -96,3 +96,56 @@ func TestDurabilityIsAwaitedOutsideTheLocks(t *testing.T) {
 	// projection agrees with the log.
 	require.NoError(t, svc.Verify(ctx))
 }
+
+// appendCounter is a store that wraps a Memory and sees every record
+// through its own Append, as a journaling wrapper would.
+type appendCounter struct {
+	*eventlog.Memory
+	mu    sync.Mutex
+	kinds map[eventlog.Kind]int
+}
+
+func (c *appendCounter) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
+	c.mu.Lock()
+	c.kinds[rec.Kind]++
+	c.mu.Unlock()
+	return c.Memory.Append(ctx, rec)
+}
+
+// CONTRACT D1 R1: a deletion reaches a store's own Append, or its
+// AppendDeferred, and is awaited, even when the store wraps a Memory
+// (whose two-step deletion the service uses only for a Memory itself).
+func TestDeletionsGoThroughTheStoresOwnAppend(t *testing.T) {
+	ctx := t.Context()
+	k := service.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	t.Run("an Append that wraps a Memory's", func(t *testing.T) {
+		c := &appendCounter{Memory: eventlog.NewMemory(), kinds: map[eventlog.Kind]int{}}
+		svc, err := service.New(ctx, service.Options{Store: c})
+		require.NoError(t, err)
+		defer svc.Close()
+		_, err = svc.Create(ctx, k, map[string]any{"app:a": 1})
+		require.NoError(t, err)
+		require.NoError(t, svc.Delete(ctx, k))
+		require.Equal(t, 1, c.kinds[eventlog.KindSessionDeleted])
+		require.NoError(t, svc.Import(ctx, func(yield func(*eventlog.Record, error) bool) {
+			yield(&eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()}, nil)
+			yield(&eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: k, Time: time.Now()}, nil)
+		}))
+		require.Equal(t, 2, c.kinds[eventlog.KindSessionDeleted], "an imported deletion too")
+	})
+	t.Run("an AppendDeferred, whose wait Delete runs", func(t *testing.T) {
+		d := &deferredMemory{Memory: eventlog.NewMemory(), waiting: make(chan string), release: make(chan error)}
+		svc, err := service.New(ctx, service.Options{Store: d})
+		require.NoError(t, err)
+		defer svc.Close()
+		go func() { <-d.waiting; d.release <- nil }()
+		_, err = svc.Create(ctx, k, nil)
+		require.NoError(t, err)
+		boom := errors.New("the disk is full")
+		go func() {
+			assert.Equal(t, eventlog.KindSessionDeleted.String(), <-d.waiting)
+			d.release <- boom
+		}()
+		require.ErrorIs(t, svc.Delete(ctx, k), boom)
+	})
+}

@@ -1,4 +1,4 @@
-package service_test
+package service
 
 import (
 	"context"
@@ -8,35 +8,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionlog/sessionlog/eventlog"
-	"github.com/sessionlog/sessionlog/service"
 )
 
-// pausedDeletes is a Memory whose deletions stop after their slow part
+// pausedDeletes makes a service's deletions stop after their slow part
 // until the test lets them go on.
 type pausedDeletes struct {
-	*eventlog.Memory
 	prepared chan struct{}
 	release  chan struct{}
 }
 
-func (p *pausedDeletes) PrepareDelete(ctx context.Context, rec *eventlog.Record) (func() (*eventlog.Record, error), error) {
-	commit, err := p.Memory.PrepareDelete(ctx, rec)
-	p.pause()
-	return commit, err
-}
-
-// Append pauses a deletion that comes through it (a caller that does not
-// prepare deletions) before the store deletes.
-func (p *pausedDeletes) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
-	if rec != nil && rec.Kind == eventlog.KindSessionDeleted {
-		p.pause()
+func (p *pausedDeletes) wrap(svc *Service, mem *eventlog.Memory) {
+	svc.once.Do(svc.defaults)
+	svc.prepareDelete = func(ctx context.Context, rec *Record) (func() (*Record, error), error) {
+		commit, err := mem.PrepareDelete(ctx, rec)
+		p.prepared <- struct{}{}
+		<-p.release
+		return commit, err
 	}
-	return p.Memory.Append(ctx, rec)
-}
-
-func (p *pausedDeletes) pause() {
-	p.prepared <- struct{}{}
-	<-p.release
 }
 
 // CONTRACT D1 D3 G1 L1 A4: while a deletion works out what its session
@@ -46,37 +34,43 @@ func (p *pausedDeletes) pause() {
 // it does.)
 func TestDeleteDoesNotHoldTheAppWhileItPrepares(t *testing.T) {
 	ctx := context.Background()
-	store := &pausedDeletes{Memory: eventlog.NewMemory(), prepared: make(chan struct{}), release: make(chan struct{})}
-	svc, err := service.New(ctx, service.Options{Store: store})
+	mem := eventlog.NewMemory()
+	paused := &pausedDeletes{prepared: make(chan struct{}), release: make(chan struct{})}
+	svc, err := New(ctx, Options{Store: mem})
 	require.NoError(t, err)
 	defer svc.Close()
-	doomed := service.SessionKey{AppName: "app", UserID: "v", SessionID: "doomed"}
-	other := service.SessionKey{AppName: "app", UserID: "u", SessionID: "other"}
+	paused.wrap(svc, mem)
+	doomed := SessionKey{AppName: "app", UserID: "v", SessionID: "doomed"}
+	other := SessionKey{AppName: "app", UserID: "u", SessionID: "other"}
 	d, err := svc.Create(ctx, doomed, nil)
 	require.NoError(t, err)
-	_, err = svc.AppendEvent(ctx, d, &service.Event{ID: "d1", Actions: service.EventActions{StateDelta: map[string]any{"app:a": 1}}})
+	_, err = svc.AppendEvent(ctx, d, &Event{ID: "d1", Actions: EventActions{StateDelta: map[string]any{"app:a": 1}}})
 	require.NoError(t, err)
 	o, err := svc.Create(ctx, other, nil)
 	require.NoError(t, err)
 
 	deleted := make(chan error, 1)
 	go func() { deleted <- svc.Delete(ctx, doomed) }()
-	<-store.prepared
+	select {
+	case <-paused.prepared:
+	case err := <-deleted:
+		t.Fatalf("the deletion did not prepare before its app was held (it ended: %v)", err)
+	}
 
 	others := make(chan error, 1)
 	go func() {
 		others <- func() error {
-			if _, err := svc.AppendEvent(ctx, o, &service.Event{ID: "o1", Actions: service.EventActions{StateDelta: map[string]any{"app:a": 2, "user:u": 2}}}); err != nil {
+			if _, err := svc.AppendEvent(ctx, o, &Event{ID: "o1", Actions: EventActions{StateDelta: map[string]any{"app:a": 2, "user:u": 2}}}); err != nil {
 				return err
 			}
-			got, err := svc.Get(ctx, other, service.GetOptions{})
+			got, err := svc.Get(ctx, other, GetOptions{})
 			if err != nil {
 				return err
 			}
 			if got.State["app:a"] != 2 {
 				t.Errorf("Get during the deletion: app:a = %v, want 2", got.State["app:a"])
 			}
-			page, err := svc.List(ctx, "app", "u", service.ListOptions{})
+			page, err := svc.List(ctx, "app", "u", ListOptions{})
 			if err != nil {
 				return err
 			}
@@ -90,14 +84,14 @@ func TestDeleteDoesNotHoldTheAppWhileItPrepares(t *testing.T) {
 	case err := <-others:
 		require.NoError(t, err)
 	case <-time.After(30 * time.Second):
-		close(store.release)
+		close(paused.release)
 		t.Fatal("calls on the app's other session waited for the deletion's slow part")
 	}
-	close(store.release)
+	close(paused.release)
 	require.NoError(t, <-deleted)
-	_, err = svc.Get(ctx, doomed, service.GetOptions{})
-	require.ErrorIs(t, err, service.ErrNotFound)
-	page, err := svc.List(ctx, "app", "", service.ListOptions{})
+	_, err = svc.Get(ctx, doomed, GetOptions{})
+	require.ErrorIs(t, err, ErrNotFound)
+	page, err := svc.List(ctx, "app", "", ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, page.Sessions, 1)
 	require.Equal(t, 2, page.Sessions[0].State["app:a"])

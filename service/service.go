@@ -94,6 +94,9 @@ type Service struct {
 	// deferred is the store, if it can hand back the wait for durability
 	// (eventlog.DeferredAppender).
 	deferred eventlog.DeferredAppender
+	// prepareDelete does a deletion's slow part before its app is held
+	// (see deleteSession); nil unless the store is an eventlog.Memory.
+	prepareDelete func(context.Context, *Record) (func() (*Record, error), error)
 	// foldMu orders the folds; applied is the position of the last record
 	// folded from the log. Folds are numbered as they start (foldStarted)
 	// and foldDone is the number of the last one that finished, so that a
@@ -180,6 +183,11 @@ func (s *Service) defaults() {
 		s.newID = uuid.NewString
 	}
 	s.deferred, _ = s.store.(eventlog.DeferredAppender)
+	if m, ok := s.store.(*eventlog.Memory); ok {
+		// A Memory itself, not a store that wraps one: a wrapper's own
+		// Append must see every record.
+		s.prepareDelete = m.PrepareDelete
+	}
 }
 
 // append commits rec to the store. A store that makes records visible
@@ -496,19 +504,18 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 // deleteSession commits the deletion rec of its session (leaving the wait
 // for durability in *durable, as append does) and folds it. A deletion
 // touches what other sessions see, so the app is held from the moment the
-// record is ordered (see holdApp). Over a store that prepares deletions
-// (eventlog.DeletePreparer), the slow part, working out what a long
-// session leaves behind, runs before that, so that deleting one session
-// does not stall its app's other calls for as long.
+// record is ordered (see holdApp). Over an eventlog.Memory, the slow
+// part, working out what a long session leaves behind, runs before that
+// (Memory.PrepareDelete), so that deleting one session does not stall its
+// app's other calls for as long.
 func (s *Service) deleteSession(ctx context.Context, rec *Record, durable *func() error) error {
-	prep, ok := s.store.(eventlog.DeletePreparer)
-	if !ok || !s.holdApp(true) {
+	if s.prepareDelete == nil || !s.holdApp(true) {
 		return s.live.Update(rec.Key, s.holdApp(true), func(projection.SessionInfo) (*Record, error) {
 			return s.append(ctx, rec, durable)
 		})
 	}
 	return s.live.UpdateInTwoSteps(rec.Key, func(projection.SessionInfo) (func() (*Record, error), error) {
-		return prep.PrepareDelete(ctx, rec)
+		return s.prepareDelete(ctx, rec)
 	})
 }
 
