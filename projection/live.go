@@ -138,12 +138,13 @@ func (a *liveApp) applyShared(rec *eventlog.Record) {
 	a.sharedGen++
 }
 
-// apply folds an appended event into the session's own state and reports
-// whether it also writes app or user state. The caller holds s.mu for
-// writing.
-func (s *liveSession) apply(rec *eventlog.Record) (shared bool) {
+// apply folds an appended event into the session's own state, and into
+// app state a when it is not nil (see SessionState.apply), and reports
+// whether it writes app or user state. The caller holds s.mu for writing,
+// and s.app.mu too when a is not nil, and then bumps sharedGen if shared.
+func (s *liveSession) apply(rec *eventlog.Record, a *AppState) (shared bool) {
 	s.ownGen++
-	return s.st.apply(rec)
+	return s.st.apply(rec, a)
 }
 
 // removeSession folds the deletion of s. The caller holds s.mu and a.mu
@@ -311,12 +312,10 @@ func (s *liveSession) fold(rec *eventlog.Record, appLocked *bool) error {
 	case eventlog.KindEventAppended:
 		if *appLocked {
 			// The app is held already: one pass folds every scope.
-			s.ownGen++
-			s.st.Version, s.st.LastUpdateTime = rec.Seq, rec.Time
-			if s.app.state.applyAll(s.st.State, rec) {
+			if s.apply(rec, s.app.state) {
 				s.app.sharedGen++
 			}
-		} else if s.apply(rec) {
+		} else if s.apply(rec, nil) {
 			lockApp()
 			s.app.applyShared(rec)
 		}
@@ -491,7 +490,7 @@ func (l *Live) Apply(rec *eventlog.Record) {
 		}
 	case eventlog.KindEventAppended:
 		if s != nil && s.st.Created < rec.Position && rec.Seq > s.st.Version {
-			s.apply(rec)
+			s.apply(rec, nil)
 		}
 	case eventlog.KindSessionDeleted:
 		if s != nil && s.st.Created < rec.Position {
