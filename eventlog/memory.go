@@ -66,8 +66,6 @@ type logEntry struct {
 	rec *Record
 }
 
-func indexKey(k SessionKey) sessionmap.Key { return sessionmap.Key{User: k.UserID, ID: k.SessionID} }
-
 type memSession struct {
 	// mu guards the fields below; a.mu, when both are held, is taken
 	// second.
@@ -299,7 +297,7 @@ func (m *Memory) deleter(a *memApp, s *memSession, rec *Record, p placement) fun
 			return nil, err
 		}
 		a.replace(survivors)
-		a.sessions.CompareAndDelete(indexKey(rec.Key), s)
+		a.sessions.CompareAndDelete(rec.Key.UserID, rec.Key.SessionID, s)
 		s.deleted = true
 		s.wake.fire() // its watchers read again and find it gone
 		return rec, nil
@@ -325,20 +323,19 @@ func (m *Memory) create(a *memApp, rec *Record, p placement) (*Record, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	k := indexKey(rec.Key)
-	if _, ok := a.sessions.Get(k); ok {
+	if _, ok := a.sessions.Get(rec.Key.UserID, rec.Key.SessionID); ok {
 		return nil, fmt.Errorf("create session %s: %w", rec.Key, ErrAlreadyExists)
 	}
 	if err := a.add(m, rec, p); err != nil {
 		return nil, err
 	}
-	a.sessions.Put(k, &memSession{created: rec, timeOrdered: true})
+	a.sessions.Put(rec.Key.UserID, rec.Key.SessionID, &memSession{created: rec, timeOrdered: true})
 	return rec, nil
 }
 
 // lookup returns the live session at key, or nil.
 func (a *memApp) lookup(key SessionKey) *memSession {
-	s, _ := a.sessions.Get(indexKey(key))
+	s, _ := a.sessions.Get(key.UserID, key.SessionID)
 	return s
 }
 

@@ -70,10 +70,6 @@ type mergedState struct {
 	nested bool
 }
 
-func indexKey(k eventlog.SessionKey) sessionmap.Key {
-	return sessionmap.Key{User: k.UserID, ID: k.SessionID}
-}
-
 // SessionView is what an update or a read sees of a session.
 type SessionView struct {
 	Key            eventlog.SessionKey
@@ -122,10 +118,10 @@ func (l *Live) Create(key eventlog.SessionKey, commit func() (*eventlog.Record, 
 func (a *liveApp) addSession(rec *eventlog.Record) *liveSession {
 	s := &liveSession{app: a, key: rec.Key, st: newSession(rec)}
 	s.mu.Lock() // nobody else can know s yet, so this never waits
-	if old, ok := a.sessions.Get(indexKey(rec.Key)); ok {
+	if old, ok := a.sessions.Get(rec.Key.UserID, rec.Key.SessionID); ok {
 		old.gone.Store(true) // an Update waiting for it must not commit through it
 	}
-	a.sessions.Put(indexKey(rec.Key), s)
+	a.sessions.Put(rec.Key.UserID, rec.Key.SessionID, s)
 	a.byUser[rec.Key.UserID] = insertSorted(a.byUser[rec.Key.UserID], s)
 	a.applyShared(rec)
 	return s
@@ -138,12 +134,13 @@ func (a *liveApp) applyShared(rec *eventlog.Record) {
 	a.sharedGen++
 }
 
-// apply folds an appended event into the session's own state and reports
-// whether it also writes app or user state. The caller holds s.mu for
-// writing.
-func (s *liveSession) apply(rec *eventlog.Record) (shared bool) {
+// apply folds an appended event into the session's own state, and into
+// app state a when it is not nil (see SessionState.apply), and reports
+// whether it writes app or user state. The caller holds s.mu for writing,
+// and s.app.mu too when a is not nil, and then bumps sharedGen if shared.
+func (s *liveSession) apply(rec *eventlog.Record, a *AppState) (shared bool) {
 	s.ownGen++
-	return s.st.apply(rec)
+	return s.st.apply(rec, a)
 }
 
 // removeSession folds the deletion of s. The caller holds s.mu and a.mu
@@ -151,7 +148,7 @@ func (s *liveSession) apply(rec *eventlog.Record) (shared bool) {
 // between the deletion's commit and this fold; that one stays.
 func (a *liveApp) removeSession(s *liveSession) {
 	s.gone.Store(true)
-	if !a.sessions.CompareAndDelete(indexKey(s.key), s) {
+	if !a.sessions.CompareAndDelete(s.key.UserID, s.key.SessionID, s) {
 		return
 	}
 	ids := a.byUser[s.key.UserID]
@@ -189,13 +186,13 @@ func (l *Live) lock(key eventlog.SessionKey, write bool) (*liveSession, error) {
 		if a == nil {
 			return nil, fmt.Errorf("session %s: %w", key, eventlog.ErrNotFound)
 		}
-		s, _ := a.sessions.Get(indexKey(key))
+		s, _ := a.sessions.Get(key.UserID, key.SessionID)
 		if s == nil {
 			// A creation holds the app across its commit, and a reader
 			// that found its record in the log must find the session:
 			// look again once no creation is under way.
 			a.mu.RLock()
-			s, _ = a.sessions.Get(indexKey(key))
+			s, _ = a.sessions.Get(key.UserID, key.SessionID)
 			a.mu.RUnlock()
 		}
 		if s == nil {
@@ -311,12 +308,10 @@ func (s *liveSession) fold(rec *eventlog.Record, appLocked *bool) error {
 	case eventlog.KindEventAppended:
 		if *appLocked {
 			// The app is held already: one pass folds every scope.
-			s.ownGen++
-			s.st.Version, s.st.LastUpdateTime = rec.Seq, rec.Time
-			if s.app.state.applyAll(s.st.State, rec) {
+			if s.apply(rec, s.app.state) {
 				s.app.sharedGen++
 			}
-		} else if s.apply(rec) {
+		} else if s.apply(rec, nil) {
 			lockApp()
 			s.app.applyShared(rec)
 		}
@@ -485,13 +480,13 @@ func (l *Live) Apply(rec *eventlog.Record) {
 	defer a.mu.Unlock()
 	switch rec.Kind {
 	case eventlog.KindSessionCreated:
-		if old, _ := a.sessions.Get(indexKey(rec.Key)); old == nil || old.st.Created < rec.Position {
+		if old, _ := a.sessions.Get(rec.Key.UserID, rec.Key.SessionID); old == nil || old.st.Created < rec.Position {
 			a.addSession(rec).mu.Unlock()
 			return // addSession folds the shared writes
 		}
 	case eventlog.KindEventAppended:
 		if s != nil && s.st.Created < rec.Position && rec.Seq > s.st.Version {
-			s.apply(rec)
+			s.apply(rec, nil)
 		}
 	case eventlog.KindSessionDeleted:
 		if s != nil && s.st.Created < rec.Position {

@@ -33,7 +33,7 @@ func TestLiveCreateViewIsNotRacedByAnUpdate(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				if _, ok := a.sessions.Get(indexKey(k)); ok {
+				if _, ok := a.sessions.Get(k.UserID, k.SessionID); ok {
 					break
 				}
 			}
@@ -73,7 +73,7 @@ func TestLiveUpdateInTwoStepsHoldsTheAppOnlyToCommit(t *testing.T) {
 	})
 	require.NoError(t, err)
 	a := l.app(k.AppName, false)
-	s, _ := a.sessions.Get(indexKey(k))
+	s, _ := a.sessions.Get(k.UserID, k.SessionID)
 	free := func(mu locker) bool {
 		if mu.TryLock() {
 			mu.Unlock()

@@ -66,7 +66,7 @@ func (s *State) Apply(rec *eventlog.Record) {
 		a.Sessions[rec.Key] = ss
 	case eventlog.KindEventAppended:
 		if ss := a.Sessions[rec.Key]; ss != nil {
-			ss.apply(rec)
+			ss.apply(rec, nil)
 		}
 	case eventlog.KindSessionDeleted:
 		delete(a.Sessions, rec.Key)
@@ -76,64 +76,50 @@ func (s *State) Apply(rec *eventlog.Record) {
 
 func newSession(rec *eventlog.Record) *SessionState {
 	ss := &SessionState{State: map[string]any{}, LastUpdateTime: rec.Time, Created: rec.Position}
-	applySessionWrites(ss.State, rec.State)
+	applyWrites(rec, ss.State, nil)
 	return ss
 }
 
-// apply folds an appended event into the session.
-// It reports whether the event also writes app or user state.
-func (ss *SessionState) apply(rec *eventlog.Record) (shared bool) {
-	shared = applySessionWrites(ss.State, rec.Writes())
+// apply folds an appended event into the session, and, when a is not nil,
+// its app: and user: writes into a in the same pass. It reports whether
+// the event writes app or user state, so that a caller that passed a nil
+// a knows whether it must lock the app and fold them (applyShared).
+func (ss *SessionState) apply(rec *eventlog.Record, a *AppState) (shared bool) {
+	shared = applyWrites(rec, ss.State, a)
 	ss.Version = rec.Seq
 	ss.LastUpdateTime = rec.Time
 	return shared
 }
 
-// applySessionWrites applies a delta's session keys to state and reports
-// whether it has app: or user: keys, so callers lock shared state only
-// when they must.
-func applySessionWrites(state, delta map[string]any) (shared bool) {
-	for k, v := range delta {
-		switch in, _ := scopeOf(k); in {
-		case inSession:
-			set(state, k, v)
-		case inApp, inUser:
-			shared = true
-		}
-	}
-	return shared
-}
-
 // applyShared folds the record's app: and user: writes.
 func (a *AppState) applyShared(rec *eventlog.Record) {
-	for k, v := range rec.Writes() {
-		switch in, _ := scopeOf(k); in {
-		case inApp:
-			a.State.write(k, v, rec.Position)
-		case inUser:
-			a.user(rec.Key.UserID).write(k, v, rec.Position)
-		}
-	}
+	applyWrites(rec, nil, a)
 }
 
-// applyAll folds an appended event's writes in one pass: session keys
-// into own, app: and user: keys into a. It reports whether any were
-// shared.
-func (a *AppState) applyAll(own map[string]any, rec *eventlog.Record) (shared bool) {
+// applyWrites folds rec's writes in one pass: its session keys into own
+// and its app: and user: keys into a, each skipped when nil. It reports
+// whether rec writes app or user state.
+func applyWrites(rec *eventlog.Record, own map[string]any, a *AppState) (shared bool) {
 	var user Shared
 	for k, v := range rec.Writes() {
 		switch in, _ := scopeOf(k); in {
 		case inSession:
-			set(own, k, v)
-		case inApp:
-			a.State.write(k, v, rec.Position)
-			shared = true
-		case inUser:
-			if user == nil {
-				user = a.user(rec.Key.UserID)
+			if own != nil {
+				set(own, k, v)
 			}
-			user.write(k, v, rec.Position)
+		case inApp:
 			shared = true
+			if a != nil {
+				a.State.write(k, v, rec.Position)
+			}
+		case inUser:
+			shared = true
+			if a != nil {
+				if user == nil {
+					user = a.user(rec.Key.UserID)
+				}
+				user.write(k, v, rec.Position)
+			}
 		}
 	}
 	return shared

@@ -14,8 +14,8 @@ import (
 	"sync"
 )
 
-// Key names a session within its app.
-type Key struct{ User, ID string }
+// key names a session within its app.
+type key struct{ user, id string }
 
 // shards is a power of two, so that a hash picks a shard with a mask.
 const shards = 32
@@ -23,7 +23,7 @@ const shards = 32
 // seed is set once, when the program starts, and never changed.
 var seed = maphash.MakeSeed()
 
-// Map is a concurrent map from Key to V. The zero value is empty and
+// Map is a concurrent map from a session (user and ID) to V. The zero value is empty and
 // ready. Each operation is atomic; Values is not a snapshot of the whole.
 type Map[V comparable] struct {
 	shards [shards]shard[V]
@@ -31,19 +31,20 @@ type Map[V comparable] struct {
 
 type shard[V comparable] struct {
 	mu sync.RWMutex
-	m  map[Key]V
+	m  map[key]V
 	// Pads the shard to 64 bytes, a cache line, so that locking one
 	// shard does not disturb its neighbours.
 	_ [32]byte
 }
 
-func (m *Map[V]) shard(k Key) *shard[V] {
-	h := maphash.String(seed, k.ID) ^ maphash.String(seed, k.User)>>1
+func (m *Map[V]) shard(k key) *shard[V] {
+	h := maphash.String(seed, k.id) ^ maphash.String(seed, k.user)>>1
 	return &m.shards[h&(shards-1)]
 }
 
-// Get returns the value at k, if there is one.
-func (m *Map[V]) Get(k Key) (V, bool) {
+// Get returns the value at user's session id, if there is one.
+func (m *Map[V]) Get(user, id string) (V, bool) {
+	k := key{user, id}
 	s := m.shard(k)
 	s.mu.RLock()
 	v, ok := s.m[k]
@@ -51,20 +52,22 @@ func (m *Map[V]) Get(k Key) (V, bool) {
 	return v, ok
 }
 
-// Put stores v at k.
-func (m *Map[V]) Put(k Key, v V) {
+// Put stores v at user's session id.
+func (m *Map[V]) Put(user, id string, v V) {
+	k := key{user, id}
 	s := m.shard(k)
 	s.mu.Lock()
 	if s.m == nil {
-		s.m = make(map[Key]V)
+		s.m = make(map[key]V)
 	}
 	s.m[k] = v
 	s.mu.Unlock()
 }
 
-// CompareAndDelete deletes the value at k if it is old, and reports
-// whether it did.
-func (m *Map[V]) CompareAndDelete(k Key, old V) bool {
+// CompareAndDelete deletes the value at user's session id if it is old,
+// and reports whether it did.
+func (m *Map[V]) CompareAndDelete(user, id string, old V) bool {
+	k := key{user, id}
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -13,41 +13,40 @@ import (
 func TestMap(t *testing.T) {
 	t.Run("the zero value is empty", func(t *testing.T) {
 		var m Map[*int]
-		_, ok := m.Get(Key{"u", "s"})
+		_, ok := m.Get("u", "s")
 		require.False(t, ok)
 		require.Empty(t, m.Values())
-		require.False(t, m.CompareAndDelete(Key{"u", "s"}, nil))
+		require.False(t, m.CompareAndDelete("u", "s", nil))
 	})
 	t.Run("user and ID together name an entry", func(t *testing.T) {
 		var m Map[string]
-		m.Put(Key{"u", "s"}, "u/s")
-		m.Put(Key{"s", "u"}, "s/u")
-		m.Put(Key{"u", "t"}, "u/t")
-		m.Put(Key{"", "us"}, "/us")
-		for _, k := range []Key{{"u", "s"}, {"s", "u"}, {"u", "t"}, {"", "us"}} {
-			v, ok := m.Get(k)
+		m.Put("u", "s", "u/s")
+		m.Put("s", "u", "s/u")
+		m.Put("u", "t", "u/t")
+		m.Put("", "us", "/us")
+		for _, k := range [][2]string{{"u", "s"}, {"s", "u"}, {"u", "t"}, {"", "us"}} {
+			v, ok := m.Get(k[0], k[1])
 			require.True(t, ok)
-			require.Equal(t, k.User+"/"+k.ID, v)
+			require.Equal(t, k[0]+"/"+k[1], v)
 		}
-		_, ok := m.Get(Key{"us", ""})
+		_, ok := m.Get("us", "")
 		require.False(t, ok)
-		m.Put(Key{"u", "s"}, "again")
-		v, _ := m.Get(Key{"u", "s"})
+		m.Put("u", "s", "again")
+		v, _ := m.Get("u", "s")
 		require.Equal(t, "again", v, "Put replaces")
 		require.ElementsMatch(t, []string{"again", "s/u", "u/t", "/us"}, m.Values())
 	})
 	t.Run("CompareAndDelete deletes only the value it names", func(t *testing.T) {
 		var m Map[string]
-		k := Key{"u", "s"}
-		m.Put(k, "new")
-		require.False(t, m.CompareAndDelete(k, "old"))
-		v, ok := m.Get(k)
+		m.Put("u", "s", "new")
+		require.False(t, m.CompareAndDelete("u", "s", "old"))
+		v, ok := m.Get("u", "s")
 		require.True(t, ok)
 		require.Equal(t, "new", v)
-		require.True(t, m.CompareAndDelete(k, "new"))
-		_, ok = m.Get(k)
+		require.True(t, m.CompareAndDelete("u", "s", "new"))
+		_, ok = m.Get("u", "s")
 		require.False(t, ok)
-		require.False(t, m.CompareAndDelete(k, "new"), "twice")
+		require.False(t, m.CompareAndDelete("u", "s", "new"), "twice")
 	})
 	t.Run("concurrent puts, gets and deletes of many keys agree with a plain map", func(t *testing.T) {
 		var m Map[int]
@@ -57,13 +56,13 @@ func TestMap(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range 1000 {
-					k := Key{fmt.Sprint("u", g), fmt.Sprint(i)}
-					m.Put(k, i)
-					if v, ok := m.Get(k); !ok || v != i {
-						t.Errorf("%v: got %v, %v", k, v, ok)
+					user, id := fmt.Sprint("u", g), fmt.Sprint(i)
+					m.Put(user, id, i)
+					if v, ok := m.Get(user, id); !ok || v != i {
+						t.Errorf("%s/%s: got %v, %v", user, id, v, ok)
 					}
-					if i%2 == 1 && !m.CompareAndDelete(k, i) {
-						t.Errorf("%v: not deleted", k)
+					if i%2 == 1 && !m.CompareAndDelete(user, id, i) {
+						t.Errorf("%s/%s: not deleted", user, id)
 					}
 				}
 			}()
