@@ -161,6 +161,20 @@ func SessionScope(key SessionKey, incarnation Position) Scope {
 	return Scope{AppName: key.AppName, UserID: key.UserID, SessionID: key.SessionID, Incarnation: incarnation}
 }
 
+// String formats the scope for messages: "store", "app %q", "user %q of
+// app %q" or a session key.
+func (s Scope) String() string {
+	switch {
+	case s.AppName == "":
+		return "store"
+	case s.IsSession():
+		return "session " + s.Key().String()
+	case s.UserID != "":
+		return fmt.Sprintf("user %q of app %q", s.UserID, s.AppName)
+	}
+	return fmt.Sprintf("app %q", s.AppName)
+}
+
 // IsSession reports whether the scope names one session.
 func (s Scope) IsSession() bool { return s.SessionID != "" }
 
@@ -184,24 +198,3 @@ func (s Scope) Contains(rec *Record) bool {
 		return s.SessionID == "" || rec.Key.SessionID == s.SessionID
 	}
 }
-
-// SessionLog is a live session's part of the log, as [Store.Session]
-// returns it. Its slices are shared with the store and capped, so reading
-// them is free and appending to them never writes into the store.
-type SessionLog struct {
-	// Created is the session's creation record; its Position identifies the
-	// session's incarnation.
-	Created *Record
-	// Records holds the session's KindEventAppended records in sequence
-	// order: Records[i].Seq == i+1.
-	Records []*Record
-	// Events holds the same events as Records, as the Event values, so a
-	// caller can hand out a session's events without building a slice.
-	Events []*Event
-	// TimeOrdered reports that the events' timestamps never decrease, so a
-	// caller may binary-search them by time.
-	TimeOrdered bool
-}
-
-// Version is the session's last sequence number (0 before any event).
-func (l SessionLog) Version() uint64 { return uint64(len(l.Records)) }
