@@ -5,9 +5,10 @@ import "fmt"
 // Rules every store enforces, in one place: every backend calls the same
 // code.
 
-// CheckRecord reports a record that no store may accept (no kind, no app
-// name, an event without an ID or a sequence number, ...) as
-// ErrInvalidArgument. [Store.Append] implementations call it first.
+// CheckRecord reports a record that no store may accept (nil, an undefined
+// kind, no app name, a session record without a user or session ID, an
+// event record without an event or an event ID) as ErrInvalidArgument.
+// [Store.Append] implementations call it first.
 func CheckRecord(rec *Record) error {
 	switch {
 	case rec == nil:

@@ -82,9 +82,9 @@ func (k *Kind) UnmarshalText(b []byte) error {
 	return fmt.Errorf("eventlog: %w: record kind %q is not defined", ErrInvalidArgument, b)
 }
 
-// Record is one entry of the log. Stored records are immutable and shared:
-// never change a record or its event after handing it to a store, nor one a
-// store returned.
+// Record is one entry of the log. Stored records are immutable and the
+// store's own, handed to readers without a copy: never change a record or
+// its event after handing it to a store, nor one a store returned.
 type Record struct {
 	// Position is the record's place in the store-wide order; the store
 	// assigns it.
@@ -92,7 +92,8 @@ type Record struct {
 	Kind     Kind       `json:"kind"`
 	Key      SessionKey `json:"key"`
 	// Seq is the session's sequence number of an appended event (1, 2, 3,
-	// ...); 0 for the other kinds.
+	// ...); 0 for the other kinds. An event record handed to
+	// [Store.Append] with Seq 0 gets the next one from the store.
 	Seq uint64 `json:"seq,omitempty"`
 	// Time is when the record happened: the creation or deletion time, or
 	// the event's timestamp.

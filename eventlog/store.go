@@ -19,8 +19,9 @@ import (
 // A store owns its log and its read model. An append is one atomic step:
 // check the conditions, write the record, fold its state (by package
 // projection's rules, which its Verify checks). A read serves that
-// state. Nothing outside the store folds the log, so a store shared by many
-// processes (a database) serves each of them the same state.
+// state. Nothing outside the store folds the log, so a store that other
+// processes write too (a database behind replicas) serves each of them the
+// same state.
 type Store interface {
 	// Append commits rec to the log and folds it into the state the store
 	// serves, in one atomic step: a concurrent Load or List sees all of it
@@ -39,34 +40,38 @@ type Store interface {
 	//   - KindSessionDeleted: the session must exist (ErrNotFound). The
 	//     store then frees the session's records, keeping only the app: and
 	//     user: state they wrote as KindStateRetained records at their
-	//     original positions, and ends the session's watchers. App and user
-	//     readers behind the freed records get ErrCompacted (see Read).
+	//     original positions ([Retained] makes them), and ends the
+	//     session's watchers. App and user readers behind the freed records
+	//     get ErrCompacted (see Read).
 	//   - KindStateRetained: always appended (import).
 	//
 	// [CheckRecord] reports the records no store accepts; call it first.
 	Append(ctx context.Context, rec *Record) (AppendResult, error)
 
 	// Load returns one live session's view: its merged state, version,
-	// incarnation, last update time and the events opts selects. A missing
-	// session gives ErrNotFound.
+	// incarnation, last update time and the events opts selects
+	// ([LoadOptions.Select]). A missing session gives ErrNotFound, options
+	// that [LoadOptions.Check] refuses give ErrInvalidArgument.
 	Load(ctx context.Context, key SessionKey, opts LoadOptions) (View, error)
 
 	// List returns the views (without events) of the live sessions of
 	// user in app, or of every user in the app when user is empty, ordered
 	// by user ID and then session ID (byte order), starting after the
-	// position opts names, at most opts.Limit of them. Each view is
-	// consistent on its own; the list as a whole need not be one snapshot.
+	// session opts names, at most opts.Limit of them. An empty app or a
+	// Limit below 1 gives ErrInvalidArgument. Each view is consistent on
+	// its own; the list as a whole need not be one snapshot.
 	List(ctx context.Context, app, user string, opts ListOptions) ([]View, error)
 
-	// Read returns at most limit records of scope whose Position is after
-	// after, in Position order. A session scope reads the session's
+	// Read returns at most limit (which must be positive, else
+	// ErrInvalidArgument) records of scope whose Position is after after,
+	// in Position order. A session scope reads the session's
 	// KindEventAppended records and gives ErrNotFound once the session (or
 	// the pinned incarnation) is gone; an app or user scope reads every
 	// record kind, and gives an error that matches ErrCompacted (a
 	// [*CompactedError] naming the first position served without a gap)
 	// when a deletion freed records of the scope after after; an empty
 	// scope reads the whole store as it is (what deletions left). The
-	// returned slice may be shared with the store: do not modify it.
+	// slice and its records may be the store's own: do not modify them.
 	//
 	// through is how far the read got: every record of scope with a
 	// position in (after, through] is in recs. It is at least the last
@@ -81,8 +86,8 @@ type Store interface {
 	// Read of scope could see: an append in the session (for a session
 	// scope) or in the app (otherwise), the session's deletion, or the
 	// store's closing. Call it before Read, and wait on it only if Read
-	// found nothing new, and no append is ever missed. A store written by
-	// other processes may also close it on a timer.
+	// found nothing new, and no append is ever missed. A store that other
+	// processes write may also close it on a timer.
 	Changes(scope Scope) <-chan struct{}
 
 	// Close releases the store. Later calls give ErrClosed, and every
@@ -104,8 +109,9 @@ type AppendResult struct {
 	State map[string]any
 	// Durable, when not nil, waits until the record is durable. A store
 	// whose records are visible before they are durable returns it so that
-	// the caller waits after releasing its own locks, letting appends share
-	// one flush; the append is acknowledged only once it returns nil.
+	// the caller waits after releasing its own locks, and appends waiting
+	// at once are made durable by one flush; the append is acknowledged
+	// only once it returns nil.
 	Durable func() error
 }
 
@@ -145,10 +151,10 @@ func (o LoadOptions) Check() error {
 }
 
 // Select applies opts to a session's events (events[i] has sequence number
-// i+1), sharing the slice where it can; the result is capped, so appending
-// to it never writes into events. timeOrdered says the timestamps never
-// decrease, which lets After binary-search. Stores that keep events in
-// memory serve [LoadOptions] with it.
+// i+1), returning a part of events rather than a copy where it can; the
+// result is capped, so appending to it never writes into events. timeOrdered
+// says the timestamps never decrease, which lets After binary-search. Stores
+// that keep events in memory serve [LoadOptions] with it.
 func (o LoadOptions) Select(events []*Event, timeOrdered bool) []*Event {
 	if o.NoEvents {
 		return nil
@@ -202,8 +208,8 @@ type View struct {
 	// it belong to the caller.
 	State map[string]any
 	// Events are the events [LoadOptions] selected, in sequence order
-	// (none from List). They are the store's, shared and read-only; the
-	// slice is capped.
+	// (none from List). They are the store's own, read-only; the slice is
+	// capped.
 	Events []*Event
 }
 

@@ -3,15 +3,14 @@
 // single-node deployment, with nothing but a directory.
 //
 // A file store is the in-memory store of package [memstore] with a journal:
-// the memory store checks every condition, folds the state, and serves
-// every read and watcher; the journal is the directory's log file. [Open]
-// replays the file into the memory store; every record the memory store
-// accepts is written to the file before anyone can see it, and
-// acknowledged once it is as durable as the chosen [SyncPolicy] promises.
-// Under SyncAlways, appends waiting for the disk at the same time share one
-// fsync (group commit). Positions are stored with the records, so they
-// stay the same across restarts and a subscriber can resume from the last
-// one it saw.
+// the memory store checks every condition, folds the state, and serves every
+// read and watcher; the journal is the directory's log file. [Open] replays
+// the file into the memory store; every record the memory store accepts is
+// written to the file before anyone can see it, and acknowledged once it is
+// as durable as the chosen [SyncPolicy] promises. Under SyncAlways, appends
+// waiting for the disk at the same time are made durable by one fsync (group
+// commit). Positions are stored with the records, so they stay the same
+// across restarts and a subscriber can resume from the last one it saw.
 //
 // The directory holds the log file (records.log) and a LOCK file. Each
 // record is a line of JSON framed with its length and a CRC-32C checksum

@@ -116,7 +116,7 @@ func (j *journal) prepare(rec *eventlog.Record) (done func(), err error) {
 // Write implements [memstore.Journal.Write]: it writes rec's line at the
 // end of the log file. A failed write leaves no part of it in the file.
 // Under SyncAlways it returns the wait for the fsync that covers the line;
-// appends waiting at once share one.
+// one fsync covers all the appends waiting at once.
 func (j *journal) Write(rec *eventlog.Record) (durable func() error, err error) {
 	if j.wal == nil {
 		return nil, fmt.Errorf("append: %w", ErrReadOnly)

@@ -46,7 +46,8 @@ type SyncPolicy uint8
 const (
 	// SyncAlways acknowledges an append once it is on disk (once its
 	// AppendResult.Durable returns): it survives a power failure. Appends
-	// waiting at the same time share each fsync (group commit).
+	// waiting at the same time are made durable by one fsync (group
+	// commit).
 	SyncAlways SyncPolicy = iota
 	// SyncInterval syncs every Options.SyncInterval: a power failure loses
 	// at most the appends acknowledged during the last interval.
@@ -106,10 +107,10 @@ type Options struct {
 // # What an append promises
 //
 // Append returns once its record is in the log file (written to the
-// operating system) and visible. Under SyncAlways its result's Durable
-// waits for the fsync that puts it on disk; appends waiting together share
-// one fsync (group commit), so a caller runs it after releasing its own
-// locks. The append is acknowledged once Durable returns nil; under the
+// operating system) and visible. Under SyncAlways its result's Durable waits
+// for the fsync that puts it on disk; one fsync covers all the appends
+// waiting together (group commit), so a caller runs it after releasing its
+// own locks. The append is acknowledged once Durable returns nil; under the
 // other policies there is nothing to wait for (see [SyncPolicy]). A failed
 // write leaves nothing in the file and nothing visible. Readers in the same
 // process (Load, List, Read and the watchers of Changes) may see a record a
@@ -356,8 +357,8 @@ type Stats struct {
 	// Synced is how much of it is known to be on disk.
 	Synced int64
 	// Syncs is the number of fsyncs of the log file. Under SyncAlways,
-	// concurrent appends share them, so there are fewer syncs than
-	// appends.
+	// one fsync covers all the appends waiting at once, so there are fewer
+	// syncs than appends.
 	Syncs int64
 }
 

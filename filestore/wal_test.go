@@ -61,10 +61,10 @@ func TestFailedWritePublishesNothing(t *testing.T) {
 	require.Greater(t, res.Record.Position, recs[0].Position)
 }
 
-// CONTRACT Z1: under SyncAlways, concurrent appends share fsyncs (group
+// CONTRACT Z1: under SyncAlways, one fsync covers concurrent appends (group
 // commit), and every append's durability wait returns only once it is
 // synced.
-func TestGroupCommitSharesSyncs(t *testing.T) {
+func TestGroupCommitCoversAppendsWithOneSync(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, t.TempDir(), Options{Sync: SyncAlways})
 	require.NoError(t, err)

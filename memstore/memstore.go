@@ -28,7 +28,7 @@
 // checked against two generation counters (the session's own, and its
 // app's for app and user state), so that a Load of a session nobody
 // changed costs one copy of the map. Its events are the store's own,
-// shared, in a capped slice.
+// read-only, in a capped slice.
 package memstore
 
 import (
@@ -107,9 +107,9 @@ type app struct {
 	// state is the app's and its users' state (Sessions unused: the
 	// index below holds the sessions).
 	state *projection.AppState
-	// sharedGen counts the changes to state, so that a session's cached
-	// merged state knows when it is out of date. Changed under mu held
-	// for writing; read without it.
+	// sharedGen counts the changes to state (app and user state), so that a
+	// session's cached merged state knows when it is out of date. Changed
+	// under mu held for writing; read without it.
 	sharedGen atomic.Uint64
 	// sessions is the index every call looks its session up in; its
 	// shards keep calls on different sessions off each other's locks and
@@ -170,7 +170,7 @@ type mergedState struct {
 	sharedGen, ownGen uint64
 	state             map[string]any
 	// nested says a value is a map or slice, which a copy for a caller
-	// must copy too; scalars are shared.
+	// must copy too; scalars need no copy.
 	nested bool
 }
 

@@ -410,7 +410,7 @@ func TestCreateReturnsTheMergedState(t *testing.T) {
 
 // CONTRACT G1 G2 G4 A5: Load serves a live session's view: incarnation,
 // version, last update time, merged state, and the events the options
-// select, shared and capped.
+// select, the store's own and capped.
 func TestLoad(t *testing.T) {
 	ctx := context.Background()
 	k := key("app", "user", "s1")

@@ -169,7 +169,7 @@ func modelRound(t *testing.T, seed uint64) {
 }
 
 // modelWorker runs steps random operations on sessions of its own, in two
-// apps and two users that other workers share.
+// apps and two users that other workers write too.
 func modelWorker(ctx context.Context, store *memstore.Store, r *rand.Rand, w int, model map[eventlog.SessionKey]*modelSession, steps int) error {
 	var keys []eventlog.SessionKey
 	for n := range steps {

@@ -282,7 +282,7 @@ func (m *Store) Close() error {
 // Snapshot copies the state the store serves into a [projection.State], to
 // compare with [projection.Rebuild] of its log or to inspect. Each app is
 // copied as it stood at one moment; different apps at different moments.
-// Values in the copy are shared with the store: do not modify them.
+// Values in the copy are the store's own: do not modify them.
 func (m *Store) Snapshot() *projection.State {
 	out := &projection.State{Apps: map[string]*projection.AppState{}}
 	for name, a := range m.apps.Snapshot() {

@@ -1049,7 +1049,7 @@ func TestAppendEvent(t *testing.T) {
 		assert.True(t, ts.Equal(back.Timestamp), "got %v", back.Timestamp)
 	})
 
-	t.Run("sequential agents share temp: state through the handle and it is never stored", func(t *testing.T) {
+	t.Run("sequential agents pass temp: state on through the handle and it is never stored", func(t *testing.T) {
 		// CONTRACT A4: temp: keys live in the caller's handle for the invocation.
 		f := newFixture(t)
 		key := observable.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
@@ -1201,7 +1201,7 @@ func TestGetSessionConfigBuilders(t *testing.T) {
 	assert.Nil(t, base.AfterTimestamp, "the original is unchanged")
 
 	other := cfg.WithNumRecentEvents(5)
-	assert.Equal(t, 2, *cfg.NumRecentEvents, "a copy does not share the count")
+	assert.Equal(t, 2, *cfg.NumRecentEvents, "a copy has a count of its own")
 	assert.Equal(t, 5, *other.NumRecentEvents)
 }
 

@@ -140,7 +140,7 @@ func (s Single[T]) Rx(opts ...rxgo.Option) rxgo.Single {
 }
 
 // rxSingle is an rxgo.Single over an observable of one item. rxgo's own
-// Singles (ElementAt, Map on a Single...) share one channel among their
+// Singles (ElementAt, Map on a Single...) use one channel for all their
 // observations, so a second observation panics, and ElementAt follows an
 // error with a second item nobody reads; this one observes its source
 // afresh each time.

@@ -11,8 +11,9 @@
 //	KEY       the session's own state
 //
 // A delta value equal to [Removed] deletes the key in its scope. App and
-// user writes carry their record's position, and the write of the highest
-// position wins, so they may be folded in any order.
+// user state together are the shared state ([Shared]); their writes carry
+// their record's position, and the write of the highest position wins, so
+// they may be folded in any order.
 //
 // The fold is pure: [State.Apply] folds one record, [Rebuild] replays a
 // store's whole log. A store that serves state folds each record with the

@@ -155,9 +155,10 @@ type Entry struct {
 	Removed  bool
 }
 
-// Shared is app or user state: entries by key, kept with the scope prefix
-// ("app:k", "user:k") as a handle's merged state shows them, so that a read
-// merges them without building a single string. Entries are pointers so
+// Shared is app or user state, the state that the sessions of an app or of
+// a user share: entries by key, kept with the scope prefix ("app:k",
+// "user:k") as a handle's merged state shows them, so that a read merges
+// them without building a single string. Entries are pointers so
 // that a write finds and updates its entry with one map lookup.
 type Shared map[string]*Entry
 
@@ -179,7 +180,7 @@ func (s Shared) write(key string, v any, pos eventlog.Position) {
 }
 
 // Clone copies the entries, so that the copy does not change with s (the
-// values themselves are shared).
+// values themselves are not copied).
 func (s Shared) Clone() Shared {
 	out := make(Shared, len(s))
 	for k, e := range s {
@@ -200,7 +201,7 @@ func (s Shared) mergeInto(out map[string]any) {
 }
 
 // Values returns the live keys, without their scope prefix, and their
-// values (shared, not copied).
+// values (not copied).
 func (s Shared) Values() map[string]any {
 	out := make(map[string]any, len(s))
 	for k, e := range s {

@@ -25,8 +25,9 @@ func TestMemoryConformance(t *testing.T) {
 	servicetest.Run(t, func(*testing.T) eventlog.Store { return memstore.New() })
 }
 
-// replicaStore is one replica's handle on a shared in-memory store:
-// closing it closes the replica, not the store the others go on using.
+// replicaStore is one replica's handle on an in-memory store that every
+// replica writes: closing it closes the replica, not the store the others
+// go on using.
 type replicaStore struct {
 	eventlog.Store
 	closed atomic.Bool
@@ -44,13 +45,13 @@ func (r *replicaStore) Close() error {
 	return nil
 }
 
-// TestMemoryReplicas runs the replica checks over services that share one
-// in-memory store, as replicas share a database: each service sees what
+// TestMemoryReplicas runs the replica checks with every replica over one
+// in-memory store, as replicas run over one database: each service sees what
 // the others wrote in its next call, because none keeps state of its own.
 func TestMemoryReplicas(t *testing.T) {
 	servicetest.RunReplicas(t, func(t *testing.T) func() eventlog.Store {
-		shared := memstore.New()
-		t.Cleanup(func() { shared.Close() })
-		return func() eventlog.Store { return &replicaStore{Store: shared} }
+		store := memstore.New()
+		t.Cleanup(func() { store.Close() })
+		return func() eventlog.Store { return &replicaStore{Store: store} }
 	})
 }

@@ -507,7 +507,7 @@ func TestModelRandomOperations(t *testing.T) {
 		byTime := map[int64]*mdlOp{}
 		byEvent := map[string]*mdlOp{}
 		for _, op := range ops {
-			require.NotContains(t, byTime, op.at.UnixNano(), "two operations share a time")
+			require.NotContains(t, byTime, op.at.UnixNano(), "two operations have the same time")
 			byTime[op.at.UnixNano()] = op
 			if op.kind == "append" {
 				byEvent[op.eventID] = op

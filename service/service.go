@@ -22,7 +22,7 @@
 //
 // # Who owns what
 //
-// Stored events are immutable and shared: reads hand out the store's own
+// Stored events are immutable and read-only: reads hand out the store's own
 // events without copying them, which is why a Get costs the same for ten
 // events or ten thousand. A [Session]'s Events slice is capped, so appending
 // to it never writes into the store, but its elements and the events they
@@ -186,7 +186,7 @@ type Session struct {
 	State map[string]any `json:"state"`
 	// Events are the session's events in sequence order (List leaves them
 	// empty). Append to the slice freely; its elements and their events are
-	// shared with the store and read-only (see the package doc).
+	// the store's own, read-only (see the package doc).
 	Events []*Event `json:"events"`
 	// LastUpdateTime is the creation time or the last event's timestamp.
 	LastUpdateTime time.Time `json:"lastUpdateTime"`
@@ -380,10 +380,10 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 
 // AppendEvent appends ev to the session sess names and updates sess in
 // place (its events, state, LastUpdateTime and Version). It returns the
-// stored event, shared with the store and read-only like every stored
-// event: a copy of ev with an ID (a new UUID when ev has none) and a
-// timestamp (now when ev has none), and without temp: keys in its state
-// delta; temp: keys still update sess. ev itself is not changed.
+// stored event, the store's own and read-only like every stored event: a
+// copy of ev with an ID (a new UUID when ev has none) and a timestamp (now
+// when ev has none), and without temp: keys in its state delta; temp: keys
+// still update sess. ev itself is not changed.
 //
 // A partial event is returned as it is and stores nothing. An event whose
 // ID the session already holds stores nothing and returns the stored event
@@ -456,7 +456,7 @@ type ListEventsOptions = ListOptions
 
 // EventPage is a page of a session's events.
 type EventPage struct {
-	// Events are shared read-only with the store.
+	// Events are the store's own, read-only.
 	Events []*Event
 	// NextPageToken continues the listing; empty on the last page.
 	NextPageToken string

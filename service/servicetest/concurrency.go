@@ -16,13 +16,13 @@ import (
 
 // z1 checks CONTRACT Z1.
 func (s suite) z1(t *testing.T) {
-	t.Run("goroutines appending to their own sessions and a shared one all succeed", func(t *testing.T) {
+	t.Run("goroutines appending to their own sessions and to one they all write all succeed", func(t *testing.T) {
 		// CONTRACT Z1 A6
 		t.Parallel()
 		h := s.open(t)
 		const writers, appends = 8, 25
-		shared := key("app", "shared-user", "shared")
-		h.create(shared, nil)
+		common := key("app", "common-user", "common")
+		h.create(common, nil)
 		own := make([]*service.Session, writers)
 		for w := range own {
 			own[w] = h.create(key("app", fmt.Sprintf("user-%d", w%3), fmt.Sprintf("own-%d", w)), nil)
@@ -40,7 +40,7 @@ func (s suite) z1(t *testing.T) {
 					t.Errorf("list: %v", err)
 					return
 				}
-				if _, err := h.svc.ListEvents(h.ctx, shared, service.ListEventsOptions{PageSize: 7}); err != nil {
+				if _, err := h.svc.ListEvents(h.ctx, common, service.ListEventsOptions{PageSize: 7}); err != nil {
 					t.Errorf("list events: %v", err)
 					return
 				}
@@ -59,20 +59,20 @@ func (s suite) z1(t *testing.T) {
 					}
 					for attempt := 0; ; attempt++ {
 						if attempt == 100000 {
-							t.Errorf("writer %d: no progress on the shared session", w)
+							t.Errorf("writer %d: no progress on the common session", w)
 							return
 						}
-						sess, err := h.svc.Get(h.ctx, shared, service.GetOptions{NumRecentEvents: 1})
+						sess, err := h.svc.Get(h.ctx, common, service.GetOptions{NumRecentEvents: 1})
 						if err == nil {
 							_, err = h.svc.AppendEvent(h.ctx, sess, &service.Event{ID: fmt.Sprintf("w%d-%d", w, i),
-								Actions: service.EventActions{StateDelta: map[string]any{"by": w, "app:shared-by": w}}})
+								Actions: service.EventActions{StateDelta: map[string]any{"by": w, "app:by": w}}})
 						}
 						if errors.Is(err, service.ErrStaleSession) {
 							retries.Add(1)
 							continue
 						}
 						if err != nil {
-							t.Errorf("writer %d: append to the shared session: %v", w, err)
+							t.Errorf("writer %d: append to the common session: %v", w, err)
 							return
 						}
 						break
@@ -92,7 +92,7 @@ func (s suite) z1(t *testing.T) {
 			require.Len(t, got.Events, appends)
 			require.Equal(t, float64(appends-1), got.State["n"])
 		}
-		got := h.get(shared)
+		got := h.get(common)
 		require.Equal(t, uint64(writers*appends), got.Version)
 		seen := map[string]bool{}
 		for _, e := range got.Events {
@@ -100,7 +100,7 @@ func (s suite) z1(t *testing.T) {
 			seen[e.ID] = true
 		}
 		require.Len(t, seen, writers*appends)
-		require.Equal(t, uint64(writers*appends), uint64(len(h.events(shared, 0))))
+		require.Equal(t, uint64(writers*appends), uint64(len(h.events(common, 0))))
 		h.verify()
 		t.Logf("%d stale appends retried", retries.Load())
 	})

@@ -273,7 +273,7 @@ func (s suite) g4(t *testing.T) {
 		one, two := h.get(k), h.get(k)
 		one.Events = append(one.Events, &service.Event{ID: "mine"})
 		two.Events = append(two.Events, &service.Event{ID: "yours"})
-		require.Equal(t, []string{"e1", "e2", "mine"}, ids(one.Events), "two Gets share spare capacity")
+		require.Equal(t, []string{"e1", "e2", "mine"}, ids(one.Events), "an append to another Get's events wrote into this one")
 		require.Equal(t, []string{"e1", "e2"}, ids(h.get(k).Events))
 		require.Equal(t, []string{"e1", "e2"}, ids(h.events(k, 0)))
 
@@ -288,9 +288,9 @@ func (s suite) g4(t *testing.T) {
 		require.Equal(t, []string{"e1", "e2"}, ids(h.events(k, 0)))
 	})
 
-	t.Run("returned events are the stored events, shared rather than copied", func(t *testing.T) {
-		// CONTRACT G4: stored events are immutable records, shared
-		// read-only; only a clone is the caller's to change.
+	t.Run("returned events are the stored events, the store's own rather than copies", func(t *testing.T) {
+		// CONTRACT G4: stored events are immutable records, the store's
+		// own and read-only; only a clone is the caller's to change.
 		t.Parallel()
 		h := s.open(t)
 		k := build(h)
@@ -304,7 +304,7 @@ func (s suite) g4(t *testing.T) {
 		require.Equal(t, []string{"e1", "e2"}, ids(h.get(k).Events), "Get")
 	})
 
-	t.Run("Event.Clone gives a copy that shares nothing with the stored event", func(t *testing.T) {
+	t.Run("Event.Clone gives a copy that has nothing in common with the stored event", func(t *testing.T) {
 		// CONTRACT G4
 		t.Parallel()
 		h := s.open(t)

@@ -16,19 +16,18 @@ import (
 	"github.com/sessionlog/sessionlog/service"
 )
 
-// RunReplicas checks what services sharing one store promise each other:
-// several services, each over its own store, all stores over the same log
-// and state (the same database), as the replicas of an agent server behind
-// a load balancer would be. A replica keeps nothing of its own beyond the
-// handles it gives out, so what one writes shows in the next call of any
-// other.
+// RunReplicas checks what replicas promise each other: several services,
+// each over its own store, all stores over the same log and state (the same
+// database), as the replicas of an agent server behind a load balancer would
+// be. A replica keeps nothing of its own beyond the handles it gives out, so
+// what one writes shows in the next call of any other.
 //
 // newLog is called once per subtest and returns a function that opens
-// another store over that subtest's log; the stores it opens must not
-// share connections or caches that would hide one replica's writes from
+// another store over that subtest's log; the stores it opens must not have
+// connections or caches in common that would hide one replica's writes from
 // another. RunReplicas closes every store it opens. Like [Run], it runs
-// every check twice, the second time (the subtest "wrapped") with each
-// store wrapped in a struct that embeds it.
+// every check twice, the second time (the subtest "wrapped") with each store
+// wrapped in a struct that embeds it.
 func RunReplicas(t *testing.T, newLog func(t *testing.T) (open func() eventlog.Store)) {
 	replicas{newLog: newLog}.run(t)
 	t.Run("wrapped", func(t *testing.T) {
@@ -67,7 +66,7 @@ type replicas struct {
 	newLog func(t *testing.T) (open func() eventlog.Store)
 }
 
-// replica is one service over its own store of a shared log.
+// replica is one service over its own store of a log other replicas write.
 type replica struct {
 	*harness
 	hooks *hookedStore
@@ -116,7 +115,7 @@ func (r replicas) open(t *testing.T, n int, opts ...option) ([]replica, func(opt
 		h := &harness{t: t, ctx: t.Context(), store: store, clock: clock}
 		t.Cleanup(func() { h.closeOnce.Do(func() { assert.NoError(t, store.Close(), "closing a replica's store") }) })
 		svc, err := service.New(h.ctx, o)
-		require.NoError(t, err, "service.New over a shared log")
+		require.NoError(t, err, "service.New over a log other replicas write")
 		h.svc = svc
 		return replica{h, hooks}
 	}

@@ -14,8 +14,8 @@
 // Run runs the whole suite twice: over the stores newStore makes, and again
 // (in the subtest "wrapped") over each of them wrapped in a struct that
 // embeds [eventlog.Store], so that a store that relied on its callers
-// asserting its concrete type, or an optional interface, fails. Replicas
-// of a service sharing one store (a database) are checked by
+// asserting its concrete type, or an optional interface, fails. Replicas,
+// services whose stores are over one log (a database), are checked by
 // [RunReplicas], twice in the same way.
 //
 // The suite's files follow the contract's rule groups: keys (K), create and
@@ -37,7 +37,7 @@ import (
 // Run runs the conformance suite against the stores newStore makes. newStore
 // must return a fresh, empty store each time it is called (once per
 // subtest); Run closes each store when its subtest ends. Subtests run in
-// parallel, so stores from one newStore must not share state.
+// parallel, so stores from one newStore must be independent of each other.
 //
 // The subtests are grouped by contract rule (K1, C1, G2, ...). Each builds
 // a service.Service over its own store, usually with a fake clock that
