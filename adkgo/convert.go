@@ -25,9 +25,9 @@ import (
 // runtime writes them: a tool confirmation as a {"hint", "confirmed",
 // "payload"} map, and a requested input's response schema as its JSON text.
 //
-// The result shares ev's maps, slices and pointers; the service copies what
-// it stores. A nil ev, and a response schema that does not survive its own
-// JSON encoding, give ErrInvalidArgument.
+// The result holds ev's own maps, slices and pointers, not copies; the
+// service copies what it stores. A nil ev, and a response schema that does
+// not survive its own JSON encoding, give ErrInvalidArgument.
 func FromADK(ev *session.Event) (*eventlog.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("%w: event is nil", service.ErrInvalidArgument)
@@ -104,10 +104,10 @@ func FromADK(ev *session.Event) (*eventlog.Event, error) {
 // are left out too: they carry nothing, and the Go ADK's runner panics on
 // them.
 //
-// The result shares ev's maps, slices and pointers, so treat it as
-// read-only when ev is a stored event. A nil ev, a tool confirmation that
-// is not an object of the ADK's shape, and a response schema that is not a
-// JSON Schema give ErrInvalidArgument.
+// The result holds ev's own maps, slices and pointers, not copies, so treat
+// it as read-only when ev is a stored event. A nil ev, a tool confirmation
+// that is not an object of the ADK's shape, and a response schema that is
+// not a JSON Schema give ErrInvalidArgument.
 func ToADK(ev *eventlog.Event) (*session.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("%w: event is nil", service.ErrInvalidArgument)

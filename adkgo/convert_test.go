@@ -306,7 +306,7 @@ func TestConversionErrors(t *testing.T) {
 		whole := &eventlog.Event{Content: genai.NewContentFromText("c", genai.RoleUser)}
 		got, err = ToADK(whole)
 		require.NoError(t, err)
-		assert.Same(t, whole.Content, got.Content, "content without nil parts is shared, not copied")
+		assert.Same(t, whole.Content, got.Content, "content without nil parts is the same pointer, not a copy")
 	})
 
 	t.Run("fields the Go ADK has no place for are left out of ToADK", func(t *testing.T) {

@@ -23,8 +23,8 @@ import (
 // shows other sessions' writes. It is safe for concurrent use, as agents
 // running in parallel read it while the runner appends.
 //
-// The events it holds are shared with every reader: treat them as
-// read-only, as the ADK's own services require.
+// The events it holds are the store's own, handed to every reader without
+// a copy: treat them as read-only, as the ADK's own services require.
 //
 // A Session the service did not return (the zero value, or nil) reads as
 // an empty session with no key; AppendEvent and State().Set refuse it with

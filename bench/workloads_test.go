@@ -18,7 +18,7 @@ import (
 	adksession "google.golang.org/adk/v2/session"
 	"google.golang.org/genai"
 
-	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/memstore"
 	"github.com/sessionlog/sessionlog/projection"
 	"github.com/sessionlog/sessionlog/service"
 )
@@ -573,16 +573,16 @@ func BenchmarkRebuild1M(b *testing.B) {
 
 var (
 	rebuildOnce sync.Once
-	rebuildLog  *eventlog.Memory
+	rebuildLog  *memstore.Store
 	rebuildErr  error
 )
 
-func rebuildStore(b *testing.B) *eventlog.Memory {
+func rebuildStore(b *testing.B) *memstore.Store {
 	b.StopTimer()
 	defer b.StartTimer()
 	rebuildOnce.Do(func() {
 		ctx := context.Background()
-		store := eventlog.NewMemory()
+		store := memstore.New()
 		svc, err := service.New(ctx, service.Options{Store: store})
 		if err != nil {
 			rebuildErr = err

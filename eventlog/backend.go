@@ -2,12 +2,13 @@ package eventlog
 
 import "fmt"
 
-// Rules every store enforces, in one place: [Memory] and the other backends
-// call the same code.
+// Rules every store enforces, in one place: every backend calls the same
+// code.
 
-// CheckRecord reports a record that no store may accept (no kind, no app
-// name, an event without an ID or a sequence number, ...) as
-// ErrInvalidArgument. [Store.Append] implementations call it first.
+// CheckRecord reports a record that no store may accept (nil, an undefined
+// kind, no app name, a session record without a user or session ID, an
+// event record without an event or an event ID) as ErrInvalidArgument.
+// [Store.Append] implementations call it first.
 func CheckRecord(rec *Record) error {
 	switch {
 	case rec == nil:
@@ -22,8 +23,6 @@ func CheckRecord(rec *Record) error {
 		return fmt.Errorf("append: %w: event record has no event", ErrInvalidArgument)
 	case rec.Kind == KindEventAppended && rec.Event.ID == "":
 		return fmt.Errorf("append: %w: event ID is empty", ErrInvalidArgument)
-	case rec.Kind == KindEventAppended && rec.Seq == 0:
-		return fmt.Errorf("append: %w: event record seq is 0 (sequence numbers start at 1)", ErrInvalidArgument)
 	}
 	return nil
 }

@@ -9,14 +9,15 @@ import (
 	"google.golang.org/genai"
 )
 
-// Clone returns a deep copy of e that shares no memory the caller can change
-// with e: a store keeps its own copy of an appended event, and a reader that
-// wants to edit an event it was handed edits a clone. A nil e gives nil.
+// Clone returns a deep copy of e that has no memory the caller can change in
+// common with e: a store keeps its own copy of an appended event, and a
+// reader that wants to edit an event it was handed edits a clone. A nil e
+// gives nil.
 //
 // Maps and slices are copied, JSON-like values inside them as [CloneValue]
 // describes, and every genai value is copied in full. Values of types
 // CloneValue does not know (a caller's own structs stored in StateDelta, say)
-// are shared, as are pointer cycles, which JSON-like data never has. The
+// are not copied, nor are pointer cycles, which JSON-like data never has. The
 // common case, a text or function-call Content and a few scalar state keys,
 // takes a handful of allocations.
 func (e *Event) Clone() *Event {
@@ -94,8 +95,8 @@ func (e *Event) Clone() *Event {
 
 // CloneMap returns a deep copy of a JSON-like map, each value copied by
 // [CloneValue]. A nil map gives nil and an empty one an empty one, so the
-// copy encodes exactly as the original does. State code shares it with
-// Clone so that state and events copy values by the same rules.
+// copy encodes exactly as the original does. Clone and the state code both
+// use it, so that state and events copy values by the same rules.
 func CloneMap(m map[string]any) map[string]any {
 	if m == nil {
 		return nil
@@ -111,9 +112,9 @@ func CloneMap(m map[string]any) map[string]any {
 // []any trees are copied recursively, and []string, map[string]string,
 // []byte and []map[string]any are copied too. Scalars (strings, numbers,
 // booleans, nil) are immutable and returned as they are. Any other type is
-// returned as it is and so stays shared with v: CloneValue cannot know how
-// to copy a caller's own types, and JSON-decoded data never holds them.
-// Nil maps and slices stay nil, empty ones stay empty.
+// returned as it is, not copied: CloneValue cannot know how to copy a
+// caller's own types, and JSON-decoded data never holds them. Nil maps and
+// slices stay nil, empty ones stay empty.
 func CloneValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -158,7 +159,7 @@ func NeedsClone(v any) bool {
 	return false
 }
 
-// cloneParts copies a Content's parts. The parts share one backing array,
+// cloneParts copies a Content's parts. The parts live in one backing array,
 // so n parts cost two allocations rather than n+1; nil entries stay nil.
 func cloneParts(parts []*genai.Part) []*genai.Part {
 	if parts == nil {

@@ -21,8 +21,8 @@ import (
 // seconds, so neither runtime's real timestamps are misread. See
 // [ParseTimestamp] for the full rules.
 //
-// Events in a log are shared with readers; treat them as read-only and use
-// [Event.Clone] for a copy you may change.
+// Events in a log are the store's own, handed to readers without a copy:
+// treat them as read-only and use [Event.Clone] for a copy you may change.
 type Event struct {
 	// ID identifies the event within its session; appends with an ID the
 	// session already holds are deduplicated.

@@ -480,8 +480,8 @@ func TestEventClone(t *testing.T) {
 		assert.Nil(t, (&Event{}).Clone().Actions.StateDelta)
 	})
 
-	// CONTRACT G4: a clone shares no memory with its original.
-	t.Run("a clone shares no pointer, map or slice with its original", func(t *testing.T) {
+	// CONTRACT G4: a clone has no memory in common with its original.
+	t.Run("a clone has no pointer, map or slice in common with its original", func(t *testing.T) {
 		ev := evFixture()
 		ev.Content.Parts = append(ev.Content.Parts, evRareParts()...)
 		ev.GroundingMetadata.GroundingChunks = append(ev.GroundingMetadata.GroundingChunks, &genai.GroundingChunk{
@@ -598,7 +598,7 @@ func evCheckRefs(t *testing.T, v reflect.Value, path string, seen map[uintptr]st
 	t.Helper()
 	evWalkRefs(v, path, func(addr uintptr, p string) {
 		if orig, ok := seen[addr]; ok {
-			t.Errorf("%s shares memory with %s", p, orig)
+			t.Errorf("%s points to the same memory as %s", p, orig)
 		}
 	})
 }
@@ -617,7 +617,7 @@ func evWalkRefs(v reflect.Value, path string, ref func(uintptr, string)) {
 		}
 	case reflect.Struct:
 		if v.Type() == reflect.TypeFor[time.Time]() {
-			return // immutable; its *Location is shared by design
+			return // immutable; its *Location is not copied, by design
 		}
 		for i := range v.NumField() {
 			evWalkRefs(v.Field(i), path+"."+v.Type().Field(i).Name, ref)
@@ -678,7 +678,7 @@ func TestCloneCoversGenaiFields(t *testing.T) {
 				if slices.Contains(h.fields, f.Name) {
 					continue
 				}
-				assert.False(t, evHoldsRefs(f.Type), "genai.%s.%s (%s) holds references that Clone would share", h.typ.Name(), f.Name, f.Type)
+				assert.False(t, evHoldsRefs(f.Type), "genai.%s.%s (%s) holds references that Clone would not copy", h.typ.Name(), f.Name, f.Type)
 			}
 		})
 	}
@@ -702,7 +702,7 @@ func evHoldsRefs(t reflect.Type) bool {
 
 func TestCloneValue(t *testing.T) {
 	type custom struct{ N int }
-	shared := &custom{N: 1}
+	uncopied := &custom{N: 1}
 	cases := []struct {
 		name string
 		in   any
@@ -722,7 +722,7 @@ func TestCloneValue(t *testing.T) {
 		{"a typed nil slice stays a typed nil slice", []any(nil)},
 		{"an empty map stays empty, not nil", map[string]any{}},
 		{"an empty slice stays empty, not nil", []any{}},
-		{"an unknown type is shared, as documented", shared},
+		{"an unknown type is returned as it is, as documented", uncopied},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -762,8 +762,8 @@ func TestCloneValue(t *testing.T) {
 		}, c)
 	})
 
-	t.Run("an unknown type stays shared", func(t *testing.T) {
-		assert.Same(t, shared, CloneValue(shared))
+	t.Run("an unknown type is not copied", func(t *testing.T) {
+		assert.Same(t, uncopied, CloneValue(uncopied))
 	})
 
 	t.Run("CloneMap of nil is nil", func(t *testing.T) {

@@ -18,9 +18,11 @@ const followBatch = 256
 // and no repeats; KindStateRetained records are skipped (they are history,
 // not changes).
 //
-// The one gap: deletion frees a session's records (CONTRACT D3), so
-// records of a session deleted before the cursor reaches them are not
-// delivered (an app or user scope still gets the deletion).
+// Deletion frees a session's records (CONTRACT D3). A session follower
+// still behind them completes; an app or user follower never skips them
+// silently: it ends with the store's [*CompactedError] (matching
+// [ErrCompacted]), which names the position to follow on from after
+// re-reading state (CONTRACT S2).
 //
 // The iteration ends without an error when ctx is done or when a session
 // scope's session is deleted; a store failure is yielded as the final

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/internal/leaktest"
+	"github.com/sessionlog/sessionlog/memstore"
 )
 
 // TestMain fails the package's tests if any goroutine outlives them: Follow
@@ -25,6 +26,57 @@ func TestMain(m *testing.M) {
 // flWait bounds every wait in these tests. It is never a measured duration:
 // it only turns a hang into a failure.
 const flWait = 20 * time.Second
+
+// memT0 is the base time of the records these tests build.
+var memT0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func memKey(app, user, id string) eventlog.SessionKey {
+	return eventlog.SessionKey{AppName: app, UserID: user, SessionID: id}
+}
+
+// memCreated builds a creation record.
+func memCreated(key eventlog.SessionKey, state map[string]any) *eventlog.Record {
+	return &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key, Time: memT0, State: state}
+}
+
+// memAppended builds the record of an event with the given sequence number
+// and ID; its timestamp grows with seq.
+func memAppended(key eventlog.SessionKey, seq uint64, id string, delta map[string]any) *eventlog.Record {
+	ts := memT0.Add(time.Duration(seq) * time.Second)
+	return &eventlog.Record{
+		Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: ts,
+		Event: &eventlog.Event{ID: id, Author: "agent", Timestamp: ts, Actions: eventlog.EventActions{StateDelta: delta}},
+	}
+}
+
+func memDeleted(key eventlog.SessionKey) *eventlog.Record {
+	return &eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: memT0.Add(time.Hour)}
+}
+
+// memAppend appends rec, fails the test on error, and returns the stored
+// record.
+func memAppend(t testing.TB, store eventlog.Store, rec *eventlog.Record) *eventlog.Record {
+	t.Helper()
+	res, err := store.Append(context.Background(), rec)
+	require.NoError(t, err, "append %s of %s", rec.Kind, rec.Key)
+	return res.Record
+}
+
+// memReadAll reads every record of scope in one call.
+func memReadAll(t testing.TB, store eventlog.Store, scope eventlog.Scope) []*eventlog.Record {
+	t.Helper()
+	recs, _, err := store.Read(context.Background(), scope, 0, 1<<30)
+	require.NoError(t, err)
+	return recs
+}
+
+func memPositions(recs []*eventlog.Record) []eventlog.Position {
+	out := make([]eventlog.Position, len(recs))
+	for i, r := range recs {
+		out[i] = r.Position
+	}
+	return out
+}
 
 // flItem is one step of a Follow iteration.
 type flItem struct {
@@ -135,7 +187,7 @@ func TestFollowReplaysThenFollowsLive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := eventlog.NewMemory()
+			store := memstore.New()
 			created := memAppend(t, store, memCreated(k, nil))
 			memAppend(t, store, memCreated(memKey("app", "user", "noise"), nil))
 			var all []*eventlog.Record
@@ -169,7 +221,7 @@ func TestFollowReplaysThenFollowsLive(t *testing.T) {
 // still gets every record, in order, when it reads on.
 func TestFollowSlowConsumerGetsEverything(t *testing.T) {
 	k := memKey("app", "user", "s1")
-	store := eventlog.NewMemory()
+	store := memstore.New()
 	created := memAppend(t, store, memCreated(k, nil))
 	var (
 		mu  sync.Mutex
@@ -178,12 +230,12 @@ func TestFollowSlowConsumerGetsEverything(t *testing.T) {
 	const total = 1500
 	appendN := func(from, to int) error {
 		for seq := from; seq <= to; seq++ {
-			rec, err := store.Append(context.Background(), memAppended(k, uint64(seq), "e"+strconv.Itoa(seq), nil))
+			res, err := store.Append(context.Background(), memAppended(k, uint64(seq), "e"+strconv.Itoa(seq), nil))
 			if err != nil {
 				return err
 			}
 			mu.Lock()
-			all = append(all, rec)
+			all = append(all, res.Record)
 			mu.Unlock()
 		}
 		return nil
@@ -220,7 +272,7 @@ func TestFollowSlowConsumerGetsEverything(t *testing.T) {
 // CONTRACT S1 S2: a cursor sees the records of concurrent appenders, in
 // position order, with no gaps and no repeats.
 func TestFollowConcurrentAppenders(t *testing.T) {
-	store := eventlog.NewMemory()
+	store := memstore.New()
 	const writers, perWriter = 6, 150
 	keys := make([]eventlog.SessionKey, writers)
 	for i := range keys {
@@ -276,8 +328,8 @@ func TestFollowConcurrentAppenders(t *testing.T) {
 // is replaying or waiting, and when the consumer stops.
 func TestFollowEnds(t *testing.T) {
 	k := memKey("app", "user", "s1")
-	setup := func(t *testing.T, events int) (*eventlog.Memory, *eventlog.Record) {
-		store := eventlog.NewMemory()
+	setup := func(t *testing.T, events int) (*memstore.Store, *eventlog.Record) {
+		store := memstore.New()
 		created := memAppend(t, store, memCreated(k, nil))
 		for seq := 1; seq <= events; seq++ {
 			memAppend(t, store, memAppended(k, uint64(seq), strconv.Itoa(seq), nil))
@@ -358,7 +410,7 @@ func TestFollowEndsWhenSessionIsDeleted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := eventlog.NewMemory()
+			store := memstore.New()
 			created := memAppend(t, store, memCreated(k, nil))
 			var want []*eventlog.Record
 			ch, _ := flStart(t, store, eventlog.SessionScope(k, created.Position), created.Position)
@@ -377,13 +429,13 @@ func TestFollowEndsWhenSessionIsDeleted(t *testing.T) {
 		})
 	}
 	t.Run("a cursor on a session that does not exist ends at once", func(t *testing.T) {
-		store := eventlog.NewMemory()
+		store := memstore.New()
 		for rec, err := range eventlog.Follow(context.Background(), store, eventlog.SessionScope(k, 0), 0) {
 			t.Fatalf("yielded %v, %v", rec, err)
 		}
 	})
 	t.Run("a cursor pinned to a deleted incarnation ends at once", func(t *testing.T) {
-		store := eventlog.NewMemory()
+		store := memstore.New()
 		created := memAppend(t, store, memCreated(k, nil))
 		memAppend(t, store, memDeleted(k))
 		memAppend(t, store, memCreated(k, nil))
@@ -407,7 +459,7 @@ func TestFollowYieldsErrClosed(t *testing.T) {
 	}
 	for _, sc := range scopes {
 		t.Run(sc.name+" waiting for records yields ErrClosed when the store closes", func(t *testing.T) {
-			store := eventlog.NewMemory()
+			store := memstore.New()
 			memAppend(t, store, memCreated(k, nil))
 			rec := memAppend(t, store, memAppended(k, 1, "e1", nil))
 			ch, _ := flStart(t, store, sc.scope, 0)
@@ -422,7 +474,7 @@ func TestFollowYieldsErrClosed(t *testing.T) {
 			assert.ErrorIs(t, rest[0].err, eventlog.ErrClosed)
 		})
 		t.Run(sc.name+" over a closed store yields ErrClosed at once", func(t *testing.T) {
-			store := eventlog.NewMemory()
+			store := memstore.New()
 			memAppend(t, store, memCreated(k, nil))
 			require.NoError(t, store.Close())
 			var errs []error
@@ -439,31 +491,30 @@ func TestFollowYieldsErrClosed(t *testing.T) {
 // CONTRACT D3 S2: retained-state records are history, not changes: a
 // cursor skips them, whether a deletion left them or an import wrote them.
 func TestFollowSkipsRetainedState(t *testing.T) {
-	store := eventlog.NewMemory()
+	store := memstore.New()
 	gone := memKey("app", "user", "gone")
 	keep := memKey("app", "user", "keep")
 	memAppend(t, store, memCreated(gone, map[string]any{"app:a": 1}))
-	memAppend(t, store, memAppended(gone, 1, "g1", map[string]any{"user:b": 2}))
+	g1 := memAppend(t, store, memAppended(gone, 1, "g1", map[string]any{"user:b": 2}))
 	kc := memAppend(t, store, memCreated(keep, nil))
 	d := memAppend(t, store, memDeleted(gone))
 	memAppend(t, store, &eventlog.Record{Kind: eventlog.KindStateRetained, Key: memKey("app", "user", ""), State: map[string]any{"app:c": 3}})
 	k1 := memAppend(t, store, memAppended(keep, 1, "k1", nil))
 
-	stored := memReadAll(t, store, eventlog.Scope{AppName: "app"})
 	retained := 0
-	for _, rec := range stored {
+	for _, rec := range memReadAll(t, store, eventlog.Scope{}) {
 		if rec.Kind == eventlog.KindStateRetained {
 			retained++
 		}
 	}
 	require.Equal(t, 3, retained, "the log holds the retained records the cursor must skip")
 
-	t.Run("a cursor yields only the creation, the deletion and the event", func(t *testing.T) {
-		ch, _ := flStart(t, store, eventlog.Scope{AppName: "app"}, 0)
+	t.Run("a cursor from where the app is served whole yields only the creation, the deletion and the event", func(t *testing.T) {
+		ch, _ := flStart(t, store, eventlog.Scope{AppName: "app"}, g1.Position)
 		flGapless(t, []*eventlog.Record{kc, d, k1}, flRecords(t, ch, 3))
 	})
-	t.Run("a user cursor skips them too, also when they arrive live", func(t *testing.T) {
-		ch, _ := flStart(t, store, eventlog.Scope{AppName: "app", UserID: "user"}, 0)
+	t.Run("an import's retained record arriving live is skipped too", func(t *testing.T) {
+		ch, _ := flStart(t, store, eventlog.Scope{AppName: "app", UserID: "user"}, g1.Position)
 		flGapless(t, []*eventlog.Record{kc, d, k1}, flRecords(t, ch, 3))
 		memAppend(t, store, &eventlog.Record{Kind: eventlog.KindStateRetained, Key: memKey("app", "user", ""), State: map[string]any{"user:x": 1}})
 		k2 := memAppend(t, store, memAppended(keep, 2, "k2", nil))
@@ -471,10 +522,67 @@ func TestFollowSkipsRetainedState(t *testing.T) {
 	})
 }
 
+// CONTRACT S2: a follower of an app or a user that is behind records a
+// deletion freed is never skipped past them silently: it ends with
+// ErrCompacted naming where the scope is served whole, and following on
+// from there delivers the rest. A follower that was caught up is not
+// affected, nor is one of another user.
+func TestFollowBehindADeletionEndsWithErrCompacted(t *testing.T) {
+	gone := memKey("app", "u", "gone")
+	keep := memKey("app", "u", "keep")
+	other := memKey("app", "v", "other")
+	setup := func(t *testing.T) (*memstore.Store, *eventlog.Record) {
+		store := memstore.New()
+		memAppend(t, store, memCreated(keep, nil))
+		memAppend(t, store, memCreated(other, nil))
+		memAppend(t, store, memCreated(gone, nil))
+		last := memAppend(t, store, memAppended(gone, 1, "g1", nil))
+		return store, last
+	}
+	for _, scope := range []eventlog.Scope{{AppName: "app"}, {AppName: "app", UserID: "u"}} {
+		t.Run("a "+scope.String()+" follower behind the deletion ends with ErrCompacted, and Served is a restart point", func(t *testing.T) {
+			store, last := setup(t)
+			d := memAppend(t, store, memDeleted(gone))
+			ch, _ := flStart(t, store, scope, 0)
+			rest := flEnd(t, ch)
+			require.Len(t, rest, 1, "the error and nothing else")
+			require.ErrorIs(t, rest[0].err, eventlog.ErrCompacted)
+			var ce *eventlog.CompactedError
+			require.ErrorAs(t, rest[0].err, &ce)
+			assert.Equal(t, last.Position, ce.Served)
+
+			ch, _ = flStart(t, store, scope, ce.Served)
+			assert.Same(t, d, flRecords(t, ch, 1)[0])
+			k1 := memAppend(t, store, memAppended(keep, 1, "k1", nil))
+			assert.Same(t, k1, flRecords(t, ch, 1)[0])
+		})
+	}
+	t.Run("a follower that read the freed records before the deletion goes on", func(t *testing.T) {
+		store, last := setup(t)
+		ch, _ := flStart(t, store, eventlog.Scope{AppName: "app"}, 0)
+		got := flRecords(t, ch, 4)
+		require.Same(t, last, got[3])
+		// The follower has read past the records the deletion frees.
+		d := memAppend(t, store, memDeleted(gone))
+		it := flNext(t, ch)
+		require.NoError(t, it.err)
+		assert.Same(t, d, it.rec)
+	})
+	t.Run("a follower of another user is not affected", func(t *testing.T) {
+		store, _ := setup(t)
+		d := memAppend(t, store, memDeleted(gone))
+		ch, _ := flStart(t, store, eventlog.Scope{AppName: "app", UserID: "v"}, 0)
+		assert.Equal(t, memKey("app", "v", "other"), flRecords(t, ch, 1)[0].Key)
+		v1 := memAppend(t, store, memAppended(other, 1, "v1", nil))
+		assert.Same(t, v1, flRecords(t, ch, 1)[0])
+		assert.Greater(t, v1.Position, d.Position)
+	})
+}
+
 // CONTRACT S2: an app cursor sees the creations, events and deletions of
 // many sessions, written concurrently, in the store's order.
 func TestFollowAppSeesManySessions(t *testing.T) {
-	store := eventlog.NewMemory()
+	store := memstore.New()
 	const sessions, events = 12, 30
 	ch, _ := flStart(t, store, eventlog.Scope{AppName: "app"}, 0)
 	otherApp, _ := flStart(t, store, eventlog.Scope{AppName: "other"}, 0)

@@ -82,9 +82,9 @@ func (k *Kind) UnmarshalText(b []byte) error {
 	return fmt.Errorf("eventlog: %w: record kind %q is not defined", ErrInvalidArgument, b)
 }
 
-// Record is one entry of the log. Stored records are immutable and shared:
-// never change a record or its event after handing it to a store, nor one a
-// store returned.
+// Record is one entry of the log. Stored records are immutable and the
+// store's own, handed to readers without a copy: never change a record or
+// its event after handing it to a store, nor one a store returned.
 type Record struct {
 	// Position is the record's place in the store-wide order; the store
 	// assigns it.
@@ -92,7 +92,8 @@ type Record struct {
 	Kind     Kind       `json:"kind"`
 	Key      SessionKey `json:"key"`
 	// Seq is the session's sequence number of an appended event (1, 2, 3,
-	// ...); 0 for the other kinds.
+	// ...); 0 for the other kinds. An event record handed to
+	// [Store.Append] with Seq 0 gets the next one from the store.
 	Seq uint64 `json:"seq,omitempty"`
 	// Time is when the record happened: the creation or deletion time, or
 	// the event's timestamp.
@@ -161,6 +162,20 @@ func SessionScope(key SessionKey, incarnation Position) Scope {
 	return Scope{AppName: key.AppName, UserID: key.UserID, SessionID: key.SessionID, Incarnation: incarnation}
 }
 
+// String formats the scope for messages: "store", "app %q", "user %q of
+// app %q" or a session key.
+func (s Scope) String() string {
+	switch {
+	case s.AppName == "":
+		return "store"
+	case s.IsSession():
+		return "session " + s.Key().String()
+	case s.UserID != "":
+		return fmt.Sprintf("user %q of app %q", s.UserID, s.AppName)
+	}
+	return fmt.Sprintf("app %q", s.AppName)
+}
+
 // IsSession reports whether the scope names one session.
 func (s Scope) IsSession() bool { return s.SessionID != "" }
 
@@ -184,24 +199,3 @@ func (s Scope) Contains(rec *Record) bool {
 		return s.SessionID == "" || rec.Key.SessionID == s.SessionID
 	}
 }
-
-// SessionLog is a live session's part of the log, as [Store.Session]
-// returns it. Its slices are shared with the store and capped, so reading
-// them is free and appending to them never writes into the store.
-type SessionLog struct {
-	// Created is the session's creation record; its Position identifies the
-	// session's incarnation.
-	Created *Record
-	// Records holds the session's KindEventAppended records in sequence
-	// order: Records[i].Seq == i+1.
-	Records []*Record
-	// Events holds the same events as Records, as the Event values, so a
-	// caller can hand out a session's events without building a slice.
-	Events []*Event
-	// TimeOrdered reports that the events' timestamps never decrease, so a
-	// caller may binary-search them by time.
-	TimeOrdered bool
-}
-
-// Version is the session's last sequence number (0 before any event).
-func (l SessionLog) Version() uint64 { return uint64(len(l.Records)) }

@@ -2,60 +2,92 @@ package eventlog
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sort"
 	"strings"
+	"time"
 )
 
 // Store is the seam between sessionlog and a storage backend, in the spirit
-// of database/sql/driver: few methods, each with stated guarantees. A Store
-// is safe for concurrent use. The in-memory [Memory] store is the reference
-// implementation; service/servicetest checks any other against the contract.
+// of database/sql/driver: few methods, each needed, each with stated
+// guarantees. A Store is safe for concurrent use. Package memstore holds the
+// reference implementation; service/servicetest checks any other against the
+// contract, also wrapped in a struct that embeds the Store, so a store must
+// not rely on callers asserting its concrete type or any optional interface.
 //
-// A store is a log, not a database of sessions: it enforces the few
-// conditions that must hold atomically with a write (a session exists, a
-// handle is current, an event ID is new) and otherwise only stores and
-// serves records. State is folded from the records by package projection.
+// A store owns its log and its read model. An append is one atomic step:
+// check the conditions, write the record, fold its state (by package
+// projection's rules, which its Verify checks). A read serves that
+// state. Nothing outside the store folds the log, so a store that other
+// processes write too (a database behind replicas) serves each of them the
+// same state.
 type Store interface {
-	// Append commits rec to the log, assigning rec.Position, and returns the
-	// stored record. The store takes ownership of rec and its event; the
-	// caller must not change either afterwards. Conditions, checked
-	// atomically with the write (nothing is written when one fails):
+	// Append commits rec to the log and folds it into the state the store
+	// serves, in one atomic step: a concurrent Load or List sees all of it
+	// or none of it. The store assigns rec.Position (and rec.Seq when it
+	// is 0) and takes ownership of rec and its event; the caller must not
+	// change either afterwards. Conditions, checked atomically with the
+	// write (nothing is written when one fails):
 	//
 	//   - KindSessionCreated: the session must not exist (ErrAlreadyExists).
 	//   - KindEventAppended: the session must exist, and be the
-	//     incarnation rec.Incarnation names if it is set (ErrNotFound). If it
-	//     already holds an event with rec.Event.ID, nothing is written and
-	//     the stored record is returned with ErrDuplicateEvent. Otherwise
-	//     rec.Seq must be the session's version + 1 (ErrStaleSession).
+	//     incarnation rec.Incarnation names if that is set (ErrNotFound). If
+	//     it already holds an event with rec.Event.ID, nothing is written
+	//     and the result is the stored record with Duplicate set. Otherwise
+	//     rec.Seq must be the session's version + 1 (ErrStaleSession), or 0,
+	//     which appends after whatever the session holds (last writer wins).
 	//   - KindSessionDeleted: the session must exist (ErrNotFound). The
 	//     store then frees the session's records, keeping only the app: and
 	//     user: state they wrote as KindStateRetained records at their
-	//     original positions, and ends the session's watchers.
-	//   - KindStateRetained: always appended (import and compaction).
-	Append(ctx context.Context, rec *Record) (*Record, error)
+	//     original positions ([Retained] makes them), and ends the
+	//     session's watchers. App and user readers behind the freed records
+	//     get ErrCompacted (see Read).
+	//   - KindStateRetained: always appended (import).
+	//
+	// [CheckRecord] reports the records no store accepts; call it first.
+	Append(ctx context.Context, rec *Record) (AppendResult, error)
 
-	// Session returns a live session's log. A missing session gives
-	// ErrNotFound.
-	Session(ctx context.Context, key SessionKey) (SessionLog, error)
+	// Load returns one live session's view: its merged state, version,
+	// incarnation, last update time and the events opts selects
+	// ([LoadOptions.Select]). A missing session gives ErrNotFound, options
+	// that [LoadOptions.Check] refuses give ErrInvalidArgument.
+	Load(ctx context.Context, key SessionKey, opts LoadOptions) (View, error)
 
-	// Read returns at most limit records of scope whose Position is after
-	// after, in Position order. A session scope reads the session's
+	// List returns the views (without events) of the live sessions of
+	// user in app, or of every user in the app when user is empty, ordered
+	// by user ID and then session ID (byte order), starting after the
+	// session opts names, at most opts.Limit of them. An empty app or a
+	// Limit below 1 gives ErrInvalidArgument. Each view is consistent on
+	// its own; the list as a whole need not be one snapshot.
+	List(ctx context.Context, app, user string, opts ListOptions) ([]View, error)
+
+	// Read returns at most limit (which must be positive, else
+	// ErrInvalidArgument) records of scope whose Position is after after,
+	// in Position order. A session scope reads the session's
 	// KindEventAppended records and gives ErrNotFound once the session (or
 	// the pinned incarnation) is gone; an app or user scope reads every
-	// record kind; an empty scope reads the whole store. The returned slice
-	// may be shared with the store: do not modify it.
+	// record kind, and gives an error that matches ErrCompacted (a
+	// [*CompactedError] naming the first position served without a gap)
+	// when a deletion freed records of the scope after after; an empty
+	// scope reads the whole store as it is (what deletions left). The
+	// slice and its records may be the store's own: do not modify them.
 	//
 	// through is how far the read got: every record of scope with a
 	// position in (after, through] is in recs. It is at least the last
 	// record's position, and may be further when records of other scopes
 	// were passed over; the next read goes on after it, so a reader of a
-	// quiet user in a busy app does not scan the same records again.
+	// quiet user in a busy app does not scan the same records again. A
+	// store that other processes write reports in through only positions
+	// below which every record has committed.
 	Read(ctx context.Context, scope Scope, after Position, limit int) (recs []*Record, through Position, err error)
 
 	// Changes returns a channel that is closed at the next change that a
 	// Read of scope could see: an append in the session (for a session
 	// scope) or in the app (otherwise), the session's deletion, or the
 	// store's closing. Call it before Read, and wait on it only if Read
-	// found nothing new, and no append is ever missed.
+	// found nothing new, and no append is ever missed. A store that other
+	// processes write may also close it on a timer.
 	Changes(scope Scope) <-chan struct{}
 
 	// Close releases the store. Later calls give ErrClosed, and every
@@ -63,30 +95,122 @@ type Store interface {
 	Close() error
 }
 
-// SharedStore is a [Store] that other writers append to as well, such as a
-// database shared by several service replicas. A service over a shared
-// store cannot see those records as it writes its own, so it reads the
-// whole log after the last record it folded (Read with an empty scope)
-// before every call, and [Store.Read] must then report, in through, a
-// position up to which every committed record is visible.
-type SharedStore interface {
-	Store
-	// Shared reports whether other writers may append to the store.
-	Shared() bool
+// AppendResult is what [Store.Append] did.
+type AppendResult struct {
+	// Record is the stored record, as readers see it: rec itself, or, when
+	// Duplicate, the record stored earlier with the same event ID.
+	Record *Record
+	// Duplicate reports an event whose ID the session held already:
+	// nothing was written.
+	Duplicate bool
+	// State is, for a creation, the new session's merged state (its own
+	// keys, and the app's and the user's under their prefixes), the
+	// caller's to keep; nil for other kinds.
+	State map[string]any
+	// Durable, when not nil, waits until the record is durable. A store
+	// whose records are visible before they are durable returns it so that
+	// the caller waits after releasing its own locks, and appends waiting
+	// at once are made durable by one flush; the append is acknowledged
+	// only once it returns nil.
+	Durable func() error
 }
 
-// A DeferredAppender is a [Store] whose records become visible to readers
-// before they are durable (written to disk), and that can hand the wait
-// for durability back to its caller: AppendDeferred does Append's work up
-// to the point where the record is in the log's order and visible, and
-// returns with a function that waits until the record is durable, which is
-// what Append itself waits for before it returns. durable is nil when
-// there is nothing to wait for. A service calls it after releasing its own
-// locks, so that appends that lock the same app share one wait (one fsync
-// for all of them). With ErrDuplicateEvent, durable waits for the stored
-// record.
-type DeferredAppender interface {
-	AppendDeferred(ctx context.Context, rec *Record) (stored *Record, durable func() error, err error)
+// Wait runs r.Durable, if there is one.
+func (r AppendResult) Wait() error {
+	if r.Durable == nil {
+		return nil
+	}
+	return r.Durable()
+}
+
+// LoadOptions select the events a [Store.Load] returns. The zero value
+// selects all of them. The filters apply in the order of the fields.
+type LoadOptions struct {
+	// NoEvents leaves the events out (the rest of the view still comes).
+	NoEvents bool
+	// AfterSeq keeps the events with a sequence number above it.
+	AfterSeq uint64
+	// NumRecentEvents, when positive, keeps the last n of those.
+	NumRecentEvents int
+	// After, when set, keeps those with a timestamp at or after it, in
+	// sequence order, whether or not timestamps grow with it.
+	After time.Time
+	// Limit, when positive, keeps the first n of those.
+	Limit int
+}
+
+// Check reports options no store accepts.
+func (o LoadOptions) Check() error {
+	switch {
+	case o.NumRecentEvents < 0:
+		return fmt.Errorf("%w: numRecentEvents is negative (%d)", ErrInvalidArgument, o.NumRecentEvents)
+	case o.Limit < 0:
+		return fmt.Errorf("%w: limit is negative (%d)", ErrInvalidArgument, o.Limit)
+	}
+	return nil
+}
+
+// Select applies opts to a session's events (events[i] has sequence number
+// i+1), returning a part of events rather than a copy where it can; the
+// result is capped, so appending to it never writes into events. timeOrdered
+// says the timestamps never decrease, which lets After binary-search. Stores
+// that keep events in memory serve [LoadOptions] with it.
+func (o LoadOptions) Select(events []*Event, timeOrdered bool) []*Event {
+	if o.NoEvents {
+		return nil
+	}
+	events = events[min(o.AfterSeq, uint64(len(events))):]
+	if n := o.NumRecentEvents; n > 0 && n < len(events) {
+		events = events[len(events)-n:]
+	}
+	if !o.After.IsZero() {
+		if timeOrdered {
+			i := sort.Search(len(events), func(i int) bool { return !events[i].Timestamp.Before(o.After) })
+			events = events[i:]
+		} else {
+			var kept []*Event
+			for _, e := range events {
+				if !e.Timestamp.Before(o.After) {
+					kept = append(kept, e)
+				}
+			}
+			events = kept
+		}
+	}
+	if o.Limit > 0 && o.Limit < len(events) {
+		events = events[:o.Limit]
+	}
+	return slices.Clip(events)
+}
+
+// ListOptions page a [Store.List].
+type ListOptions struct {
+	// AfterUser and AfterSession name where the page starts: after the
+	// session (AfterUser, AfterSession) in List's order. Both empty start
+	// at the beginning.
+	AfterUser, AfterSession string
+	// Limit is the most views returned; it must be positive.
+	Limit int
+}
+
+// View is a live session as a store serves it.
+type View struct {
+	Key SessionKey
+	// Created is the position of the session's creation record: its
+	// incarnation. A session deleted and created again has another.
+	Created Position
+	// Version is the sequence number of the last event (0 before any).
+	Version uint64
+	// LastUpdateTime is the creation time or the last event's timestamp.
+	LastUpdateTime time.Time
+	// State is the merged state: the session's own keys, and the app's and
+	// the user's under their app: and user: prefixes. It and the values in
+	// it belong to the caller.
+	State map[string]any
+	// Events are the events [LoadOptions] selected, in sequence order
+	// (none from List). They are the store's own, read-only; the slice is
+	// capped.
+	Events []*Event
 }
 
 // The state key prefixes. They belong to the log's format because a store

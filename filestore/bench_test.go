@@ -40,9 +40,9 @@ func benchEvent(w, i int, shared bool) *service.Event {
 // the fsyncs per append (group commit makes it less than 1 under "always").
 //
 // delta=session events write session state only; delta=shared events also
-// write app: and user: state, for which the service holds the app across
-// the commit; it waits for the fsync after letting go of it, so those
-// share fsyncs too.
+// write app: and user: state, which the store folds while it holds the
+// app's lock; the fsync wait comes after that lock is released, so those
+// are grouped into one fsync too.
 func BenchmarkAppend(b *testing.B) {
 	for _, policy := range []filestore.SyncPolicy{filestore.SyncAlways, filestore.SyncInterval, filestore.SyncOS} {
 		for _, writers := range []int{1, 16} {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/memstore"
 )
 
 // Verify checks the log in dir without changing anything or taking the
@@ -28,13 +29,12 @@ func Verify(ctx context.Context, dir string) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("filestore: verify %s: %w", dir, err)
 	}
-	mem := eventlog.NewMemory()
-	defer mem.Close()
-	rep, err := replay(ctx, filepath.Join(dir, LogFile), mem)
+	j := &journal{path: filepath.Join(dir, LogFile)}
+	mem, err := memstore.Open(ctx, memstore.Options{Journal: j})
 	if err != nil {
-		return rep, fmt.Errorf("filestore: verify %s: %w", dir, err)
+		return j.report, fmt.Errorf("filestore: verify %s: %w", dir, err)
 	}
-	return rep, nil
+	return j.report, mem.Close()
 }
 
 // Compacted says what [Compact] did: the log file's records and size
@@ -73,7 +73,7 @@ func compact(ctx context.Context, dir string) (c Compacted, err error) {
 		return c, err
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
-	c.RecordsBefore, c.SizeBefore = s.report.Records, s.report.Size
+	c.RecordsBefore, c.SizeBefore = s.log.report.Records, s.log.report.Size
 	path := filepath.Join(dir, LogFile)
 	err = writeAtomically(dir, path, true, func(f *os.File) error {
 		w := bufio.NewWriterSize(f, 1<<20)
@@ -84,7 +84,7 @@ func compact(ctx context.Context, dir string) (c Compacted, err error) {
 		var frame []byte
 		var after eventlog.Position
 		for {
-			recs, through, err := s.mem.Read(ctx, eventlog.Scope{}, after, 4096)
+			recs, through, err := s.Read(ctx, eventlog.Scope{}, after, 4096)
 			if err != nil {
 				return err
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionlog/sessionlog/filestore"
+	"github.com/sessionlog/sessionlog/projection"
 	"github.com/sessionlog/sessionlog/service"
 )
 
@@ -147,7 +148,7 @@ func TestCrashLosesNoAcknowledgedAppend(t *testing.T) {
 				require.Equal(t, float64(i), ev.Actions.StateDelta["i"])
 			}
 		}
-		require.NoError(t, svc.Verify(context.Background()), "round %d: the state does not rebuild", round)
+		require.NoError(t, projection.Verify(context.Background(), store), "round %d: the state does not rebuild", round)
 		require.NoError(t, svc.Close())
 		rep, err := filestore.Verify(context.Background(), dir)
 		require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/memstore"
 )
 
 // The errors of package filestore, besides eventlog's sentinels. Test for
@@ -43,8 +44,10 @@ type SyncPolicy uint8
 
 // The sync policies.
 const (
-	// SyncAlways acknowledges an append once it is on disk: it survives a
-	// power failure. Concurrent appends share each fsync (group commit).
+	// SyncAlways acknowledges an append once it is on disk (once its
+	// AppendResult.Durable returns): it survives a power failure. Appends
+	// waiting at the same time are made durable by one fsync (group
+	// commit).
 	SyncAlways SyncPolicy = iota
 	// SyncInterval syncs every Options.SyncInterval: a power failure loses
 	// at most the appends acknowledged during the last interval.
@@ -95,39 +98,37 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is a [eventlog.Store] kept in a directory: an [eventlog.Memory]
-// serves every read, condition and watcher, and every record it stores is
-// first written to the directory's log file. Opening the directory again
-// replays the file, so sessions, events, state and positions survive
-// restarts and crashes.
+// Store is a [eventlog.Store] kept in a directory: an in-memory store
+// ([memstore]) serves every read, condition and watcher, and journals each
+// record it accepts to the directory's log file before anyone can see it.
+// Opening the directory again replays the file, so sessions, events, state
+// and positions survive restarts and crashes.
 //
 // # What an append promises
 //
-// Append returns once its record is in the log file and, under SyncAlways,
-// on disk (see [SyncPolicy]). A failed write leaves nothing in the file
-// and nothing visible. Readers in the same process (Session, Read and the
-// watchers of Changes) may see a record a moment before its Append
-// returns: between its write to the file and the fsync that makes it
-// durable. If that fsync fails, the Append reports the error, the record
-// stays visible in this process, and the store refuses every later write;
-// only after a machine crash in that window can a record that a reader saw
-// be missing when the directory is opened again. A record that an Append
-// acknowledged is never missing.
+// Append returns once its record is in the log file (written to the
+// operating system) and visible. Under SyncAlways its result's Durable waits
+// for the fsync that puts it on disk; one fsync covers all the appends
+// waiting together (group commit), so a caller runs it after releasing its
+// own locks. The append is acknowledged once Durable returns nil; under the
+// other policies there is nothing to wait for (see [SyncPolicy]). A failed
+// write leaves nothing in the file and nothing visible. Readers in the same
+// process (Load, List, Read and the watchers of Changes) may see a record a
+// moment before it is durable. If its fsync fails, Durable reports the
+// error, the record stays visible in this process, and the store refuses
+// every later write; only after a machine crash in that window can a record
+// that a reader saw be missing when the directory is opened again. A record
+// whose append was acknowledged is never missing.
 type Store struct {
-	mem    *eventlog.Memory
-	wal    *wal // nil when read-only
+	mem    *memstore.Store
+	log    *journal
 	unlock func() error
-	report Report
-	sync   SyncPolicy
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-var (
-	_ eventlog.Store            = (*Store)(nil)
-	_ eventlog.DeferredAppender = (*Store)(nil)
-)
+var _ eventlog.Store = (*Store)(nil)
 
 // Open opens the log in dir, creating the directory and an empty log if
 // there is none, and replays it. A torn last record (the remains of a
@@ -169,15 +170,11 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{mem: eventlog.NewMemory(), sync: opts.Sync, unlock: func() error { return nil }}
 	if opts.ReadOnly {
 		if !hasLog {
 			return nil, fmt.Errorf("%w: %s holds no %s", ErrNotLog, dir, LogFile)
 		}
-		if s.report, err = replay(ctx, path, s.mem); err != nil {
-			return nil, err
-		}
-		return s, nil
+		return openReadOnly(ctx, path)
 	}
 	if hasLog {
 		// Refuse a foreign or newer file before anything is written.
@@ -188,7 +185,8 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := makeDir(dir); err != nil {
 		return nil, err
 	}
-	if s.unlock, err = lock(filepath.Join(dir, LockFile)); err != nil {
+	unlock, err := lock(filepath.Join(dir, LockFile))
+	if err != nil {
 		return nil, err
 	}
 	// Look again now that nobody else can: another store may have made
@@ -196,18 +194,31 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if hasLog, err = examine(dir); err == nil && hasLog {
 		err = checkHeader(path)
 	}
+	var s *Store
 	if err == nil {
 		removeTemps(dir)
-		err = s.openWAL(ctx, dir, path, hasLog, opts)
+		s, err = openLog(ctx, dir, path, hasLog, opts)
 	}
 	if err != nil {
-		return nil, errors.Join(err, s.unlock())
+		return nil, errors.Join(err, unlock())
 	}
-	if s.report.Torn > 0 {
+	s.unlock = unlock
+	if rep := s.log.report; rep.Torn > 0 {
 		opts.Logger.Warn("filestore: cut off a torn last record, the remains of a write a crash cut short",
-			"file", path, "offset", s.report.Size, "bytes", s.report.Torn)
+			"file", path, "offset", rep.Size, "bytes", rep.Torn)
 	}
 	return s, nil
+}
+
+// openReadOnly replays the log file at path into a store that refuses
+// appends.
+func openReadOnly(ctx context.Context, path string) (*Store, error) {
+	j := &journal{path: path}
+	mem, err := memstore.Open(ctx, memstore.Options{Journal: j})
+	if err != nil {
+		return nil, err
+	}
+	return &Store{mem: mem, log: j, unlock: func() error { return nil }}, nil
 }
 
 // makeDir makes dir if it is missing, and syncs its parent so that the
@@ -222,62 +233,31 @@ func makeDir(dir string) error {
 	return syncDir(filepath.Dir(filepath.Clean(dir)))
 }
 
-// openWAL creates the log file if there is none, replays it, cuts off a
-// torn last record and opens the file for appending.
-func (s *Store) openWAL(ctx context.Context, dir, path string, hasLog bool, opts Options) error {
+// openLog creates the log file if there is none, replays it into a new
+// in-memory store, cuts off a torn last record and opens the file for
+// appending. The caller holds the lock.
+func openLog(ctx context.Context, dir, path string, hasLog bool, opts Options) (*Store, error) {
 	if !hasLog {
 		// Made without replacing: a log that appeared meanwhile is kept.
 		if err := writeAtomically(dir, path, false, func(f *os.File) error {
 			_, err := f.WriteString(header)
 			return err
 		}); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("create log: %w", err)
+			return nil, fmt.Errorf("create log: %w", err)
 		}
 	}
-	var err error
-	if s.report, err = replay(ctx, path, s.mem); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	j := &journal{path: path, sync: opts.Sync}
+	mem, err := memstore.Open(ctx, memstore.Options{Journal: j})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if s.report.Torn > 0 {
-		if err := f.Truncate(s.report.Size); err != nil {
-			return errors.Join(fmt.Errorf("cut off the torn record at %s offset %d: %w", path, s.report.Size, err), f.Close())
-		}
+	// No append can reach the journal before Open returns the store, so
+	// the file is opened for writing only now that the replay is done.
+	if err := j.openWAL(opts.SyncInterval); err != nil {
+		return nil, errors.Join(err, mem.Close())
 	}
-	w := newWAL(f, path, s.report.Size, opts.Sync, opts.SyncInterval)
-	// What the file holds may not be on disk yet: a writer killed between
-	// a write and its fsync leaves its record in the page cache, where
-	// this replay read it. Sync it now, so that an append that finds its
-	// event there (a retry after the crash, CONTRACT A7) is acknowledged
-	// only for a record on disk.
-	if err := w.syncTo(s.report.Size); err != nil {
-		return errors.Join(err, w.close())
-	}
-	s.wal = w
-	return nil
+	return &Store{mem: mem, log: j, unlock: func() error { return nil }}, nil
 }
-
-// replay restores every record of the log file at path into mem. It gives
-// up with ctx's error once ctx is done.
-func replay(ctx context.Context, path string, mem *eventlog.Memory) (Report, error) {
-	n := 0
-	rep, err := scan(path, func(_ int64, rec *eventlog.Record) error {
-		if n++; n%4096 == 0 && ctx.Err() != nil {
-			return errStop
-		}
-		return mem.Restore(rec)
-	})
-	if errors.Is(err, errStop) {
-		return rep, ctx.Err()
-	}
-	return rep, err
-}
-
-// errStop ends a scan early without meaning damage.
-var errStop = errors.New("stopped")
 
 // removeTemps removes the temporary files a crash during the creation or
 // compaction of a log left in dir. The caller holds the lock.
@@ -368,7 +348,7 @@ func syncDir(dir string) error {
 // Report describes the log file as Open found it: its records and a torn
 // last record, if there was one (cut off since, unless the store is
 // read-only).
-func (s *Store) Report() Report { return s.report }
+func (s *Store) Report() Report { return s.log.report }
 
 // Stats are a store's counters since Open.
 type Stats struct {
@@ -377,77 +357,55 @@ type Stats struct {
 	// Synced is how much of it is known to be on disk.
 	Synced int64
 	// Syncs is the number of fsyncs of the log file. Under SyncAlways,
-	// concurrent appends share them, so there are fewer syncs than
-	// appends.
+	// one fsync covers all the appends waiting at once, so there are fewer
+	// syncs than appends.
 	Syncs int64
 }
 
 // Stats returns the store's counters; zero for a read-only store.
 func (s *Store) Stats() Stats {
-	if s.wal == nil {
+	if s.log.wal == nil {
 		return Stats{}
 	}
-	w, sy, n := s.wal.stats()
+	w, sy, n := s.log.wal.stats()
 	return Stats{Written: w, Synced: sy, Syncs: n}
 }
 
-// Append implements [eventlog.Store.Append]. It encodes the record before
-// anything else, so a value that JSON cannot hold (a NaN, a channel) is
-// ErrInvalidArgument and stores nothing; it returns once the record is
-// durable as the sync policy promises. Once the record is written, Append
-// waits for its sync even if ctx is done: the record is already visible.
-func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
-	stored, durable, err := s.AppendDeferred(ctx, rec)
-	if err != nil && !errors.Is(err, eventlog.ErrDuplicateEvent) {
-		return stored, err
+// Append implements [eventlog.Store.Append]. A read-only store refuses
+// every append with ErrReadOnly. Append encodes the record before anything
+// else, so a value that JSON cannot hold (a NaN, a channel) is
+// ErrInvalidArgument and stores nothing. It returns once the record is in
+// the log file and visible; under SyncAlways the result's Durable waits for
+// the record's fsync, and for a Duplicate it waits for the stored record's,
+// which may still be on its way to disk.
+func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
+	if s.log.wal == nil {
+		return eventlog.AppendResult{}, fmt.Errorf("append: %w", ErrReadOnly)
 	}
-	if durable != nil {
-		if serr := durable(); serr != nil {
-			return nil, serr
+	if rec != nil && eventlog.CheckRecord(rec) == nil {
+		done, err := s.log.prepare(rec)
+		if err != nil {
+			return eventlog.AppendResult{}, err
 		}
+		defer done()
 	}
-	return stored, err
+	res, err := s.mem.Append(ctx, rec)
+	if err == nil && res.Duplicate && s.log.sync == SyncAlways {
+		// The stored record was written before this append looked for it,
+		// so it lies within what the file holds by now.
+		res.Durable = s.log.durable(s.log.wal.written())
+	}
+	return res, err
 }
 
-// AppendDeferred implements [eventlog.DeferredAppender]: it returns once
-// the record is written to the log file and visible, with a function that
-// waits for its fsync under SyncAlways (nil under the other policies). A
-// service calls that after releasing its locks, so appends that hold the
-// same app share an fsync.
-func (s *Store) AppendDeferred(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, func() error, error) {
-	if s.wal == nil {
-		return nil, nil, fmt.Errorf("append: %w", ErrReadOnly)
-	}
-	if rec == nil {
-		stored, err := s.mem.Append(ctx, rec) // its error
-		return stored, nil, err
-	}
-	body, err := encode(rec)
-	if err != nil {
-		return nil, nil, err
-	}
-	var end int64
-	stored, err := s.mem.AppendJournaled(ctx, rec, func(r *eventlog.Record) (werr error) {
-		end, werr = s.wal.write(body, r.Position)
-		return werr
-	})
-	switch {
-	case errors.Is(err, eventlog.ErrDuplicateEvent):
-		// The stored event may still be on its way to disk: wait for
-		// whatever is written by now, which includes it.
-		end = s.wal.written()
-	case err != nil:
-		return nil, nil, err
-	}
-	if s.sync != SyncAlways {
-		return stored, nil, err
-	}
-	return stored, func() error { return s.wal.syncTo(end) }, err
+// Load implements [eventlog.Store.Load].
+func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
+	return s.mem.Load(ctx, key, opts)
 }
 
-// Session implements [eventlog.Store.Session].
-func (s *Store) Session(ctx context.Context, key eventlog.SessionKey) (eventlog.SessionLog, error) {
-	return s.mem.Session(ctx, key)
+// List implements [eventlog.Store.List].
+func (s *Store) List(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
+	return s.mem.List(ctx, app, user, opts)
 }
 
 // Read implements [eventlog.Store.Read].
@@ -458,16 +416,16 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 // Changes implements [eventlog.Store.Changes].
 func (s *Store) Changes(scope eventlog.Scope) <-chan struct{} { return s.mem.Changes(scope) }
 
-// Close implements [eventlog.Store.Close]: it waits for appends under way,
+// Close implements [eventlog.Store.Close]: it closes the in-memory store,
 // syncs the log file whatever the policy, closes it and releases the
-// directory. Closing twice is not an error.
+// directory. An append that wrote its record before Close is covered by
+// that sync; one that comes later gets ErrClosed. Closing twice is not an
+// error.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		// Memory's Close returns once no journal call is running, and
-		// none starts after it.
 		err := s.mem.Close()
-		if s.wal != nil {
-			err = errors.Join(err, s.wal.close())
+		if s.log.wal != nil {
+			err = errors.Join(err, s.log.wal.close())
 		}
 		s.closeErr = errors.Join(err, s.unlock())
 	})

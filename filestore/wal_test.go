@@ -34,31 +34,37 @@ func TestFailedWritePublishesNothing(t *testing.T) {
 	// Swap in a read-only handle of the file, so that the next write fails.
 	ro, err := os.Open(filepath.Join(dir, LogFile))
 	require.NoError(t, err)
-	real := s.wal.f
-	s.wal.f = ro
+	real := s.log.wal.f
+	s.log.wal.f = ro
 	changed := s.Changes(eventlog.Scope{AppName: key(0).AppName})
 	_, err = s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(0), Seq: 1, Event: &eventlog.Event{ID: "e"}})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "write log")
-	sess, err := s.Session(ctx, key(0))
+	view, err := s.Load(ctx, key(0), eventlog.LoadOptions{})
 	require.NoError(t, err)
-	require.Zero(t, sess.Version(), "the failed record is visible")
+	require.Zero(t, view.Version, "the failed record is visible")
+	recs, _, err := s.Read(ctx, eventlog.Scope{}, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "the failed record is in the log the store serves")
 	select {
 	case <-changed:
 		t.Fatal("readers were woken by a record that was not stored")
 	default:
 	}
-	s.wal.f = real
+	s.log.wal.f = real
 	require.NoError(t, ro.Close())
 	require.Equal(t, size, s.Stats().Written)
 
-	_, err = s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(0), Seq: 1, Event: &eventlog.Event{ID: "e"}})
+	res, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(0), Seq: 1, Event: &eventlog.Event{ID: "e"}})
 	require.NoError(t, err, "the store goes on once the file takes writes again")
+	require.NoError(t, res.Wait())
+	require.Greater(t, res.Record.Position, recs[0].Position)
 }
 
-// CONTRACT Z1: under SyncAlways, concurrent appends share fsyncs (group
-// commit), and every append returns only once it is synced.
-func TestGroupCommitSharesSyncs(t *testing.T) {
+// CONTRACT Z1: under SyncAlways, one fsync covers concurrent appends (group
+// commit), and every append's durability wait returns only once it is
+// synced.
+func TestGroupCommitCoversAppendsWithOneSync(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, t.TempDir(), Options{Sync: SyncAlways})
 	require.NoError(t, err)
@@ -67,12 +73,15 @@ func TestGroupCommitSharesSyncs(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
-			_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key(w)})
+			res, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key(w)})
 			assert.NoError(t, err)
+			assert.NotNil(t, res.Durable, "SyncAlways gives a durability wait")
+			assert.NoError(t, res.Wait())
 			for i := range each {
-				_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(w), Seq: uint64(i + 1),
+				res, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(w), Seq: uint64(i + 1),
 					Event: &eventlog.Event{ID: fmt.Sprint(i)}})
 				assert.NoError(t, err)
+				assert.NoError(t, res.Wait())
 			}
 		})
 	}
@@ -110,12 +119,16 @@ func TestDuplicateWaitsForTheStoredEvent(t *testing.T) {
 	}
 	first, err := s.Append(ctx, ev())
 	require.NoError(t, err)
+	require.Nil(t, first.Durable, "SyncOS has nothing to wait for")
 	st := s.Stats()
 	require.Less(t, st.Synced, st.Written, "SyncOS synced the first append")
-	s.sync = SyncAlways // as if the first append's sync were still running
+	s.log.sync = SyncAlways // as if the first append's sync were still running
 	again, err := s.Append(ctx, ev())
-	require.ErrorIs(t, err, eventlog.ErrDuplicateEvent)
-	require.Same(t, first, again)
+	require.NoError(t, err)
+	require.True(t, again.Duplicate)
+	require.Same(t, first.Record, again.Record)
+	require.NotNil(t, again.Durable, "the duplicate waits for the stored event")
+	require.NoError(t, again.Wait())
 	st = s.Stats()
 	require.Equal(t, st.Written, st.Synced)
 }
@@ -151,16 +164,16 @@ func TestMakingALogNeverReplacesOne(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, first.Close())
 
-	late := &Store{mem: eventlog.NewMemory()}
-	require.NoError(t, late.openWAL(ctx, dir, filepath.Join(dir, LogFile), false, Options{}))
-	defer late.wal.close()
+	late, err := openLog(ctx, dir, filepath.Join(dir, LogFile), false, Options{})
+	require.NoError(t, err)
+	defer late.Close()
 	require.Equal(t, 1, late.Report().Records, "the log made first was replaced")
-	_, err = late.Session(ctx, key(0))
+	_, err = late.Load(ctx, key(0), eventlog.LoadOptions{})
 	require.NoError(t, err)
 }
 
-// CONTRACT A3 (durability): under SyncAlways an append returns only after a
-// sync that began after its record was written. A record written while
+// CONTRACT A3 (durability): under SyncAlways an append's durability wait
+// returns only after a sync that began after its record was written. A record written while
 // another append's fsync runs waits for the next fsync, not that one.
 func TestAnAppendWaitsForASyncThatCoversIt(t *testing.T) {
 	ctx := context.Background()
@@ -175,8 +188,8 @@ func TestAnAppendWaitsForASyncThatCoversIt(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var calls sync.Mutex
 	first := true
-	s.wal.syncMu.Lock()
-	s.wal.sync = func() error {
+	s.log.wal.syncMu.Lock()
+	s.log.wal.sync = func() error {
 		calls.Lock()
 		block := first
 		first = false
@@ -185,22 +198,24 @@ func TestAnAppendWaitsForASyncThatCoversIt(t *testing.T) {
 			close(entered)
 			<-release
 		}
-		return s.wal.f.Sync()
+		return s.log.wal.f.Sync()
 	}
-	s.wal.syncMu.Unlock()
+	s.log.wal.syncMu.Unlock()
 	before := s.Stats().Syncs
 
 	var wg sync.WaitGroup
 	wg.Go(func() { // its fsync blocks
-		_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(0), Seq: 1, Event: &eventlog.Event{ID: "a"}})
+		res, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(0), Seq: 1, Event: &eventlog.Event{ID: "a"}})
 		assert.NoError(t, err)
+		assert.NoError(t, res.Wait())
 	})
 	<-entered
 	afterFirst := s.Stats().Written
 	done := make(chan struct{})
 	wg.Go(func() { // written while that fsync runs
-		_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(1), Seq: 1, Event: &eventlog.Event{ID: "b"}})
+		res, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key(1), Seq: 1, Event: &eventlog.Event{ID: "b"}})
 		assert.NoError(t, err)
+		assert.NoError(t, res.Wait())
 		close(done)
 	})
 	require.Eventually(t, func() bool { return s.Stats().Written > afterFirst }, 10*time.Second, time.Millisecond,

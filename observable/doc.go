@@ -18,12 +18,20 @@
 //
 // The work of a call runs once, when the method is called, and its outcome
 // is kept: every subscriber sees the same result, and no subscription runs
-// the work again (CONTRACT X2). So the blocking helpers never wait, and a
-// call's own ctx is what bounds its work. (Unlike RxJava, a Single is not
-// a recipe to run later: a port of retry() re-calls the method.) Results are typed; errors travel as the
-// result's error, never as a panic. BlockingGet and BlockingAwait mirror
-// RxJava's blockingGet and blockingAwait; Subscribe mirrors subscribe with
+// the work again (CONTRACT X2). A call's own ctx is what bounds its work.
+// (Unlike RxJava, a Single is not a recipe to run later: a port of retry()
+// re-calls the method.) Results are typed; errors travel as the result's
+// error, never as a panic. BlockingGet and BlockingAwait mirror RxJava's
+// blockingGet and blockingAwait; Subscribe mirrors subscribe with
 // callbacks; Rx hands out the plain rxgo value for pipelines.
+//
+// The outcome of a SessionService method is there when the method
+// returns, so its blocking helpers return it at once, whatever their ctx
+// says: a write that succeeded is never reported as cancelled. Work a
+// caller wants to run beside its own goes through [StartSingle],
+// [StartMaybe] or [StartCompletable], whose outcome is pending until the
+// work returns; their blocking helpers wait for it, and give ctx's error
+// when ctx is done first.
 //
 // Streams ([Stream]) follow a session, a user or an app: each observation
 // replays the log from a position with its own cursor and then follows it

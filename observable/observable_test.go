@@ -200,8 +200,8 @@ func TestSingle(t *testing.T) {
 			assert.Equal(t, err, errAgain)
 		})
 		t.Run(tt.name+", and a cancelled ctx still gives the kept outcome at once", func(t *testing.T) {
-			// CONTRACT X2: the work already ran; BlockingGet never waits and
-			// a done ctx does not hide the outcome (see Single.BlockingGet).
+			// CONTRACT X2: the work already ran; an outcome that is there
+			// wins over a done ctx (see Single.BlockingGet).
 			got, err := tt.single.BlockingGet(cancelledCtx())
 			require.ErrorIs(t, err, tt.wantErr)
 			if tt.wantErr == nil {
@@ -318,8 +318,8 @@ func TestMaybe(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 		t.Run(tt.name+", and a cancelled ctx still gives the kept outcome at once", func(t *testing.T) {
-			// CONTRACT X2: BlockingGet never waits and reports the outcome
-			// whatever ctx says (see Maybe.BlockingGet).
+			// CONTRACT X2: an outcome that is there wins over a done ctx
+			// (see Maybe.BlockingGet).
 			got, ok, err := tt.maybe.BlockingGet(cancelledCtx())
 			require.ErrorIs(t, err, tt.wantErr)
 			if tt.wantErr == nil {
@@ -375,8 +375,8 @@ func TestCompletable(t *testing.T) {
 			}
 		})
 		t.Run(tt.name+", and a cancelled ctx still gives the kept outcome at once", func(t *testing.T) {
-			// CONTRACT X2: BlockingAwait never waits and reports the outcome
-			// whatever ctx says (see Completable.BlockingAwait).
+			// CONTRACT X2: an outcome that is there wins over a done ctx
+			// (see Completable.BlockingAwait).
 			err := tt.completable.BlockingAwait(cancelledCtx())
 			require.ErrorIs(t, err, tt.wantErr)
 			if tt.wantErr == nil {
@@ -1049,7 +1049,7 @@ func TestAppendEvent(t *testing.T) {
 		assert.True(t, ts.Equal(back.Timestamp), "got %v", back.Timestamp)
 	})
 
-	t.Run("sequential agents share temp: state through the handle and it is never stored", func(t *testing.T) {
+	t.Run("sequential agents pass temp: state on through the handle and it is never stored", func(t *testing.T) {
 		// CONTRACT A4: temp: keys live in the caller's handle for the invocation.
 		f := newFixture(t)
 		key := observable.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
@@ -1201,7 +1201,7 @@ func TestGetSessionConfigBuilders(t *testing.T) {
 	assert.Nil(t, base.AfterTimestamp, "the original is unchanged")
 
 	other := cfg.WithNumRecentEvents(5)
-	assert.Equal(t, 2, *cfg.NumRecentEvents, "a copy does not share the count")
+	assert.Equal(t, 2, *cfg.NumRecentEvents, "a copy has a count of its own")
 	assert.Equal(t, 5, *other.NumRecentEvents)
 }
 

@@ -41,7 +41,7 @@ const (
 
 // Removed, as a state delta value, deletes the key in its scope (Java's
 // State.REMOVED).
-var Removed = service.Removed
+const Removed = service.Removed
 
 // SessionService is the session service as Java's BaseSessionService
 // shapes it. It wraps a [service.Service]; every call is the Go API's call,
@@ -243,7 +243,9 @@ func (s *SessionService) SessionEvents(key SessionKey, afterSeq uint64) Stream[*
 }
 
 // UserEvents is the stream of every record of a user's sessions in an app
-// after a position, then live. See [service.Service.SubscribeUser].
+// after a position, then live. A stream behind records that a deletion
+// freed ends with an error matching [service.ErrCompacted], which names
+// the position to go on from. See [service.Service.SubscribeUser].
 func (s *SessionService) UserEvents(appName, userID string, after Position) Stream[*Record] {
 	return s.stream(func(ctx context.Context, svc *service.Service) iter.Seq2[*Record, error] {
 		return svc.SubscribeUser(ctx, appName, userID, after)
@@ -251,7 +253,8 @@ func (s *SessionService) UserEvents(appName, userID string, after Position) Stre
 }
 
 // AppEvents is the stream of every record of an app's sessions after a
-// position, then live. See [service.Service.SubscribeApp].
+// position, then live, ending with ErrCompacted as [SessionService.UserEvents]
+// does. See [service.Service.SubscribeApp].
 func (s *SessionService) AppEvents(appName string, after Position) Stream[*Record] {
 	return s.stream(func(ctx context.Context, svc *service.Service) iter.Seq2[*Record, error] {
 		return svc.SubscribeApp(ctx, appName, after)

@@ -9,73 +9,70 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/projection"
 )
 
 // Append implements [eventlog.Store.Append]. Each append is one
-// transaction: the conditions are checked against the session's locked row,
-// and the record, the session's version, the app and user state it writes
-// and the notification to other replicas commit together or not at all. A
-// record whose state or event cannot be encoded as JSON is refused with
-// ErrInvalidArgument before anything is written. The record returned is the
-// stored one as readers decode it: its state and event values are JSON's
-// (numbers are float64, structs are maps).
-func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
+// transaction: the conditions are checked against the session's locked
+// row, and the record, the session's row, the state it writes in every
+// scope and the notification to other replicas commit together or not at
+// all. Creations and event appends are one statement each (one round
+// trip), and event appends that wait at the same moment travel together,
+// in one round trip and one transaction; a deletion, which reads what its
+// session leaves behind first, takes a few. A record whose state or event
+// cannot be encoded as JSON is refused with ErrInvalidArgument before
+// anything is written.
+//
+// The record in the result is the stored one as readers decode it: its
+// state and event values are JSON's (numbers are float64, structs are
+// maps), the same values the state tables hold. The result has no
+// Durable: the record is durable when Append returns.
+func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
 	if err := s.check(ctx); err != nil {
-		return nil, err
+		return eventlog.AppendResult{}, err
 	}
 	if err := eventlog.CheckRecord(rec); err != nil {
-		return nil, err
+		return eventlog.AppendResult{}, err
 	}
 	w, err := s.encode(rec)
 	if err != nil {
-		return nil, err
+		return eventlog.AppendResult{}, err
 	}
-	var stored *eventlog.Record
-	var incarnation eventlog.Position
-	if rec.Kind == eventlog.KindEventAppended {
-		incarnation, stored, err = s.appendEvent(ctx, rec, w)
-	} else {
+	var res eventlog.AppendResult
+	switch rec.Kind {
+	case eventlog.KindSessionCreated:
+		res, err = s.create(ctx, rec, w)
+	case eventlog.KindEventAppended:
+		res, err = s.appendEvent(ctx, rec, w)
+	default:
 		// Every write takes the head row before any other row, so writers
 		// never wait for each other in a cycle: write's batch starts by
 		// taking it, and a deletion, which reads its session's rows
 		// first, takes it before that.
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			switch rec.Kind {
-			case eventlog.KindSessionCreated:
-				return s.create(ctx, tx, rec, w)
-			case eventlog.KindSessionDeleted:
+			if rec.Kind == eventlog.KindSessionDeleted {
 				return s.delete(ctx, tx, rec, w)
 			}
 			return s.write(ctx, tx, rec, w, nil)
 		})
+		res.Record = w.rec
 	}
 	switch {
-	case errors.Is(err, eventlog.ErrDuplicateEvent):
-		return stored, err
 	case isDomain(err):
-		return nil, fmt.Errorf("append %s record to %s: %w", rec.Kind, rec.Key, err)
+		return eventlog.AppendResult{}, fmt.Errorf("append %s record to %s: %w", rec.Kind, rec.Key, err)
 	case err != nil:
-		return nil, s.dbError(fmt.Sprintf("append %s record to %s", rec.Kind, rec.Key), err)
+		return eventlog.AppendResult{}, s.dbError(fmt.Sprintf("append %s record to %s", rec.Kind, rec.Key), err)
 	}
-	// Hand back the record as every reader will see it, decoded from what
-	// was stored, so that this replica folds the same values (numbers as
-	// float64, and so on) as the others and as a rebuild (CONTRACT R1).
-	out, err := decode(rec.Position, w.body)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: append %s record to %s: %w", rec.Kind, rec.Key, err)
+	if !res.Duplicate {
+		w.rec.Position, w.rec.Seq = rec.Position, rec.Seq
+		if rec.Kind == eventlog.KindSessionDeleted {
+			s.cache.drop(rec.Key)
+		}
+		s.wake.fire(rec.Key.AppName)
 	}
-	switch rec.Kind {
-	case eventlog.KindEventAppended:
-		s.cache.appended(incarnation, out)
-	case eventlog.KindSessionDeleted:
-		s.cache.drop(rec.Key)
-	}
-	s.wake.fire(rec.Key.AppName)
-	return out, nil
+	return res, nil
 }
 
 // isDomain reports the errors that are answers, not failures.
@@ -84,19 +81,65 @@ func isDomain(err error) bool {
 		errors.Is(err, eventlog.ErrStaleSession) || errors.Is(err, eventlog.ErrInvalidArgument)
 }
 
-// encoded is a record as the database keeps it: its JSON body, and its
-// app: and user: writes as write_state takes them: keys without their
-// prefix, each value encoded on its own (nil removes the key), and whether
-// each is the user's.
+// The scopes of a state write, as write_state numbers them.
+const (
+	scopeSession int16 = 0
+	scopeApp     int16 = 1
+	scopeUser    int16 = 2
+)
+
+// stateWrites are a record's state writes as write_state takes them: keys
+// without their prefix, each value encoded on its own (nil removes the
+// key), and the scope of each.
+type stateWrites struct {
+	keys   [][]byte
+	values [][]byte
+	scopes []int16
+}
+
+// writesOf returns the writes the fold applies for rec, a record as
+// readers decode it: a creation's and an event's keys in every scope, a
+// retained record's app: and user: keys; never a temp: key.
+func writesOf(rec *eventlog.Record) (stateWrites, error) {
+	var w stateWrites
+	for k, v := range rec.Writes() {
+		var key string
+		var scope int16
+		switch {
+		case strings.HasPrefix(k, eventlog.AppPrefix):
+			key, scope = k[len(eventlog.AppPrefix):], scopeApp
+		case strings.HasPrefix(k, eventlog.UserPrefix):
+			key, scope = k[len(eventlog.UserPrefix):], scopeUser
+		case strings.HasPrefix(k, eventlog.TempPrefix) || rec.Kind == eventlog.KindStateRetained:
+			continue
+		default:
+			key, scope = k, scopeSession
+		}
+		var value []byte
+		if !projection.IsRemoved(v) {
+			var err error
+			if value, err = json.Marshal(v); err != nil {
+				return stateWrites{}, fmt.Errorf("%w: state %q cannot be encoded as JSON: %w", eventlog.ErrInvalidArgument, k, err)
+			}
+		}
+		w.keys, w.values, w.scopes = append(w.keys, []byte(key)), append(w.values, value), append(w.scopes, scope)
+	}
+	return w, nil
+}
+
+// encoded is a record as the database keeps it: its JSON body, the record
+// as readers decode that body, the time of it that a session's row keeps,
+// and its state writes.
 type encoded struct {
-	body       []byte
-	keys       [][]byte
-	values     [][]byte
-	userScoped []bool
+	body []byte
+	rec  *eventlog.Record
+	time string
+	stateWrites
 }
 
 // encode encodes rec, refusing what JSON cannot hold (a function, a
-// channel, NaN) before any write.
+// channel, NaN) before any write. The state writes come from the decoded
+// record, so that the tables hold exactly what a fold of the log gives.
 func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
 	if err := checkLengths(rec); err != nil {
 		return encoded{}, fmt.Errorf("append %s record: %w", rec.Kind, err)
@@ -106,35 +149,21 @@ func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
 		return encoded{}, fmt.Errorf("append %s record to %s: %w: it cannot be encoded as JSON: %w",
 			rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)
 	}
-	out := encoded{body: body}
-	for k, v := range rec.Writes() {
-		var key []byte
-		user := false
-		switch {
-		case strings.HasPrefix(k, eventlog.AppPrefix):
-			key = []byte(k[len(eventlog.AppPrefix):])
-		case strings.HasPrefix(k, eventlog.UserPrefix):
-			key, user = []byte(k[len(eventlog.UserPrefix):]), true
-		default:
-			continue
-		}
-		var value []byte
-		if !projection.IsRemoved(v) {
-			if value, err = json.Marshal(v); err != nil {
-				return encoded{}, fmt.Errorf("append %s record to %s: %w: state %q cannot be encoded as JSON: %w",
-					rec.Kind, rec.Key, eventlog.ErrInvalidArgument, k, err)
-			}
-		}
-		out.keys, out.values, out.userScoped = append(out.keys, key), append(out.values, value), append(out.userScoped, user)
+	out, err := decode(0, rec.Seq, body)
+	if err != nil {
+		return encoded{}, fmt.Errorf("append %s record to %s: %w: %w", rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)
 	}
-	return out, nil
+	w, err := writesOf(out)
+	if err != nil {
+		return encoded{}, fmt.Errorf("append %s record to %s: %w", rec.Kind, rec.Key, err)
+	}
+	return encoded{body: body, rec: out, time: eventlog.FormatTimestamp(out.Time), stateWrites: w}, nil
 }
 
 // MaxKeyBytes bounds the bytes of a session key (app name, user ID and
-// session ID together) plus an event ID, and of an app or user state key
-// with its app name and user ID: PostgreSQL's indexes refuse entries much
-// longer than this, and a refusal inside a batch would fail the appends
-// beside it.
+// session ID together) plus an event ID, and of a state key with its
+// session's key: PostgreSQL's indexes refuse entries much longer than
+// this, and a refusal inside a batch would fail the appends beside it.
 const MaxKeyBytes = 2048
 
 // checkLengths refuses keys too long for the indexes, as
@@ -149,12 +178,99 @@ func checkLengths(rec *eventlog.Record) error {
 		return fmt.Errorf("%w: the key and event ID are %d bytes, more than %d", eventlog.ErrInvalidArgument, n, MaxKeyBytes)
 	}
 	for key := range rec.Writes() {
-		if len(k.AppName)+len(k.UserID)+len(key) > MaxKeyBytes {
-			return fmt.Errorf("%w: state key %.40q... is too long (at most %d bytes with the app name and user ID)",
+		if len(k.AppName)+len(k.UserID)+len(k.SessionID)+len(key) > MaxKeyBytes {
+			return fmt.Errorf("%w: state key %.40q... is too long (at most %d bytes with the session's key)",
 				eventlog.ErrInvalidArgument, key, MaxKeyBytes)
 		}
 	}
 	return nil
+}
+
+// channelArgs are the notification's arguments of a function that sends
+// it: no channel when notifications are off.
+func (s *Store) channelArgs(app string) (*string, string) {
+	if s.noNotify {
+		return nil, ""
+	}
+	return &s.channel, payload(app)
+}
+
+// payload names the app in a notification. NOTIFY takes text of under
+// 8000 bytes; an app name that is not such text is sent as "", which
+// wakes every reader.
+func payload(app string) string {
+	if len(app) > 4000 || !utf8.ValidString(app) || strings.IndexByte(app, 0) >= 0 {
+		return ""
+	}
+	return app
+}
+
+// create creates a session with create_session: one statement, which
+// returns the new session's merged state.
+func (s *Store) create(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.AppendResult, error) {
+	k := rec.Key
+	channel, note := s.channelArgs(k.AppName)
+	var status int16
+	var pos *int64
+	var keys, vals [][]byte
+	err := s.pool.QueryRow(ctx, s.sql.createSession, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID),
+		w.body, w.time, w.keys, w.values, w.scopes, channel, note).Scan(&status, &pos, &keys, &vals)
+	if err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	if status != 0 || pos == nil {
+		return eventlog.AppendResult{}, eventlog.ErrAlreadyExists
+	}
+	state, err := decodeState(keys, vals)
+	if err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	rec.Position = eventlog.Position(*pos)
+	return eventlog.AppendResult{Record: w.rec, State: state}, nil
+}
+
+// appendEvent appends an event record through the committer, which sends
+// the appends waiting at that moment to the server together, as one
+// transaction, so that concurrent appends share one round trip and one
+// WAL flush.
+func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.AppendResult, error) {
+	k := rec.Key
+	channel, note := s.channelArgs(k.AppName)
+	p := &pending{args: []any{
+		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body, w.time,
+		w.keys, w.values, w.scopes, channel, note, int64(rec.Incarnation),
+	}}
+	if s.beforeCommit != nil {
+		// Tests: one transaction of its own, with a pause before commit.
+		p.err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args...)); err != nil {
+				return err
+			}
+			s.beforeCommit(tx)
+			return nil
+		})
+	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvent, p); err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	if p.err != nil {
+		return eventlog.AppendResult{}, p.err
+	}
+	switch p.status {
+	case statusAppended:
+		rec.Position, rec.Seq = p.pos, p.seq
+		w.rec.Position, w.rec.Seq = p.pos, p.seq
+		s.cache.appended(p.created, w.rec, len(w.body))
+		return eventlog.AppendResult{Record: w.rec}, nil
+	case statusNotFound:
+		return eventlog.AppendResult{}, eventlog.ErrNotFound
+	case statusDuplicate:
+		stored, err := s.cache.event(p.created, k, rec.Event.ID, p.pos, p.seq, p.stored)
+		if err != nil {
+			return eventlog.AppendResult{}, err
+		}
+		return eventlog.AppendResult{Record: stored, Duplicate: true}, nil
+	}
+	return eventlog.AppendResult{}, fmt.Errorf("%w: the handle is at version %d, the store at version %d", eventlog.ErrStaleSession, rec.Seq-1, p.version)
 }
 
 // write takes the next position and writes rec there with its state and
@@ -175,7 +291,7 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w en
 	}
 	b.Queue(s.sql.insertRecord, int16(rec.Kind), app, user, id, int64(rec.Seq), eventID, w.body)
 	if len(w.keys) > 0 {
-		b.Queue(s.sql.writeState, app, user, w.keys, w.values, w.userScoped)
+		b.Queue(s.sql.writeState, app, user, id, w.keys, w.values, w.scopes)
 	}
 	if !s.noNotify {
 		b.Queue(s.sql.notify, s.channel, payload(k.AppName))
@@ -183,108 +299,35 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w en
 	return tx.SendBatch(ctx, b).Close()
 }
 
-// payload names the app in a notification. NOTIFY takes text of under
-// 8000 bytes; an app name that is not such text is sent as "", which
-// wakes every reader.
-func payload(app string) string {
-	if len(app) > 4000 || !utf8.ValidString(app) || strings.IndexByte(app, 0) >= 0 {
-		return ""
-	}
-	return app
-}
-
-func (s *Store) create(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) error {
-	k := rec.Key
-	var created pgconn.CommandTag
-	err := s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
-		b.Queue(s.sql.createSession, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)).Exec(func(tag pgconn.CommandTag) error {
-			created = tag
-			return nil
-		})
-	})
-	if err != nil {
-		return err
-	}
-	if created.RowsAffected() == 0 {
-		return eventlog.ErrAlreadyExists
-	}
-	return nil
-}
-
-// appendEvent appends an event record through the committer, which sends
-// the appends waiting at that moment to the server together, as one
-// transaction, so that concurrent appends share one round trip and one
-// WAL flush. It returns the session's incarnation, and with
-// ErrDuplicateEvent the stored record.
-func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.Position, *eventlog.Record, error) {
-	k := rec.Key
-	var channel *string
-	if !s.noNotify {
-		channel = &s.channel
-	}
-	p := &pending{args: []any{
-		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body,
-		w.keys, w.values, w.userScoped, channel, payload(k.AppName), int64(rec.Incarnation),
-	}}
-	if s.beforeCommit != nil {
-		// Tests: one transaction of its own, with a pause before commit.
-		p.err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args...)); err != nil {
-				return err
-			}
-			s.beforeCommit(tx)
-			return nil
-		})
-	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvent, p); err != nil {
-		return 0, nil, err
-	}
-	if p.err != nil {
-		return 0, nil, p.err
-	}
-	switch p.status {
-	case statusAppended:
-		rec.Position = p.pos
-		return p.created, nil, nil
-	case statusNotFound:
-		return 0, nil, eventlog.ErrNotFound
-	case statusDuplicate:
-		stored, err := s.cache.event(p.created, k, rec.Event.ID, p.pos, p.stored)
-		if err != nil {
-			return 0, nil, err
-		}
-		return p.created, stored, eventlog.ErrDuplicateEvent
-	}
-	return 0, nil, fmt.Errorf("%w: the handle is at version %d, the store at version %d", eventlog.ErrStaleSession, rec.Seq-1, p.version)
-}
-
 // delete frees the session's records, keeping the app: and user: writes
 // that no later write of its own overrides at their positions (CONTRACT
-// D3), and logs the deletion.
+// D3), drops its row and its own state, raises the last freed position of
+// its app and its user (for ErrCompacted), and logs the deletion.
 func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) error {
 	k := rec.Key
 	app, user, id := []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
 	if _, err := tx.Exec(ctx, s.sql.lockHead); err != nil {
 		return err
 	}
-	var created eventlog.Position
-	if err := tx.QueryRow(ctx, s.sql.lockSession, app, user, id).Scan(&created); errors.Is(err, pgx.ErrNoRows) {
-		return eventlog.ErrNotFound
-	} else if err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, s.sql.sessionRecords, app, user, id)
+	rows, err := tx.Query(ctx, s.sql.lockSession, app, user, id)
 	if err != nil {
 		return err
 	}
 	var records []*eventlog.Record
+	found := false
 	for rows.Next() {
-		var pos eventlog.Position
+		var created int64
+		var pos, seq *int64
 		var body []byte
-		if err := rows.Scan(&pos, &body); err != nil {
+		if err := rows.Scan(&created, &pos, &seq, &body); err != nil {
 			rows.Close()
 			return err
 		}
-		r, err := decode(pos, body)
+		found = true
+		if pos == nil {
+			continue
+		}
+		r, err := decode(eventlog.Position(*pos), uint64(*seq), body)
 		if err != nil {
 			rows.Close()
 			return err
@@ -295,30 +338,59 @@ func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w e
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	var kept []encoded
+	if !found {
+		return eventlog.ErrNotFound
+	}
+	var freed int64
+	if len(records) > 0 {
+		freed = int64(records[len(records)-1].Position)
+	}
+	var kept [][]byte
 	retained := eventlog.Retained(records)
 	for _, r := range retained {
 		body, err := json.Marshal(r)
 		if err != nil {
 			return fmt.Errorf("encode what session %s leaves at position %d: %w", k, r.Position, err)
 		}
-		kept = append(kept, encoded{body: body})
+		kept = append(kept, body)
 	}
 	return s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
 		b.Queue(s.sql.dropRecords, app, user, id)
 		for i, r := range retained {
-			b.Queue(s.sql.insertAt, int64(r.Position), int16(eventlog.KindStateRetained), app, user, id, kept[i].body)
+			b.Queue(s.sql.insertAt, int64(r.Position), int16(eventlog.KindStateRetained), app, user, id, kept[i])
 		}
-		b.Queue(s.sql.deleteSession, app, user, id)
+		b.Queue(s.sql.dropState, app, user, id)
+		b.Queue(s.sql.dropSession, app, user, id)
+		if freed > 0 {
+			b.Queue(s.sql.freeApp, app, freed)
+			b.Queue(s.sql.freeUser, app, user, freed)
+		}
 	})
 }
 
-// decode reads a record's body.
-func decode(pos eventlog.Position, body []byte) (*eventlog.Record, error) {
+// decode reads a record's body; its position, and an event's sequence
+// number, are the columns'.
+func decode(pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, error) {
 	rec := new(eventlog.Record)
 	if err := json.Unmarshal(body, rec); err != nil {
 		return nil, fmt.Errorf("record at position %d is damaged: %w", pos, err)
 	}
 	rec.Position = pos
+	if rec.Kind == eventlog.KindEventAppended {
+		rec.Seq = seq
+	}
 	return rec, nil
+}
+
+// decodeState builds a merged state from its keys and JSON values.
+func decodeState(keys, vals [][]byte) (map[string]any, error) {
+	state := make(map[string]any, len(keys))
+	for i, k := range keys {
+		var v any
+		if err := json.Unmarshal(vals[i], &v); err != nil {
+			return nil, fmt.Errorf("state %q is damaged: %w", k, err)
+		}
+		state[string(k)] = v
+	}
+	return state, nil
 }

@@ -44,6 +44,7 @@ type pending struct {
 	args    []any
 	status  int16
 	pos     eventlog.Position
+	seq     uint64
 	created eventlog.Position
 	version uint64
 	stored  []byte
@@ -54,12 +55,15 @@ type pending struct {
 }
 
 func (p *pending) scan(row pgx.Row) error {
-	var pos, created, version *int64
-	if err := row.Scan(&p.status, &pos, &created, &version, &p.stored); err != nil {
+	var pos, seq, created, version *int64
+	if err := row.Scan(&p.status, &pos, &seq, &created, &version, &p.stored); err != nil {
 		return err
 	}
 	if pos != nil {
 		p.pos = eventlog.Position(*pos)
+	}
+	if seq != nil {
+		p.seq = uint64(*seq)
 	}
 	if created != nil {
 		p.created = eventlog.Position(*created)
@@ -72,8 +76,9 @@ func (p *pending) scan(row pgx.Row) error {
 
 // do runs p with whatever else is waiting, and returns when p holds its
 // outcome, or with ctx's error (and p no longer the caller's to read) if
-// ctx ends while p waits for another leader's batch. The leader's own batch runs to its end, whatever the leader's ctx
-// does, because it carries other callers' appends too.
+// ctx ends while p waits for another leader's batch. The leader's own
+// batch runs to its end, whatever the leader's ctx does, because it
+// carries other callers' appends too.
 func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending) error {
 	p.done, p.promote = make(chan struct{}), make(chan struct{})
 	c.mu.Lock()

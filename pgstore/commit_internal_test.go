@@ -24,7 +24,7 @@ func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
 
 	// 1/$1 fails for 0, as an append_event call can fail on what the
 	// database refuses.
-	const sql = "SELECT 0::smallint, 1/$1::bigint, NULL::bigint, NULL::bigint, NULL::bytea"
+	const sql = "SELECT 0::smallint, 1/$1::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bytea"
 	batch := []*pending{{args: []any{1}}, {args: []any{0}}, {args: []any{2}}}
 	for _, p := range batch {
 		p.done = make(chan struct{})

@@ -1,6 +1,11 @@
 package pgstore
 
-import "github.com/jackc/pgx/v5"
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
 
 // Test hooks.
 
@@ -23,4 +28,9 @@ func Queued(s *Store) int {
 	s.commits.mu.Lock()
 	defer s.commits.mu.Unlock()
 	return len(s.commits.queue)
+}
+
+// MigrateTo brings schema up to version, and no further.
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, schema string, version int) error {
+	return migrateTo(ctx, pool, schema, pgx.Identifier{schema}.Sanitize(), version)
 }

@@ -18,7 +18,7 @@ func TestNegativeOptionsAreRefused(t *testing.T) {
 	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none")
 	require.NoError(t, err)
 	defer pool.Close()
-	for _, opts := range []pgstore.Options{{PollInterval: -time.Second}, {CachedSessions: -1}} {
+	for _, opts := range []pgstore.Options{{PollInterval: -time.Second}, {CachedSessions: -1}, {CachedBytes: -1}} {
 		_, err := pgstore.New(context.Background(), pool, opts)
 		require.ErrorIs(t, err, eventlog.ErrInvalidArgument, "%+v", opts)
 		require.ErrorContains(t, err, "is negative")

@@ -3,82 +3,129 @@ package pgstore
 import "strings"
 
 // queries are the store's SQL statements, with the schema filled in once.
+// Each read is one statement, so it sees one snapshot and takes one round
+// trip.
 type queries struct {
 	// next takes the next position: the head row's lock, held to commit.
 	next string
-	// createSession registers a session at the position just taken; no
-	// row means it exists.
-	createSession string
 	// lockHead takes the head row's lock, which every write takes first.
 	lockHead string
-	// lockSession locks a live session's row.
-	lockSession string
-	// appendEvent calls append_event (see the migration).
+	// createSession and appendEvent call create_session and append_event
+	// (see the migrations).
+	createSession string
 	appendEvent   string
-	deleteSession string
 	// insertRecord writes a record at the position just taken.
 	insertRecord string
 	// insertAt writes a record at a given position (what a deletion keeps).
 	insertAt string
-	// sessionRecords are a session's creation and event records, oldest
-	// first, for a deletion.
-	sessionRecords string
-	dropRecords    string
-	// writeState applies a record's app: and user: writes at the
-	// position just taken (see write_state in the migration).
+	// writeState folds a record's state writes at the position just taken
+	// (see write_state in the migrations).
 	writeState string
 	notify     string
 
+	// lockSession locks a live session's row and returns its incarnation
+	// with its creation and event records, oldest first, for a deletion.
+	lockSession string
+	// dropRecords, dropState and dropSession free a deleted session;
+	// freeApp and freeUser raise the last freed position of its app and
+	// its user.
+	dropRecords string
+	dropState   string
+	dropSession string
+	freeApp     string
+	freeUser    string
+
 	// readAll, readApp, readUser and readSession read records after a
-	// position, with the head position of the same snapshot (and, for a
-	// session, its incarnation).
+	// position, with the head position of the same snapshot and, for an
+	// app or a user, the last position a deletion freed there, or, for a
+	// session, its incarnation.
 	readAll     string
 	readApp     string
 	readUser    string
 	readSession string
-	// session reads a session's row, its creation record when the
-	// caller's copy is of another incarnation, and its events after a
-	// sequence number.
-	session string
-	// head reads the last position.
-	head string
+
+	// load reads a session's row, its merged state and, unless told not
+	// to, its events after a sequence number.
+	load string
+	// listApp and listUser read a page of an app's (or a user's) sessions
+	// with their merged state, and the app's state once.
+	listApp  string
+	listUser string
 }
+
+// mergedState is the SQL of a session's merged state, as rows (key,
+// value): its own keys, and the app's and the user's under their app: and
+// user: prefixes. $1, $2 and $3 are the session's key.
+const mergedState = `SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = $2 AND session_id = $3
+	UNION ALL SELECT 'app:'::bytea || key, value FROM §.app_state WHERE app = $1
+	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = $2`
 
 func newQueries(schema string) queries {
 	q := func(s string) string { return strings.ReplaceAll(s, "§", schema) }
 	const key = "app = $1 AND user_id = $2 AND session_id = $3"
-	read := func(where string) string {
-		return q(`SELECT h.position, r.position, r.body FROM §.head h
-LEFT JOIN LATERAL (SELECT position, body FROM §.records WHERE position > $1` + where + ` ORDER BY position LIMIT $2) r ON true
+	// The reads take the head position (and the guard) as scalar
+	// subqueries, one row whatever the planner guesses of the head
+	// table, which it may never have analyzed.
+	read := func(guard, where string) string {
+		return q(`SELECT h.head, h.guard, r.position, r.seq, r.body
+FROM (SELECT (SELECT position FROM §.head) AS head, ` + guard + ` AS guard) h
+LEFT JOIN LATERAL (SELECT position, seq, body FROM §.records WHERE position > $1` + where + ` ORDER BY position LIMIT $2) r ON true
 ORDER BY r.position`)
 	}
+	list := func(where string) string {
+		return q(`SELECT NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text,
+	array_agg('app:'::bytea || key), array_agg(value)
+FROM §.app_state WHERE app = $1
+UNION ALL
+SELECT p.user_id, p.session_id, p.created, p.version, p.updated, st.keys, st.vals
+FROM (SELECT user_id, session_id, created, version, updated FROM §.sessions
+	WHERE app = $1` + where + ` AND (user_id, session_id) > ($2, $3)
+	ORDER BY user_id, session_id LIMIT $4) p
+CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals FROM (
+	SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = p.user_id AND session_id = p.session_id
+	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = p.user_id) m) st`)
+	}
 	return queries{
-		next:           q(`UPDATE §.head SET position = position + 1 RETURNING position`),
-		createSession:  q(`INSERT INTO §.sessions (app, user_id, session_id, created, version) SELECT $1, $2, $3, position, 0 FROM §.head ON CONFLICT DO NOTHING`),
-		lockHead:       q(`SELECT position FROM §.head FOR UPDATE`),
-		lockSession:    q(`SELECT created FROM §.sessions WHERE ` + key + ` FOR UPDATE`),
-		appendEvent:    q(`SELECT status, pos, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
-		deleteSession:  q(`DELETE FROM §.sessions WHERE ` + key),
-		insertRecord:   q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) SELECT position, $1, $2, $3, $4, $5, $6, $7 FROM §.head`),
-		insertAt:       q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),
-		sessionRecords: q(`SELECT position, body FROM §.records WHERE ` + key + ` AND kind IN (1, 2) ORDER BY position`),
-		dropRecords:    q(`DELETE FROM §.records WHERE ` + key + ` AND kind IN (1, 2)`),
-		writeState:     q(`SELECT §.write_state($1, $2, $3, $4, $5, position) FROM §.head`),
-		notify:         `SELECT pg_notify($1, $2)`,
-		readAll:        read(""),
-		readApp:        read(" AND app = $3"),
-		readUser:       read(" AND app = $3 AND user_id = $4"),
-		readSession: q(`SELECT h.position, s.created, r.position, r.body FROM §.head h
-LEFT JOIN §.sessions s ON s.app = $3 AND s.user_id = $4 AND s.session_id = $5
-LEFT JOIN LATERAL (SELECT position, body FROM §.records WHERE position > $1 AND kind = 2
-	AND app = $3 AND user_id = $4 AND session_id = $5 ORDER BY position LIMIT $2) r ON s.created IS NOT NULL
-ORDER BY r.position`),
-		session: q(`SELECT s.created, s.version, c.body, r.position, r.body FROM §.sessions s
-LEFT JOIN §.records c ON s.created <> $4 AND c.position = s.created
-LEFT JOIN LATERAL (SELECT seq, position, body FROM §.records WHERE kind = 2 AND ` + key + `
-	AND seq > CASE WHEN s.created = $4 THEN $5 ELSE 0 END ORDER BY seq) r ON true
-WHERE s.app = $1 AND s.user_id = $2 AND s.session_id = $3
-ORDER BY r.seq`),
-		head: q(`SELECT position FROM §.head`),
+		next:          q(`UPDATE §.head SET position = position + 1 RETURNING position`),
+		lockHead:      q(`SELECT position FROM §.head FOR UPDATE`),
+		createSession: q(`SELECT status, pos, keys, vals FROM §.create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
+		appendEvent:   q(`SELECT status, pos, seq, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
+		insertRecord:  q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) VALUES ((SELECT position FROM §.head), $1, $2, $3, $4, $5, $6, $7)`),
+		insertAt:      q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),
+		writeState:    q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head))`),
+		notify:        `SELECT pg_notify($1, $2)`,
+
+		lockSession: q(`SELECT s.created, r.position, r.seq, r.body FROM §.sessions s
+LEFT JOIN §.records r ON r.kind IN (1, 2) AND r.app = $1 AND r.user_id = $2 AND r.session_id = $3
+WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + `
+ORDER BY r.position FOR UPDATE OF s`),
+		dropRecords: q(`DELETE FROM §.records WHERE ` + key + ` AND kind IN (1, 2)`),
+		dropState:   q(`DELETE FROM §.session_state WHERE ` + key),
+		dropSession: q(`DELETE FROM §.sessions WHERE ` + key),
+		freeApp: q(`INSERT INTO §.app_freed (app, position) VALUES ($1, $2)
+ON CONFLICT (app) DO UPDATE SET position = greatest(§.app_freed.position, excluded.position)`),
+		freeUser: q(`INSERT INTO §.user_freed (app, user_id, position) VALUES ($1, $2, $3)
+ON CONFLICT (app, user_id) DO UPDATE SET position = greatest(§.user_freed.position, excluded.position)`),
+
+		readAll: read("NULL::bigint", ""),
+		readApp: read("(SELECT position FROM §.app_freed WHERE app = $3)",
+			" AND app = $3 AND coalesce(h.guard, 0) <= $1"),
+		readUser: read("(SELECT position FROM §.user_freed WHERE app = $3 AND user_id = $4)",
+			" AND app = $3 AND user_id = $4 AND coalesce(h.guard, 0) <= $1"),
+		readSession: read("(SELECT created FROM §.sessions WHERE app = $3 AND user_id = $4 AND session_id = $5)",
+			" AND kind = 2 AND app = $3 AND user_id = $4 AND session_id = $5 AND h.guard IS NOT NULL"),
+
+		load: q(`SELECT s.created, s.version, s.updated, st.keys, st.vals, NULL::bigint, NULL::bigint, NULL::bytea
+FROM §.sessions s
+CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals FROM (` + mergedState + `) m) st
+WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + `
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, r.position, r.seq, r.body
+FROM §.sessions s
+JOIN §.records r ON r.kind = 2 AND r.app = $1 AND r.user_id = $2 AND r.session_id = $3
+	AND r.seq > CASE WHEN s.created = $4 THEN $5 ELSE 0 END
+WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + ` AND NOT $6`),
+		listApp:  list(""),
+		listUser: list(" AND user_id = $5"),
 	}
 }

@@ -13,7 +13,9 @@ import (
 // Read implements [eventlog.Store.Read]. One statement reads the records
 // and the head position of one snapshot; because records commit in
 // position order, every record up to that head is visible in it, which is
-// how far a read that found fewer than limit records got.
+// how far a read that found fewer than limit records got. The same
+// statement reads, for an app or a user, the last position a deletion
+// freed there, which gives ErrCompacted to a reader behind it.
 func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, after, err
@@ -40,24 +42,23 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 	}
 	defer rows.Close()
 	var (
-		recs    []*eventlog.Record
-		head    eventlog.Position
-		created *eventlog.Position
+		recs []*eventlog.Record
+		head eventlog.Position
+		// guard is the session's incarnation for a session scope, and
+		// the last position freed in the scope for an app or a user.
+		guard *eventlog.Position
 	)
 	for rows.Next() {
 		var pos *eventlog.Position
+		var seq *int64
 		var body []byte
-		dest := []any{&head, &pos, &body}
-		if scope.IsSession() {
-			dest = []any{&head, &created, &pos, &body}
-		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(&head, &guard, &pos, &seq, &body); err != nil {
 			return nil, after, s.dbError("read", err)
 		}
 		if pos == nil {
 			continue // no records: the row only carries the head
 		}
-		rec, err := decode(*pos, body)
+		rec, err := decode(*pos, uint64(*seq), body)
 		if err != nil {
 			return nil, after, fmt.Errorf("pgstore: read: %w", err)
 		}
@@ -69,8 +70,13 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 	if err := rows.Err(); err != nil {
 		return nil, after, s.dbError("read", err)
 	}
-	if scope.IsSession() && (created == nil || (scope.Incarnation != 0 && *created != scope.Incarnation)) {
-		return nil, after, fmt.Errorf("read session %s: %w", scope.Key(), eventlog.ErrNotFound)
+	switch {
+	case scope.IsSession():
+		if guard == nil || (scope.Incarnation != 0 && *guard != scope.Incarnation) {
+			return nil, after, fmt.Errorf("read session %s: %w", scope.Key(), eventlog.ErrNotFound)
+		}
+	case scope.AppName != "" && guard != nil && *guard > after:
+		return nil, after, &eventlog.CompactedError{Scope: scope, After: after, Served: *guard}
 	}
 	through := max(after, head)
 	if len(recs) == limit {
@@ -84,23 +90,4 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 // at the next poll, or when the store closes.
 func (s *Store) Changes(scope eventlog.Scope) <-chan struct{} {
 	return s.wake.wait(scope.AppName)
-}
-
-// Session implements [eventlog.Store.Session]. The events are kept in
-// memory once read, so that readers share them (CONTRACT G4) and a read
-// asks the database only for the events it has not seen.
-func (s *Store) Session(ctx context.Context, key eventlog.SessionKey) (eventlog.SessionLog, error) {
-	if err := s.check(ctx); err != nil {
-		return eventlog.SessionLog{}, err
-	}
-	log, err := s.cache.read(ctx, key, func(incarnation eventlog.Position, have uint64) (pgx.Rows, error) {
-		return s.pool.Query(ctx, s.sql.session, []byte(key.AppName), []byte(key.UserID), []byte(key.SessionID), int64(incarnation), int64(have))
-	})
-	switch {
-	case isDomain(err):
-		return log, fmt.Errorf("session %s: %w", key, err)
-	case err != nil:
-		return log, s.dbError(fmt.Sprintf("session %s", key), err)
-	}
-	return log, nil
 }

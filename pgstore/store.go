@@ -1,22 +1,31 @@
 // Package pgstore is a PostgreSQL backend for sessionlog: an
-// [eventlog.Store] whose log lives in a database that several service
-// replicas share.
+// [eventlog.Store] whose log and read model live in a database that
+// several service replicas share.
 //
 // The log is the truth. Each record is a row with its store-wide position;
 // the database itself keeps each session's sequence numbers unique and
 // gapless (optimistic concurrency, CONTRACT A6) and its event IDs unique
 // (idempotent appends, A7). Writes take the next position under one row
 // lock and hold it until they commit, so records commit in position order
-// and a reader that sees a position has seen every record before it. App
-// and user state are also kept in tables of their own, written in the same
-// transaction as the record that changes them, for SQL readers.
+// and a reader that sees a position has seen every record before it.
 //
-// A [Store] reports itself shared ([eventlog.SharedStore]), so a service
-// over it reads what other replicas appended before every call: a Get on
-// one replica returns an event appended through another a moment before.
+// The read model lives beside the log, in tables written in the same
+// transaction as each record: the sessions' rows (incarnation, version,
+// last update time) and the state of every scope (session_state,
+// user_state, app_state), folded in SQL by one function with the rules of
+// package projection, which [projection.Verify] checks against a fold of
+// the log. Load and List are one statement each, so one round trip and one
+// snapshot; a creation and an event append are one statement each too.
+// A replica folds nothing, at start or later: what it keeps is a bounded
+// cache of sessions' events ([Options.CachedSessions],
+// [Options.CachedBytes]), checked against the session's row on every Load,
+// so any replica reads what any other wrote a moment before.
+//
 // Subscriptions read the log at their own position; LISTEN/NOTIFY only
 // wakes them, and a poll every [Options.PollInterval] wakes them too, so a
 // lost notification delays a subscriber but never makes it miss a record.
+// A deletion frees its session's records; an app or user subscriber behind
+// them gets [eventlog.ErrCompacted] rather than a silent gap.
 //
 // Open it and hand it to a service:
 //
@@ -24,8 +33,10 @@
 //	...
 //	svc, err := service.New(ctx, service.Options{Store: store})
 //
-// pgstore is a module of its own, so that programs using sessionlog without
-// PostgreSQL never download the driver.
+// The schema is versioned: Open applies the migrations a database lacks,
+// folding the records of an older database into the tables a newer
+// version adds. pgstore is a module of its own, so that programs using
+// sessionlog without PostgreSQL never download the driver.
 package pgstore
 
 import (
@@ -54,8 +65,12 @@ const DefaultPollInterval = time.Second
 // memory when [Options.CachedSessions] is zero.
 const DefaultCachedSessions = 10000
 
+// DefaultCachedBytes bounds the events a store keeps in memory, in bytes
+// of their JSON, when [Options.CachedBytes] is zero.
+const DefaultCachedBytes = 32 << 20
+
 // Options configure a [Store]. The zero value uses [DefaultSchema],
-// [DefaultPollInterval] and [DefaultCachedSessions].
+// [DefaultPollInterval], [DefaultCachedSessions] and [DefaultCachedBytes].
 type Options struct {
 	// Schema is the PostgreSQL schema of sessionlog's tables. It is created
 	// if missing. Replicas that share a log use the same schema.
@@ -69,6 +84,11 @@ type Options struct {
 	// cached session share its events; a session read again after it
 	// left the cache is read from the database in full.
 	CachedSessions int
+	// CachedBytes bounds the events the store keeps in memory, counted in
+	// bytes of their JSON (decoded, they take a few times that); zero
+	// means [DefaultCachedBytes]. The session being read stays whatever
+	// its size.
+	CachedBytes int64
 }
 
 // Store is the PostgreSQL [eventlog.Store]. It is safe for concurrent use.
@@ -92,12 +112,13 @@ type Store struct {
 	beforeCommit func(pgx.Tx)
 }
 
-var _ eventlog.SharedStore = (*Store)(nil)
+var _ eventlog.Store = (*Store)(nil)
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
 // string, as pgx reads it) with a pool of its own, applies sessionlog's
 // migrations to opts.Schema, and starts listening for other replicas'
-// appends. Close closes the pool.
+// appends. It reads nothing else: the store is ready at once, whatever the
+// database holds. Close closes the pool.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -135,11 +156,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
+	cachedBytes, err := orDefault("cached bytes", opts.CachedBytes, DefaultCachedBytes)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
 		pool:    pool,
 		schema:  pgx.Identifier{name}.Sanitize(),
 		channel: channelFor(name),
-		cache:   cache{max: cached},
+		cache:   cache{maxSessions: cached, maxBytes: cachedBytes},
 	}
 	s.sql = newQueries(s.schema)
 	if err := migrate(ctx, pool, name, s.schema); err != nil {
@@ -155,7 +180,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 
 // orDefault reads an option whose zero value means def and which may not
 // be negative.
-func orDefault[T int | time.Duration](name string, v, def T) (T, error) {
+func orDefault[T int | int64 | time.Duration](name string, v, def T) (T, error) {
 	switch {
 	case v == 0:
 		return def, nil
@@ -173,9 +198,6 @@ func channelFor(schema string) string {
 	h.Write([]byte(schema))
 	return fmt.Sprintf("sessionlog_%016x", h.Sum64())
 }
-
-// Shared reports true: other replicas append to the same log.
-func (s *Store) Shared() bool { return true }
 
 // Close stops listening, wakes every waiting reader and, if Open made the
 // pool, closes it. Later calls give [eventlog.ErrClosed].

@@ -10,10 +10,16 @@
 //	temp:KEY  the current invocation only: never stored, never folded
 //	KEY       the session's own state
 //
-// A delta value equal to [Removed] deletes the key in its scope.
+// A delta value equal to [Removed] deletes the key in its scope. App and
+// user state together are the shared state ([Shared]); their writes carry
+// their record's position, and the write of the highest position wins, so
+// they may be folded in any order.
 //
-// [State.Apply] is the pure fold of one record; [Rebuild] replays a whole log;
-// [Live] is the concurrent, always-current projection the service reads.
-// Both use the same fold, so a rebuild reproduces the live state exactly
-// (CONTRACT R1).
+// The fold is pure: [State.Apply] folds one record, [Rebuild] replays a
+// store's whole log. A store that serves state folds each record with the
+// same functions ([NewSession], [SessionState.ApplyEvent],
+// [AppState.ApplyShared], [AppState.Merged]) as it appends it, inside its
+// own critical section, or in its own language (SQL) by the same rules.
+// [Verify] checks any store: what it serves through Load and List must be
+// what a rebuild of its log gives (CONTRACT R1).
 package projection

@@ -20,25 +20,22 @@ const (
 // recognises.
 const RemovedJSON = "__ADK_SENTINEL_REMOVED__"
 
+// Removal is the type of the [Removed] sentinel. Being a string type, it
+// encodes as its JSON string and prints as it, with no methods of its own.
+type Removal string
+
 // Removed, as a value in a state delta, deletes the key from its scope.
-var Removed any = removed{}
-
-type removed struct{}
-
-// MarshalJSON writes the sentinel as the ADK runtimes do.
-func (removed) MarshalJSON() ([]byte, error) { return json.Marshal(RemovedJSON) }
-
-// String shows the sentinel as its JSON string.
-func (removed) String() string { return RemovedJSON }
+const Removed Removal = RemovedJSON
 
 var removedJSONBytes, _ = json.Marshal(RemovedJSON)
 
 // IsRemoved reports whether a delta value means "delete this key": the
-// [Removed] sentinel, or its JSON string as decoded from the wire.
+// [Removed] sentinel, or its JSON string as a string or as raw JSON (how it
+// reads back from the wire).
 func IsRemoved(v any) bool {
 	switch v := v.(type) {
-	case removed:
-		return true
+	case Removal:
+		return v == Removed
 	case string:
 		return v == RemovedJSON
 	case json.RawMessage:
@@ -147,9 +144,9 @@ func ApplyDelta(state, delta map[string]any) {
 	}
 }
 
-// Entry is one key of app or user state. Writes to shared state can come
-// from many sessions at once and reach the live projection in any order, so
-// each entry remembers the position of the record that wrote it and an
+// Entry is one key of app or user state. Writes to app and user state can
+// come from many sessions at once and a store may fold them in any order,
+// so each entry remembers the position of the record that wrote it and an
 // older write never replaces a newer one. A removed key stays as an entry
 // with Removed set, for the same reason.
 type Entry struct {
@@ -158,9 +155,10 @@ type Entry struct {
 	Removed  bool
 }
 
-// Shared is app or user state: entries by key, kept with the scope prefix
-// ("app:k", "user:k") as a handle's merged state shows them, so that a read
-// merges them without building a single string. Entries are pointers so
+// Shared is app or user state, the state that the sessions of an app or of
+// a user share: entries by key, kept with the scope prefix ("app:k",
+// "user:k") as a handle's merged state shows them, so that a read merges
+// them without building a single string. Entries are pointers so
 // that a write finds and updates its entry with one map lookup.
 type Shared map[string]*Entry
 
@@ -181,8 +179,9 @@ func (s Shared) write(key string, v any, pos eventlog.Position) {
 	*e = Entry{Value: v, Position: pos}
 }
 
-// clone copies the entries, so that the copy does not change with s.
-func (s Shared) clone() Shared {
+// Clone copies the entries, so that the copy does not change with s (the
+// values themselves are not copied).
+func (s Shared) Clone() Shared {
 	out := make(Shared, len(s))
 	for k, e := range s {
 		c := *e
@@ -202,7 +201,7 @@ func (s Shared) mergeInto(out map[string]any) {
 }
 
 // Values returns the live keys, without their scope prefix, and their
-// values (shared, not copied).
+// values (not copied).
 func (s Shared) Values() map[string]any {
 	out := make(map[string]any, len(s))
 	for k, e := range s {

@@ -11,12 +11,16 @@ import (
 
 // State is the fold of a log: every app's state, its users' states and its
 // live sessions. The zero value is an empty state, ready for [State.Apply].
-// A State is not safe for concurrent use; [Live] is.
+// A State is not safe for concurrent use: a store that serves state keeps
+// its own, under its own locks, folded with the same functions.
 type State struct {
 	Apps map[string]*AppState
 }
 
-// AppState is one app's part of a [State].
+// AppState is one app's part of a [State]: the app's state, each user's
+// state, and the live sessions. A store that keeps its sessions elsewhere
+// may leave Sessions nil and use the rest with [AppState.ApplyShared] and
+// [AppState.Merged].
 type AppState struct {
 	State    Shared
 	Users    map[string]Shared
@@ -35,7 +39,8 @@ type SessionState struct {
 	Created eventlog.Position
 }
 
-func newAppState() *AppState {
+// NewAppState returns an empty AppState, ready for the fold.
+func NewAppState() *AppState {
 	return &AppState{
 		State:    Shared{},
 		Users:    map[string]Shared{},
@@ -49,7 +54,7 @@ func (s *State) app(name string) *AppState {
 	}
 	a := s.Apps[name]
 	if a == nil {
-		a = newAppState()
+		a = NewAppState()
 		s.Apps[name] = a
 	}
 	return a
@@ -62,37 +67,45 @@ func (s *State) Apply(rec *eventlog.Record) {
 	a := s.app(rec.Key.AppName)
 	switch rec.Kind {
 	case eventlog.KindSessionCreated:
-		ss := newSession(rec)
-		a.Sessions[rec.Key] = ss
+		a.Sessions[rec.Key] = NewSession(rec)
 	case eventlog.KindEventAppended:
 		if ss := a.Sessions[rec.Key]; ss != nil {
-			ss.apply(rec, nil)
+			ss.ApplyEvent(rec, nil)
 		}
 	case eventlog.KindSessionDeleted:
 		delete(a.Sessions, rec.Key)
 	}
-	a.applyShared(rec)
+	a.ApplyShared(rec)
 }
 
-func newSession(rec *eventlog.Record) *SessionState {
+// NewSession returns the state of the session that a creation record
+// starts: its own keys of the initial state (app: and user: keys go to
+// the app, by [AppState.ApplyShared]), version 0, the creation time, and
+// the record's position as its incarnation.
+func NewSession(rec *eventlog.Record) *SessionState {
 	ss := &SessionState{State: map[string]any{}, LastUpdateTime: rec.Time, Created: rec.Position}
 	applyWrites(rec, ss.State, nil)
 	return ss
 }
 
-// apply folds an appended event into the session, and, when a is not nil,
-// its app: and user: writes into a in the same pass. It reports whether
-// the event writes app or user state, so that a caller that passed a nil
-// a knows whether it must lock the app and fold them (applyShared).
-func (ss *SessionState) apply(rec *eventlog.Record, a *AppState) (shared bool) {
+// ApplyEvent folds an appended event (a KindEventAppended record) into the
+// session: its own keys, its version and its last update time; and, when
+// a is not nil, its app: and user: writes into a in the same pass. It
+// reports whether the event writes app or user state, so that a caller
+// that passed a nil a knows whether it must fold them too
+// ([AppState.ApplyShared]).
+func (ss *SessionState) ApplyEvent(rec *eventlog.Record, a *AppState) (shared bool) {
 	shared = applyWrites(rec, ss.State, a)
 	ss.Version = rec.Seq
 	ss.LastUpdateTime = rec.Time
 	return shared
 }
 
-// applyShared folds the record's app: and user: writes.
-func (a *AppState) applyShared(rec *eventlog.Record) {
+// ApplyShared folds the app: and user: writes of a record of any kind (a
+// creation's initial state, an event's delta, a retained record's state).
+// Each write carries its record's position, and the write of the highest
+// position wins, so records may be folded here in any order.
+func (a *AppState) ApplyShared(rec *eventlog.Record) {
 	applyWrites(rec, nil, a)
 }
 

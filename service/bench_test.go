@@ -25,7 +25,7 @@ import (
 //
 // The ratio of sessionlog to floor-copy is the cost of everything else
 // sessionlog does: validation, optimistic concurrency, the idempotency
-// index, the log with its positions, the projections, subscriptions.
+// index, the log with its positions, the folded state, subscriptions.
 
 var benchTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 

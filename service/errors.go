@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -21,9 +22,20 @@ var (
 	// ErrStaleSession: the handle has not seen every stored event (see
 	// Options.LastWriterWins). Get the session again and retry.
 	ErrStaleSession = eventlog.ErrStaleSession
+	// ErrCompacted: a user or app subscription is behind records that a
+	// deletion freed. The error is a [*CompactedError]; re-read the state
+	// and follow on after its Served position.
+	ErrCompacted = eventlog.ErrCompacted
 	// ErrClosed: the service was closed.
 	ErrClosed = eventlog.ErrClosed
 )
+
+// CompactedError is the error that ends a user or app subscription behind
+// records a deletion freed; it matches [ErrCompacted]. Its Served field is
+// the position to follow on after. See [eventlog.CompactedError].
+type CompactedError = eventlog.CompactedError
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 func invalid(field, problem string, args ...any) error {
 	return fmt.Errorf("%w: %s %s", ErrInvalidArgument, field, fmt.Sprintf(problem, args...))

@@ -3,11 +3,26 @@
 // through a session's events, subscribe to a session, a user or an app,
 // and export or import the whole store.
 //
-// Every call takes a context first and reports failures as one of four
+// Every call takes a context first and reports failures as one of a few
 // sentinel errors, wrapped with what went wrong: [ErrInvalidArgument],
-// [ErrNotFound], [ErrAlreadyExists] and [ErrStaleSession].
+// [ErrNotFound], [ErrAlreadyExists], [ErrStaleSession], [ErrCompacted] and
+// [ErrClosed].
 //
-// Stored events are immutable and shared: reads hand out the store's own
+// # Where the state lives
+//
+// A Service keeps no state of its own beyond its options. The store behind
+// it ([eventlog.Store]; by default an in-memory [memstore.Store]) owns the
+// log and the state folded from it: an append is one atomic step inside
+// the store (check the conditions, write the record, fold its state), and
+// a Get or a List reads what the store serves. The service validates its
+// input, copies what the store will keep, updates the caller's [Session]
+// handle, issues page tokens and offers the log as iterators. So any
+// number of services may run over one store (replicas over one database),
+// and each sees what the others wrote in its next call.
+//
+// # Who owns what
+//
+// Stored events are immutable and read-only: reads hand out the store's own
 // events without copying them, which is why a Get costs the same for ten
 // events or ten thousand. A [Session]'s Events slice is capped, so appending
 // to it never writes into the store, but its elements and the events they
@@ -15,14 +30,24 @@
 // [slices.Clone] to reorder the slice or [Event.Clone] to change an event.
 // Everything else a call returns (the Session value, its State map and the
 // values in it) belongs to the caller.
+//
+// # Following the log
+//
+// [Service.Subscribe], [Service.SubscribeUser] and [Service.SubscribeApp]
+// are cursors over the log: they replay it from a position and then follow
+// it live, at the reader's own pace. A deletion frees its session's
+// records; a user or app follower that has not read them by then is never
+// skipped past them silently: it ends with an error that matches
+// [ErrCompacted], a [*CompactedError] naming the position from which the
+// scope is served whole (re-read the state with Get or List, then follow
+// on after that position).
 package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
-	"sort"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +56,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/memstore"
 	"github.com/sessionlog/sessionlog/projection"
 )
 
@@ -48,8 +74,10 @@ type (
 	Position = eventlog.Position
 )
 
-// Removed, as a state delta value, deletes the key in its scope.
-var Removed = projection.Removed
+// Removed, as a state delta value, deletes the key in its scope (CONTRACT
+// A4). In JSON it is the string "__ADK_SENTINEL_REMOVED__", which deletes
+// the key too.
+const Removed = projection.Removed
 
 // Page sizes of List and ListEvents.
 const (
@@ -62,7 +90,8 @@ const (
 // Options configure a [Service]. The zero value is a working in-memory
 // service with real time, random UUIDs and optimistic concurrency.
 type Options struct {
-	// Store holds the log. Nil means a new [eventlog.Memory].
+	// Store holds the log and serves the state folded from it. Nil means
+	// a new, empty [memstore.Store].
 	Store eventlog.Store
 	// Now is the clock for creation times and events without a timestamp.
 	// Nil means time.Now.
@@ -83,98 +112,26 @@ type Service struct {
 	once   sync.Once
 	closed atomic.Bool
 	store  eventlog.Store
-	live   projection.Live
 	now    func() time.Time
 	newID  func() string
 	lww    bool
-
-	// A shared store (eventlog.SharedStore) has writers besides this
-	// service; before each call the service folds what they appended.
-	shared bool
-	// deferred is the store, if it can hand back the wait for durability
-	// (eventlog.DeferredAppender).
-	deferred eventlog.DeferredAppender
-	// prepareDelete does a deletion's slow part before its app is held
-	// (see deleteSession); nil unless the store is an eventlog.Memory.
-	prepareDelete func(context.Context, *Record) (func() (*Record, error), error)
-	// foldMu orders the folds; applied is the position of the last record
-	// folded from the log. Folds are numbered as they start (foldStarted)
-	// and foldDone is the number of the last one that finished, so that a
-	// call can tell whether a fold that began after it did has finished.
-	foldMu      sync.Mutex
-	applied     Position
-	foldStarted atomic.Uint64
-	foldDone    uint64
 }
 
-// New returns a service over opts.Store, folding whatever log the store
-// already holds into the live state.
-//
-// Over an [eventlog.SharedStore] that reports itself shared (a database
-// that several service replicas write), the service also folds the records
-// the other writers appended before every call, so that each call sees
-// everything committed before it began: a Get on one replica returns an
-// event appended through another, with the app and user state it wrote.
+// New returns a service over opts.Store. It reads nothing: the store
+// serves what its log holds from the first call on.
 func New(ctx context.Context, opts Options) (*Service, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("open service: %w", invalid("ctx", "is nil"))
 	}
 	s := &Service{store: opts.Store, now: opts.Now, newID: opts.NewID, lww: opts.LastWriterWins}
 	s.once.Do(s.defaults)
-	if sh, ok := s.store.(eventlog.SharedStore); ok {
-		s.shared = sh.Shared()
-	}
-	if err := s.fold(ctx); err != nil {
-		return nil, fmt.Errorf("open service: %w", err)
-	}
 	return s, nil
-}
-
-// fold folds the records of the log after the last one folded.
-func (s *Service) fold(ctx context.Context) error {
-	for rec, err := range projection.RecordsAfter(ctx, s.store, s.applied) {
-		if err != nil {
-			return err
-		}
-		s.live.Apply(rec)
-		s.applied = rec.Position
-	}
-	return nil
-}
-
-// holdApp says whether an update that touches what other sessions see
-// (shared) must hold its app across the commit (see [projection.Live.Update]):
-// so that no reader finds a record in the log before its effect in the
-// projection. Over a shared store that cannot happen anyway, because every
-// call folds the log before it reads; holding the app there would only
-// keep one app's appends from going to the database together.
-func (s *Service) holdApp(shared bool) bool { return shared && !s.shared }
-
-// catchUp folds, over a shared store, what other writers appended before
-// this call began. Concurrent calls share the work: a call that finds a
-// fold begun after it arrived, and finished, has nothing left to do.
-func (s *Service) catchUp(ctx context.Context) error {
-	if !s.shared {
-		return nil
-	}
-	arrived := s.foldStarted.Load()
-	s.foldMu.Lock()
-	defer s.foldMu.Unlock()
-	if s.foldDone > arrived {
-		return nil
-	}
-	n := s.foldStarted.Add(1)
-	if err := s.fold(ctx); err != nil {
-		return fmt.Errorf("read the shared log: %w", err)
-	}
-	s.foldDone = n
-	return nil
 }
 
 // defaults fills in what Options left out (all of it, for a zero Service).
 func (s *Service) defaults() {
 	if s.store == nil {
-		s.store = eventlog.NewMemory()
+		s.store = memstore.New()
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -182,40 +139,6 @@ func (s *Service) defaults() {
 	if s.newID == nil {
 		s.newID = uuid.NewString
 	}
-	s.deferred, _ = s.store.(eventlog.DeferredAppender)
-	if m, ok := s.store.(*eventlog.Memory); ok {
-		// A Memory itself, not a store that wraps one: a wrapper's own
-		// Append must see every record.
-		s.prepareDelete = m.PrepareDelete
-	}
-}
-
-// append commits rec to the store. A store that makes records visible
-// before they are durable hands back the wait for durability: append
-// leaves it in *durable, for the caller to run with [wait] once the
-// projection's locks are released, so that appends holding the same app
-// share it (group commit). With a nil durable it waits itself.
-func (s *Service) append(ctx context.Context, rec *Record, durable *func() error) (*Record, error) {
-	if s.deferred == nil {
-		return s.store.Append(ctx, rec)
-	}
-	stored, w, err := s.deferred.AppendDeferred(ctx, rec)
-	if w != nil && (err == nil || errIsDuplicate(err)) {
-		if durable != nil {
-			*durable = w
-		} else if werr := w(); werr != nil {
-			return nil, werr
-		}
-	}
-	return stored, err
-}
-
-// wait runs the wait for durability that append left, if any.
-func wait(durable func() error) error {
-	if durable == nil {
-		return nil
-	}
-	return durable()
 }
 
 // ready makes a zero Service usable, and refuses a closed one and a nil
@@ -228,7 +151,16 @@ func (s *Service) ready(ctx context.Context) error {
 	case s.closed.Load():
 		return ErrClosed
 	}
-	return s.catchUp(ctx)
+	return nil
+}
+
+// append commits rec and waits until the store says it is durable.
+func (s *Service) append(ctx context.Context, rec *Record) (eventlog.AppendResult, error) {
+	res, err := s.store.Append(ctx, rec)
+	if err != nil {
+		return res, err
+	}
+	return res, res.Wait()
 }
 
 // Close closes the service and its store: subscriptions end, and every
@@ -254,16 +186,17 @@ type Session struct {
 	State map[string]any `json:"state"`
 	// Events are the session's events in sequence order (List leaves them
 	// empty). Append to the slice freely; its elements and their events are
-	// shared with the store and read-only (see the package doc).
+	// the store's own, read-only (see the package doc).
 	Events []*Event `json:"events"`
 	// LastUpdateTime is the creation time or the last event's timestamp.
 	LastUpdateTime time.Time `json:"lastUpdateTime"`
 	// Version is the sequence number of the last event the handle has seen.
 	Version uint64 `json:"version"`
 
-	// created pins the handle to the session it was read from: a handle
-	// of a deleted session must not append to a new one of the same key.
-	// Zero (a handle built by hand) matches any.
+	// created pins the handle to the session it was read from (the
+	// position of its creation record): a handle of a deleted session must
+	// not append to a new one of the same key. Zero (a handle built by
+	// hand) matches any.
 	created Position
 }
 
@@ -272,10 +205,15 @@ func (s *Session) Key() SessionKey {
 	return SessionKey{AppName: s.AppName, UserID: s.UserID, SessionID: s.ID}
 }
 
-func handle(v projection.SessionView) *Session {
+// handle makes a caller's handle of a store's view.
+func handle(v eventlog.View) *Session {
+	state := v.State
+	if state == nil {
+		state = map[string]any{}
+	}
 	return &Session{
 		ID: v.Key.SessionID, AppName: v.Key.AppName, UserID: v.Key.UserID,
-		State: v.State, LastUpdateTime: v.LastUpdateTime, Version: v.Version,
+		State: state, Events: v.Events, LastUpdateTime: v.LastUpdateTime, Version: v.Version,
 		created: v.Created,
 	}
 }
@@ -306,15 +244,11 @@ func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]a
 		Time:  s.now(),
 		State: projection.CloneWithoutTemp(state),
 	}
-	var durable func() error
-	v, err := s.live.Create(key, func() (*Record, error) { return s.append(ctx, rec, &durable) })
-	if err == nil {
-		err = wait(durable)
-	}
+	res, err := s.append(ctx, rec)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create session: %w", err)
 	}
-	return handle(v), nil
+	return handle(eventlog.View{Key: key, Created: res.Record.Position, LastUpdateTime: res.Record.Time, State: res.State}), nil
 }
 
 // GetOptions filter the events Get returns. The zero value returns all.
@@ -340,70 +274,11 @@ func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
-	var out *Session
-	for attempt := 0; ; attempt++ {
-		err = s.live.View(key, func(v projection.SessionView) error {
-			log, err := s.store.Session(ctx, key)
-			if err != nil {
-				return err
-			}
-			if log.Created.Position != v.Created || log.Version() < v.Version {
-				return errMoved
-			}
-			// Over a shared store the log may already hold events that
-			// the view has not folded: the handle shows what it folded.
-			log.Records, log.Events = log.Records[:v.Version:v.Version], log.Events[:v.Version:v.Version]
-			out = handle(v)
-			out.Events = filterEvents(log, opts)
-			return nil
-		})
-		if err != errMoved || attempt == maxRetries {
-			break
-		}
-		// Another writer deleted or re-created the session between the
-		// view and the read: fold its records and look again.
-		if err = s.catchUp(ctx); err != nil {
-			break
-		}
-	}
-	if err == errMoved {
-		err = fmt.Errorf("session %s: %w: it keeps changing under concurrent deletes", key, ErrNotFound)
-	}
+	v, err := s.store.Load(ctx, key, eventlog.LoadOptions{NumRecentEvents: opts.NumRecentEvents, After: opts.After})
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
-	return out, nil
-}
-
-// errMoved reports that the log and the live view of a session disagree,
-// which a shared store's other writers can cause for a moment.
-var errMoved = errors.New("the session changed between the view and the log")
-
-// maxRetries bounds how often a call folds a shared store's new records
-// and tries again.
-const maxRetries = 8
-
-// filterEvents applies GetOptions to a session's events without copying
-// them when it can.
-func filterEvents(log eventlog.SessionLog, opts GetOptions) []*Event {
-	events := log.Events
-	if n := opts.NumRecentEvents; n > 0 && n < len(events) {
-		events = events[len(events)-n:]
-	}
-	if opts.After.IsZero() {
-		return events
-	}
-	if log.TimeOrdered {
-		i := sort.Search(len(events), func(i int) bool { return !events[i].Timestamp.Before(opts.After) })
-		return events[i:]
-	}
-	var kept []*Event
-	for _, e := range events {
-		if !e.Timestamp.Before(opts.After) {
-			kept = append(kept, e)
-		}
-	}
-	return kept
+	return handle(v), nil
 }
 
 // ListOptions page a listing. The zero value asks for the first page of
@@ -448,17 +323,22 @@ func (s *Service) List(ctx context.Context, appName, userID string, opts ListOpt
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
-	var afterUser, afterID string
+	var after eventlog.ListOptions
 	if opts.PageToken != "" {
 		_, strs, err := decodeToken(opts.PageToken, tokenSessions, 0, 4)
 		if err != nil || strs[0] != appName || strs[1] != userID {
 			return nil, fmt.Errorf("list sessions: %w", badToken("session"))
 		}
-		afterUser, afterID = strs[2], strs[3]
+		after.AfterUser, after.AfterSession = strs[2], strs[3]
 	}
-	views := s.live.Sessions(appName, userID, afterUser, afterID, size+1)
+	after.Limit = size + 1
+	views, err := s.store.List(ctx, appName, userID, after)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
 	page := &SessionPage{Sessions: make([]*Session, 0, min(size, len(views)))}
 	for _, v := range views[:min(size, len(views))] {
+		v.Events = nil
 		page.Sessions = append(page.Sessions, handle(v))
 	}
 	if len(views) > size {
@@ -481,7 +361,8 @@ func pageSize(n int) (int, error) {
 // Delete deletes a session: its events and session state are freed, while
 // the app and user state it wrote stays. Deleting a missing session (or
 // naming the wrong user) succeeds and changes nothing. The session's
-// subscriptions complete.
+// subscriptions complete; user and app followers still behind its records
+// get ErrCompacted (see the package doc).
 func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("delete session: %w", err)
@@ -490,46 +371,27 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	var durable func() error
-	err = s.deleteSession(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()}, &durable)
-	if err == nil {
-		err = wait(durable)
-	}
+	_, err = s.append(ctx, &Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: s.now()})
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
 }
 
-// deleteSession commits the deletion rec of its session (leaving the wait
-// for durability in *durable, as append does) and folds it. A deletion
-// touches what other sessions see, so the app is held from the moment the
-// record is ordered (see holdApp). Over an eventlog.Memory, the slow
-// part, working out what a long session leaves behind, runs before that
-// (Memory.PrepareDelete), so that deleting one session does not stall its
-// app's other calls for as long.
-func (s *Service) deleteSession(ctx context.Context, rec *Record, durable *func() error) error {
-	if s.prepareDelete == nil || !s.holdApp(true) {
-		return s.live.Update(rec.Key, s.holdApp(true), func(projection.SessionInfo) (*Record, error) {
-			return s.append(ctx, rec, durable)
-		})
-	}
-	return s.live.UpdateInTwoSteps(rec.Key, func(projection.SessionInfo) (func() (*Record, error), error) {
-		return s.prepareDelete(ctx, rec)
-	})
-}
-
 // AppendEvent appends ev to the session sess names and updates sess in
 // place (its events, state, LastUpdateTime and Version). It returns the
-// stored event, shared with the store and read-only like every stored
-// event: a copy of ev with an ID (a new UUID when ev has none) and a
-// timestamp (now when ev has none), and without temp: keys in its state
-// delta; temp: keys still update sess. ev itself is not changed.
+// stored event, the store's own and read-only like every stored event: a
+// copy of ev with an ID (a new UUID when ev has none) and a timestamp (now
+// when ev has none), and without temp: keys in its state delta; temp: keys
+// still update sess. ev itself is not changed.
 //
 // A partial event is returned as it is and stores nothing. An event whose
 // ID the session already holds stores nothing and returns the stored event
 // (so retries never duplicate history). A handle that has not seen every
-// stored event gives ErrStaleSession, unless Options.LastWriterWins.
+// stored event gives ErrStaleSession, unless Options.LastWriterWins. A
+// handle of a deleted session gives ErrNotFound, even once a session of
+// the same key has been created again. The handle changes only once the
+// store has made the event durable.
 func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*Event, error) {
 	switch {
 	case sess == nil:
@@ -549,72 +411,43 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	}
 	if ev.Partial {
 		// Nothing is stored, but a missing session is still reported.
-		if _, err := s.store.Session(ctx, key); err != nil {
+		if _, err := s.store.Load(ctx, key, eventlog.LoadOptions{NoEvents: true}); err != nil {
 			return nil, fmt.Errorf("append event: %w", err)
 		}
 		return ev, nil
 	}
-	stored, writesShared := cloneForStore(ev)
+	var seq uint64 // 0: after whatever the session holds (last writer wins)
+	if !s.lww {
+		if sess.Version == math.MaxUint64 {
+			return nil, fmt.Errorf("append event: %w", invalid("session.Version", "is %d: no session holds that many events", sess.Version))
+		}
+		seq = sess.Version + 1
+	}
+	stored := cloneForStore(ev)
 	if stored.ID == "" {
 		stored.ID = s.newID()
 	}
 	if stored.Timestamp.IsZero() {
 		stored.Timestamp = s.now()
 	}
-
-	var rec *Record
-	var durable func() error
-	commit := func(v projection.SessionInfo) (*Record, error) {
-		if sess.created != 0 && sess.created != v.Created {
-			return nil, fmt.Errorf("session %s: %w: the handle's session was deleted", key, ErrNotFound)
-		}
-		seq := sess.Version + 1
-		if s.lww {
-			seq = v.Version + 1
-		}
-		got, err := s.append(ctx, &Record{
-			Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: stored.Timestamp, Event: stored,
-			Incarnation: v.Created, // another writer of a shared store may have replaced it
-		}, &durable)
-		switch {
-		case err == nil:
-			rec, stored = got, got.Event // the store's record, as readers see it
-			return got, nil
-		case errIsDuplicate(err):
-			stored = got.Event
-			return nil, nil
-		}
-		return nil, err
-	}
-	shared := s.holdApp(writesShared)
-	for attempt := 0; ; attempt++ {
-		err = s.live.Update(key, shared, commit)
-		if !s.shared || !s.lww || !errors.Is(err, ErrStaleSession) || attempt == maxRetries {
-			break
-		}
-		// Last writer wins, but another writer of the shared store got in
-		// first: fold its events and go after them.
-		if err = s.catchUp(ctx); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		// Durable before the handle shows it (the wait runs outside the
-		// projection's locks: see append).
-		err = wait(durable)
-	}
+	res, err := s.append(ctx, &Record{
+		Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: stored.Timestamp, Event: stored,
+		Incarnation: sess.created,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
 	}
-	if rec != nil {
-		if sess.State == nil {
-			sess.State = make(map[string]any, len(ev.Actions.StateDelta))
-		}
-		projection.ApplyDelta(sess.State, ev.Actions.StateDelta)
-		sess.Events = append(sess.Events, stored)
-		sess.LastUpdateTime = stored.Timestamp
-		sess.Version = rec.Seq
+	stored = res.Record.Event // the store's record, as readers see it
+	if res.Duplicate {
+		return stored, nil
 	}
+	if sess.State == nil {
+		sess.State = make(map[string]any, len(ev.Actions.StateDelta))
+	}
+	projection.ApplyDelta(sess.State, ev.Actions.StateDelta)
+	sess.Events = append(sess.Events, stored)
+	sess.LastUpdateTime = stored.Timestamp
+	sess.Version = res.Record.Seq
 	return stored, nil
 }
 
@@ -623,7 +456,7 @@ type ListEventsOptions = ListOptions
 
 // EventPage is a page of a session's events.
 type EventPage struct {
-	// Events are shared read-only with the store.
+	// Events are the store's own, read-only.
 	Events []*Event
 	// NextPageToken continues the listing; empty on the last page.
 	NextPageToken string
@@ -644,24 +477,26 @@ func (s *Service) ListEvents(ctx context.Context, key SessionKey, opts ListEvent
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	log, err := s.store.Session(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
+	var incarnation Position
 	var from uint64
 	if opts.PageToken != "" {
 		nums, strs, err := decodeToken(opts.PageToken, tokenEvents, 2, 3)
-		if err != nil || strs[0] != key.AppName || strs[1] != key.UserID || strs[2] != key.SessionID ||
-			Position(nums[0]) != log.Created.Position || nums[1] > log.Version() {
+		if err != nil || strs[0] != key.AppName || strs[1] != key.UserID || strs[2] != key.SessionID || nums[0] == 0 {
 			return nil, fmt.Errorf("list events: %w", badToken("event"))
 		}
-		from = nums[1]
+		incarnation, from = Position(nums[0]), nums[1]
 	}
-	to := min(log.Version(), from+uint64(size))
-	page := &EventPage{Events: log.Events[from:to:to]}
-	if to < log.Version() {
+	v, err := s.store.Load(ctx, key, eventlog.LoadOptions{AfterSeq: from, Limit: size})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	if opts.PageToken != "" && (v.Created != incarnation || from > v.Version) {
+		return nil, fmt.Errorf("list events: %w", badToken("event"))
+	}
+	page := &EventPage{Events: v.Events}
+	if to := from + uint64(len(v.Events)); to < v.Version {
 		page.NextPageToken = encodeToken(tokenEvents,
-			[]uint64{uint64(log.Created.Position), to}, []string{key.AppName, key.UserID, key.SessionID})
+			[]uint64{uint64(v.Created), to}, []string{key.AppName, key.UserID, key.SessionID})
 	}
 	return page, nil
 }
@@ -686,7 +521,7 @@ func (s *Service) Subscribe(ctx context.Context, key SessionKey, afterSeq uint64
 			yield(nil, fmt.Errorf("subscribe: %w", err))
 			return
 		}
-		log, err := s.store.Session(ctx, key)
+		v, err := s.store.Load(ctx, key, eventlog.LoadOptions{NoEvents: true})
 		switch {
 		case ctx.Err() != nil:
 			return // ends quietly, as a subscription whose context is done does
@@ -694,11 +529,7 @@ func (s *Service) Subscribe(ctx context.Context, key SessionKey, afterSeq uint64
 			yield(nil, fmt.Errorf("subscribe: %w", err))
 			return
 		}
-		after := log.Created.Position
-		if n := min(afterSeq, log.Version()); n > 0 {
-			after = log.Records[n-1].Position
-		}
-		for rec, err := range eventlog.Follow(ctx, s.store, eventlog.SessionScope(key, log.Created.Position), after) {
+		for rec, err := range eventlog.Follow(ctx, s.store, eventlog.SessionScope(key, v.Created), v.Created) {
 			if err == nil && rec.Seq <= afterSeq {
 				continue
 			}
@@ -712,14 +543,17 @@ func (s *Service) Subscribe(ctx context.Context, key SessionKey, afterSeq uint64
 // SubscribeUser follows every record of one user's sessions in an app
 // (creations, events, deletions) after position after, in the store's
 // order, with the guarantees of [Service.Subscribe]. It ends when ctx is
-// done. One exception to "every": deletion frees a session's records, so
-// a subscriber that has not read them by then gets only the deletion.
+// done. A deletion frees its session's records: a subscriber that has not
+// read them by then is not skipped past them silently but ends with an
+// error matching [ErrCompacted], a [*CompactedError] whose Served names
+// the position to follow on from (after re-reading the state).
 func (s *Service) SubscribeUser(ctx context.Context, appName, userID string, after Position) iter.Seq2[*Record, error] {
 	return s.follow(ctx, appName, userID, true, after)
 }
 
 // SubscribeApp follows every record of an app's sessions after position
-// after, like [Service.SubscribeUser] for all users.
+// after, like [Service.SubscribeUser] for all users, ErrCompacted
+// included.
 func (s *Service) SubscribeApp(ctx context.Context, appName string, after Position) iter.Seq2[*Record, error] {
 	return s.follow(ctx, appName, "", false, after)
 }
@@ -758,11 +592,11 @@ func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
 
 // Import appends exported records to the service, in order, keeping their
 // kinds, keys, sequence numbers, times, events and state (positions are
-// assigned anew). Each record goes through the same checks and the same
-// locks as the call that first wrote it (temp: keys are dropped), so
-// readers never see an import half done. It stops at the first record that
-// fails; the records before it stay. A deletion of a session that does not
-// exist is skipped.
+// assigned anew). Each record goes through the same checks as the call
+// that first wrote it (temp: keys are dropped) and is one append to the
+// store, so readers never see a record half imported. It stops at the
+// first record that fails; the records before it stay. A deletion of a
+// session that does not exist is skipped.
 func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error]) error {
 	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("import: %w", err)
@@ -791,49 +625,42 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 		return err
 	}
 	rec := &Record{Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time}
-	commit := func(projection.SessionInfo) (*Record, error) { return s.append(ctx, rec, nil) }
 	switch in.Kind {
-	case eventlog.KindSessionCreated:
+	case eventlog.KindSessionCreated, eventlog.KindStateRetained:
 		if err := checkValues("state", in.State); err != nil {
 			return err
 		}
 		rec.State = projection.CloneWithoutTemp(in.State)
-		_, err := s.live.Create(in.Key, func() (*Record, error) { return s.append(ctx, rec, nil) })
+		_, err := s.append(ctx, rec)
 		return err
 	case eventlog.KindEventAppended:
 		if err := checkEvent(in.Event); err != nil {
 			return err
 		}
-		var writesShared bool
-		rec.Event, writesShared = cloneForStore(in.Event)
-		return s.live.Update(in.Key, s.holdApp(writesShared), commit)
+		if in.Seq == 0 {
+			return invalid("seq", "of an event record is 0 (sequence numbers start at 1)")
+		}
+		rec.Event = cloneForStore(in.Event)
+		res, err := s.append(ctx, rec)
+		if err == nil && res.Duplicate {
+			err = invalid("event.id", "%q is already in session %s", in.Event.ID, in.Key)
+		}
+		return err
 	case eventlog.KindSessionDeleted:
-		if err := s.deleteSession(ctx, rec, nil); err != nil && !isNotFound(err) {
+		if _, err := s.append(ctx, rec); err != nil && !isNotFound(err) {
 			return err
 		}
 		return nil
-	case eventlog.KindStateRetained:
-		if err := checkValues("state", in.State); err != nil {
-			return err
-		}
-		rec.State = projection.CloneWithoutTemp(in.State)
-		stored, err := s.append(ctx, rec, nil)
-		if err == nil {
-			s.live.Apply(stored)
-		}
-		return err
 	}
 	return invalid("kind", "%d is not a record kind", uint8(in.Kind))
 }
 
 // cloneForStore is the store's copy of an event (CONTRACT A8): a deep copy
-// whose state delta has no temp: keys, made in one pass over the delta,
-// which also tells whether the event writes app or user state.
-func cloneForStore(ev *Event) (*Event, bool) {
+// whose state delta has no temp: keys.
+func cloneForStore(ev *Event) *Event {
 	shallow := *ev
 	shallow.Actions.StateDelta = nil
 	stored := shallow.Clone()
-	var shared bool
-	stored.Actions.StateDelta, shared = projection.CloneForLog(ev.Actions.StateDelta)
-	return stored, shared
+	stored.Actions.StateDelta = projection.CloneWithoutTemp(ev.Actions.StateDelta)
+	return stored
 }

@@ -262,11 +262,11 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 	}
 	records := projection.Records(ctx, store)
 	if one {
-		sess, err := store.Session(ctx, key)
+		recs, err := sessionRecords(ctx, store, key)
 		if err != nil {
 			return err
 		}
-		records = each(append([]*eventlog.Record{sess.Created}, sess.Records...))
+		records = each(recs)
 	}
 	return writeOut(*out, stdout, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
@@ -280,6 +280,37 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 		}
 		return nil
 	})
+}
+
+// sessionRecords returns a live session's records: its creation and its
+// events, in order.
+func sessionRecords(ctx context.Context, store eventlog.Store, key eventlog.SessionKey) ([]*eventlog.Record, error) {
+	v, err := store.Load(ctx, key, eventlog.LoadOptions{NoEvents: true})
+	if err != nil {
+		return nil, err
+	}
+	// The creation is the record at the session's incarnation: the first
+	// one of the whole store after the position before it.
+	created, _, err := store.Read(ctx, eventlog.Scope{}, v.Created-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(created) != 1 || created[0].Position != v.Created || created[0].Kind != eventlog.KindSessionCreated || created[0].Key != key {
+		return nil, fmt.Errorf("session %s: the store holds no creation record at its position %d", key, v.Created)
+	}
+	out := []*eventlog.Record{created[0]}
+	scope := eventlog.SessionScope(key, v.Created)
+	for after := v.Created; ; {
+		recs, through, err := store.Read(ctx, scope, after, 4096)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+		if through <= after {
+			return out, nil
+		}
+		after = through
+	}
 }
 
 // outsideStore refuses an output path inside the store's directory, where

@@ -29,7 +29,7 @@ func TestJavaportRuns(t *testing.T) {
 		"closeSession: id-1 completed",
 		"deleteSession: id-1 completed",
 		"getSession(id-1) after delete: present=false",
-		`appendEvent after delete: onError: append event: session "travel"/"ada"/"id-1": not found`,
+		`appendEvent after delete: onError: append event: append eventAppended record: session "travel"/"ada"/"id-1": not found`,
 		`getSession(trip-2): events=["Hello again"] state=map[app:model:gemini-pro city:Tromsø user:lang:nb]`,
 	}
 	require.Equal(t, strings.Join(want, "\n")+"\n", out.String())

@@ -1,5 +1,5 @@
-// Package index holds a concurrent get-or-create map for the long-lived
-// entries that the store and the projections keep per app.
+// Package index holds a concurrent get-or-create map for long-lived
+// entries, such as the apps of the in-memory store (package memstore).
 package index
 
 import "sync"

@@ -1,4 +1,5 @@
-// Package leaktest holds what sessionlog's goroutine leak checks share.
+// Package leaktest holds the settings of every goroutine leak check in
+// sessionlog's tests.
 package leaktest
 
 import "go.uber.org/goleak"

@@ -1,12 +1,12 @@
 // Package sessionmap holds a concurrent map from a session's user and ID,
-// within one app, to a value: the index the store and the projections
-// look a session up in on every call.
+// within one app, to a value: the index the in-memory store (package
+// memstore) looks a session up in on every call.
 //
 // It is split into shards, each with its own lock, so that calls on
-// different sessions of one app rarely share a lock. A shared lock would
-// cost more than the wait for it: even a read lock writes to the mutex, so
-// one lock taken by every call on an app sends its cache line from core
-// to core on each call.
+// different sessions of one app rarely take the same lock. One lock for
+// them all would cost more than the wait for it: even a read lock writes
+// to the mutex, so one lock taken by every call on an app sends its cache
+// line from core to core on each call.
 package sessionmap
 
 import (

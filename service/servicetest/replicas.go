@@ -16,17 +16,30 @@ import (
 	"github.com/sessionlog/sessionlog/service"
 )
 
-// RunReplicas checks what service replicas sharing one log promise each
-// other: several services, each over its own store, all stores over the
-// same log (the same database), as the replicas of an agent server behind
-// a load balancer would be.
+// RunReplicas checks what replicas promise each other: several services,
+// each over its own store, all stores over the same log and state (the same
+// database), as the replicas of an agent server behind a load balancer would
+// be. A replica keeps nothing of its own beyond the handles it gives out, so
+// what one writes shows in the next call of any other.
 //
 // newLog is called once per subtest and returns a function that opens
-// another store over that subtest's log; each store it opens must report
-// itself shared ([eventlog.SharedStore]) and must not share connections or
-// caches with the others. RunReplicas closes every store it opens.
+// another store over that subtest's log; the stores it opens must not have
+// connections or caches in common that would hide one replica's writes from
+// another. RunReplicas closes every store it opens. Like [Run], it runs
+// every check twice, the second time (the subtest "wrapped") with each store
+// wrapped in a struct that embeds it.
 func RunReplicas(t *testing.T, newLog func(t *testing.T) (open func() eventlog.Store)) {
-	r := replicas{newLog: newLog}
+	replicas{newLog: newLog}.run(t)
+	t.Run("wrapped", func(t *testing.T) {
+		t.Parallel()
+		replicas{newLog: func(t *testing.T) func() eventlog.Store {
+			open := newLog(t)
+			return func() eventlog.Store { return wrap(open()) }
+		}}.run(t)
+	})
+}
+
+func (r replicas) run(t *testing.T) {
 	tests := []struct {
 		name string
 		run  func(*testing.T)
@@ -38,8 +51,8 @@ func RunReplicas(t *testing.T, newLog func(t *testing.T) (open func() eventlog.S
 		{"a subscription on one replica receives another's appends in order", r.subscription},
 		{"a replica opened after the others closed sees everything", r.reopen},
 		{"an append through a handle of a session another replica replaced is not found", r.replacedUnderAppend},
-		{"last writer wins also when another replica appends between the fold and the commit", r.overtakenUnderAppend},
-		{"a Get that finds the session replaced under it reads the new one", r.replacedUnderGet},
+		{"last writer wins also when another replica appends just before the commit", r.overtakenUnderAppend},
+		{"a Get of a session another replica replaced reads the new one", r.replacedUnderGet},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,35 +66,35 @@ type replicas struct {
 	newLog func(t *testing.T) (open func() eventlog.Store)
 }
 
-// replica is one service over its own store of a shared log.
+// replica is one service over its own store of a log other replicas write.
 type replica struct {
 	*harness
 	hooks *hookedStore
 }
 
 // hookedStore runs a function once, just before the next append of an
-// event (or the next session read) reaches the store: the moment between
-// a service's fold of the log and its commit, where another replica's
-// write can land.
+// event (or the next Load) reaches the store: the moment between a
+// caller's read of a session and its write, where another replica's write
+// can land.
 type hookedStore struct {
-	eventlog.SharedStore
-	beforeAppend, beforeSession atomic.Pointer[func()]
+	eventlog.Store
+	beforeAppend, beforeLoad atomic.Pointer[func()]
 }
 
-func (h *hookedStore) Append(ctx context.Context, rec *eventlog.Record) (*eventlog.Record, error) {
+func (h *hookedStore) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
 	if rec != nil && rec.Kind == eventlog.KindEventAppended {
 		if f := h.beforeAppend.Swap(nil); f != nil {
 			(*f)()
 		}
 	}
-	return h.SharedStore.Append(ctx, rec)
+	return h.Store.Append(ctx, rec)
 }
 
-func (h *hookedStore) Session(ctx context.Context, key eventlog.SessionKey) (eventlog.SessionLog, error) {
-	if f := h.beforeSession.Swap(nil); f != nil {
+func (h *hookedStore) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
+	if f := h.beforeLoad.Swap(nil); f != nil {
 		(*f)()
 	}
-	return h.SharedStore.Session(ctx, key)
+	return h.Store.Load(ctx, key, opts)
 }
 
 // open opens n replicas over a new log, on one clock and one ID sequence
@@ -94,9 +107,7 @@ func (r replicas) open(t *testing.T, n int, opts ...option) ([]replica, func(opt
 		t.Helper()
 		store := openStore()
 		require.NotNil(t, store, "the log's opener returned a nil store")
-		sh, ok := store.(eventlog.SharedStore)
-		require.True(t, ok && sh.Shared(), "a replica's store must report itself shared")
-		hooks := &hookedStore{SharedStore: sh}
+		hooks := &hookedStore{Store: store}
 		o := service.Options{Store: hooks, Now: clock.Now, NewID: ids.Next}
 		for _, f := range opts {
 			f(&o)
@@ -104,7 +115,7 @@ func (r replicas) open(t *testing.T, n int, opts ...option) ([]replica, func(opt
 		h := &harness{t: t, ctx: t.Context(), store: store, clock: clock}
 		t.Cleanup(func() { h.closeOnce.Do(func() { assert.NoError(t, store.Close(), "closing a replica's store") }) })
 		svc, err := service.New(h.ctx, o)
-		require.NoError(t, err, "service.New over a shared log")
+		require.NoError(t, err, "service.New over a log other replicas write")
 		h.svc = svc
 		return replica{h, hooks}
 	}
@@ -203,9 +214,10 @@ func (r replicas) sameVersion(t *testing.T) {
 		got := rep.get(k)
 		require.Len(t, got.Events, rounds)
 		require.Equal(t, uint64(rounds), got.Version)
-		log, err := rep.store.Session(rep.ctx, k)
+		recs, _, err := rep.store.Read(rep.ctx, eventlog.SessionScope(k, 0), 0, 2*rounds)
 		require.NoError(t, err)
-		for i, rec := range log.Records {
+		require.Len(t, recs, rounds)
+		for i, rec := range recs {
 			require.Equal(t, uint64(i+1), rec.Seq, "no gap, no interleaving")
 			require.Equal(t, float64(i), normalize(t, rec.Event.Actions.StateDelta).(map[string]any)["round"], "round %d's winner is event %d", i, i+1)
 		}
@@ -281,7 +293,7 @@ func (r replicas) subscription(t *testing.T) {
 }
 
 // CONTRACT R1 R2 (across replicas): the log is the truth; a replica opened
-// after the others closed rebuilds everything from it.
+// after the others closed serves everything from it.
 func (r replicas) reopen(t *testing.T) {
 	rs, openReplica := r.open(t, 2)
 	a, b := rs[0], rs[1]
@@ -309,10 +321,10 @@ func (r replicas) reopen(t *testing.T) {
 	c.verify()
 }
 
-// CONTRACT A6 D2 (across replicas): between A's fold of the log and its
-// commit, B deletes the session and creates another at its key; A's
-// append through the old handle, at the version the new session is at,
-// must not land in the new session.
+// CONTRACT A6 D2 (across replicas): just before A's append reaches the
+// store, B deletes the session and creates another at its key; A's append
+// through the old handle, at the version the new session is at, must not
+// land in the new session.
 func (r replicas) replacedUnderAppend(t *testing.T) {
 	rs, _ := r.open(t, 2)
 	a, b := rs[0], rs[1]
@@ -334,8 +346,8 @@ func (r replicas) replacedUnderAppend(t *testing.T) {
 	}
 }
 
-// CONTRACT A6: with LastWriterWins, B's append between A's fold and A's
-// commit makes A's first try stale; A folds B's event and goes after it.
+// CONTRACT A6: with LastWriterWins, B's append just before A's reaches the
+// store does not make A's stale: A's goes after B's.
 func (r replicas) overtakenUnderAppend(t *testing.T) {
 	rs, _ := r.open(t, 2, lastWriterWins)
 	a, b := rs[0], rs[1]
@@ -354,9 +366,9 @@ func (r replicas) overtakenUnderAppend(t *testing.T) {
 	}
 }
 
-// CONTRACT G1 G4 (across replicas): B replaces the session between A's
-// view of it and A's read of its log; A's Get folds the change and
-// returns the new session whole, never a mix of the two.
+// CONTRACT G1 G4 (across replicas): B replaces the session just before
+// A's Get reaches the store; A's Get returns the new session whole, never
+// a mix of the two, and its handle appends to the new session.
 func (r replicas) replacedUnderGet(t *testing.T) {
 	rs, _ := r.open(t, 2)
 	a, b := rs[0], rs[1]
@@ -367,9 +379,9 @@ func (r replicas) replacedUnderGet(t *testing.T) {
 		require.NoError(t, b.svc.Delete(b.ctx, k))
 		b.create(k, map[string]any{"gen": "2"})
 	}
-	a.hooks.beforeSession.Store(&replace)
+	a.hooks.beforeLoad.Store(&replace)
 	got := a.get(k)
-	assert.Nil(t, a.hooks.beforeSession.Load(), "the replacement ran")
+	assert.Nil(t, a.hooks.beforeLoad.Load(), "the replacement ran")
 	assert.Equal(t, map[string]any{"gen": "2"}, got.State)
 	assert.Empty(t, got.Events)
 	assert.Equal(t, uint64(0), got.Version)

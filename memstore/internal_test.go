@@ -1,18 +1,23 @@
-package eventlog
+package memstore
 
 import (
+	"context"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessionlog/sessionlog/eventlog"
 )
 
 // CONTRACT A7: the ID index finds every event it was given, by ID, across
 // its growths, and finds nothing else.
 func TestIDIndexAgreesWithAMap(t *testing.T) {
 	var x idIndex
-	var events []*Event
+	var events []*eventlog.Event
 	model := map[string]uint64{}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 20_000 {
@@ -28,7 +33,7 @@ func TestIDIndexAgreesWithAMap(t *testing.T) {
 			require.Equal(t, want, seq)
 			continue
 		}
-		events = append(events, &Event{ID: id})
+		events = append(events, &eventlog.Event{ID: id})
 		model[id] = uint64(len(events))
 		x.add(at, uint64(len(events)))
 	}
@@ -47,14 +52,14 @@ func TestIDIndexAgreesWithAMap(t *testing.T) {
 func TestIDIndexHashBitsAloneDoNotMatch(t *testing.T) {
 	var x idIndex
 	x.reserve()
-	events := []*Event{{ID: "other"}}
+	events := []*eventlog.Event{{ID: "other"}}
 	_, at, found := x.find("mine", events)
 	require.False(t, found)
 	x.add(at, 1) // "other" (seq 1) filed under the hash bits of "mine"
 	seq, at2, found := x.find("mine", events)
 	require.False(t, found, "found %d", seq)
 	require.NotEqual(t, at.slot, at2.slot)
-	events = append(events, &Event{ID: "mine"})
+	events = append(events, &eventlog.Event{ID: "mine"})
 	x.reserve()
 	_, at2, _ = x.find("mine", events)
 	x.add(at2, 2)
@@ -63,19 +68,19 @@ func TestIDIndexHashBitsAloneDoNotMatch(t *testing.T) {
 	require.EqualValues(t, 2, seq)
 }
 
-// searchFrom finds what a binary search of the whole log finds, from any
-// start before the answer.
+// CONTRACT D3: searchFrom finds what a binary search of the whole log
+// finds, from any start before the answer.
 func TestSearchFromAgreesWithBinarySearch(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 200 {
-		a := &memApp{}
-		pos := Position(0)
+		a := &app{}
+		pos := eventlog.Position(0)
 		for range r.IntN(300) {
-			pos += Position(1 + r.IntN(5))
+			pos += eventlog.Position(1 + r.IntN(5))
 			a.log = append(a.log, logEntry{pos: pos})
 		}
 		for range 50 {
-			want := Position(r.IntN(int(pos) + 3))
+			want := eventlog.Position(r.IntN(int(pos) + 3))
 			i := linearSearch(a, want)
 			lo := 0
 			if i > 0 {
@@ -86,11 +91,50 @@ func TestSearchFromAgreesWithBinarySearch(t *testing.T) {
 	}
 }
 
-func linearSearch(a *memApp, pos Position) int {
+func linearSearch(a *app, pos eventlog.Position) int {
 	for i, e := range a.log {
 		if e.pos >= pos {
 			return i
 		}
 	}
 	return len(a.log)
+}
+
+// CONTRACT C3 A6 Z1: a session is findable by lookups that skip the app's
+// lock from the moment it enters the index, but no append may reach it
+// until its creation has built the state it returns. An appender that
+// starts the instant the session is findable, while the creation merges a
+// large state, must wait: the creation returns the initial state, and the
+// next Load shows the append.
+func TestCreationStateIsNotRacedByAnAppend(t *testing.T) {
+	big := make(map[string]any, 20_000)
+	for i := range 20_000 {
+		big["k"+strconv.Itoa(i)] = i
+	}
+	ctx := context.Background()
+	for i := range 5 {
+		m := New()
+		k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s" + strconv.Itoa(i)}
+		a := m.app(k.AppName, true)
+		var wg sync.WaitGroup
+		var appendErr error
+		wg.Go(func() {
+			for a.lookup(k) == nil {
+			}
+			ts := time.Now()
+			_, appendErr = m.Append(ctx, &eventlog.Record{
+				Kind: eventlog.KindEventAppended, Key: k, Time: ts,
+				Event: &eventlog.Event{ID: "e1", Timestamp: ts, Actions: eventlog.EventActions{StateDelta: map[string]any{"k0": "appended"}}},
+			})
+		})
+		res, err := m.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now(), State: big})
+		require.NoError(t, err)
+		wg.Wait()
+		require.NoError(t, appendErr)
+		require.Equal(t, 0, res.State["k0"], "the creation's state saw a later append")
+		v, err := m.Load(ctx, k, eventlog.LoadOptions{})
+		require.NoError(t, err)
+		require.Equal(t, uint64(1), v.Version)
+		require.Equal(t, "appended", v.State["k0"])
+	}
 }

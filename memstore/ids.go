@@ -1,8 +1,10 @@
-package eventlog
+package memstore
 
 import (
 	"hash/maphash"
 	"math"
+
+	"github.com/sessionlog/sessionlog/eventlog"
 )
 
 // idIndex finds a session's events by ID (CONTRACT A7). It is an
@@ -34,7 +36,7 @@ type idPlace struct {
 // the event's sequence number if the index holds it, and otherwise where
 // add should put it, which stays good until the index changes. Call
 // reserve first.
-func (x *idIndex) find(id string, events []*Event) (seq uint64, at idPlace, found bool) {
+func (x *idIndex) find(id string, events []*eventlog.Event) (seq uint64, at idPlace, found bool) {
 	h := uint32(maphash.String(idSeed, id))
 	mask := len(x.slots) - 1
 	for i := int(h) & mask; ; i = (i + 1) & mask {

@@ -1,0 +1,333 @@
+package memstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/projection"
+)
+
+// Append implements [eventlog.Store.Append].
+func (m *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
+	if err := m.check(ctx); err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	return m.append(rec, false)
+}
+
+// append appends rec, or, when restore is set, puts a journaled record
+// back at its own position: then the position must be later than every
+// position its app holds, a deletion of a session that does not exist is
+// stored as it is, an event ID the session holds is an error, and the
+// journal is not written.
+func (m *Store) append(rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+	if err := eventlog.CheckRecord(rec); err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	switch rec.Kind {
+	case eventlog.KindSessionCreated:
+		return m.create(m.app(rec.Key.AppName, true), rec, restore)
+	case eventlog.KindStateRetained:
+		return m.retain(m.app(rec.Key.AppName, true), rec, restore)
+	}
+	// An event or a deletion: lock the session, then the app for as long
+	// as it takes to order the record.
+	a := m.app(rec.Key.AppName, restore)
+	if a == nil {
+		return eventlog.AppendResult{}, fmt.Errorf("append %s record: session %s: %w", rec.Kind, rec.Key, eventlog.ErrNotFound)
+	}
+	s, err := m.lockSession(a, rec.Key)
+	switch {
+	case err == nil && rec.Kind == eventlog.KindSessionDeleted:
+		return m.delete(a, s, rec, restore)
+	case err == nil:
+		return m.appendEvent(a, s, rec, restore)
+	case restore && rec.Kind == eventlog.KindSessionDeleted && errors.Is(err, eventlog.ErrNotFound):
+		return m.restoreDeletion(a, rec)
+	}
+	return eventlog.AppendResult{}, fmt.Errorf("append %s record: %w", rec.Kind, err)
+}
+
+// create appends a creation record and adds its session.
+func (m *Store) create(a *app, rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m.closed.Load() {
+		return eventlog.AppendResult{}, eventlog.ErrClosed
+	}
+	if a.lookup(rec.Key) != nil {
+		return eventlog.AppendResult{}, fmt.Errorf("create session %s: %w", rec.Key, eventlog.ErrAlreadyExists)
+	}
+	durable, err := m.add(a, rec, restore)
+	if err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	s := &session{app: a, key: rec.Key, created: rec, timeOrdered: true, st: projection.NewSession(rec), durable: durable}
+	// The index makes s findable by lookups that do not take a.mu: none
+	// of them may read it before its state is complete.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a.addSession(s)
+	if projection.WritesShared(rec.State) {
+		a.state.ApplyShared(rec)
+		a.sharedGen.Add(1)
+	}
+	res := eventlog.AppendResult{Record: rec, Durable: durable}
+	if !restore {
+		res.State = s.mergedState(true)
+	}
+	return res, nil
+}
+
+// retain appends a retained-state record, which no condition guards.
+func (m *Store) retain(a *app, rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m.closed.Load() {
+		return eventlog.AppendResult{}, eventlog.ErrClosed
+	}
+	durable, err := m.add(a, rec, restore)
+	if err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	if projection.WritesShared(rec.State) {
+		a.state.ApplyShared(rec)
+		a.sharedGen.Add(1)
+	}
+	return eventlog.AppendResult{Record: rec, Durable: durable}, nil
+}
+
+// appendEvent appends an event record to s, which the caller has locked
+// for writing; appendEvent unlocks it.
+func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+	defer s.mu.Unlock()
+	if rec.Incarnation != 0 && rec.Incarnation != s.st.Created {
+		return eventlog.AppendResult{}, fmt.Errorf("append to session %s: %w: the session the event is for was deleted", rec.Key, eventlog.ErrNotFound)
+	}
+	s.ids.reserve()
+	seq, at, dup := s.ids.find(rec.Event.ID, s.events)
+	if dup {
+		if restore {
+			return eventlog.AppendResult{}, fmt.Errorf("restore event %q of session %s: %w: the session already holds it", rec.Event.ID, rec.Key, eventlog.ErrInvalidArgument)
+		}
+		return eventlog.AppendResult{Record: s.records[seq-1], Duplicate: true, Durable: s.durable}, nil
+	}
+	next := uint64(len(s.records)) + 1
+	assigned := rec.Seq == 0
+	switch {
+	case assigned:
+		rec.Seq = next
+	case rec.Seq != next:
+		return eventlog.AppendResult{}, fmt.Errorf("append to session %s: %w: the handle is at version %d, the store at version %d",
+			rec.Key, eventlog.ErrStaleSession, rec.Seq-1, next-1)
+	}
+	if next > maxIndexedSeq {
+		if assigned {
+			rec.Seq = 0
+		}
+		return eventlog.AppendResult{}, fmt.Errorf("append to session %s: %w: the session holds %d events, the most one may", rec.Key, eventlog.ErrInvalidArgument, maxIndexedSeq)
+	}
+	// App and user writes are folded in the step that orders the record,
+	// so that nobody reads the record before its state; the session's own
+	// writes can wait until the app is free, since the session is held.
+	shared := projection.WritesShared(rec.Event.Actions.StateDelta)
+	a.mu.Lock()
+	durable, err := m.add(a, rec, restore)
+	if err != nil {
+		a.mu.Unlock()
+		if assigned {
+			rec.Seq = 0
+		}
+		return eventlog.AppendResult{}, err
+	}
+	if shared {
+		s.st.ApplyEvent(rec, a.state)
+		a.sharedGen.Add(1)
+		a.mu.Unlock()
+	} else {
+		a.mu.Unlock()
+		s.st.ApplyEvent(rec, nil)
+	}
+	s.ownGen++
+	if n := len(s.events); n > 0 && rec.Event.Timestamp.Before(s.events[n-1].Timestamp) {
+		s.timeOrdered = false
+	}
+	s.records = append(s.records, rec)
+	s.events = append(s.events, rec.Event)
+	s.ids.add(at, rec.Seq)
+	if durable != nil {
+		s.durable = durable
+	}
+	s.wake.fire()
+	return eventlog.AppendResult{Record: rec, Durable: durable}, nil
+}
+
+// delete appends a deletion of s, which the caller has locked for
+// writing, and frees the session; delete unlocks s.
+func (m *Store) delete(a *app, s *session, rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+	defer s.mu.Unlock()
+	// What the session leaves behind, the slow part, is worked out
+	// before the app is held: other sessions' appends need not wait.
+	survivors := s.retained()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	durable, err := m.add(a, rec, restore)
+	if err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	a.replace(survivors)
+	a.free(rec.Key.UserID, survivors[len(survivors)-1].pos)
+	a.removeSession(s)
+	s.deleted = true
+	s.wake.fire() // its watchers read again and find it gone
+	// Nobody reads a deleted session's records through it again: let
+	// them go with the session's other memory.
+	s.records, s.events, s.ids = nil, nil, idIndex{}
+	s.merged.Store(nil)
+	return eventlog.AppendResult{Record: rec, Durable: durable}, nil
+}
+
+// restoreDeletion puts back a journaled deletion of a session that is not
+// there: the journal dropped its records. Which of the app's positions
+// they held is not known, so every app or user reader behind the deletion
+// is told the scope was compacted.
+func (m *Store) restoreDeletion(a *app, rec *eventlog.Record) (eventlog.AppendResult, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, err := m.add(a, rec, true); err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	a.free(rec.Key.UserID, rec.Position-1)
+	return eventlog.AppendResult{Record: rec}, nil
+}
+
+// add gives rec the next position (or, restoring, checks the one it has),
+// writes it to the journal, if any, and puts it at the end of the app's
+// log. The caller holds a.mu for writing, which is what keeps the app's
+// log in order.
+func (m *Store) add(a *app, rec *eventlog.Record, restore bool) (durable func() error, err error) {
+	if restore {
+		if err := m.restoreAt(a, rec.Position); err != nil {
+			return nil, fmt.Errorf("restore %s record of session %s: %w", rec.Kind, rec.Key, err)
+		}
+	} else {
+		rec.Position = eventlog.Position(m.last.Add(1))
+		if m.journal != nil {
+			if durable, err = m.journal.Write(rec); err != nil {
+				rec.Position = 0 // never used: the next append takes the next number
+				return nil, err
+			}
+		}
+	}
+	a.log = append(a.log, logEntry{rec.Position, rec})
+	for {
+		old := m.stored.Load()
+		if uint64(rec.Position) <= old || m.stored.CompareAndSwap(old, uint64(rec.Position)) {
+			break
+		}
+	}
+	a.wake.fire()
+	return durable, nil
+}
+
+// restoreAt checks that pos may follow the app's log and makes later
+// appends take positions after it. The caller holds a.mu.
+func (m *Store) restoreAt(a *app, pos eventlog.Position) error {
+	if pos == 0 {
+		return fmt.Errorf("%w: position 0 (positions start at 1)", eventlog.ErrInvalidArgument)
+	}
+	if n := len(a.log); n > 0 && a.log[n-1].pos >= pos {
+		return fmt.Errorf("%w: position %d is not after the app's last position %d", eventlog.ErrInvalidArgument, pos, a.log[n-1].pos)
+	}
+	for {
+		last := m.last.Load()
+		if uint64(pos) <= last || m.last.CompareAndSwap(last, uint64(pos)) {
+			return nil
+		}
+	}
+}
+
+// retained works out what must survive a deleted session's records
+// (CONTRACT D3, by [eventlog.Retained]): one entry per record, in position
+// order, holding the retained record at that position or nil where nothing
+// survives. The caller holds s.mu.
+func (s *session) retained() []logEntry {
+	all := make([]*eventlog.Record, 0, len(s.records)+1)
+	all = append(append(all, s.created), s.records...)
+	kept := eventlog.Retained(all)
+	out := make([]logEntry, len(all))
+	for i, rec := range all {
+		out[i].pos = rec.Position
+		if len(kept) > 0 && kept[0].Position == rec.Position {
+			out[i].rec, kept = kept[0], kept[1:]
+		}
+	}
+	return out
+}
+
+// free notes that a deletion freed records of user up to position through.
+// The caller holds a.mu for writing.
+func (a *app) free(user string, through eventlog.Position) {
+	a.freed = max(a.freed, through)
+	if a.userFreed == nil {
+		a.userFreed = map[string]eventlog.Position{}
+	}
+	a.userFreed[user] = max(a.userFreed[user], through)
+}
+
+// freedIn returns the last position freed in scope, an app or user
+// scope. The caller holds a.mu.
+func (a *app) freedIn(scope eventlog.Scope) eventlog.Position {
+	if scope.UserID != "" {
+		return a.userFreed[scope.UserID]
+	}
+	return a.freed
+}
+
+// replace puts what survives a deleted session's records in their places
+// in the app log. The caller holds a.mu for writing.
+func (a *app) replace(entries []logEntry) {
+	i := 0
+	for _, e := range entries {
+		// The entries are in position order: each search starts where
+		// the last one ended, and gallops, so a session's records cost
+		// about a step each when other sessions' records lie between
+		// them, rather than a search of the whole log each.
+		if i = a.searchFrom(i, e.pos); i == len(a.log) || a.log[i].pos != e.pos {
+			continue
+		}
+		a.log[i].rec = e.rec
+		if e.rec == nil {
+			a.holes++
+		}
+	}
+	// Compact once holes are most of the log: amortised O(1) per record.
+	if a.holes > 64 && a.holes > len(a.log)/2 {
+		a.log = slices.DeleteFunc(a.log, func(e logEntry) bool { return e.rec == nil })
+		a.log = slices.Clip(a.log)
+		a.holes = 0
+	}
+}
+
+// searchFrom returns the index of the first log entry at or after pos,
+// given that every entry before lo is before pos: it gallops from lo
+// (steps of 1, 2, 4...) and then searches the last step.
+func (a *app) searchFrom(lo int, pos eventlog.Position) int {
+	hi, step := lo, 1
+	for hi < len(a.log) && a.log[hi].pos < pos {
+		lo = hi + 1
+		hi += step
+		step *= 2
+	}
+	hi = min(hi, len(a.log))
+	return lo + sort.Search(hi-lo, func(j int) bool { return a.log[lo+j].pos >= pos })
+}
+
+// searchAfter returns the index of the first log entry after pos.
+func (a *app) searchAfter(pos eventlog.Position) int {
+	return sort.Search(len(a.log), func(i int) bool { return a.log[i].pos > pos })
+}

@@ -1,0 +1,250 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// Load implements [eventlog.Store.Load] in one statement (one round trip,
+// one snapshot): the session's row, its merged state from the state
+// tables, and the events after those the cache holds of its incarnation
+// (none with opts.NoEvents). The cache then holds every event up to the
+// session's version, and opts selects from them there.
+func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
+	if err := s.check(ctx); err != nil {
+		return eventlog.View{}, err
+	}
+	if err := opts.Check(); err != nil {
+		return eventlog.View{}, fmt.Errorf("load %s: %w", key, err)
+	}
+	v, err := s.load(ctx, key, opts)
+	switch {
+	case isDomain(err):
+		return eventlog.View{}, fmt.Errorf("load %s: %w", key, err)
+	case err != nil:
+		return eventlog.View{}, s.dbError(fmt.Sprintf("load %s", key), err)
+	}
+	return v, nil
+}
+
+func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
+	query := func(incarnation eventlog.Position, have uint64) (loaded, error) {
+		rows, err := s.pool.Query(ctx, s.sql.load, []byte(key.AppName), []byte(key.UserID), []byte(key.SessionID),
+			int64(incarnation), int64(have), opts.NoEvents)
+		if err != nil {
+			return loaded{}, err
+		}
+		return scanLoad(rows)
+	}
+	if opts.NoEvents {
+		l, err := query(0, 0)
+		if err != nil {
+			return eventlog.View{}, err
+		}
+		if !l.found {
+			return eventlog.View{}, eventlog.ErrNotFound
+		}
+		return l.view(key)
+	}
+
+	cs := s.cache.get(key)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	l, err := query(cs.created, uint64(len(cs.records)))
+	if err != nil {
+		return eventlog.View{}, err
+	}
+	if !l.found {
+		s.cache.dropIf(key, cs)
+		return eventlog.View{}, eventlog.ErrNotFound
+	}
+	if l.created != cs.created {
+		cs.reset(l.created) // another incarnation, or the first read
+	}
+	for i, rec := range l.events {
+		if rec.Seq == uint64(len(cs.records))+1 {
+			cs.add(rec, l.sizes[i])
+		}
+	}
+	s.cache.account(key, cs)
+	if uint64(len(cs.records)) < l.version {
+		return eventlog.View{}, fmt.Errorf("session %s holds %d of its %d events: its log has a gap", key, len(cs.records), l.version)
+	}
+	v, err := l.view(key)
+	if err != nil {
+		return eventlog.View{}, err
+	}
+	n := l.version
+	v.Events = opts.Select(cs.events[:n:n], cs.timeOrdered)
+	return v, nil
+}
+
+// loaded is what the load statement returned.
+type loaded struct {
+	found   bool
+	created eventlog.Position
+	version uint64
+	updated string
+	keys    [][]byte
+	vals    [][]byte
+	events  []*eventlog.Record // in sequence order
+	sizes   []int              // the bytes of each event's body
+}
+
+// scanLoad reads the load statement's rows: one with the session's row and
+// merged state (none if the session does not exist), and one for each
+// event, in any order.
+func scanLoad(rows pgx.Rows) (loaded, error) {
+	defer rows.Close()
+	var l loaded
+	for rows.Next() {
+		var created, version, pos, seq *int64
+		var updated *string
+		var keys, vals [][]byte
+		var body []byte
+		if err := rows.Scan(&created, &version, &updated, &keys, &vals, &pos, &seq, &body); err != nil {
+			return loaded{}, err
+		}
+		if created != nil {
+			l.found, l.created, l.version, l.updated, l.keys, l.vals = true, eventlog.Position(*created), uint64(*version), *updated, keys, vals
+			continue
+		}
+		rec, err := decode(eventlog.Position(*pos), uint64(*seq), body)
+		if err != nil {
+			return loaded{}, err
+		}
+		l.events = append(l.events, rec)
+		l.sizes = append(l.sizes, len(body))
+	}
+	if err := rows.Err(); err != nil {
+		return loaded{}, err
+	}
+	if !slices.IsSortedFunc(l.events, bySeq) {
+		idx := make([]int, len(l.events))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(a, b int) int { return bySeq(l.events[a], l.events[b]) })
+		events, sizes := make([]*eventlog.Record, len(idx)), make([]int, len(idx))
+		for i, j := range idx {
+			events[i], sizes[i] = l.events[j], l.sizes[j]
+		}
+		l.events, l.sizes = events, sizes
+	}
+	return l, nil
+}
+
+func bySeq(a, b *eventlog.Record) int { return cmp.Compare(a.Seq, b.Seq) }
+
+// view is the loaded session's view, without events.
+func (l loaded) view(key eventlog.SessionKey) (eventlog.View, error) {
+	updated, err := parseTime(l.updated)
+	if err != nil {
+		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
+	}
+	state, err := decodeState(l.keys, l.vals)
+	if err != nil {
+		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
+	}
+	return eventlog.View{Key: key, Created: l.created, Version: l.version, LastUpdateTime: updated, State: state}, nil
+}
+
+// parseTime reads a time as a session's row keeps it.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last update time %q is damaged: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// List implements [eventlog.Store.List] in one statement (one round trip,
+// one snapshot): a page of the sessions' rows in the order of their
+// primary key, which is List's, each with its own and its user's state,
+// and the app's state once, which every view gets a copy of.
+func (s *Store) List(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("list app %q", app)
+	if user != "" {
+		what = fmt.Sprintf("list user %q of app %q", user, app)
+	}
+	switch {
+	case app == "":
+		return nil, fmt.Errorf("%s: %w: app name is empty", what, eventlog.ErrInvalidArgument)
+	case opts.Limit <= 0:
+		return nil, fmt.Errorf("%s: %w: limit %d is not positive", what, eventlog.ErrInvalidArgument, opts.Limit)
+	}
+	args := []any{[]byte(app), []byte(opts.AfterUser), []byte(opts.AfterSession), opts.Limit}
+	query := s.sql.listApp
+	if user != "" {
+		query = s.sql.listUser
+		args = append(args, []byte(user))
+	}
+	views, err := s.list(ctx, app, query, args)
+	if err != nil {
+		return nil, s.dbError(what, err)
+	}
+	return views, nil
+}
+
+func (s *Store) list(ctx context.Context, app, query string, args []any) ([]eventlog.View, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		views    []eventlog.View
+		appState map[string]any
+	)
+	for rows.Next() {
+		var user, id []byte
+		var created, version *int64
+		var updated *string
+		var keys, vals [][]byte
+		if err := rows.Scan(&user, &id, &created, &version, &updated, &keys, &vals); err != nil {
+			return nil, err
+		}
+		state, err := decodeState(keys, vals)
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", app, err)
+		}
+		if created == nil {
+			appState = state // the app's row
+			continue
+		}
+		key := eventlog.SessionKey{AppName: app, UserID: string(user), SessionID: string(id)}
+		t, err := parseTime(*updated)
+		if err != nil {
+			return nil, fmt.Errorf("session %s: %w", key, err)
+		}
+		views = append(views, eventlog.View{Key: key, Created: eventlog.Position(*created), Version: uint64(*version),
+			LastUpdateTime: t, State: state})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range views {
+		for k, v := range appState {
+			if i == 0 {
+				views[i].State[k] = v // the first view takes the decoded values, the others copies
+			} else {
+				views[i].State[k] = eventlog.CloneValue(v)
+			}
+		}
+	}
+	slices.SortFunc(views, func(a, b eventlog.View) int {
+		return cmp.Or(strings.Compare(a.Key.UserID, b.Key.UserID), strings.Compare(a.Key.SessionID, b.Key.SessionID))
+	})
+	return views, nil
+}
