@@ -237,6 +237,8 @@ func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]a
 	}
 	if key.SessionID = strings.TrimSpace(key.SessionID); key.SessionID == "" {
 		key.SessionID = s.newID()
+	} else if err := validUTF8("sessionId", key.SessionID); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
 	}
 	rec := &Record{
 		Kind:  eventlog.KindSessionCreated,
