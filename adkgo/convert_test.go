@@ -43,7 +43,7 @@ func fieldCases() []struct {
 		{"Event.Routes", func(e *session.Event) { e.Routes = []string{"approve", "notify"} }},
 		{"Event.RequestedInput", func(e *session.Event) { e.RequestedInput = &session.RequestInput{InterruptID: "ask-1"} }},
 		{"Event.Output", func(e *session.Event) {
-			e.Output = map[string]any{"forecast": "sun", "temps": []any{21.5, 19.0}}
+			e.Output = map[string]any{"forecast": "sun", "temps": []any{21.5, 19.25}}
 		}},
 		{"Event.NodeInfo", func(e *session.Event) { e.NodeInfo = &session.NodeInfo{Path: "plan/weather@1"} }},
 
@@ -64,7 +64,7 @@ func fieldCases() []struct {
 			e.UsageMetadata = &genai.GenerateContentResponseUsageMetadata{PromptTokenCount: 3, CandidatesTokenCount: 4, TotalTokenCount: 7}
 		}},
 		{"LLMResponse.CustomMetadata", func(e *session.Event) {
-			e.CustomMetadata = map[string]any{"trace": "abc", "n": 2.0}
+			e.CustomMetadata = map[string]any{"trace": "abc", "n": 2.5}
 		}},
 		{"LLMResponse.LogprobsResult", func(e *session.Event) {
 			e.LogprobsResult = &genai.LogprobsResult{
@@ -89,7 +89,7 @@ func fieldCases() []struct {
 		{"LLMResponse.AvgLogprobs", func(e *session.Event) { e.AvgLogprobs = -0.25 }},
 
 		{"EventActions.StateDelta", func(e *session.Event) {
-			e.Actions.StateDelta = map[string]any{"city": "Oslo", "user:units": "metric", "app:n": 2.0, "nested": map[string]any{"a": []any{"b"}}}
+			e.Actions.StateDelta = map[string]any{"city": "Oslo", "user:units": "metric", "app:n": 2.5, "nested": map[string]any{"a": []any{"b"}}}
 		}},
 		{"EventActions.ArtifactDelta", func(e *session.Event) { e.Actions.ArtifactDelta = map[string]int64{"report.pdf": 3} }},
 		{"EventActions.RequestedToolConfirmations", func(e *session.Event) {
@@ -109,7 +109,7 @@ func fieldCases() []struct {
 			e.Actions.RequestedToolConfirmations = map[string]toolconfirmation.ToolConfirmation{"c": {Confirmed: true}}
 		}},
 		{"ToolConfirmation.Payload", func(e *session.Event) {
-			e.Actions.RequestedToolConfirmations = map[string]toolconfirmation.ToolConfirmation{"c": {Payload: []any{"x", 1.0}}}
+			e.Actions.RequestedToolConfirmations = map[string]toolconfirmation.ToolConfirmation{"c": {Payload: []any{"x", 1.5}}}
 		}},
 
 		{"RequestInput.InterruptID", func(e *session.Event) { e.RequestedInput = &session.RequestInput{InterruptID: "ask-2"} }},
@@ -229,6 +229,12 @@ func TestEventRoundTrip(t *testing.T) {
 
 // The JSON the Go ADK writes for an event and the JSON eventlog writes are
 // the same wire shape: each side decodes the other's to the same event.
+//
+// The numbers in fullEvent's JSON values are not integral: the ADK
+// writes JSON with encoding/json, which writes an integral float64 without
+// a fraction, and eventlog reads such a number as an int (CONTRACT V1);
+// the ADK reads every number as a float64. An integral number of either
+// type would come back as the other type on one side.
 func TestEventJSONMatchesTheADKs(t *testing.T) {
 	ev := fullEvent()
 

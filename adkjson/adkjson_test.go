@@ -29,8 +29,12 @@ func fixtureSession() *service.Session {
 	return &service.Session{
 		ID: "s-1", AppName: "travel", UserID: "ada",
 		State: map[string]any{
-			"app:currency": "EUR", "app:searches": float64(42),
-			"user:home": "Berlin", "user:last_search": "LIS",
+			// CONTRACT V1: integers read as int, exact across int64; a
+			// float written with a fraction (as Python's and Java's JSON
+			// write every float) reads as float64.
+			"app:currency": "EUR", "app:searches": 42,
+			"user:home": "Berlin", "user:last_search": "LIS", "user:rating": float64(4),
+			"visits": 1<<60 + 1,
 			"flight": "TP123", "booked": true,
 		},
 		Events: []*eventlog.Event{
@@ -44,7 +48,7 @@ func fixtureSession() *service.Session {
 					ID: "call-1", Name: "search_flights", Args: map[string]any{"to": "LIS", "passengers": float64(2)},
 				}}}},
 				Actions: eventlog.EventActions{StateDelta: map[string]any{
-					"destination": "LIS", "user:last_search": "LIS", "app:searches": float64(41),
+					"destination": "LIS", "user:last_search": "LIS", "app:searches": 41,
 				}},
 			},
 			{
@@ -54,7 +58,7 @@ func fixtureSession() *service.Session {
 					Response: map[string]any{"flights": []any{map[string]any{"id": "TP123", "price": 99.5}}},
 				}}}},
 				Actions: eventlog.EventActions{
-					StateDelta:    map[string]any{"app:searches": float64(42), "flight": "TP123"},
+					StateDelta:    map[string]any{"app:searches": 42, "flight": "TP123"},
 					ArtifactDelta: map[string]int64{"itinerary.pdf": 1},
 				},
 			},
@@ -166,7 +170,7 @@ func TestImportStoresTheDocumentAsGetShowsIt(t *testing.T) {
 			other, err := svc.Create(ctx, service.SessionKey{AppName: "travel", UserID: "ada", SessionID: "s-2"}, nil)
 			require.NoError(t, err)
 			assert.Equal(t, map[string]any{
-				"app:currency": "EUR", "app:searches": float64(42), "user:home": "Berlin", "user:last_search": "LIS",
+				"app:currency": "EUR", "app:searches": 42, "user:home": "Berlin", "user:last_search": "LIS", "user:rating": float64(4),
 			}, other.State)
 
 			var out bytes.Buffer

@@ -79,7 +79,7 @@ type document struct {
 	ID             string            `json:"id"`
 	AppName        string            `json:"appName"`
 	UserID         string            `json:"userId"`
-	State          map[string]any    `json:"state"`
+	State          stateMap          `json:"state"`
 	Events         []json.RawMessage `json:"events"`
 	LastUpdateTime json.RawMessage   `json:"lastUpdateTime,omitempty"`
 }
@@ -109,13 +109,13 @@ func Marshal(sess *service.Session, opts Options) ([]byte, error) {
 	}
 	doc := document{
 		ID: sess.ID, AppName: sess.AppName, UserID: sess.UserID,
-		State:  sess.State,
+		State:  stateMap(sess.State),
 		Events: make([]json.RawMessage, len(sess.Events)),
 	}
 	if doc.State == nil {
 		doc.State = map[string]any{}
 	}
-	if err := checkEncodable(doc.State); err != nil {
+	if err := checkEncodable(sess.State); err != nil {
 		return nil, encodeErr(err)
 	}
 	for i, ev := range sess.Events {
@@ -153,11 +153,11 @@ func encodeErr(err error) error { return fmt.Errorf("adkjson: encode session: %w
 // JSON cannot hold. Encoding the whole map first keeps the common case to
 // one pass.
 func checkEncodable(state map[string]any) error {
-	if _, err := json.Marshal(state); err == nil {
+	if _, err := eventlog.AppendValue(nil, state); err == nil {
 		return nil
 	}
 	for _, k := range slices.Sorted(maps.Keys(state)) {
-		if _, err := json.Marshal(state[k]); err != nil {
+		if _, err := eventlog.AppendValue(nil, state[k]); err != nil {
 			return invalid(fmt.Sprintf("state[%q]", k), "cannot be written as JSON: %v", err)
 		}
 	}
@@ -235,8 +235,9 @@ func epochSeconds(sec, nsec int64) string {
 // Unmarshal decodes an ADK session document written by any ADK runtime:
 // times may take every form [eventlog.ParseTimestamp] accepts, in any mix.
 // Unknown fields are ignored, because the runtimes add fields over time.
-// State values decode as encoding/json decodes into any (numbers become
-// float64), the same as the values in the events' state deltas.
+// State values decode as the values in the events' state deltas do
+// ([eventlog.DecodeValue]): an integer as int, any other number as float64
+// (CONTRACT V1).
 //
 // Unmarshal checks the document's syntax and types; it does not check that
 // the document could be stored (keys present, events in order, IDs unique):
@@ -316,4 +317,31 @@ func invalid(field, problem string, args ...any) error {
 		field += ": "
 	}
 	return fmt.Errorf("%s%w: %s", field, service.ErrInvalidArgument, fmt.Sprintf(problem, args...))
+}
+
+// stateMap is a session's state as the document holds it: values written
+// by [eventlog.AppendValue] (an integral float keeps a fraction) and read
+// by [eventlog.DecodeValue], as the events' values are.
+type stateMap map[string]any
+
+// MarshalJSON writes the state with eventlog.AppendValue.
+func (m stateMap) MarshalJSON() ([]byte, error) {
+	return eventlog.AppendValue(nil, map[string]any(m))
+}
+
+// UnmarshalJSON reads an object (or null) with eventlog.DecodeValue.
+func (m *stateMap) UnmarshalJSON(b []byte) error {
+	v, err := eventlog.DecodeValue(b)
+	if err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case nil:
+		*m = nil
+	case map[string]any:
+		*m = v
+	default:
+		return fmt.Errorf("state is not an object")
+	}
+	return nil
 }

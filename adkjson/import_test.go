@@ -293,8 +293,8 @@ func TestImportGeneratesMissingIDsAndDropsTempKeys(t *testing.T) {
 	require.Len(t, got.Events, 2)
 	assert.NotEmpty(t, got.Events[0].ID)
 	assert.NotEqual(t, got.Events[0].ID, got.Events[1].ID)
-	assert.Equal(t, map[string]any{"n": float64(2)}, got.State)
-	assert.Equal(t, map[string]any{"n": float64(1)}, got.Events[0].Actions.StateDelta)
+	assert.Equal(t, map[string]any{"n": 2}, got.State) // CONTRACT V1: integers read as int
+	assert.Equal(t, map[string]any{"n": 1}, got.Events[0].Actions.StateDelta)
 }
 
 // CONTRACT C3: a session without events was last updated when created.
@@ -307,7 +307,7 @@ func TestImportOfASessionWithoutEventsKeepsItsTime(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, time.Date(2025, 11, 21, 9, 0, 0, 500_000_000, time.UTC), got.LastUpdateTime)
 	assert.Empty(t, got.Events)
-	assert.Equal(t, map[string]any{"a": float64(1)}, got.State)
+	assert.Equal(t, map[string]any{"a": 1}, got.State)
 }
 
 // CONTRACT G1, B1: a missing session is not found; what cannot be
@@ -321,15 +321,20 @@ func TestExportErrors(t *testing.T) {
 		require.ErrorIs(t, err, service.ErrNotFound)
 		assert.Zero(t, out.Len())
 	})
-	t.Run("a stored value JSON cannot hold is an invalid argument and writes nothing", func(t *testing.T) {
+	t.Run("a value JSON cannot hold is never stored, and never written", func(t *testing.T) {
+		// CONTRACT V1: the store refuses it, so no export meets it.
 		var svc service.Service
 		_, err := svc.Create(ctx, bystander, map[string]any{"nan": math.NaN()})
-		require.NoError(t, err)
-		var out bytes.Buffer
-		err = adkjson.Export(ctx, &svc, bystander, &out, adkjson.Options{})
 		require.ErrorIs(t, err, service.ErrInvalidArgument)
 		assert.Contains(t, err.Error(), `state["nan"]`)
+		var out bytes.Buffer
+		err = adkjson.Export(ctx, &svc, bystander, &out, adkjson.Options{})
+		require.ErrorIs(t, err, service.ErrNotFound)
 		assert.Zero(t, out.Len())
+		// A session built by hand meets it when encoded.
+		_, err = adkjson.Marshal(&service.Session{ID: "s", AppName: "a", UserID: "u", State: map[string]any{"nan": math.NaN()}}, adkjson.Options{})
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		assert.Contains(t, err.Error(), `state["nan"]`)
 	})
 	t.Run("a failing writer's error is returned", func(t *testing.T) {
 		svc := newServiceWithBystander(t, nil)

@@ -1,13 +1,20 @@
 package eventlog
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Rules every store enforces, in one place: every backend calls the same
 // code.
 
 // CheckRecord reports a record that no store may accept (nil, an undefined
 // kind, no app name, a session record without a user or session ID, an
-// event record without an event or an event ID) as ErrInvalidArgument.
+// event record without an event or an event ID, a key or an event ID that
+// is not valid UTF-8) as ErrInvalidArgument. Names that are not UTF-8 are
+// refused because JSON, the form every durable store and every export
+// writes, cannot carry them: two such names would come back as one, and a
+// store could then not open the log it wrote (CONTRACT K1, K2).
 // [Store.Append] implementations call it first.
 func CheckRecord(rec *Record) error {
 	switch {
@@ -17,12 +24,16 @@ func CheckRecord(rec *Record) error {
 		return fmt.Errorf("append: %w: record kind %d is not defined", ErrInvalidArgument, uint8(rec.Kind))
 	case rec.Key.AppName == "":
 		return fmt.Errorf("append: %w: record appName is empty", ErrInvalidArgument)
+	case !utf8.ValidString(rec.Key.AppName) || !utf8.ValidString(rec.Key.UserID) || !utf8.ValidString(rec.Key.SessionID):
+		return fmt.Errorf("append %s record: %w: key %s is not valid UTF-8", rec.Kind, ErrInvalidArgument, rec.Key)
 	case rec.Kind != KindStateRetained && (rec.Key.UserID == "" || rec.Key.SessionID == ""):
 		return fmt.Errorf("append %s record: %w: key %s lacks a user or session ID", rec.Kind, ErrInvalidArgument, rec.Key)
 	case rec.Kind == KindEventAppended && rec.Event == nil:
 		return fmt.Errorf("append: %w: event record has no event", ErrInvalidArgument)
 	case rec.Kind == KindEventAppended && rec.Event.ID == "":
 		return fmt.Errorf("append: %w: event ID is empty", ErrInvalidArgument)
+	case rec.Kind == KindEventAppended && !utf8.ValidString(rec.Event.ID):
+		return fmt.Errorf("append: %w: event ID %q is not valid UTF-8", ErrInvalidArgument, rec.Event.ID)
 	}
 	return nil
 }

@@ -43,4 +43,32 @@ func TestCheckRecord(t *testing.T) {
 	require.ErrorIs(t, eventlog.CheckRecord(&eventlog.Record{Kind: eventlog.KindSessionCreated}), eventlog.ErrInvalidArgument)
 	require.NoError(t, eventlog.CheckRecord(&eventlog.Record{Kind: eventlog.KindSessionCreated,
 		Key: eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}}))
+
+	// CONTRACT K1: names JSON cannot carry are refused by every store.
+	key := eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	ev := &eventlog.Event{ID: "e"}
+	for _, tc := range []struct {
+		name string
+		rec  *eventlog.Record
+		want string
+	}{
+		{"an app name that is not UTF-8", &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: eventlog.SessionKey{AppName: "a\xff", UserID: "u", SessionID: "s"}}, "UTF-8"},
+		{"a user ID that is not UTF-8", &eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: eventlog.SessionKey{AppName: "a", UserID: "u\xfe", SessionID: "s"}}, "UTF-8"},
+		{"a session ID that is not UTF-8", &eventlog.Record{Kind: eventlog.KindEventAppended, Key: eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: "\xc3"}, Event: ev}, "UTF-8"},
+		{"retained state of an app that is not UTF-8", &eventlog.Record{Kind: eventlog.KindStateRetained, Key: eventlog.SessionKey{AppName: "\xed\xa0\x80"}}, "UTF-8"},
+		{"an event ID that is not UTF-8", &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key, Event: &eventlog.Event{ID: "e\xff"}}, "event ID"},
+		{"an event without an ID", &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key, Event: &eventlog.Event{}}, "event ID is empty"},
+		{"an event record without an event", &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key}, "no event"},
+		{"a session record without a session ID", &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: eventlog.SessionKey{AppName: "a", UserID: "u"}}, "lacks"},
+	} {
+		t.Run(tc.name+" is refused", func(t *testing.T) {
+			err := eventlog.CheckRecord(tc.rec)
+			require.ErrorIs(t, err, eventlog.ErrInvalidArgument)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	t.Run("an event with a unicode ID and key and Seq 0 is accepted", func(t *testing.T) {
+		require.NoError(t, eventlog.CheckRecord(&eventlog.Record{Kind: eventlog.KindEventAppended,
+			Key: eventlog.SessionKey{AppName: "ä\x00", UserID: "ü/", SessionID: "日本"}, Event: &eventlog.Event{ID: "é"}}))
+	})
 }

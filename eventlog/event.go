@@ -76,7 +76,8 @@ type Event struct {
 	// where it broke off.
 	SessionResumptionHandle string `json:"sessionResumptionHandle,omitempty"`
 	// CustomMetadata holds application data that ADK carries but never
-	// interprets. Decoding also reads the Java ADK's shape, a list of
+	// interprets; its values are JSON values, as state values are
+	// ([NormalizeValue]). Decoding also reads the Java ADK's shape, a list of
 	// genai CustomMetadata entries, into this map; encoding writes the
 	// map, as the Python and Go ADKs do.
 	CustomMetadata map[string]any `json:"customMetadata,omitempty"`
@@ -91,10 +92,9 @@ type Event struct {
 	// RequestedInput, when set, is a workflow node asking a person for
 	// input before it goes on.
 	RequestedInput *RequestInput `json:"requestedInput,omitempty"`
-	// Output is a workflow node's result. Like state values it is a
-	// JSON-like value: maps, slices and scalars are copied and checked, a
-	// value of another type is kept as it is (and, in a durable store,
-	// read back as its JSON tree).
+	// Output is a workflow node's result, a JSON value as state values
+	// are: a store keeps and returns it in the types [NormalizeValue]
+	// describes.
 	Output any `json:"output,omitempty"`
 	// NodeInfo names the workflow node that emitted the event; nil for
 	// events from outside a workflow. Decoding treats an empty nodeInfo
@@ -109,7 +109,8 @@ type Event struct {
 // rebuilds the session's state and artifact versions.
 type EventActions struct {
 	// StateDelta holds the state keys the event sets. Keys may carry a scope
-	// prefix ("app:", "user:", "temp:").
+	// prefix ("app:", "user:", "temp:"). Values are JSON values: a store
+	// keeps and returns them in the types [NormalizeValue] describes.
 	StateDelta map[string]any `json:"stateDelta,omitempty"`
 	// ArtifactDelta maps each artifact the event saved to its new version.
 	ArtifactDelta map[string]int64 `json:"artifactDelta,omitempty"`
@@ -149,7 +150,7 @@ type RequestInput struct {
 	// JSON when set.
 	ResponseSchema json.RawMessage `json:"responseSchema,omitempty"`
 	// Payload is context for the prompt (the document to approve, say), a
-	// JSON-like value as [Event.Output] is.
+	// JSON value as [Event.Output] is.
 	Payload any `json:"payload,omitempty"`
 }
 

@@ -29,8 +29,97 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		}
 	}
 	// time.Time encodes itself as RFC 3339 with nanoseconds, which for a
-	// UTC time is exactly FormatTimestamp's output.
-	return json.Marshal(w)
+	// UTC time is exactly FormatTimestamp's output. The JSON values go
+	// through AppendValue (CONTRACT V1); the actions are written here
+	// rather than by their own MarshalJSON, which would encode them apart
+	// and copy the result.
+	return json.Marshal(struct {
+		wire
+		CustomMetadata valueMap   `json:"customMetadata,omitempty"`
+		Output         jsonValue  `json:"output,omitzero"`
+		Actions        actionsOut `json:"actions"`
+	}{w, valueMap(e.CustomMetadata), jsonValue{e.Output}, newActionsOut(&e.Actions)})
+}
+
+// actionsWire is EventActions without its methods.
+type actionsWire EventActions
+
+// actionsOut is the encoding of EventActions: its JSON values written by
+// AppendValue.
+type actionsOut struct {
+	actionsWire
+	StateDelta                 valueMap `json:"stateDelta,omitempty"`
+	RequestedAuthConfigs       valueMap `json:"requestedAuthConfigs,omitempty"`
+	RequestedToolConfirmations valueMap `json:"requestedToolConfirmations,omitempty"`
+}
+
+func newActionsOut(a *EventActions) actionsOut {
+	return actionsOut{actionsWire(*a), a.StateDelta, a.RequestedAuthConfigs, a.RequestedToolConfirmations}
+}
+
+// actionsIn is the decoding of EventActions into the value wire points
+// to, its JSON values read by DecodeValue; set moves them there.
+type actionsIn struct {
+	*actionsWire
+	StateDelta                 valueMap `json:"stateDelta"`
+	RequestedAuthConfigs       valueMap `json:"requestedAuthConfigs"`
+	RequestedToolConfirmations valueMap `json:"requestedToolConfirmations"`
+}
+
+func (in *actionsIn) set() {
+	in.actionsWire.StateDelta = in.StateDelta
+	in.actionsWire.RequestedAuthConfigs = in.RequestedAuthConfigs
+	in.actionsWire.RequestedToolConfirmations = in.RequestedToolConfirmations
+}
+
+// MarshalJSON writes the actions with their JSON values written by
+// [AppendValue], so that an integral float reads back as a float.
+func (a EventActions) MarshalJSON() ([]byte, error) {
+	return json.Marshal(newActionsOut(&a))
+}
+
+// UnmarshalJSON reads the actions, their JSON values by [DecodeValue]:
+// integers as int, other numbers as float64.
+func (a *EventActions) UnmarshalJSON(data []byte) error {
+	if isNull(data) {
+		return nil
+	}
+	var out EventActions
+	aux := actionsIn{actionsWire: (*actionsWire)(&out)}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	aux.set()
+	*a = out
+	return nil
+}
+
+// MarshalJSON writes the request with its payload written by [AppendValue].
+func (r RequestInput) MarshalJSON() ([]byte, error) {
+	type wire RequestInput
+	return json.Marshal(struct {
+		wire
+		Payload jsonValue `json:"payload,omitzero"`
+	}{wire(r), jsonValue{r.Payload}})
+}
+
+// UnmarshalJSON reads the request, its payload by [DecodeValue].
+func (r *RequestInput) UnmarshalJSON(data []byte) error {
+	if isNull(data) {
+		return nil
+	}
+	type wire RequestInput
+	var out RequestInput
+	aux := struct {
+		*wire
+		Payload jsonValue `json:"payload"`
+	}{wire: (*wire)(&out)}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	out.Payload = aux.Payload.v
+	*r = out
+	return nil
 }
 
 // UnmarshalJSON reads an event written by any ADK runtime. The timestamp may
@@ -55,7 +144,9 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		// shallower ones, so encoding/json decodes these here.
 		Timestamp      json.RawMessage `json:"timestamp"`
 		CustomMetadata json.RawMessage `json:"customMetadata"`
-	}{wire: (*wire)(&out)}
+		Output         jsonValue       `json:"output"`
+		Actions        actionsIn       `json:"actions"`
+	}{wire: (*wire)(&out), Actions: actionsIn{actionsWire: (*actionsWire)(&out.Actions)}}
 	if err := json.Unmarshal(data, &aux); err != nil {
 		return fmt.Errorf("eventlog: decode event: %w", err)
 	}
@@ -64,6 +155,8 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("eventlog: decode event %q: %w", out.ID, err)
 	}
 	out.Timestamp = ts
+	out.Output = aux.Output.v
+	aux.Actions.set()
 	if out.CustomMetadata, err = decodeCustomMetadata(aux.CustomMetadata); err != nil {
 		return fmt.Errorf("eventlog: decode event %q: customMetadata: %w", out.ID, err)
 	}
@@ -91,9 +184,7 @@ func decodeCustomMetadata(raw json.RawMessage) (map[string]any, error) {
 		return nil, nil
 	}
 	if raw[0] != '[' {
-		var m map[string]any
-		err := json.Unmarshal(raw, &m)
-		return m, err
+		return decodeMap(raw)
 	}
 	var entries []*struct {
 		Key             *string  `json:"key"`

@@ -115,21 +115,25 @@ type Record struct {
 	Incarnation Position `json:"-"`
 }
 
-// MarshalJSON writes the record with its time in the one form [FormatTimestamp] documents.
+// MarshalJSON writes the record with its time in the one form
+// [FormatTimestamp] documents and its state values by [AppendValue].
 func (r Record) MarshalJSON() ([]byte, error) {
 	type plain Record
 	return json.Marshal(struct {
 		plain
-		Time string `json:"time"`
-	}{plain(r), FormatTimestamp(r.Time)})
+		Time  string   `json:"time"`
+		State valueMap `json:"state,omitempty"`
+	}{plain(r), FormatTimestamp(r.Time), r.State})
 }
 
-// UnmarshalJSON reads a record; its time may take any form [ParseTimestamp] accepts.
+// UnmarshalJSON reads a record; its time may take any form [ParseTimestamp]
+// accepts, and its state values read by [DecodeValue].
 func (r *Record) UnmarshalJSON(b []byte) error {
 	type plain Record
 	var aux struct {
 		plain
-		Time json.RawMessage `json:"time"`
+		Time  json.RawMessage `json:"time"`
+		State valueMap        `json:"state"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
@@ -140,6 +144,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	}
 	*r = Record(aux.plain)
 	r.Time = t
+	r.State = aux.State
 	return nil
 }
 

@@ -9,33 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/sessionlog/sessionlog/eventlog"
-	"github.com/sessionlog/sessionlog/memstore"
 )
-
-// Verify checks the log in dir without changing anything or taking the
-// lock: the header, every record's frame and checksum, and that each
-// record can follow the ones before it (positions rise within each app,
-// sequence numbers have no gaps, events belong to live sessions). Damage is
-// ErrCorrupt naming the file and the offset; a torn last record is not
-// damage and shows in the Report.
-func Verify(ctx context.Context, dir string) (Report, error) {
-	if ctx == nil {
-		return Report{}, fmt.Errorf("filestore: verify: %w: ctx is nil", eventlog.ErrInvalidArgument)
-	}
-	hasLog, err := examine(dir)
-	if err == nil && !hasLog {
-		err = fmt.Errorf("%w: %s holds no %s", ErrNotLog, dir, LogFile)
-	}
-	if err != nil {
-		return Report{}, fmt.Errorf("filestore: verify %s: %w", dir, err)
-	}
-	j := &journal{path: filepath.Join(dir, LogFile)}
-	mem, err := memstore.Open(ctx, memstore.Options{Journal: j})
-	if err != nil {
-		return j.report, fmt.Errorf("filestore: verify %s: %w", dir, err)
-	}
-	return j.report, mem.Close()
-}
 
 // Compacted says what [Compact] did: the log file's records and size
 // before and after.

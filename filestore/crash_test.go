@@ -145,7 +145,7 @@ func TestCrashLosesNoAcknowledgedAppend(t *testing.T) {
 			require.GreaterOrEqual(t, len(sess.Events), len(ids), "round %d (%s): session %v lost events", round, policy, k)
 			for i, ev := range sess.Events {
 				require.Equal(t, fmt.Sprintf("%s-%d", k.SessionID, i), ev.ID, "round %d: events out of order or half-written", round)
-				require.Equal(t, float64(i), ev.Actions.StateDelta["i"])
+				require.Equal(t, i, ev.Actions.StateDelta["i"], "CONTRACT V1: an integer comes back as an int")
 			}
 		}
 		require.NoError(t, projection.Verify(context.Background(), store), "round %d: the state does not rebuild", round)

@@ -19,9 +19,12 @@
 // record, which Open cuts off and reports; damage anywhere else, or a
 // record that cannot follow the ones before it, is [ErrCorrupt], naming the
 // file and the offset, never a silent loss. [Verify] checks a log without
-// changing it, and [Compact] drops what deleted sessions no longer need. A
+// changing it and reports every damaged stretch, reading past each to the
+// next whole line; [Salvage] writes every record that can be kept into a
+// new directory and reports exactly what it could not keep; [Compact] drops
+// what deleted sessions no longer need. A
 // store opened with Options.ReadOnly serves a snapshot of the log and
 // refuses appends with [ErrReadOnly]. The command sessionlog
-// (cmd/sessionlog) inspects, exports, imports, verifies and compacts a log
-// from the shell.
+// (cmd/sessionlog) inspects, exports, imports, verifies, salvages and
+// compacts a log from the shell.
 package filestore

@@ -123,6 +123,13 @@ type Report struct {
 	// a write a crash cut short; 0 if the file ends with a whole record.
 	// Opening the store for writing cuts it off.
 	Torn int64
+	// Damage lists every damaged stretch of the file, in the file's
+	// order, as [Verify] and [Salvage] find them. Open refuses a damaged
+	// log, so a store's Report has none.
+	Damage []Damage
+	// Sessions lists every session the log does not hold whole, as
+	// Verify and Salvage find them.
+	Sessions []DamagedSession
 }
 
 // scan reads the log file at path, checks its header and each record's
@@ -208,10 +215,9 @@ func readRecord(r *bufio.Reader, body *[]byte, left int64) (*eventlog.Record, in
 	if err != nil {
 		return nil, 0, "the file ends inside a record's length and checksum"
 	}
-	n, okN := parseHex(head[:8])
-	crc, okC := parseHex(head[9:17])
-	if !okN || !okC || head[8] != ' ' || head[17] != ' ' {
-		return nil, 0, fmt.Sprintf("%q is not a record's length and checksum", head)
+	n, crc, problem := parseFrame(head)
+	if problem != "" {
+		return nil, 0, problem
 	}
 	line := int64(frameHead) + int64(n) + 1
 	if line > left {
@@ -227,17 +233,64 @@ func readRecord(r *bufio.Reader, body *[]byte, left int64) (*eventlog.Record, in
 	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, 0, err.Error()
 	}
+	rec, problem := checkBody(b, crc)
+	return rec, line, problem
+}
+
+// parseLine reads the record line at the start of b, the rest of a file
+// held in memory. It returns the record and the line's length, or a
+// description of what is wrong.
+func parseLine(b []byte) (*eventlog.Record, int, string) {
+	if len(b) < frameHead {
+		return nil, 0, "the file ends inside a record's length and checksum"
+	}
+	n, crc, problem := parseFrame(b[:frameHead])
+	if problem != "" {
+		return nil, 0, problem
+	}
+	line := frameHead + int(n) + 1
+	if line > len(b) {
+		return nil, 0, fmt.Sprintf("a record of %d bytes runs past the end of the file", n)
+	}
+	rec, problem := checkBody(b[frameHead:line], crc)
+	return rec, line, problem
+}
+
+// parseFrame reads a record line's length and checksum from its first
+// frameHead bytes.
+func parseFrame(head []byte) (n, crc uint32, problem string) {
+	n, okN := parseHex(head[:8])
+	crc, okC := parseHex(head[9:17])
+	if !okN || !okC || head[8] != ' ' || head[17] != ' ' {
+		return 0, 0, fmt.Sprintf("%q is not a record's length and checksum", head)
+	}
+	return n, crc, ""
+}
+
+// checkBody checks a record's JSON and the newline after it, b, against
+// the checksum crc of its frame, and decodes it.
+func checkBody(b []byte, crc uint32) (*eventlog.Record, string) {
+	n := len(b) - 1
 	if b[n] != '\n' {
-		return nil, 0, fmt.Sprintf("the record of %d bytes does not end with a newline", n)
+		return nil, fmt.Sprintf("the record of %d bytes does not end with a newline", n)
 	}
 	if got := crc32.Checksum(b[:n], castagna); got != crc {
-		return nil, 0, fmt.Sprintf("checksum mismatch: the record's bytes sum to %08x, its frame says %08x", got, crc)
+		return nil, fmt.Sprintf("checksum mismatch: the record's bytes sum to %08x, its frame says %08x", got, crc)
 	}
+	rec, err := decodeRecord(b[:n])
+	if err != nil {
+		return nil, fmt.Sprintf("the record's JSON does not decode: %v", err)
+	}
+	return rec, ""
+}
+
+// decodeRecord decodes a record's JSON, as a log line holds it.
+func decodeRecord(b []byte) (*eventlog.Record, error) {
 	rec := new(eventlog.Record)
-	if err := json.Unmarshal(b[:n], rec); err != nil {
-		return nil, 0, fmt.Sprintf("the record's JSON does not decode: %v", err)
+	if err := json.Unmarshal(b, rec); err != nil {
+		return nil, err
 	}
-	return rec, line, ""
+	return rec, nil
 }
 
 // tornFrom reports whether the bytes from off to size are the remains of

@@ -24,7 +24,9 @@ var (
 	ErrLocked = errors.New("log directory is locked by another store")
 	// ErrCorrupt reports a damaged log: a bad checksum or frame, or a
 	// record that cannot follow the ones before it, anywhere but in a torn
-	// last record. The message names the file and the offset.
+	// last record. The message names the file and the offset. [Verify]
+	// reports every damaged stretch, and [Salvage] copies every record
+	// that can be kept into a new store.
 	ErrCorrupt = errors.New("log is damaged")
 	// ErrNotLog reports a directory or file that is not a sessionlog log.
 	ErrNotLog = errors.New("not a sessionlog log")
@@ -139,6 +141,9 @@ var _ eventlog.Store = (*Store)(nil)
 // ErrLocked; none of these changes anything in the directory.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s, err := open(ctx, dir, opts)
+	if errors.Is(err, ErrCorrupt) {
+		return nil, fmt.Errorf("filestore: open %s: %w (Verify reports every damaged stretch; Salvage copies every record that can be kept into a new directory)", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("filestore: open %s: %w", dir, err)
 	}

@@ -132,9 +132,10 @@ func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, restore bo
 		return eventlog.AppendResult{}, fmt.Errorf("append to session %s: %w: the session holds %d events, the most one may", rec.Key, eventlog.ErrInvalidArgument, maxIndexedSeq)
 	}
 	// App and user writes are folded in the step that orders the record,
-	// so that nobody reads the record before its state; the session's own
-	// writes can wait until the app is free, since the session is held.
-	shared := projection.WritesShared(rec.Event.Actions.StateDelta)
+	// so that nobody reads the record before its state. The session's own
+	// writes are folded in the same pass over the delta: telling the two
+	// apart first would take a pass of its own on every append, and an
+	// own key costs the app's lock one map write.
 	a.mu.Lock()
 	durable, err := m.add(a, rec, restore)
 	if err != nil {
@@ -144,14 +145,10 @@ func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, restore bo
 		}
 		return eventlog.AppendResult{}, err
 	}
-	if shared {
-		s.st.ApplyEvent(rec, a.state)
+	if s.st.ApplyEvent(rec, a.state) {
 		a.sharedGen.Add(1)
-		a.mu.Unlock()
-	} else {
-		a.mu.Unlock()
-		s.st.ApplyEvent(rec, nil)
 	}
+	a.mu.Unlock()
 	s.ownGen++
 	if n := len(s.events); n > 0 && rec.Event.Timestamp.Before(s.events[n-1].Timestamp) {
 		s.timeOrdered = false

@@ -138,3 +138,33 @@ func TestCreationStateIsNotRacedByAnAppend(t *testing.T) {
 		require.Equal(t, "appended", v.State["k0"])
 	}
 }
+
+// CONTRACT A4: an append folds its app: and user: writes in the step that
+// orders it, and only such an append marks the app's and users' state as
+// changed, so that the merged states other sessions cached stay good.
+func TestOnlySharedWritesChangeTheSharedGeneration(t *testing.T) {
+	ctx := context.Background()
+	m := New()
+	key := eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	_, err := m.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key, Time: time.Unix(1, 0)})
+	require.NoError(t, err)
+	a := m.app("a", false)
+	appendDelta := func(id string, delta map[string]any) {
+		t.Helper()
+		ev := &eventlog.Event{ID: id, Timestamp: time.Unix(2, 0), Actions: eventlog.EventActions{StateDelta: delta}}
+		_, err := m.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: key, Time: ev.Timestamp, Event: ev})
+		require.NoError(t, err)
+	}
+	gen := a.sharedGen.Load()
+	appendDelta("own", map[string]any{"k": 1})
+	require.Equal(t, gen, a.sharedGen.Load(), "a session key leaves app and user state as it was")
+	appendDelta("app", map[string]any{"k": 2, "app:x": 1})
+	require.Greater(t, a.sharedGen.Load(), gen)
+	gen = a.sharedGen.Load()
+	appendDelta("user", map[string]any{"user:y": 1})
+	require.Greater(t, a.sharedGen.Load(), gen)
+
+	v, err := m.Load(ctx, key, eventlog.LoadOptions{NoEvents: true})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"k": 2, "app:x": 1, "user:y": 1}, v.State)
+}

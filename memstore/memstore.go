@@ -13,9 +13,10 @@
 //
 // An append checks its conditions under its session's lock, then holds
 // the app's lock to take the next position, hand the record to the
-// journal and put it at the end of the app's log: a few instructions,
-// unless the record writes app: or user: state, which is then folded in
-// the same step. The session's own state is folded before its lock is
+// journal, put it at the end of the app's log and fold its delta (the
+// app's and the user's keys, which must show as soon as the record does,
+// and the session's own in the same pass): a few instructions and a map
+// write per key. The session's own state is folded before its lock is
 // released. So a reader of the session (Load, a session Read) sees all of
 // an append or none of it (CONTRACT A4), and a reader that found a record
 // in the log and then loads its session finds the record's state folded.

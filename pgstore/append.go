@@ -118,7 +118,7 @@ func writesOf(rec *eventlog.Record) (stateWrites, error) {
 		var value []byte
 		if !projection.IsRemoved(v) {
 			var err error
-			if value, err = json.Marshal(v); err != nil {
+			if value, err = eventlog.AppendValue(nil, v); err != nil {
 				return stateWrites{}, fmt.Errorf("%w: state %q cannot be encoded as JSON: %w", eventlog.ErrInvalidArgument, k, err)
 			}
 		}
@@ -382,12 +382,13 @@ func decode(pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, e
 	return rec, nil
 }
 
-// decodeState builds a merged state from its keys and JSON values.
+// decodeState builds a merged state from its keys and JSON values, read
+// as every store reads them (CONTRACT V1).
 func decodeState(keys, vals [][]byte) (map[string]any, error) {
 	state := make(map[string]any, len(keys))
 	for i, k := range keys {
-		var v any
-		if err := json.Unmarshal(vals[i], &v); err != nil {
+		v, err := eventlog.DecodeValue(vals[i])
+		if err != nil {
 			return nil, fmt.Errorf("state %q is damaged: %w", k, err)
 		}
 		state[string(k)] = v

@@ -41,7 +41,8 @@ func (v v1) sharedWrites(rec *eventlog.Record) (keys, values [][]byte, user []bo
 		var b []byte
 		if !projection.IsRemoved(val) {
 			var err error
-			b, err = json.Marshal(val)
+			// As the record's body writes it (CONTRACT V1).
+			b, err = eventlog.AppendValue(nil, val)
 			require.NoError(v.t, err)
 		}
 		keys, values, user = append(keys, []byte(key)), append(values, b), append(user, strings.HasPrefix(k, eventlog.UserPrefix))

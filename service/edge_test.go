@@ -114,6 +114,14 @@ func TestCyclicValuesAreRefused(t *testing.T) {
 			require.Zero(t, sess.Version, "nothing stored")
 		})
 	}
+	// A temp: key never reaches the store, but the handle keeps it.
+	t.Run("a cyclic temp: value is refused", func(t *testing.T) {
+		_, err := svc.AppendEvent(ctx, sess, &service.Event{Actions: service.EventActions{StateDelta: map[string]any{"k": "v", "temp:t": cyclic}}})
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		require.Contains(t, err.Error(), "actions.stateDelta")
+		require.Zero(t, sess.Version, "nothing stored")
+		require.NotContains(t, sess.State, "temp:t")
+	})
 }
 
 // CONTRACT B1: a response schema is kept as JSON text, so text that is not

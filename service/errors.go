@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 )
@@ -49,6 +50,15 @@ func required(field, v string) error {
 	case strings.TrimSpace(v) == "":
 		return invalid(field, "is only whitespace (%q)", v)
 	}
+	return validUTF8(field, v)
+}
+
+// validUTF8 refuses a name that is not valid UTF-8 (CONTRACT K1): ADK JSON
+// cannot carry it, and its encoding would make two such names one.
+func validUTF8(field, v string) error {
+	if !utf8.ValidString(v) {
+		return invalid(field, "is not valid UTF-8 (%q)", v)
+	}
 	return nil
 }
 
@@ -65,7 +75,7 @@ func checkKey(key SessionKey) (SessionKey, error) {
 	if key.SessionID == "" {
 		return key, invalid("sessionId", "is empty")
 	}
-	return key, nil
+	return key, validUTF8("sessionId", key.SessionID)
 }
 
 // checkImportKey applies the key rules of CONTRACT K1 to an imported record:

@@ -237,12 +237,18 @@ func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]a
 	}
 	if key.SessionID = strings.TrimSpace(key.SessionID); key.SessionID == "" {
 		key.SessionID = s.newID()
+	} else if err := validUTF8("sessionId", key.SessionID); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	stored, err := eventlog.NormalizeState("state", state) // CONTRACT V1
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
 	}
 	rec := &Record{
 		Kind:  eventlog.KindSessionCreated,
 		Key:   key,
 		Time:  s.now(),
-		State: projection.CloneWithoutTemp(state),
+		State: stored,
 	}
 	res, err := s.append(ctx, rec)
 	if err != nil {
@@ -404,13 +410,16 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	}
 	key, err := checkKey(sess.Key())
 	if err == nil {
-		err = checkEvent(ev)
+		err = checkOutsideValues(ev)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
 	}
 	if ev.Partial {
 		// Nothing is stored, but a missing session is still reported.
+		if err := checkEvent(ev); err != nil {
+			return nil, fmt.Errorf("append event: %w", err)
+		}
 		if _, err := s.store.Load(ctx, key, eventlog.LoadOptions{NoEvents: true}); err != nil {
 			return nil, fmt.Errorf("append event: %w", err)
 		}
@@ -423,7 +432,14 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		}
 		seq = sess.Version + 1
 	}
-	stored := cloneForStore(ev)
+	stored, err := cloneForStore(ev)
+	if err == nil && len(stored.Actions.StateDelta) != len(ev.Actions.StateDelta) {
+		// The copy left out temp: keys, which the handle keeps as given.
+		err = checkValues("actions.stateDelta", ev.Actions.StateDelta)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("append event: %w", err)
+	}
 	if stored.ID == "" {
 		stored.ID = s.newID()
 	}
@@ -444,7 +460,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	if sess.State == nil {
 		sess.State = make(map[string]any, len(ev.Actions.StateDelta))
 	}
-	projection.ApplyDelta(sess.State, ev.Actions.StateDelta)
+	applyToHandle(sess.State, stored.Actions.StateDelta, ev.Actions.StateDelta)
 	sess.Events = append(sess.Events, stored)
 	sess.LastUpdateTime = stored.Timestamp
 	sess.Version = res.Record.Seq
@@ -630,8 +646,12 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 		if err := checkValues("state", in.State); err != nil {
 			return err
 		}
-		rec.State = projection.CloneWithoutTemp(in.State)
-		_, err := s.append(ctx, rec)
+		st, err := eventlog.NormalizeState("state", in.State)
+		if err != nil {
+			return err
+		}
+		rec.State = st
+		_, err = s.append(ctx, rec)
 		return err
 	case eventlog.KindEventAppended:
 		if err := checkEvent(in.Event); err != nil {
@@ -640,7 +660,11 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 		if in.Seq == 0 {
 			return invalid("seq", "of an event record is 0 (sequence numbers start at 1)")
 		}
-		rec.Event = cloneForStore(in.Event)
+		ev, err := cloneForStore(in.Event)
+		if err != nil {
+			return err
+		}
+		rec.Event = ev
 		res, err := s.append(ctx, rec)
 		if err == nil && res.Duplicate {
 			err = invalid("event.id", "%q is already in session %s", in.Event.ID, in.Key)
@@ -655,12 +679,27 @@ func (s *Service) importRecord(ctx context.Context, in *Record) error {
 	return invalid("kind", "%d is not a record kind", uint8(in.Kind))
 }
 
+// checkOutsideValues is [checkEvent] for an event that [cloneForStore]
+// copies next: the copy checks the JSON values it makes (the state delta,
+// CustomMetadata, Output, RequestedInput.Payload and the two maps of
+// requests in Actions) in the pass that copies each, so checking them here
+// as well would walk every value of an append twice. What is left is
+// checked here, before anything is copied.
+func checkOutsideValues(ev *Event) error {
+	rest := *ev
+	rest.CustomMetadata, rest.Output = nil, nil
+	rest.Actions.StateDelta, rest.Actions.RequestedAuthConfigs, rest.Actions.RequestedToolConfirmations = nil, nil, nil
+	if r := ev.RequestedInput; r != nil && r.Payload != nil {
+		c := *r
+		c.Payload = nil
+		rest.RequestedInput = &c
+	}
+	return checkEvent(&rest)
+}
+
 // cloneForStore is the store's copy of an event (CONTRACT A8): a deep copy
-// whose state delta has no temp: keys.
-func cloneForStore(ev *Event) *Event {
-	shallow := *ev
-	shallow.Actions.StateDelta = nil
-	stored := shallow.Clone()
-	stored.Actions.StateDelta = projection.CloneWithoutTemp(ev.Actions.StateDelta)
-	return stored
+// whose state delta has no temp: keys and whose JSON values are normalized
+// (CONTRACT V1).
+func cloneForStore(ev *Event) (*Event, error) {
+	return eventlog.NormalizeEvent(ev)
 }

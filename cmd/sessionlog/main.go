@@ -11,13 +11,17 @@
 //	export   the whole log as JSON lines of records, or one session as an
 //	         ADK session document (package adkjson) or as its records
 //	import   append records (JSON lines, as export writes them), or one
-//	         ADK session document
-//	verify   check the header, every checksum and every sequence
+//	         ADK session document, into an existing directory (-create
+//	         makes a new one)
+//	verify   check the header, every checksum and every sequence, and
+//	         report every damaged stretch
+//	salvage  copy every record of a damaged log that can be kept into a
+//	         new directory, and report what could not be kept
 //	compact  drop what deleted sessions no longer need
 //
-// inspect, export and verify only read: they take no lock and change
-// nothing, so they may run beside a process that has the store open.
-// import and compact need the directory to themselves. Every error is
+// inspect, export, verify and salvage only read the store: they take no
+// lock and change nothing in it, so they may run beside a process that has
+// the store open. import and compact need the directory to themselves. Every error is
 // printed with what went wrong and ends the command with a non-zero exit
 // status: 1 for a failure, 2 for a usage error.
 package main
@@ -54,14 +58,18 @@ Commands:
                                          (-format go, python or java: the runtime whose
                                          time forms to write; default go), or as its
                                          records in JSON lines (-format records)
-  import  -dir DIR [-i FILE] [-format records|adk] [-any-time-order]
+  import  -dir DIR [-create] [-i FILE] [-format records|adk] [-any-time-order]
                                          append records from JSON lines, or one ADK
                                          session document (-format adk), from FILE or
                                          stdin; all or nothing: bad input writes nothing.
+                                         DIR must exist, unless -create is given.
                                          -any-time-order accepts a document whose event
                                          times go back (a session's own log may)
-  verify  -dir DIR                       check the header, checksums and sequences;
-                                         exit status 1 on damage
+  verify  -dir DIR                       check the header, checksums and sequences, and
+                                         list every damaged stretch; exit status 1 on damage
+  salvage -dir DIR -o NEWDIR             write every record that can be kept into the new
+                                         or empty directory NEWDIR, and list what is lost;
+                                         DIR is not changed
   compact -dir DIR                       drop the records deleted sessions no longer need
 
 Run 'sessionlog <command> -h' for a command's flags.
@@ -84,7 +92,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	commands := map[string]func(context.Context, *flag.FlagSet, []string, io.Reader, io.Writer) error{
-		"inspect": inspect, "export": export, "import": importCmd, "verify": verify, "compact": compact,
+		"inspect": inspect, "export": export, "import": importCmd, "verify": verify, "salvage": salvage, "compact": compact,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -370,24 +378,31 @@ func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Re
 	in := fs.String("i", "", "read from `file` instead of stdin")
 	format := fs.String("format", "records", "the input's `form`: records (JSON lines, as export writes them) or adk (one ADK session document, in any runtime's time forms)")
 	anyOrder := fs.Bool("any-time-order", false, "with -format adk: accept events whose timestamps go back")
+	create := fs.Bool("create", false, "make the directory and a new store in it if the directory does not exist")
 	dir, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if *format != "records" && *format != "adk" {
-		return fmt.Errorf("%w: -format %q is not records or adk", errUsage, *format)
+		return fmt.Errorf("%w: -format %q is not records or adk (records: JSON lines, as 'sessionlog export' writes them; adk: one ADK session document)", errUsage, *format)
+	}
+	if *anyOrder && *format != "adk" {
+		return fmt.Errorf("%w: -any-time-order goes with -format adk", errUsage)
+	}
+	if err := storeDir(dir, *create); err != nil {
+		return err
 	}
 	src, name := stdin, "stdin"
 	if *in != "" {
 		f, err := os.Open(*in)
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("the input file %s does not exist: check -i", *in)
+		}
 		if err != nil {
 			return err
 		}
 		defer f.Close()
 		src, name = f, *in
-	}
-	if *anyOrder && *format != "adk" {
-		return fmt.Errorf("%w: -any-time-order goes with -format adk", errUsage)
 	}
 	if *format == "adk" {
 		var opts []adkjson.ImportOption
@@ -418,11 +433,29 @@ func importCmd(ctx context.Context, fs *flag.FlagSet, args []string, stdin io.Re
 	return nil
 }
 
+// storeDir checks that the store's directory exists, unless create is
+// set: a mistyped -dir must not make a new, empty store.
+func storeDir(dir string, create bool) error {
+	info, err := os.Stat(dir)
+	switch {
+	case err == nil && !info.IsDir():
+		return fmt.Errorf("-dir %s is a file, not a store's directory", dir)
+	case err == nil || create && errors.Is(err, os.ErrNotExist):
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("the directory %s does not exist: check -dir, or add -create to make a new store there", dir)
+	}
+	return err
+}
+
 // importADK imports one ADK session document.
 func importADK(ctx context.Context, dir string, src io.Reader, name string, stdout io.Writer, opts ...adkjson.ImportOption) error {
 	data, err := io.ReadAll(src)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
+	}
+	if isRecord(data) {
+		return fmt.Errorf("nothing imported: %s holds records (JSON lines, as 'sessionlog export' writes them), not an ADK session document: import it with -format records", name)
 	}
 	if err := dryRun(ctx, dir, func(dry *service.Service) error {
 		_, err := adkjson.Import(ctx, dry, bytes.NewReader(data), opts...)
@@ -503,13 +536,13 @@ func readRecords(r io.Reader, name string) ([]*eventlog.Record, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 256<<20)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
 			continue
 		}
-		rec := new(eventlog.Record)
-		if err := json.Unmarshal([]byte(line), rec); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w: not a record (-format adk reads an ADK session document): %v", name, n, eventlog.ErrInvalidArgument, err)
+		rec, err := decodeRecord(line)
+		if err != nil {
+			return nil, fmt.Errorf("nothing imported: %s line %d: %w", name, n, err)
 		}
 		out = append(out, rec)
 	}
@@ -519,19 +552,145 @@ func readRecords(r io.Reader, name string) ([]*eventlog.Record, error) {
 	return out, nil
 }
 
+// decodeRecord decodes one line of records input. Its errors say what is
+// wrong in the input's terms, and how to fix it.
+func decodeRecord(line []byte) (*eventlog.Record, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(line, &fields); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, fmt.Errorf("%w: not JSON (%v): records are JSON objects, one a line, as 'sessionlog export' writes them", eventlog.ErrInvalidArgument, err)
+		}
+		return nil, fmt.Errorf("%w: not a JSON object: records are JSON objects, one a line, as 'sessionlog export' writes them", eventlog.ErrInvalidArgument)
+	}
+	if fields["kind"] == nil || fields["key"] == nil {
+		if fields["appName"] != nil || fields["events"] != nil {
+			return nil, fmt.Errorf("%w: an ADK session document, not a record: import it with -format adk", eventlog.ErrInvalidArgument)
+		}
+		return nil, fmt.Errorf("%w: not a record: it has no \"kind\" or no \"key\" (records are what 'sessionlog export' writes)", eventlog.ErrInvalidArgument)
+	}
+	rec := new(eventlog.Record)
+	if err := json.Unmarshal(line, rec); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			field := typ.Field
+			if i := strings.LastIndexByte(field, '.'); i >= 0 {
+				field = field[i+1:]
+			}
+			return nil, fmt.Errorf("%w: not a record: its field %q holds a JSON %s, which that field cannot be", eventlog.ErrInvalidArgument, field, typ.Value)
+		}
+		return nil, fmt.Errorf("%w: not a record: %v", eventlog.ErrInvalidArgument, err)
+	}
+	return rec, nil
+}
+
+// isRecord reports whether data starts with a JSON object that is a
+// record rather than an ADK session document.
+func isRecord(data []byte) bool {
+	var fields map[string]json.RawMessage
+	if json.NewDecoder(bytes.NewReader(data)).Decode(&fields) != nil {
+		return false
+	}
+	return fields["kind"] != nil && fields["key"] != nil && fields["position"] != nil
+}
+
 func verify(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
 	dir, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	rep, err := filestore.Verify(ctx, dir)
+	if err != nil && len(rep.Damage)+len(rep.Sessions) == 0 {
+		return err
+	}
 	if err != nil {
+		fmt.Fprintf(stdout, "damaged: %s: %d whole records, %d damaged stretches, %d sessions not whole\n", rep.File, rep.Records, len(rep.Damage), len(rep.Sessions))
+		printDamage(stdout, rep)
+		fmt.Fprintf(stdout, "sessionlog salvage -dir %s -o NEWDIR writes every record that can be kept into NEWDIR\n", dir)
 		return err
 	}
 	fmt.Fprintf(stdout, "ok: %s: %d records, %d bytes, checksums and sequences whole\n", rep.File, rep.Records, rep.Size)
+	printTorn(stdout, rep, "is cut off when the store is next opened for writing")
+	return nil
+}
+
+// printTorn prints a torn last record, if rep found one.
+func printTorn(w io.Writer, rep filestore.Report, fate string) {
 	if rep.Torn > 0 {
-		fmt.Fprintf(stdout, "a torn last record of %d bytes at offset %d (a write cut short by a crash) is cut off when the store is next opened for writing\n", rep.Torn, rep.Size)
+		fmt.Fprintf(w, "a torn last record of %d bytes at offset %d (a write cut short by a crash) %s\n", rep.Torn, rep.Size, fate)
 	}
+}
+
+// printDamage prints every damaged stretch and every session that is not
+// whole, one a line.
+func printDamage(w io.Writer, rep filestore.Report) {
+	around := func(d filestore.Damage) string {
+		pos := func(p eventlog.Position) string {
+			if p == 0 {
+				return "none"
+			}
+			return fmt.Sprint(p)
+		}
+		return fmt.Sprintf("between the whole records at positions %s and %s", pos(d.After), pos(d.Before))
+	}
+	for _, d := range rep.Damage {
+		if d.Position != 0 {
+			fmt.Fprintf(w, "record at position %d, offset %d, %d bytes: not kept: %s\n", d.Position, d.Offset, d.Length, d.Problem)
+			continue
+		}
+		fmt.Fprintf(w, "damaged bytes at offset %d, %d bytes, %s: %s", d.Offset, d.Length, around(d), d.Problem)
+		if len(d.Partial) > 0 {
+			fmt.Fprintf(w, "; records of positions %v start there", d.Partial)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range rep.Sessions {
+		fmt.Fprintf(w, "session %s", s.Key)
+		if s.Created != 0 {
+			fmt.Fprintf(w, " (created at position %d)", s.Created)
+		}
+		fmt.Fprintf(w, " is not whole: %s", s.Problem)
+		switch {
+		case s.Created == 0:
+			fmt.Fprintf(w, "; none of its records is kept")
+		case s.Deleted != 0:
+			fmt.Fprintf(w, "; salvage keeps its records before the loss and deletes it at position %d", s.Deleted)
+		default:
+			fmt.Fprintf(w, "; the log deletes it later")
+		}
+		if s.Dropped > 0 {
+			fmt.Fprintf(w, "; whole records of it not kept: %d", s.Dropped)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func salvage(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
+	out := fs.String("o", "", "the new store's `directory` (required): it must not exist or be empty")
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: -o is required: the new directory to write the salvaged store into", errUsage)
+	}
+	s, err := filestore.Salvage(ctx, dir, *out)
+	if err != nil {
+		return err
+	}
+	added := 0
+	for _, k := range s.Kept {
+		if k.Offset < 0 {
+			added++
+		}
+	}
+	fmt.Fprintf(stdout, "salvaged %s into %s: kept %d of %d whole records", s.File, s.Dir, len(s.Kept)-added, s.Records)
+	if added > 0 {
+		fmt.Fprintf(stdout, ", added %d deletions", added)
+	}
+	fmt.Fprintf(stdout, "; %d damaged stretches, %d sessions not whole\n", len(s.Damage), len(s.Sessions))
+	printDamage(stdout, s.Report)
+	printTorn(stdout, s.Report, "is left out")
 	return nil
 }
 

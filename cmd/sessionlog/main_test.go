@@ -178,7 +178,7 @@ func TestExport(t *testing.T) {
 			require.NoError(t, err, "format %q", format)
 			require.Equal(t, service.SessionKey{AppName: "weather", UserID: "ada", SessionID: "s1"}, sess.Key())
 			require.Len(t, sess.Events, 3)
-			require.Equal(t, map[string]any{"app:v": 1.0, "user:lang": "en", "user:seen": 1.0, "n": 2.0}, sess.State)
+			require.Equal(t, map[string]any{"app:v": 1, "user:lang": "en", "user:seen": 1, "n": 2}, sess.State) // CONTRACT V1
 		}
 		python := sessionlog(t, "", "export", "-dir", dir, "-app", "news", "-user", "ada", "-session", "n1", "-format", "python").stdout
 		require.Regexp(t, `"lastUpdateTime":\d+\.?\d*`, python, "Python writes epoch seconds")
@@ -226,7 +226,7 @@ func TestImport(t *testing.T) {
 	exported := sessionlog(t, "", "export", "-dir", src).stdout
 	dst := filepath.Join(t.TempDir(), "copy")
 
-	r := sessionlog(t, exported, "import", "-dir", dst)
+	r := sessionlog(t, exported, "import", "-create", "-dir", dst)
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, "imported 12 records")
 	counts := func(dir string) string {
@@ -264,7 +264,7 @@ func TestImport(t *testing.T) {
 
 			if c.failsAlone {
 				fresh := filepath.Join(t.TempDir(), "fresh")
-				r = sessionlog(t, strings.ReplaceAll(c.input, exported, ""), "import", "-dir", fresh)
+				r = sessionlog(t, strings.ReplaceAll(c.input, exported, ""), "import", "-create", "-dir", fresh)
 				require.Equal(t, 1, r.code)
 				_, err := os.Stat(fresh)
 				require.ErrorIs(t, err, os.ErrNotExist, "a failed import made the store")
@@ -276,7 +276,7 @@ func TestImport(t *testing.T) {
 		for _, format := range []string{"go", "python", "java"} {
 			doc := sessionlog(t, "", "export", "-dir", src, "-app", "weather", "-user", "ada", "-session", "s1", "-format", format).stdout
 			dir := filepath.Join(t.TempDir(), "adk")
-			r := sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+			r := sessionlog(t, doc, "import", "-create", "-dir", dir, "-format", "adk")
 			require.Equal(t, 0, r.code, r.stderr)
 			require.Contains(t, r.stdout, `imported session "weather"/"ada"/"s1" with 3 events`)
 			again := sessionlog(t, "", "export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "s1", "-format", format).stdout
@@ -286,7 +286,7 @@ func TestImport(t *testing.T) {
 		}
 		doc := sessionlog(t, "", "export", "-dir", src, "-app", "weather", "-user", "ada", "-session", "s1").stdout
 		dir := filepath.Join(t.TempDir(), "adk")
-		require.Equal(t, 0, sessionlog(t, doc, "import", "-dir", dir, "-format", "adk").code)
+		require.Equal(t, 0, sessionlog(t, doc, "import", "-create", "-dir", dir, "-format", "adk").code)
 
 		r = sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
 		require.Equal(t, 1, r.code)
@@ -300,7 +300,7 @@ func TestImport(t *testing.T) {
 			"a records file": exported,
 		} {
 			dir := filepath.Join(t.TempDir(), "adk")
-			r := sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+			r := sessionlog(t, doc, "import", "-create", "-dir", dir, "-format", "adk")
 			require.Equal(t, 1, r.code, name)
 			require.Contains(t, r.stderr, "nothing imported", name)
 			_, err := os.Stat(dir)
@@ -431,12 +431,127 @@ func TestImportAnyTimeOrder(t *testing.T) {
 	doc := `{"id":"p","appName":"a","userId":"u","state":{},"events":[
 		{"id":"e1","author":"agent","timestamp":"2026-01-01T00:00:02Z"},
 		{"id":"e2","author":"agent","timestamp":"2026-01-01T00:00:01Z"}]}`
-	r := sessionlog(t, doc, "import", "-dir", dir, "-format", "adk")
+	r := sessionlog(t, doc, "import", "-create", "-dir", dir, "-format", "adk")
 	assert.Equal(t, 1, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "time order")
 	_, err := os.Stat(dir)
 	assert.True(t, os.IsNotExist(err), "a refused first import makes no store")
-	r = sessionlog(t, doc, "import", "-dir", dir, "-format", "adk", "-any-time-order")
+	r = sessionlog(t, doc, "import", "-create", "-dir", dir, "-format", "adk", "-any-time-order")
 	assert.Zero(t, r.code, r.stderr)
 	assert.Equal(t, 2, sessionlog(t, "", "import", "-dir", dir, "-any-time-order").code, "records need no such flag")
+}
+
+// Bad input to import gets a message that names the problem and the fix,
+// in the input's terms (no Go type names), writes nothing, and a -dir that
+// does not exist makes no store unless -create says so.
+func TestImportMessages(t *testing.T) {
+	src := makeStore(t)
+	records := sessionlog(t, "", "export", "-dir", src).stdout
+	doc := sessionlog(t, "", "export", "-dir", src, "-app", "news", "-user", "ada", "-session", "n1").stdout
+	missing := filepath.Join(t.TempDir(), "typo")
+	cases := []struct {
+		name  string
+		input string
+		args  []string
+		code  int
+		want  []string
+	}{
+		{"a directory that does not exist", records, []string{"-dir", missing}, 1,
+			[]string{"directory " + missing + " does not exist", "check -dir", "-create"}},
+		{"a file as the directory", records, []string{"-dir", filepath.Join(src, filestore.LogFile)}, 1,
+			[]string{"is a file, not a store's directory"}},
+		{"an input file that does not exist", "", []string{"-dir", t.TempDir(), "-i", filepath.Join(t.TempDir(), "in.jsonl")}, 1,
+			[]string{"in.jsonl does not exist", "check -i"}},
+		{"garbage as records", "\x00\x01garbage\n", []string{"-dir", t.TempDir()}, 1,
+			[]string{"nothing imported", "stdin line 1", "not JSON", "as 'sessionlog export' writes them"}},
+		{"a JSON value that is no object", "[1,2]\n", []string{"-dir", t.TempDir()}, 1,
+			[]string{"line 1", "not a JSON object"}},
+		{"a field of the wrong JSON type", `{"position":"one","kind":"sessionCreated","key":{"appName":"a","userId":"u","id":"s"}}` + "\n", []string{"-dir", t.TempDir()}, 1,
+			[]string{"line 1", `field "position" holds a JSON string`}},
+		{"an ADK document read as records", doc, []string{"-dir", t.TempDir()}, 1,
+			[]string{"an ADK session document, not a record", "-format adk"}},
+		{"records read as an ADK document", records, []string{"-dir", t.TempDir(), "-format", "adk"}, 1,
+			[]string{"holds records", "-format records"}},
+		{"garbage as an ADK document", "garbage", []string{"-dir", t.TempDir(), "-format", "adk"}, 1,
+			[]string{"nothing imported", "not JSON"}},
+		{"a format that does not exist", records, []string{"-dir", t.TempDir(), "-format", "json"}, 2,
+			[]string{`-format "json" is not records or adk`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := sessionlog(t, c.input, append([]string{"import"}, c.args...)...)
+			require.Equal(t, c.code, r.code, r.stderr)
+			for _, w := range c.want {
+				require.Contains(t, r.stderr, w)
+			}
+			require.NotRegexp(t, `Go (value|struct)|eventlog\.|json\.|\*[a-z]+\.[A-Z]`, r.stderr, "a Go type name in the message")
+			if dir := c.args[1]; dir != src {
+				entries, _ := os.ReadDir(dir)
+				require.Empty(t, entries, "a failed import wrote into %s", dir)
+			}
+		})
+	}
+	_, err := os.Stat(missing)
+	require.ErrorIs(t, err, os.ErrNotExist, "a mistyped -dir made a store")
+
+	r := sessionlog(t, records, "import", "-dir", missing, "-create")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "imported 12 records")
+}
+
+// CONTRACT R1: verify lists every damaged stretch and every session that
+// is not whole; salvage writes every record that can be kept into a new
+// directory, lists what it lost, never changes the damaged store, and
+// refuses a directory that is not empty.
+func TestVerifyAndSalvageDamage(t *testing.T) {
+	dir := makeStore(t)
+	whole := logBytes(t, dir)
+	lines := bytes.SplitAfter(whole, []byte("\n"))
+	offset := func(n int) int { // where the n-th record's line starts
+		off := 0
+		for _, l := range lines[:n+1] {
+			off += len(l)
+		}
+		return off
+	}
+	damaged := bytes.Clone(whole)
+	damaged[offset(1)+len(lines[2])-8] ^= 1 // the 2nd record: the 1st event of weather/ada/s1
+	damaged[offset(12)+3] ^= 0x40           // the 13th record's frame: news/ada/n1's creation
+	require.NoError(t, os.WriteFile(filepath.Join(dir, filestore.LogFile), damaged, 0o644))
+
+	r := sessionlog(t, "", "verify", "-dir", dir)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, fmt.Sprintf("log is damaged: %s at offset %d", filepath.Join(dir, filestore.LogFile), offset(1)))
+	for _, want := range []string{
+		fmt.Sprintf("damaged bytes at offset %d, %d bytes, between the whole records at positions 1 and 3: checksum mismatch", offset(1), len(lines[2])),
+		fmt.Sprintf("damaged bytes at offset %d, %d bytes, between the whole records at positions 12 and 14", offset(12), len(lines[13])),
+		`session "weather"/"ada"/"s1" (created at position 1) is not whole: its eventAppended record at position 2 is in damaged bytes`,
+		"salvage keeps its records before the loss and deletes it at position 16",
+		`session "news"/"ada"/"n1" is not whole: its sessionCreated record at position 13 is in damaged bytes`,
+		"none of its records is kept",
+		"sessionlog salvage -dir " + dir,
+	} {
+		require.Contains(t, r.stdout, want)
+	}
+	require.Equal(t, damaged, logBytes(t, dir), "verify changed the log")
+
+	out := filepath.Join(t.TempDir(), "salvaged")
+	r = sessionlog(t, "", "salvage", "-dir", dir, "-o", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "kept 10 of 13 whole records, added 1 deletions")
+	require.Contains(t, r.stdout, "record at position 3, offset")
+	require.Contains(t, r.stdout, "not kept: it follows a lost record of its session \"weather\"/\"ada\"/\"s1\"")
+	require.Equal(t, damaged, logBytes(t, dir), "salvage changed the damaged log")
+	r = sessionlog(t, "", "verify", "-dir", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = sessionlog(t, "", "inspect", "-dir", out)
+	require.Contains(t, r.stdout, `app "weather": 2 users, 1 sessions, 2 events`)
+	require.Contains(t, r.stdout, "\n1 apps\n", "app news lost its only session")
+
+	r = sessionlog(t, "", "salvage", "-dir", dir, "-o", out)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "is not empty")
+	r = sessionlog(t, "", "salvage", "-dir", dir)
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "-o is required")
 }

@@ -87,6 +87,51 @@ func (s suite) k1(t *testing.T) {
 		h.verify()
 	})
 
+	t.Run("a name that is not valid UTF-8 is rejected by every call and stores nothing", func(t *testing.T) {
+		// CONTRACT K1: JSON cannot carry such a name, so two of them would
+		// become one in a file, a database or an export.
+		t.Parallel()
+		h := s.open(t)
+		existing := h.create(key("app", "user", "s"), map[string]any{"k": "v"})
+		h.appendEvent(existing, &service.Event{ID: "e1"})
+		before := h.exportJSON()
+		for _, bad := range []string{"a\xff", "\xfe", "x\xc3", "\xed\xa0\x80"} {
+			for _, tc := range []struct {
+				field string
+				key   service.SessionKey
+			}{
+				{"appName", key(bad, "user", "s")},
+				{"userId", key("app", bad, "s")},
+				{"sessionId", key("app", "user", bad)},
+			} {
+				what := fmt.Sprintf("%s %q", tc.field, bad)
+				sess, err := h.svc.Create(h.ctx, tc.key, map[string]any{"k": "new", "app:a": 1})
+				requireInvalid(t, err, tc.field, "Create with "+what)
+				require.Nil(t, sess)
+				_, err = h.svc.Get(h.ctx, tc.key, service.GetOptions{})
+				requireInvalid(t, err, tc.field, "Get with "+what)
+				requireInvalid(t, h.svc.Delete(h.ctx, tc.key), tc.field, "Delete with "+what)
+				handle := &service.Session{AppName: tc.key.AppName, UserID: tc.key.UserID, ID: tc.key.SessionID}
+				_, err = h.svc.AppendEvent(h.ctx, handle, delta(map[string]any{"app:a": 2}))
+				requireInvalid(t, err, tc.field, "AppendEvent with "+what)
+				_, err = h.svc.ListEvents(h.ctx, tc.key, service.ListEventsOptions{})
+				requireInvalid(t, err, tc.field, "ListEvents with "+what)
+				rec := &service.Record{Kind: eventlog.KindSessionCreated, Key: tc.key, Time: epoch}
+				err = h.svc.Import(h.ctx, func(yield func(*service.Record, error) bool) { yield(rec, nil) })
+				require.ErrorIs(t, err, service.ErrInvalidArgument, "Import with "+what)
+			}
+			_, err := h.svc.List(h.ctx, bad, "", service.ListOptions{})
+			requireInvalid(t, err, "appName", "List with app name %q", bad)
+			_, err = h.svc.List(h.ctx, "app", bad, service.ListOptions{})
+			requireInvalid(t, err, "userId", "List with user ID %q", bad)
+			// An event ID that is not UTF-8 would collide the same way.
+			_, err = h.svc.AppendEvent(h.ctx, existing, &service.Event{ID: "e" + bad})
+			require.ErrorIs(t, err, service.ErrInvalidArgument, "AppendEvent with event ID %q", "e"+bad)
+		}
+		require.Equal(t, before, h.exportJSON(), "a rejected call changed the log")
+		h.verify()
+	})
+
 	t.Run("importing a record whose key has a blank app name or user ID is rejected", func(t *testing.T) {
 		// CONTRACT K1
 		t.Parallel()

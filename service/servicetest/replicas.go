@@ -53,6 +53,7 @@ func (r replicas) run(t *testing.T) {
 		{"an append through a handle of a session another replica replaced is not found", r.replacedUnderAppend},
 		{"last writer wins also when another replica appends just before the commit", r.overtakenUnderAppend},
 		{"a Get of a session another replica replaced reads the new one", r.replacedUnderGet},
+		{"V1 values one replica writes come back the same through another", r.values},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
