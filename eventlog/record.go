@@ -87,7 +87,8 @@ func (k *Kind) UnmarshalText(b []byte) error {
 // its event after handing it to a store, nor one a store returned.
 type Record struct {
 	// Position is the record's place in the store-wide order; the store
-	// assigns it.
+	// assigns it, unless a record handed to [Store.Append] holds one (an
+	// import), which the store keeps.
 	Position Position   `json:"position"`
 	Kind     Kind       `json:"kind"`
 	Key      SessionKey `json:"key"`

@@ -25,10 +25,10 @@ import (
 type Store interface {
 	// Append commits rec to the log and folds it into the state the store
 	// serves, in one atomic step: a concurrent Load or List sees all of it
-	// or none of it. The store assigns rec.Position (and rec.Seq when it
-	// is 0) and takes ownership of rec and its event; the caller must not
-	// change either afterwards. Conditions, checked atomically with the
-	// write (nothing is written when one fails):
+	// or none of it. The store assigns rec.Position when it is 0 (and
+	// rec.Seq when it is 0) and takes ownership of rec and its event; the
+	// caller must not change either afterwards. Conditions, checked
+	// atomically with the write (nothing is written when one fails):
 	//
 	//   - KindSessionCreated: the session must not exist (ErrAlreadyExists).
 	//   - KindEventAppended: the session must exist, and be the
@@ -44,6 +44,19 @@ type Store interface {
 	//     session's watchers. App and user readers behind the freed records
 	//     get ErrCompacted (see Read).
 	//   - KindStateRetained: always appended (import).
+	//
+	// A record whose Position is already set is placed at that position,
+	// so that a copy of a log (an import) keeps every record's position.
+	// The position must be after every position the store has handed out
+	// (all it holds among them), else ErrInvalidArgument naming both;
+	// later appends take positions after it, and the positions skipped
+	// are never used. The conditions above hold, with two differences
+	// that a log with freed records needs: a KindSessionDeleted of a
+	// session that does not exist is stored as it is (its session's
+	// records were freed), and an event whose ID the session holds is
+	// ErrInvalidArgument rather than a duplicate. Which positions such a
+	// deletion freed is not known, so app and user readers behind the
+	// position before it get ErrCompacted (see Read).
 	//
 	// [CheckRecord] reports the records no store accepts; call it first.
 	Append(ctx context.Context, rec *Record) (AppendResult, error)

@@ -11,49 +11,72 @@ import (
 	"github.com/sessionlog/sessionlog/projection"
 )
 
-// Append implements [eventlog.Store.Append].
+// Append implements [eventlog.Store.Append]. A record whose Position is
+// set is placed at that position (see [eventlog.Store.Append]): it must be
+// after every position the store has handed out, and a deletion of a
+// session that does not exist is stored as it is, as a journal's records
+// are when [Open] replays them.
 func (m *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
 	if err := m.check(ctx); err != nil {
 		return eventlog.AppendResult{}, err
 	}
-	return m.append(rec, false)
+	mode := placeNext
+	if rec != nil && rec.Position != 0 {
+		mode = placeOwn
+	}
+	return m.append(rec, mode)
 }
 
-// append appends rec, or, when restore is set, puts a journaled record
-// back at its own position: then the position must be later than every
-// position its app holds, a deletion of a session that does not exist is
-// stored as it is, an event ID the session holds is an error, and the
-// journal is not written.
-func (m *Store) append(rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+// placement says where an append puts its record.
+type placement uint8
+
+const (
+	// placeNext gives the record the next position.
+	placeNext placement = iota
+	// placeOwn keeps the position the record holds, which must be after
+	// every position handed out, and journals the record.
+	placeOwn
+	// placeRestored keeps the position of a record the journal replays,
+	// which must be after every position its app holds; the journal is
+	// not written.
+	placeRestored
+)
+
+// append appends rec at the position mode says. A record that keeps its
+// own position (placeOwn or placeRestored) follows the rules of a replayed
+// journal: a deletion of a session that does not exist is stored as it
+// is, and an event ID the session holds is an error rather than a
+// duplicate.
+func (m *Store) append(rec *eventlog.Record, mode placement) (eventlog.AppendResult, error) {
 	if err := eventlog.CheckRecord(rec); err != nil {
 		return eventlog.AppendResult{}, err
 	}
 	switch rec.Kind {
 	case eventlog.KindSessionCreated:
-		return m.create(m.app(rec.Key.AppName, true), rec, restore)
+		return m.create(m.app(rec.Key.AppName, true), rec, mode)
 	case eventlog.KindStateRetained:
-		return m.retain(m.app(rec.Key.AppName, true), rec, restore)
+		return m.retain(m.app(rec.Key.AppName, true), rec, mode)
 	}
 	// An event or a deletion: lock the session, then the app for as long
 	// as it takes to order the record.
-	a := m.app(rec.Key.AppName, restore)
+	a := m.app(rec.Key.AppName, mode != placeNext)
 	if a == nil {
 		return eventlog.AppendResult{}, fmt.Errorf("append %s record: session %s: %w", rec.Kind, rec.Key, eventlog.ErrNotFound)
 	}
 	s, err := m.lockSession(a, rec.Key)
 	switch {
 	case err == nil && rec.Kind == eventlog.KindSessionDeleted:
-		return m.delete(a, s, rec, restore)
+		return m.delete(a, s, rec, mode)
 	case err == nil:
-		return m.appendEvent(a, s, rec, restore)
-	case restore && rec.Kind == eventlog.KindSessionDeleted && errors.Is(err, eventlog.ErrNotFound):
-		return m.restoreDeletion(a, rec)
+		return m.appendEvent(a, s, rec, mode)
+	case mode != placeNext && rec.Kind == eventlog.KindSessionDeleted && errors.Is(err, eventlog.ErrNotFound):
+		return m.keepDeletion(a, rec, mode)
 	}
 	return eventlog.AppendResult{}, fmt.Errorf("append %s record: %w", rec.Kind, err)
 }
 
 // create appends a creation record and adds its session.
-func (m *Store) create(a *app, rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+func (m *Store) create(a *app, rec *eventlog.Record, mode placement) (eventlog.AppendResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if m.closed.Load() {
@@ -62,7 +85,7 @@ func (m *Store) create(a *app, rec *eventlog.Record, restore bool) (eventlog.App
 	if a.lookup(rec.Key) != nil {
 		return eventlog.AppendResult{}, fmt.Errorf("create session %s: %w", rec.Key, eventlog.ErrAlreadyExists)
 	}
-	durable, err := m.add(a, rec, restore)
+	durable, err := m.add(a, rec, mode)
 	if err != nil {
 		return eventlog.AppendResult{}, err
 	}
@@ -77,20 +100,20 @@ func (m *Store) create(a *app, rec *eventlog.Record, restore bool) (eventlog.App
 		a.sharedGen.Add(1)
 	}
 	res := eventlog.AppendResult{Record: rec, Durable: durable}
-	if !restore {
+	if mode != placeRestored {
 		res.State = s.mergedState(true)
 	}
 	return res, nil
 }
 
 // retain appends a retained-state record, which no condition guards.
-func (m *Store) retain(a *app, rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+func (m *Store) retain(a *app, rec *eventlog.Record, mode placement) (eventlog.AppendResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if m.closed.Load() {
 		return eventlog.AppendResult{}, eventlog.ErrClosed
 	}
-	durable, err := m.add(a, rec, restore)
+	durable, err := m.add(a, rec, mode)
 	if err != nil {
 		return eventlog.AppendResult{}, err
 	}
@@ -103,7 +126,7 @@ func (m *Store) retain(a *app, rec *eventlog.Record, restore bool) (eventlog.App
 
 // appendEvent appends an event record to s, which the caller has locked
 // for writing; appendEvent unlocks it.
-func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, mode placement) (eventlog.AppendResult, error) {
 	defer s.mu.Unlock()
 	if rec.Incarnation != 0 && rec.Incarnation != s.st.Created {
 		return eventlog.AppendResult{}, fmt.Errorf("append to session %s: %w: the session the event is for was deleted", rec.Key, eventlog.ErrNotFound)
@@ -111,8 +134,8 @@ func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, restore bo
 	s.ids.reserve()
 	seq, at, dup := s.ids.find(rec.Event.ID, s.events)
 	if dup {
-		if restore {
-			return eventlog.AppendResult{}, fmt.Errorf("restore event %q of session %s: %w: the session already holds it", rec.Event.ID, rec.Key, eventlog.ErrInvalidArgument)
+		if mode != placeNext {
+			return eventlog.AppendResult{}, fmt.Errorf("put event %q of session %s at position %d: %w: the session already holds it", rec.Event.ID, rec.Key, rec.Position, eventlog.ErrInvalidArgument)
 		}
 		return eventlog.AppendResult{Record: s.records[seq-1], Duplicate: true, Durable: s.durable}, nil
 	}
@@ -137,7 +160,7 @@ func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, restore bo
 	// apart first would take a pass of its own on every append, and an
 	// own key costs the app's lock one map write.
 	a.mu.Lock()
-	durable, err := m.add(a, rec, restore)
+	durable, err := m.add(a, rec, mode)
 	if err != nil {
 		a.mu.Unlock()
 		if assigned {
@@ -165,14 +188,14 @@ func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, restore bo
 
 // delete appends a deletion of s, which the caller has locked for
 // writing, and frees the session; delete unlocks s.
-func (m *Store) delete(a *app, s *session, rec *eventlog.Record, restore bool) (eventlog.AppendResult, error) {
+func (m *Store) delete(a *app, s *session, rec *eventlog.Record, mode placement) (eventlog.AppendResult, error) {
 	defer s.mu.Unlock()
 	// What the session leaves behind, the slow part, is worked out
 	// before the app is held: other sessions' appends need not wait.
 	survivors := s.retained()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	durable, err := m.add(a, rec, restore)
+	durable, err := m.add(a, rec, mode)
 	if err != nil {
 		return eventlog.AppendResult{}, err
 	}
@@ -188,30 +211,47 @@ func (m *Store) delete(a *app, s *session, rec *eventlog.Record, restore bool) (
 	return eventlog.AppendResult{Record: rec, Durable: durable}, nil
 }
 
-// restoreDeletion puts back a journaled deletion of a session that is not
-// there: the journal dropped its records. Which of the app's positions
-// they held is not known, so every app or user reader behind the deletion
-// is told the scope was compacted.
-func (m *Store) restoreDeletion(a *app, rec *eventlog.Record) (eventlog.AppendResult, error) {
+// keepDeletion stores a deletion of a session that is not there, at the
+// deletion's own position: a journal, or an export, that holds the
+// deletion without the session's records (they were freed). Which of the
+// app's positions those records held is not known, so every app or user
+// reader behind the deletion is told the scope was compacted: the freed
+// positions are taken to reach the one before the deletion.
+func (m *Store) keepDeletion(a *app, rec *eventlog.Record, mode placement) (eventlog.AppendResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, err := m.add(a, rec, true); err != nil {
+	durable, err := m.add(a, rec, mode)
+	if err != nil {
 		return eventlog.AppendResult{}, err
 	}
 	a.free(rec.Key.UserID, rec.Position-1)
-	return eventlog.AppendResult{Record: rec}, nil
+	return eventlog.AppendResult{Record: rec, Durable: durable}, nil
 }
 
-// add gives rec the next position (or, restoring, checks the one it has),
-// writes it to the journal, if any, and puts it at the end of the app's
-// log. The caller holds a.mu for writing, which is what keeps the app's
-// log in order.
-func (m *Store) add(a *app, rec *eventlog.Record, restore bool) (durable func() error, err error) {
-	if restore {
+// add gives rec its position (the next one, or, as mode says, checks the
+// one it has), writes it to the journal, if any and unless restoring, and
+// puts it at the end of the app's log. The caller holds a.mu for writing,
+// which is what keeps the app's log in order.
+func (m *Store) add(a *app, rec *eventlog.Record, mode placement) (durable func() error, err error) {
+	switch mode {
+	case placeRestored:
 		if err := m.restoreAt(a, rec.Position); err != nil {
 			return nil, fmt.Errorf("restore %s record of session %s: %w", rec.Kind, rec.Key, err)
 		}
-	} else {
+	case placeOwn:
+		prev, err := m.placeAt(rec.Position)
+		if err != nil {
+			return nil, fmt.Errorf("append %s record of session %s: %w", rec.Kind, rec.Key, err)
+		}
+		if m.journal != nil {
+			if durable, err = m.journal.Write(rec); err != nil {
+				// Never used: hand the numbers after prev out again,
+				// unless another append took one meanwhile.
+				m.last.CompareAndSwap(uint64(rec.Position), prev)
+				return nil, err
+			}
+		}
+	default:
 		rec.Position = eventlog.Position(m.last.Add(1))
 		if m.journal != nil {
 			if durable, err = m.journal.Write(rec); err != nil {
@@ -229,6 +269,21 @@ func (m *Store) add(a *app, rec *eventlog.Record, restore bool) (durable func() 
 	}
 	a.wake.fire()
 	return durable, nil
+}
+
+// placeAt takes pos as the last position handed out, if it is after every
+// position handed out so far (else ErrInvalidArgument naming both), and
+// returns the last position before it.
+func (m *Store) placeAt(pos eventlog.Position) (prev uint64, err error) {
+	for {
+		last := m.last.Load()
+		if uint64(pos) <= last {
+			return 0, fmt.Errorf("%w: position %d is not after the store's last position %d", eventlog.ErrInvalidArgument, pos, last)
+		}
+		if m.last.CompareAndSwap(last, uint64(pos)) {
+			return last, nil
+		}
+	}
 }
 
 // restoreAt checks that pos may follow the app's log and makes later

@@ -215,7 +215,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if !replaying {
 			return fmt.Errorf("memstore: restore of a %s record after the replay ended: %w", kindOf(rec), eventlog.ErrInvalidArgument)
 		}
-		_, err := m.append(rec, true)
+		_, err := m.append(rec, placeRestored)
 		return err
 	})
 	replaying = false

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -23,7 +24,8 @@ import (
 // in one round trip and one transaction; a deletion, which reads what its
 // session leaves behind first, takes a few. A record whose state or event
 // cannot be encoded as JSON is refused with ErrInvalidArgument before
-// anything is written.
+// anything is written. A record whose position is set (an import) is
+// placed there in a transaction of its own, one statement at a time.
 //
 // The record in the result is the stored one as readers decode it: its
 // state and event values are JSON's (numbers are float64, structs are
@@ -41,10 +43,12 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Appe
 		return eventlog.AppendResult{}, err
 	}
 	var res eventlog.AppendResult
-	switch rec.Kind {
-	case eventlog.KindSessionCreated:
-		res, err = s.create(ctx, rec, w)
-	case eventlog.KindEventAppended:
+	switch {
+	case rec.Position != 0:
+		res, err = s.place(ctx, rec, w)
+	case rec.Kind == eventlog.KindSessionCreated:
+		res, err = s.create(ctx, s.pool, rec, w)
+	case rec.Kind == eventlog.KindEventAppended:
 		res, err = s.appendEvent(ctx, rec, w)
 	default:
 		// Every write takes the head row before any other row, so writers
@@ -205,15 +209,21 @@ func payload(app string) string {
 	return app
 }
 
+// querier runs a statement that returns one row: the pool, or a
+// transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // create creates a session with create_session: one statement, which
 // returns the new session's merged state.
-func (s *Store) create(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.AppendResult, error) {
+func (s *Store) create(ctx context.Context, q querier, rec *eventlog.Record, w encoded) (eventlog.AppendResult, error) {
 	k := rec.Key
 	channel, note := s.channelArgs(k.AppName)
 	var status int16
 	var pos *int64
 	var keys, vals [][]byte
-	err := s.pool.QueryRow(ctx, s.sql.createSession, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID),
+	err := q.QueryRow(ctx, s.sql.createSession, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID),
 		w.body, w.time, w.keys, w.values, w.scopes, channel, note).Scan(&status, &pos, &keys, &vals)
 	if err != nil {
 		return eventlog.AppendResult{}, err
@@ -229,17 +239,92 @@ func (s *Store) create(ctx context.Context, rec *eventlog.Record, w encoded) (ev
 	return eventlog.AppendResult{Record: w.rec, State: state}, nil
 }
 
+// place appends rec at its own position (see [eventlog.Store.Append]) in
+// one transaction: it takes the head row's lock, which every write takes
+// first, checks that the position is after the head's, and sets the head
+// to the position before it, so that the write that follows, the same as
+// any append's, takes the record's position. A refusal rolls the head
+// back with the rest. A deletion of a session that does not exist is
+// stored as it is, and its app's and its user's records are counted as
+// freed up to the position before it (ErrCompacted for readers behind
+// it), since which of them the session held is not known.
+func (s *Store) place(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.AppendResult, error) {
+	pos := rec.Position
+	if pos > math.MaxInt64 {
+		return eventlog.AppendResult{}, fmt.Errorf("%w: position %d is beyond the largest PostgreSQL keeps (%d)", eventlog.ErrInvalidArgument, pos, int64(math.MaxInt64))
+	}
+	var res eventlog.AppendResult
+	var appended *pending
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		res, appended = eventlog.AppendResult{}, nil
+		var head int64
+		if err := tx.QueryRow(ctx, s.sql.lockHead).Scan(&head); err != nil {
+			return err
+		}
+		if int64(pos) <= head {
+			return fmt.Errorf("%w: position %d is not after the store's last position %d", eventlog.ErrInvalidArgument, pos, head)
+		}
+		if _, err := tx.Exec(ctx, s.sql.setHead, int64(pos)-1); err != nil {
+			return err
+		}
+		var err error
+		switch rec.Kind {
+		case eventlog.KindSessionCreated:
+			res, err = s.create(ctx, tx, rec, w)
+			return err
+		case eventlog.KindEventAppended:
+			p := s.eventArgs(rec, w)
+			if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args...)); err != nil {
+				return err
+			}
+			if p.status == statusDuplicate {
+				return fmt.Errorf("%w: the session already holds event %q", eventlog.ErrInvalidArgument, rec.Event.ID)
+			}
+			res, err = s.eventResult(rec, w, p)
+			appended = p
+			return err
+		case eventlog.KindSessionDeleted:
+			err = s.delete(ctx, tx, rec, w)
+			if errors.Is(err, eventlog.ErrNotFound) {
+				err = s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
+					if freed := int64(pos) - 1; freed > 0 {
+						app, user := []byte(rec.Key.AppName), []byte(rec.Key.UserID)
+						b.Queue(s.sql.freeApp, app, freed)
+						b.Queue(s.sql.freeUser, app, user, freed)
+					}
+				})
+			}
+		default:
+			err = s.write(ctx, tx, rec, w, nil)
+		}
+		res.Record = w.rec
+		return err
+	})
+	if err != nil {
+		return eventlog.AppendResult{}, err
+	}
+	if appended != nil {
+		s.cache.appended(appended.created, w.rec, len(w.body))
+	}
+	return res, nil
+}
+
+// eventArgs are append_event's arguments for rec.
+func (s *Store) eventArgs(rec *eventlog.Record, w encoded) *pending {
+	k := rec.Key
+	channel, note := s.channelArgs(k.AppName)
+	return &pending{args: []any{
+		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body, w.time,
+		w.keys, w.values, w.scopes, channel, note, int64(rec.Incarnation),
+	}}
+}
+
 // appendEvent appends an event record through the committer, which sends
 // the appends waiting at that moment to the server together, as one
 // transaction, so that concurrent appends share one round trip and one
 // WAL flush.
 func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.AppendResult, error) {
-	k := rec.Key
-	channel, note := s.channelArgs(k.AppName)
-	p := &pending{args: []any{
-		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body, w.time,
-		w.keys, w.values, w.scopes, channel, note, int64(rec.Incarnation),
-	}}
+	p := s.eventArgs(rec, w)
 	if s.beforeCommit != nil {
 		// Tests: one transaction of its own, with a pause before commit.
 		p.err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -255,11 +340,20 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 	if p.err != nil {
 		return eventlog.AppendResult{}, p.err
 	}
+	res, err := s.eventResult(rec, w, p)
+	if err == nil && !res.Duplicate {
+		s.cache.appended(p.created, w.rec, len(w.body))
+	}
+	return res, err
+}
+
+// eventResult is the outcome of append_event for rec, from p's row.
+func (s *Store) eventResult(rec *eventlog.Record, w encoded, p *pending) (eventlog.AppendResult, error) {
+	k := rec.Key
 	switch p.status {
 	case statusAppended:
 		rec.Position, rec.Seq = p.pos, p.seq
 		w.rec.Position, w.rec.Seq = p.pos, p.seq
-		s.cache.appended(p.created, w.rec, len(w.body))
 		return eventlog.AppendResult{Record: w.rec}, nil
 	case statusNotFound:
 		return eventlog.AppendResult{}, eventlog.ErrNotFound

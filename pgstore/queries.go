@@ -8,8 +8,11 @@ import "strings"
 type queries struct {
 	// next takes the next position: the head row's lock, held to commit.
 	next string
-	// lockHead takes the head row's lock, which every write takes first.
+	// lockHead takes the head row's lock, which every write takes first,
+	// and returns the head's position.
 	lockHead string
+	// setHead sets the head's position, under its lock.
+	setHead string
 	// createSession and appendEvent call create_session and append_event
 	// (see the migrations).
 	createSession string
@@ -88,6 +91,7 @@ CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals 
 	return queries{
 		next:          q(`UPDATE §.head SET position = position + 1 RETURNING position`),
 		lockHead:      q(`SELECT position FROM §.head FOR UPDATE`),
+		setHead:       q(`UPDATE §.head SET position = $1`),
 		createSession: q(`SELECT status, pos, keys, vals FROM §.create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
 		appendEvent:   q(`SELECT status, pos, seq, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
 		insertRecord:  q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) VALUES ((SELECT position FROM §.head), $1, $2, $3, $4, $5, $6, $7)`),

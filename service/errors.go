@@ -107,7 +107,7 @@ const maxDepth = 100
 
 // checkValues rejects a map whose values nest deeper than maxDepth.
 func checkValues(field string, m map[string]any) error {
-	if !shallow(m, maxDepth) {
+	if len(m) > 0 && !shallow(m, maxDepth) {
 		return tooDeep(field)
 	}
 	return nil
@@ -167,13 +167,19 @@ func checkEvent(ev *Event) error {
 	if !shallow(ev.Output, maxDepth) {
 		return tooDeep("output")
 	}
-	if r := ev.RequestedInput; r != nil {
-		if !shallow(r.Payload, maxDepth) {
-			return tooDeep("requestedInput.payload")
-		}
-		if r.ResponseSchema != nil && !json.Valid(r.ResponseSchema) {
-			return invalid("requestedInput.responseSchema", "is not valid JSON (%.40q)", r.ResponseSchema)
-		}
+	if r := ev.RequestedInput; r != nil && !shallow(r.Payload, maxDepth) {
+		return tooDeep("requestedInput.payload")
+	}
+	return checkContent(ev)
+}
+
+// checkContent is the part of [checkEvent] that the store's copy of an
+// event (eventlog.NormalizeEvent) does not check as it copies: the
+// response schema and the values inside the content's parts, which are
+// the model's types and copied as they are.
+func checkContent(ev *Event) error {
+	if r := ev.RequestedInput; r != nil && r.ResponseSchema != nil && !json.Valid(r.ResponseSchema) {
+		return invalid("requestedInput.responseSchema", "is not valid JSON (%.40q)", r.ResponseSchema)
 	}
 	if ev.Content == nil {
 		return nil

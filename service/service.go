@@ -410,7 +410,7 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	}
 	key, err := checkKey(sess.Key())
 	if err == nil {
-		err = checkOutsideValues(ev)
+		err = checkContent(ev) // the copy below checks the JSON values
 	}
 	if err != nil {
 		return nil, fmt.Errorf("append event: %w", err)
@@ -597,8 +597,10 @@ func (s *Service) follow(ctx context.Context, appName, userID string, byUser boo
 
 // Export iterates over the whole log in position order: every live
 // session's records, the deletions, and the app and user state deleted
-// sessions left behind. Importing it into an empty service reproduces the
-// sessions, events, versions and state (CONTRACT R2).
+// sessions left behind, each record with its position. Importing it into
+// an empty service of any store reproduces the log record for record,
+// positions included, and so the sessions, events, versions and state
+// (CONTRACT R2).
 func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
 	if err := s.ready(ctx); err != nil {
 		return func(yield func(*Record, error) bool) { yield(nil, fmt.Errorf("export: %w", err)) }
@@ -606,13 +608,34 @@ func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
 	return projection.Records(ctx, s.store)
 }
 
-// Import appends exported records to the service, in order, keeping their
-// kinds, keys, sequence numbers, times, events and state (positions are
-// assigned anew). Each record goes through the same checks as the call
-// that first wrote it (temp: keys are dropped) and is one append to the
-// store, so readers never see a record half imported. It stops at the
-// first record that fails; the records before it stay. A deletion of a
-// session that does not exist is skipped.
+// Import copies records into the service: an export (CONTRACT R2), or
+// records built by hand.
+//
+// An export goes into a store that holds no records. Each record keeps its
+// position, kind, key, sequence number, time, event and state, so that the
+// new store holds the same log and a follower's saved position stays valid
+// in it; deletions are kept too, also of sessions whose records the export
+// no longer holds. Which positions those records had is not in the export,
+// so an app or user follower whose saved position is before such a
+// deletion gets ErrCompacted from the new store (Served is the position
+// before the deletion), where the original may have served it. The
+// records must come in increasing position order, as Export gives them. An
+// import whose first record holds a position is refused with
+// ErrInvalidArgument, before anything is written, if the store holds
+// records: placed among others, they would change what the others' positions
+// mean.
+//
+// A record without a position (0) takes the next one, as the call that
+// would have made it does, in any store (package adkjson imports a session
+// document so); a deletion without a position of a session that does not
+// exist changes nothing, as Delete does.
+//
+// Each record goes through the same checks as the call that first wrote it
+// (temp: keys are dropped) and is one append to the store, so readers
+// never see a record half imported. Import stops at the first record that
+// fails; the records before it stay. Nobody else should write the store
+// while an export is imported: an append that takes a position after an
+// imported record's makes the records after it fail.
 func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error]) error {
 	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("import: %w", err)
@@ -620,81 +643,101 @@ func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error])
 	if records == nil {
 		return fmt.Errorf("import: %w", invalid("records", "is nil"))
 	}
-	n := 0
+	n, checked := 0, false
+	var last Position // the position of the last record imported
 	for in, err := range records {
 		n++
+		var rec *Record
 		if err == nil {
-			err = s.importRecord(ctx, in)
+			rec, err = importable(in)
+		}
+		if err == nil && !checked {
+			// Checked once the first record is known to be good, so that
+			// bad input is reported as such whatever the store holds.
+			checked = true
+			if rec.Position != 0 {
+				if err := s.checkEmpty(ctx); err != nil {
+					return fmt.Errorf("import: %w", err)
+				}
+			}
+		}
+		if err == nil && rec.Position != 0 && rec.Position <= last {
+			err = invalid("position", "%d is not after the position of the record before it, %d (records come in position order, as Export gives them)", rec.Position, last)
+		}
+		if err == nil {
+			err = s.importRecord(ctx, rec)
 		}
 		if err != nil {
 			return fmt.Errorf("import: record %d: %w", n, err)
 		}
+		last = max(last, rec.Position)
 	}
 	return nil
 }
 
-func (s *Service) importRecord(ctx context.Context, in *Record) error {
+// checkEmpty refuses an import into a store that holds records.
+func (s *Service) checkEmpty(ctx context.Context) error {
+	recs, _, err := s.store.Read(ctx, eventlog.Scope{}, 0, 1)
+	switch {
+	case err != nil:
+		return err
+	case len(recs) > 0:
+		return fmt.Errorf("%w: the store already holds records (the first at position %d); import into an empty store",
+			ErrInvalidArgument, recs[0].Position)
+	}
+	return nil
+}
+
+// importable checks an imported record and returns the store's copy of it.
+func importable(in *Record) (*Record, error) {
 	if in == nil {
-		return invalid("record", "is nil")
+		return nil, invalid("record", "is nil")
 	}
 	if err := checkImportKey(in); err != nil {
-		return err
+		return nil, err
 	}
-	rec := &Record{Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time}
+	rec := &Record{Position: in.Position, Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time}
 	switch in.Kind {
 	case eventlog.KindSessionCreated, eventlog.KindStateRetained:
 		if err := checkValues("state", in.State); err != nil {
-			return err
+			return nil, err
 		}
 		st, err := eventlog.NormalizeState("state", in.State)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rec.State = st
-		_, err = s.append(ctx, rec)
-		return err
 	case eventlog.KindEventAppended:
 		if err := checkEvent(in.Event); err != nil {
-			return err
+			return nil, err
 		}
 		if in.Seq == 0 {
-			return invalid("seq", "of an event record is 0 (sequence numbers start at 1)")
+			return nil, invalid("seq", "of an event record is 0 (sequence numbers start at 1)")
 		}
 		ev, err := cloneForStore(in.Event)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rec.Event = ev
-		res, err := s.append(ctx, rec)
-		if err == nil && res.Duplicate {
-			err = invalid("event.id", "%q is already in session %s", in.Event.ID, in.Key)
-		}
-		return err
 	case eventlog.KindSessionDeleted:
-		if _, err := s.append(ctx, rec); err != nil && !isNotFound(err) {
-			return err
-		}
-		return nil
+	default:
+		return nil, invalid("kind", "%d is not a record kind", uint8(in.Kind))
 	}
-	return invalid("kind", "%d is not a record kind", uint8(in.Kind))
+	return rec, nil
 }
 
-// checkOutsideValues is [checkEvent] for an event that [cloneForStore]
-// copies next: the copy checks the JSON values it makes (the state delta,
-// CustomMetadata, Output, RequestedInput.Payload and the two maps of
-// requests in Actions) in the pass that copies each, so checking them here
-// as well would walk every value of an append twice. What is left is
-// checked here, before anything is copied.
-func checkOutsideValues(ev *Event) error {
-	rest := *ev
-	rest.CustomMetadata, rest.Output = nil, nil
-	rest.Actions.StateDelta, rest.Actions.RequestedAuthConfigs, rest.Actions.RequestedToolConfirmations = nil, nil, nil
-	if r := ev.RequestedInput; r != nil && r.Payload != nil {
-		c := *r
-		c.Payload = nil
-		rest.RequestedInput = &c
+// importRecord appends rec, made by importable, to the store.
+func (s *Service) importRecord(ctx context.Context, rec *Record) error {
+	res, err := s.append(ctx, rec)
+	switch {
+	case err != nil && rec.Kind == eventlog.KindSessionDeleted && rec.Position == 0 && isNotFound(err):
+		return nil // nothing to delete, as Delete finds
+	case err != nil:
+		return err
+	case res.Duplicate:
+		return invalid("event.id", "%q is already in session %s", rec.Event.ID, rec.Key)
 	}
-	return checkEvent(&rest)
+	return nil
 }
 
 // cloneForStore is the store's copy of an event (CONTRACT A8): a deep copy

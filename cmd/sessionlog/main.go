@@ -10,9 +10,10 @@
 //	inspect  apps, users and sessions with their counts
 //	export   the whole log as JSON lines of records, or one session as an
 //	         ADK session document (package adkjson) or as its records
-//	import   append records (JSON lines, as export writes them), or one
-//	         ADK session document, into an existing directory (-create
-//	         makes a new one)
+//	import   copy records (JSON lines, as export writes them), positions
+//	         included, into a store that holds none, or add one ADK session
+//	         document to a store; the directory must exist (-create makes
+//	         a new one)
 //	verify   check the header, every checksum and every sequence, and
 //	         report every damaged stretch
 //	salvage  copy every record of a damaged log that can be kept into a
@@ -59,7 +60,8 @@ Commands:
                                          time forms to write; default go), or as its
                                          records in JSON lines (-format records)
   import  -dir DIR [-create] [-i FILE] [-format records|adk] [-any-time-order]
-                                         append records from JSON lines, or one ADK
+                                         copy records from JSON lines, positions kept,
+                                         into a store that holds none, or add one ADK
                                          session document (-format adk), from FILE or
                                          stdin; all or nothing: bad input writes nothing.
                                          DIR must exist, unless -create is given.

@@ -245,14 +245,18 @@ func TestImport(t *testing.T) {
 		require.Contains(t, sessionlog(t, "", "inspect", "-dir", dir).stdout, `app "news": 1 users, 1 sessions, 1 events`)
 	})
 
+	// Records keep their positions (CONTRACT R2): the copy exports the
+	// same lines.
+	require.Equal(t, exported, sessionlog(t, "", "export", "-dir", dst).stdout)
+
 	bad := []struct {
 		name, input, want string
-		failsAlone        bool // fails also as the only input of a fresh store
+		alone             string // what it fails with as the only input of a fresh store; "" if it does not
 	}{
-		{"a line that is not JSON", exported + "{not json\n", "line 13", true},
-		{"a record of an unknown kind", `{"position":1,"kind":"sessionExploded","key":{"appName":"a","userId":"u","id":"s"},"time":"2026-01-01T00:00:00Z"}` + "\n", "sessionExploded", true},
-		{"a session that already exists", exported, "already exists", false},
-		{"an event of a missing session", `{"position":1,"kind":"eventAppended","key":{"appName":"a","userId":"u","id":"s"},"seq":1,"time":"2026-01-01T00:00:00Z","event":{"id":"e","actions":{}}}` + "\n", "not found", true},
+		{"a line that is not JSON", exported + "{not json\n", "line 13", "line 1"},
+		{"a record of an unknown kind", `{"position":1,"kind":"sessionExploded","key":{"appName":"a","userId":"u","id":"s"},"time":"2026-01-01T00:00:00Z"}` + "\n", "sessionExploded", "sessionExploded"},
+		{"records into a store that holds records", exported, "the store already holds records (the first at position 1); import into an empty store", ""},
+		{"an event of a missing session", `{"position":1,"kind":"eventAppended","key":{"appName":"a","userId":"u","id":"s"},"seq":1,"time":"2026-01-01T00:00:00Z","event":{"id":"e","actions":{}}}` + "\n", "already holds records", "not found"},
 	}
 	for _, c := range bad {
 		t.Run(c.name+" fails and writes nothing", func(t *testing.T) {
@@ -262,10 +266,11 @@ func TestImport(t *testing.T) {
 			require.Contains(t, r.stderr, c.want)
 			require.Equal(t, before, logBytes(t, dst))
 
-			if c.failsAlone {
+			if c.alone != "" {
 				fresh := filepath.Join(t.TempDir(), "fresh")
 				r = sessionlog(t, strings.ReplaceAll(c.input, exported, ""), "import", "-create", "-dir", fresh)
 				require.Equal(t, 1, r.code)
+				require.Contains(t, r.stderr, c.alone)
 				_, err := os.Stat(fresh)
 				require.ErrorIs(t, err, os.ErrNotExist, "a failed import made the store")
 			}

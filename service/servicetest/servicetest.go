@@ -101,6 +101,7 @@ func (s suite) run(t *testing.T) {
 		{"S3 subscriptions end", s.s3},
 		{"R1 a rebuild equals the served state", s.r1},
 		{"R2 export and import", s.r2},
+		{"R2 an import keeps every position", s.r2Positions},
 		{"Z1 concurrency", s.z1},
 		{"B1 bad input", s.b1},
 		{"V1 values come back as they went in", s.v1},
