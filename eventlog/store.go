@@ -63,8 +63,10 @@ type Store interface {
 
 	// Load returns one live session's view: its merged state, version,
 	// incarnation, last update time and the events opts selects
-	// ([LoadOptions.Select]). A missing session gives ErrNotFound, options
-	// that [LoadOptions.Check] refuses give ErrInvalidArgument.
+	// ([LoadOptions.Select]); with opts.AsOf, the view of the session as
+	// it stood after that version ([LoadOptions.AsOf]). A missing session
+	// gives ErrNotFound, options that [LoadOptions.Check] refuses, or an
+	// AsOf beyond the session's version, give ErrInvalidArgument.
 	Load(ctx context.Context, key SessionKey, opts LoadOptions) (View, error)
 
 	// List returns the views (without events) of the live sessions of
@@ -136,9 +138,24 @@ func (r AppendResult) Wait() error {
 	return r.Durable()
 }
 
-// LoadOptions select the events a [Store.Load] returns. The zero value
-// selects all of them. The filters apply in the order of the fields.
+// LoadOptions select the events a [Store.Load] returns, and the point in
+// the session's history it is read at. The zero value selects all of the
+// current session's events. AsOf applies first; the event filters then
+// apply in the order of their fields.
 type LoadOptions struct {
+	// AsOf, when not nil, loads the session as it stood just after the
+	// event with that sequence number (0: just after its creation),
+	// rather than as it is (CONTRACT T1). The view then holds the
+	// session's own state folded from its creation record and its events
+	// up to that one (package projection's FoldSession), only those events (the
+	// filters below select from them), that Version, and a LastUpdateTime
+	// that is that event's timestamp (or the creation time). Its app and
+	// user state are as of that event's position where the store can
+	// serve them exactly (the in-memory store and stores built on it),
+	// and as they are now otherwise; each store documents which. A version
+	// beyond the session's gives ErrInvalidArgument naming both
+	// ([LoadOptions.CheckVersion]).
+	AsOf *uint64
 	// NoEvents leaves the events out (the rest of the view still comes).
 	NoEvents bool
 	// AfterSeq keeps the events with a sequence number above it.
@@ -163,14 +180,28 @@ func (o LoadOptions) Check() error {
 	return nil
 }
 
-// Select applies opts to a session's events (events[i] has sequence number
-// i+1), returning a part of events rather than a copy where it can; the
-// result is capped, so appending to it never writes into events. timeOrdered
-// says the timestamps never decrease, which lets After binary-search. Stores
-// that keep events in memory serve [LoadOptions] with it.
+// CheckVersion reports an AsOf beyond version, the session's version, as
+// ErrInvalidArgument naming both. Stores call it once they know the
+// session's version.
+func (o LoadOptions) CheckVersion(version uint64) error {
+	if o.AsOf != nil && *o.AsOf > version {
+		return fmt.Errorf("%w: version %d is beyond the session's version %d", ErrInvalidArgument, *o.AsOf, version)
+	}
+	return nil
+}
+
+// Select applies opts, AsOf included, to a session's events (events[i] has
+// sequence number i+1), returning a part of events rather than a copy where
+// it can; the result is capped, so appending to it never writes into
+// events. timeOrdered says the timestamps never decrease, which lets After
+// binary-search. Stores that keep events in memory serve [LoadOptions]
+// with it.
 func (o LoadOptions) Select(events []*Event, timeOrdered bool) []*Event {
 	if o.NoEvents {
 		return nil
+	}
+	if o.AsOf != nil {
+		events = events[:min(*o.AsOf, uint64(len(events)))]
 	}
 	events = events[min(o.AfterSeq, uint64(len(events))):]
 	if n := o.NumRecentEvents; n > 0 && n < len(events) {

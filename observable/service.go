@@ -84,10 +84,30 @@ func (s *SessionService) CreateSession(ctx context.Context, key SessionKey, stat
 
 // GetSessionConfig filters the events GetSession returns, like Java's
 // GetSessionConfig. Each field is optional; numRecentEvents applies first,
-// then afterTimestamp.
+// then afterTimestamp. AtVersion and BeforeInvocationID, which Java lacks,
+// name a point in the session's history to read it at, as
+// [service.GetOptions] AtVersion and BeforeInvocation do (CONTRACT T1);
+// the filters then select from the events up to there.
 type GetSessionConfig struct {
-	NumRecentEvents *int       `json:"numRecentEvents,omitempty"`
-	AfterTimestamp  *time.Time `json:"afterTimestamp,omitempty"`
+	NumRecentEvents    *int       `json:"numRecentEvents,omitempty"`
+	AfterTimestamp     *time.Time `json:"afterTimestamp,omitempty"`
+	AtVersion          *uint64    `json:"atVersion,omitempty"`
+	BeforeInvocationID *string    `json:"beforeInvocationId,omitempty"`
+}
+
+// WithAtVersion returns a copy of c that reads the session as it stood
+// just after the event with sequence number v (0: just after its
+// creation).
+func (c GetSessionConfig) WithAtVersion(v uint64) GetSessionConfig {
+	c.AtVersion = &v
+	return c
+}
+
+// WithBeforeInvocationID returns a copy of c that reads the session as it
+// stood just before the first event of invocation id.
+func (c GetSessionConfig) WithBeforeInvocationID(id string) GetSessionConfig {
+	c.BeforeInvocationID = &id
+	return c
 }
 
 // WithNumRecentEvents returns a copy of c that keeps only the last n
@@ -120,6 +140,13 @@ func (s *SessionService) GetSession(ctx context.Context, key SessionKey, config 
 		}
 		if config.AfterTimestamp != nil {
 			opts.After = *config.AfterTimestamp
+		}
+		opts.AtVersion = config.AtVersion
+		if config.BeforeInvocationID != nil {
+			if *config.BeforeInvocationID == "" {
+				return MaybeOf[*Session](nil, false, fmt.Errorf("get session: %w: beforeInvocationId is empty", service.ErrInvalidArgument))
+			}
+			opts.BeforeInvocation = *config.BeforeInvocationID
 		}
 	}
 	sess, err := s.svc.Get(ctx, key, opts)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/projection"
 )
 
 // Load implements [eventlog.Store.Load] in one statement (one round trip,
@@ -18,6 +19,12 @@ import (
 // tables, and the events after those the cache holds of its incarnation
 // (none with opts.NoEvents). The cache then holds every event up to the
 // session's version, and opts selects from them there.
+//
+// With opts.AsOf the same statement also returns the creation record (and
+// the events, whatever NoEvents says), and the session's own state as of
+// that version is folded here from its records (package projection's
+// FoldSession). Its app: and user: state are as they are now, not as they
+// stood then: the state tables hold only the latest value of each key.
 func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
 	if err := s.check(ctx); err != nil {
 		return eventlog.View{}, err
@@ -38,13 +45,13 @@ func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
 	query := func(incarnation eventlog.Position, have uint64) (loaded, error) {
 		rows, err := s.pool.Query(ctx, s.sql.load, []byte(key.AppName), []byte(key.UserID), []byte(key.SessionID),
-			int64(incarnation), int64(have), opts.NoEvents)
+			int64(incarnation), int64(have), opts.NoEvents && opts.AsOf == nil, opts.AsOf != nil)
 		if err != nil {
 			return loaded{}, err
 		}
 		return scanLoad(rows)
 	}
-	if opts.NoEvents {
+	if opts.NoEvents && opts.AsOf == nil {
 		l, err := query(0, 0)
 		if err != nil {
 			return eventlog.View{}, err
@@ -83,7 +90,36 @@ func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 		return eventlog.View{}, err
 	}
 	n := l.version
+	if opts.AsOf != nil {
+		if v, err = l.asOf(v, cs.records[:n:n], opts); err != nil {
+			return eventlog.View{}, err
+		}
+	}
 	v.Events = opts.Select(cs.events[:n:n], cs.timeOrdered)
+	return v, nil
+}
+
+// asOf turns v, the session's view as it is now, into its view as it stood
+// after version *opts.AsOf: its own state, version and last update time
+// folded from its creation record and records (all of its events), its
+// app: and user: state kept as they are now.
+func (l loaded) asOf(v eventlog.View, records []*eventlog.Record, opts eventlog.LoadOptions) (eventlog.View, error) {
+	if err := opts.CheckVersion(v.Version); err != nil {
+		return eventlog.View{}, err
+	}
+	if l.creation == nil {
+		return eventlog.View{}, fmt.Errorf("session %s: its creation record at position %d is missing", v.Key, l.created)
+	}
+	st := projection.FoldSession(l.creation, records[:*opts.AsOf])
+	for k := range v.State {
+		if !strings.HasPrefix(k, eventlog.AppPrefix) && !strings.HasPrefix(k, eventlog.UserPrefix) {
+			delete(v.State, k)
+		}
+	}
+	for k, val := range st.State {
+		v.State[k] = eventlog.CloneValue(val)
+	}
+	v.Version, v.LastUpdateTime = st.Version, st.LastUpdateTime
 	return v, nil
 }
 
@@ -96,7 +132,9 @@ type loaded struct {
 	keys    [][]byte
 	vals    [][]byte
 	events  []*eventlog.Record // in sequence order
-	sizes   []int              // the bytes of each event's body
+	// creation is the session's creation record, when asked for.
+	creation *eventlog.Record
+	sizes    []int // the bytes of each event's body
 }
 
 // scanLoad reads the load statement's rows: one with the session's row and
@@ -120,6 +158,10 @@ func scanLoad(rows pgx.Rows) (loaded, error) {
 		rec, err := decode(eventlog.Position(*pos), uint64(*seq), body)
 		if err != nil {
 			return loaded{}, err
+		}
+		if rec.Kind == eventlog.KindSessionCreated {
+			l.creation = rec
+			continue
 		}
 		l.events = append(l.events, rec)
 		l.sizes = append(l.sizes, len(body))

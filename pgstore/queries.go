@@ -48,7 +48,8 @@ type queries struct {
 	readSession string
 
 	// load reads a session's row, its merged state and, unless told not
-	// to, its events after a sequence number.
+	// to, its events after a sequence number; and, when told to, its
+	// creation record.
 	load string
 	// listApp and listUser read a page of an app's (or a user's) sessions
 	// with their merged state, and the app's state once.
@@ -128,7 +129,12 @@ SELECT NULL, NULL, NULL, NULL, NULL, r.position, r.seq, r.body
 FROM §.sessions s
 JOIN §.records r ON r.kind = 2 AND r.app = $1 AND r.user_id = $2 AND r.session_id = $3
 	AND r.seq > CASE WHEN s.created = $4 THEN $5 ELSE 0 END
-WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + ` AND NOT $6`),
+WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + ` AND NOT $6
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, r.position, r.seq, r.body
+FROM §.sessions s
+JOIN §.records r ON r.position = s.created
+WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + ` AND $7`),
 		listApp:  list(""),
 		listUser: list(" AND user_id = $5"),
 	}

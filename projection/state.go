@@ -101,6 +101,19 @@ func (ss *SessionState) ApplyEvent(rec *eventlog.Record, a *AppState) (shared bo
 	return shared
 }
 
+// FoldSession returns the state of a session as it stood after events, its
+// first events in sequence order (the KindEventAppended records that
+// follow created, its creation record): [NewSession] and
+// [SessionState.ApplyEvent] over them, the fold every store serves a
+// session's past from (CONTRACT T1).
+func FoldSession(created *eventlog.Record, events []*eventlog.Record) *SessionState {
+	ss := NewSession(created)
+	for _, rec := range events {
+		ss.ApplyEvent(rec, nil)
+	}
+	return ss
+}
+
 // ApplyShared folds the app: and user: writes of a record of any kind (a
 // creation's initial state, an event's delta, a retained record's state).
 // Each write carries its record's position, and the write of the highest

@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,13 +258,35 @@ func (s *Service) Create(ctx context.Context, key SessionKey, state map[string]a
 	return handle(eventlog.View{Key: key, Created: res.Record.Position, LastUpdateTime: res.Record.Time, State: res.State}), nil
 }
 
-// GetOptions filter the events Get returns. The zero value returns all.
+// GetOptions filter the events Get returns, and name the point in the
+// session's history it is read at. The zero value returns the session as
+// it is, with all its events.
 type GetOptions struct {
 	// NumRecentEvents, when positive, keeps only the last n events.
 	NumRecentEvents int
 	// After, when set, keeps only events with a timestamp at or after it,
 	// applied after NumRecentEvents.
 	After time.Time
+
+	// AtVersion, when not nil, returns the session as it stood just after
+	// the event with that sequence number (0: just after its creation)
+	// (CONTRACT T1): its own state folded from its creation and its events
+	// up to there, those events (the filters above select from them), that
+	// Version, and LastUpdateTime that event's timestamp (or the creation
+	// time). Its app: and user: state are as they stood then on the
+	// in-memory and file stores, and as they are now on PostgreSQL. A
+	// version beyond the session's gives ErrInvalidArgument. The handle
+	// is a past version: appending through it gives ErrStaleSession
+	// (unless the service appends last-writer-wins) once the session has
+	// later events.
+	AtVersion *uint64
+	// BeforeInvocation, when not empty, returns the session as it stood
+	// just before the first event of that invocation (its InvocationID),
+	// as AtVersion does for the version before that event. An invocation
+	// the session holds no event of gives ErrInvalidArgument; so does
+	// setting both BeforeInvocation and AtVersion. It reads the session's
+	// events once to find the invocation, then the session as of then.
+	BeforeInvocation string
 }
 
 // Get returns a session with its merged state and its events, filtered by
@@ -274,17 +297,49 @@ func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Se
 		return nil, fmt.Errorf("get session: %w", err)
 	}
 	key, err := checkKey(key)
-	if err == nil && opts.NumRecentEvents < 0 {
+	switch {
+	case err != nil:
+	case opts.NumRecentEvents < 0:
 		err = invalid("numRecentEvents", "is negative (%d)", opts.NumRecentEvents)
+	case opts.AtVersion != nil && opts.BeforeInvocation != "":
+		err = invalid("atVersion", "and beforeInvocation are both set (%d, %q): name one point", *opts.AtVersion, opts.BeforeInvocation)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
-	v, err := s.store.Load(ctx, key, eventlog.LoadOptions{NumRecentEvents: opts.NumRecentEvents, After: opts.After})
-	if err != nil {
-		return nil, fmt.Errorf("get session: %w", err)
+	lo := eventlog.LoadOptions{NumRecentEvents: opts.NumRecentEvents, After: opts.After, AsOf: opts.AtVersion}
+	if opts.BeforeInvocation == "" {
+		v, err := s.store.Load(ctx, key, lo)
+		if err != nil {
+			return nil, fmt.Errorf("get session: %w", err)
+		}
+		return handle(v), nil
 	}
-	return handle(v), nil
+	// The invocation's first event, found in one incarnation of the
+	// session, and the session as of the version before it, read from the
+	// same incarnation: a session deleted and created again in between is
+	// looked at anew.
+	const attempts = 8
+	for range attempts {
+		all, err := s.store.Load(ctx, key, eventlog.LoadOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("get session: %w", err)
+		}
+		i := slices.IndexFunc(all.Events, func(e *eventlog.Event) bool { return e.InvocationID == opts.BeforeInvocation })
+		if i < 0 {
+			return nil, fmt.Errorf("get session: %w", invalid("beforeInvocation", "%q names no invocation of session %s", opts.BeforeInvocation, key))
+		}
+		version := uint64(i) // events[i] has sequence number i+1
+		lo.AsOf = &version
+		v, err := s.store.Load(ctx, key, lo)
+		if err != nil {
+			return nil, fmt.Errorf("get session: %w", err)
+		}
+		if v.Created == all.Created {
+			return handle(v), nil
+		}
+	}
+	return nil, fmt.Errorf("get session: %w: session %s was deleted and created again %d times while it was read", ErrNotFound, key, attempts)
 }
 
 // ListOptions page a listing. The zero value asks for the first page of

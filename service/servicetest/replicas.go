@@ -22,8 +22,9 @@ import (
 // be. A replica keeps nothing of its own beyond the handles it gives out, so
 // what one writes shows in the next call of any other.
 //
-// newLog is called once per subtest and returns a function that opens
-// another store over that subtest's log; the stores it opens must not have
+// Each call of newLog makes a new, empty log and returns a function that
+// opens another store over it (a subtest calls newLog once, or twice to
+// import into a second log); the stores it opens must not have
 // connections or caches in common that would hide one replica's writes from
 // another. RunReplicas closes every store it opens. Like [Run], it runs
 // every check twice, the second time (the subtest "wrapped") with each store
@@ -54,6 +55,7 @@ func (r replicas) run(t *testing.T) {
 		{"last writer wins also when another replica appends just before the commit", r.overtakenUnderAppend},
 		{"a Get of a session another replica replaced reads the new one", r.replacedUnderGet},
 		{"V1 values one replica writes come back the same through another", r.values},
+		{"K1 K2 V1 random keys and values one replica writes come back exact and isolated through another", r.property},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

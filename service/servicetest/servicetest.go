@@ -20,7 +20,7 @@
 //
 // The suite's files follow the contract's rule groups: keys (K), create and
 // get (C, G), list (L), delete (D), append (A), events (E), streams (S),
-// rebuild (R), concurrency (Z), bad input (B), values (V) and replicas. Every subtest
+// rebuild (R), concurrency (Z), bad input (B), values (V), time travel (T) and replicas. Every subtest
 // names the rule it checks in a `// CONTRACT X1` comment and reads as a
 // sentence. The suite is deterministic: services run on a fake clock and
 // counter IDs except where real UUIDs are the point, and nothing is
@@ -105,6 +105,8 @@ func (s suite) run(t *testing.T) {
 		{"Z1 concurrency", s.z1},
 		{"B1 bad input", s.b1},
 		{"V1 values come back as they went in", s.v1},
+		{"T1 a session as it was", s.t1},
+		{"K1 K2 V1 random keys and values come back exact and isolated", s.property},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -377,9 +377,11 @@ func (r replicas) values(t *testing.T) {
 
 // RunRestart checks what a durable store promises across a restart:
 // everything written before it is read back after it exactly as it was
-// (CONTRACT V1). newLog is called once per subtest and returns a function
-// that opens a store over that subtest's log (a directory, a database);
-// RunRestart never has two of them open at once, and closes each.
+// (CONTRACT V1), and random keys stay exact and isolated (CONTRACT K1, K2).
+// Each call of newLog makes a new, empty log (a directory, a database) and
+// returns a function that opens a store over it; a subtest calls newLog
+// once, or twice to import into a second log. RunRestart never has two
+// stores of one log open at once, and closes each.
 func RunRestart(t *testing.T, newLog func(t *testing.T) (open func() eventlog.Store)) {
 	t.Run("V1 values come back the same after a restart", func(t *testing.T) {
 		openStore := newLog(t)
@@ -389,6 +391,24 @@ func RunRestart(t *testing.T, newLog func(t *testing.T) (open func() eventlog.St
 		before.close()
 		after := s.open(t)
 		after.checkValues()
+	})
+	t.Run("K1 K2 V1 random keys and values come back exact and isolated after a restart and an import", func(t *testing.T) {
+		// CONTRACT K1 K2 V1
+		openStore := newLog(t)
+		s := suite{newStore: func(*testing.T) eventlog.Store { return openStore() }}
+		before := s.open(t)
+		m := before.writeProperty()
+		before.close()
+		after := s.open(t)
+		after.checkProperty(m)
+		after.checkRefusedKeys(m)
+		openOther := newLog(t)
+		other := suite{newStore: func(*testing.T) eventlog.Store { return openOther() }}
+		into := other.open(t)
+		after.importJSON(into, m)
+		into.close()
+		reopened := other.open(t)
+		reopened.checkProperty(m)
 	})
 	t.Run("V1 refused values leave nothing behind after a restart", func(t *testing.T) {
 		openStore := newLog(t)
