@@ -98,9 +98,11 @@ func FromADK(ev *session.Event) (*eventlog.Event, error) {
 }
 
 // ToADK converts a sessionlog event to the Go ADK's event model, the
-// inverse of [FromADK]. Two fields of eventlog.Event have no place in the
-// Go ADK's event and are left out: Actions.RequestedAuthConfigs and
-// Actions.EndOfAgent, which other ADK runtimes write. Nil content parts
+// inverse of [FromADK]. Three fields of eventlog.Event have no place in the
+// Go ADK's event and are left out: Actions.RequestedAuthConfigs,
+// Actions.EndOfAgent and Actions.RewindBeforeInvocationID, which other ADK
+// runtimes write (a rewind's state delta, which restores the state, does
+// come through). Nil content parts
 // are left out too: they carry nothing, and the Go ADK's runner panics on
 // them.
 //

@@ -318,6 +318,7 @@ func TestConversionErrors(t *testing.T) {
 	t.Run("fields the Go ADK has no place for are left out of ToADK", func(t *testing.T) {
 		got, err := ToADK(&eventlog.Event{ID: "e", Actions: eventlog.EventActions{
 			EndOfAgent: true, RequestedAuthConfigs: map[string]any{"c": map[string]any{}},
+			RewindBeforeInvocationID: "inv-1",
 		}})
 		require.NoError(t, err)
 		assert.Equal(t, &session.Event{ID: "e"}, got)

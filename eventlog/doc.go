@@ -33,8 +33,9 @@
 //   - Read of an app or user scope behind records a deletion freed returns
 //     a [*CompactedError].
 //
-// Test it with package service/servicetest: Run checks the contract, and
-// RunReplicas checks several stores over one database; both run again with
+// Test it with package service/servicetest: Run checks the contract,
+// RunRestart what a durable store keeps across a reopen, and RunReplicas
+// several stores over one database; Run and RunReplicas run again with
 // the store wrapped in a struct that embeds Store, so nothing may depend on
 // the concrete type. projection.Verify checks that what Load and List serve
 // is a rebuild of the log. A durable store may be memstore with a journal

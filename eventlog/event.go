@@ -134,6 +134,12 @@ type EventActions struct {
 	// EndOfAgent marks the last event of an agent's run, so a resumed
 	// invocation knows which agents already finished.
 	EndOfAgent bool `json:"endOfAgent,omitempty"`
+	// RewindBeforeInvocationID, when set, marks a rewind: the session
+	// goes back to how it stood before the first event of the named
+	// invocation. The event's StateDelta carries the restoring values, so
+	// a fold needs nothing else; readers that leave out annulled events
+	// use this field to find them ([ActiveEvents]).
+	RewindBeforeInvocationID string `json:"rewindBeforeInvocationId,omitempty"`
 }
 
 // RequestInput is a workflow node's request for human input: the node

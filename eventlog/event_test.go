@@ -124,6 +124,7 @@ func evFixture() *Event {
 			RequestedAuthConfigs:       map[string]any{"call-1": map[string]any{"authScheme": "oauth2"}},
 			RequestedToolConfirmations: map[string]any{"call-2": map[string]any{"hint": "confirm?", "confirmed": false}},
 			EndOfAgent:                 true,
+			RewindBeforeInvocationID:   "inv-0",
 		},
 	}
 }
@@ -207,6 +208,30 @@ func TestEventJSONRoundTrip(t *testing.T) {
 		err := json.Unmarshal([]byte(`{"id":"other","timestamp":true}`), ev)
 		require.Error(t, err)
 		assert.Equal(t, evFixture(), ev)
+	})
+
+	t.Run("a rewind's invocation ID travels in the ADK's wire field", func(t *testing.T) {
+		// CONTRACT T2: the field the Python ADK writes and reads.
+		doc := `{"id":"r","author":"user","actions":{"stateDelta":{"k":"__ADK_SENTINEL_REMOVED__"},"rewindBeforeInvocationId":"inv-2"}}`
+		var got Event
+		require.NoError(t, json.Unmarshal([]byte(doc), &got))
+		assert.Equal(t, "inv-2", got.Actions.RewindBeforeInvocationID)
+		b, err := json.Marshal(&got)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), `"rewindBeforeInvocationId":"inv-2"`)
+		var again Event
+		require.NoError(t, json.Unmarshal(b, &again))
+		assert.Equal(t, &got, &again)
+		b, err = json.Marshal(got.Actions)
+		require.NoError(t, err, "the actions encode on their own too")
+		assert.Contains(t, string(b), `"rewindBeforeInvocationId":"inv-2"`)
+		kept, err := NormalizeEvent(&got)
+		require.NoError(t, err)
+		assert.Equal(t, "inv-2", kept.Actions.RewindBeforeInvocationID, "the stored copy keeps it")
+		assert.Equal(t, "inv-2", got.Clone().Actions.RewindBeforeInvocationID)
+		b, err = json.Marshal(&Event{ID: "plain"})
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "rewindBeforeInvocationId", "left out when empty")
 	})
 
 	t.Run("decoding replaces every field rather than merging", func(t *testing.T) {
@@ -384,7 +409,7 @@ func TestEventJSONFieldNames(t *testing.T) {
 		assert.ElementsMatch(t, []string{
 			"stateDelta", "artifactDelta", "transferToAgent", "escalate",
 			"skipSummarization", "requestedAuthConfigs",
-			"requestedToolConfirmations", "endOfAgent",
+			"requestedToolConfirmations", "endOfAgent", "rewindBeforeInvocationId",
 		}, slices.Collect(maps.Keys(actions)))
 	})
 

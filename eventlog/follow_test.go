@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/internal/leaktest"
+	"github.com/sessionlog/sessionlog/internal/testrec"
 	"github.com/sessionlog/sessionlog/memstore"
 )
 
@@ -27,31 +28,13 @@ func TestMain(m *testing.M) {
 // it only turns a hang into a failure.
 const flWait = 20 * time.Second
 
-// memT0 is the base time of the records these tests build.
-var memT0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func memKey(app, user, id string) eventlog.SessionKey {
-	return eventlog.SessionKey{AppName: app, UserID: user, SessionID: id}
-}
-
-// memCreated builds a creation record.
-func memCreated(key eventlog.SessionKey, state map[string]any) *eventlog.Record {
-	return &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key, Time: memT0, State: state}
-}
-
-// memAppended builds the record of an event with the given sequence number
-// and ID; its timestamp grows with seq.
-func memAppended(key eventlog.SessionKey, seq uint64, id string, delta map[string]any) *eventlog.Record {
-	ts := memT0.Add(time.Duration(seq) * time.Second)
-	return &eventlog.Record{
-		Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: ts,
-		Event: &eventlog.Event{ID: id, Author: "agent", Timestamp: ts, Actions: eventlog.EventActions{StateDelta: delta}},
-	}
-}
-
-func memDeleted(key eventlog.SessionKey) *eventlog.Record {
-	return &eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: key, Time: memT0.Add(time.Hour)}
-}
+var (
+	memT0       = testrec.T0
+	memKey      = testrec.Key
+	memCreated  = testrec.Created
+	memAppended = testrec.Appended
+	memDeleted  = testrec.Deleted
+)
 
 // memAppend appends rec, fails the test on error, and returns the stored
 // record.

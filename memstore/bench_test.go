@@ -3,75 +3,30 @@ package memstore_test
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"google.golang.org/genai"
-
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/benchfloor"
 	"github.com/sessionlog/sessionlog/memstore"
 )
 
-// The append benchmarks append the same events as service's (one text
-// part, a 3-key delta in three scopes), straight to the store, beside the
-// same two floors, each a mutex, a slice and a map:
-//
-//   - floor-bare stores the event pointer and writes the delta into the
-//     map: the least any session store does.
-//   - floor-copy first takes a private deep copy of the event
-//     (Event.Clone), as every store that may be trusted with its callers'
-//     events must (CONTRACT A8).
-//
+// The append benchmarks append the same events as service's (package
+// benchfloor's), straight to the store, beside the same two floors.
 // memstore appends the event as it is, so compare it with floor-bare;
 // memstore-copy clones it first, as the service does, so compare it with
 // floor-copy. The ratio is the cost of the log, its positions, the
 // conditions, the idempotency index and the fold.
 
-var benchTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// benchEvent is an agent's reply with a 3-key delta in three scopes.
-func benchEvent(i int) *eventlog.Event {
-	return &eventlog.Event{
-		ID:        "e" + strconv.Itoa(i),
-		Author:    "agent",
-		Timestamp: benchTime.Add(time.Duration(i) * time.Millisecond),
-		Content:   &genai.Content{Role: genai.RoleModel, Parts: []*genai.Part{{Text: "It is sunny."}}},
-		Actions: eventlog.EventActions{StateDelta: map[string]any{
-			"k": i, "user:u": i, "app:a": i,
-		}},
-	}
-}
+var (
+	benchTime  = benchfloor.Time
+	benchEvent = benchfloor.Event
+)
 
 // sessionLength is how many events an append benchmark puts in a session
-// before it moves on to a new one and deletes the old one, so that the
-// heap does not grow by millions of events.
-const sessionLength = 10_000
-
-// floor is a bare store the append benchmarks compare with.
-type floor struct {
-	copy   bool
-	mu     sync.Mutex
-	events []*eventlog.Event
-	state  map[string]any
-}
-
-func (f *floor) append(ev *eventlog.Event) {
-	if f.copy {
-		ev = ev.Clone()
-	}
-	f.mu.Lock()
-	if len(f.events) == sessionLength {
-		f.events = nil
-	}
-	f.events = append(f.events, ev)
-	for k, v := range ev.Actions.StateDelta {
-		f.state[k] = v
-	}
-	f.mu.Unlock()
-}
+// before it moves on to a new one.
+const sessionLength = benchfloor.SessionLength
 
 // appender appends benchmark events to a run of sessions of sessionLength
 // events each, deleting each session when it is full.
@@ -117,13 +72,6 @@ func (a *appender) append(ev *eventlog.Event) error {
 	return err
 }
 
-func floorName(copy bool) string {
-	if copy {
-		return "floor-copy"
-	}
-	return "floor-bare"
-}
-
 func storeName(copy bool) string {
 	if copy {
 		return "memstore-copy"
@@ -139,11 +87,11 @@ func newBenchStore(b *testing.B) *memstore.Store {
 
 func BenchmarkAppend(b *testing.B) {
 	for _, copy := range []bool{false, true} {
-		b.Run(floorName(copy), func(b *testing.B) {
-			f := &floor{copy: copy, state: map[string]any{}}
+		b.Run(benchfloor.Name(copy), func(b *testing.B) {
+			f := benchfloor.New(copy)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				f.append(benchEvent(i))
+				f.Append(benchEvent(i))
 			}
 		})
 		b.Run(storeName(copy), func(b *testing.B) {
@@ -162,12 +110,12 @@ func BenchmarkAppend(b *testing.B) {
 // all in one app.
 func BenchmarkAppendParallel(b *testing.B) {
 	for _, copy := range []bool{false, true} {
-		b.Run(floorName(copy), func(b *testing.B) {
-			f := &floor{copy: copy, state: map[string]any{}}
+		b.Run(benchfloor.Name(copy), func(b *testing.B) {
+			f := benchfloor.New(copy)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for i := 0; pb.Next(); i++ {
-					f.append(benchEvent(i))
+					f.Append(benchEvent(i))
 				}
 			})
 		})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/internal/leaktest"
+	"github.com/sessionlog/sessionlog/internal/testrec"
 	"github.com/sessionlog/sessionlog/memstore"
 	"github.com/sessionlog/sessionlog/projection"
 )
@@ -29,35 +30,14 @@ func TestMain(m *testing.M) {
 // duration: it only turns a hang into a failure.
 const waitLimit = 20 * time.Second
 
-// t0 is the base time of the records these tests build.
-var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func key(app, user, id string) eventlog.SessionKey {
-	return eventlog.SessionKey{AppName: app, UserID: user, SessionID: id}
-}
-
-// created builds a creation record.
-func created(k eventlog.SessionKey, state map[string]any) *eventlog.Record {
-	return &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: t0, State: state}
-}
-
-// appended builds the record of an event with the given sequence number
-// and ID; its timestamp grows with seq.
-func appended(k eventlog.SessionKey, seq uint64, id string, delta map[string]any) *eventlog.Record {
-	ts := t0.Add(time.Duration(seq) * time.Second)
-	return &eventlog.Record{
-		Kind: eventlog.KindEventAppended, Key: k, Seq: seq, Time: ts,
-		Event: &eventlog.Event{ID: id, Author: "agent", Timestamp: ts, Actions: eventlog.EventActions{StateDelta: delta}},
-	}
-}
-
-func deleted(k eventlog.SessionKey) *eventlog.Record {
-	return &eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: k, Time: t0.Add(time.Hour)}
-}
-
-func retained(k eventlog.SessionKey, state map[string]any) *eventlog.Record {
-	return &eventlog.Record{Kind: eventlog.KindStateRetained, Key: k, Time: t0, State: state}
-}
+var (
+	t0       = testrec.T0
+	key      = testrec.Key
+	created  = testrec.Created
+	appended = testrec.Appended
+	deleted  = testrec.Deleted
+	retained = testrec.Retained
+)
 
 // mustAppend appends rec, fails the test on an error, and returns the
 // stored record.

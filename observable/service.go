@@ -28,6 +28,8 @@ type (
 	EventActions = service.EventActions
 	// ListEventsOptions page ListEvents.
 	ListEventsOptions = service.ListEventsOptions
+	// RewindOptions refine RewindSession; see [service.RewindOptions].
+	RewindOptions = service.RewindOptions
 	// Kind says what a stream's record records.
 	Kind = eventlog.Kind
 )
@@ -93,6 +95,16 @@ type GetSessionConfig struct {
 	AfterTimestamp     *time.Time `json:"afterTimestamp,omitempty"`
 	AtVersion          *uint64    `json:"atVersion,omitempty"`
 	BeforeInvocationID *string    `json:"beforeInvocationId,omitempty"`
+	// SkipRewound leaves out the events rewinds annulled, as
+	// [service.GetOptions] SkipRewound does (CONTRACT T2).
+	SkipRewound bool `json:"skipRewound,omitempty"`
+}
+
+// WithSkipRewound returns a copy of c that leaves out the events rewinds
+// annulled.
+func (c GetSessionConfig) WithSkipRewound() GetSessionConfig {
+	c.SkipRewound = true
+	return c
 }
 
 // WithAtVersion returns a copy of c that reads the session as it stood
@@ -148,6 +160,7 @@ func (s *SessionService) GetSession(ctx context.Context, key SessionKey, config 
 			}
 			opts.BeforeInvocation = *config.BeforeInvocationID
 		}
+		opts.SkipRewound = config.SkipRewound
 	}
 	sess, err := s.svc.Get(ctx, key, opts)
 	if errors.Is(err, service.ErrNotFound) {
@@ -242,6 +255,28 @@ func (s *SessionService) AppendEvent(ctx context.Context, session *Session, even
 		return SingleOf[*Event](nil, err)
 	}
 	return SingleOf(s.svc.AppendEvent(ctx, session, event))
+}
+
+// RewindSession takes a session back to how it stood just before the first
+// event of invocation beforeInvocationID by appending one rewind event,
+// which the Single carries: [service.Service.Rewind], which Java's
+// BaseSessionService lacks (CONTRACT T2). A missing session is the
+// Single's ErrNotFound, as in AppendEvent.
+func (s *SessionService) RewindSession(ctx context.Context, key SessionKey, beforeInvocationID string, opts RewindOptions) Single[*Event] {
+	if err := s.ready(); err != nil {
+		return SingleOf[*Event](nil, err)
+	}
+	return SingleOf(s.svc.Rewind(ctx, key, beforeInvocationID, opts))
+}
+
+// RewindSessionToVersion is RewindSession to the session as it stood just
+// after the event with sequence number version:
+// [service.Service.RewindToVersion].
+func (s *SessionService) RewindSessionToVersion(ctx context.Context, key SessionKey, version uint64, opts RewindOptions) Single[*Event] {
+	if err := s.ready(); err != nil {
+		return SingleOf[*Event](nil, err)
+	}
+	return SingleOf(s.svc.RewindToVersion(ctx, key, version, opts))
 }
 
 // CloseSession closes a session handle, like closeSession. There is

@@ -3,81 +3,29 @@ package service_test
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"google.golang.org/genai"
-
+	"github.com/sessionlog/sessionlog/internal/benchfloor"
 	"github.com/sessionlog/sessionlog/service"
 )
 
-// The append benchmarks append the same events, built the same way, to
-// sessionlog and to two floors, each a mutex, a slice and a map:
-//
-//   - floor-bare stores the caller's event pointer and writes the delta
-//     into the map: the least any session store does.
-//   - floor-copy first takes a private deep copy of the event
-//     (Event.Clone), which CONTRACT A8 requires of every store: the least
-//     any store that may be trusted with its callers' events does.
-//
-// The ratio of sessionlog to floor-copy is the cost of everything else
+// The append benchmarks append the same events to sessionlog and to the
+// two floors of package benchfloor (floor-bare keeps the caller's pointer,
+// floor-copy a private copy, as CONTRACT A8 requires of every store). The
+// ratio of sessionlog to floor-copy is the cost of everything else
 // sessionlog does: validation, optimistic concurrency, the idempotency
 // index, the log with its positions, the folded state, subscriptions.
 
-var benchTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// benchEvent is an agent's reply with a 3-key delta in three scopes.
-func benchEvent(i int) *service.Event {
-	return &service.Event{
-		ID:        "e" + strconv.Itoa(i),
-		Author:    "agent",
-		Timestamp: benchTime.Add(time.Duration(i) * time.Millisecond),
-		Content:   &genai.Content{Role: genai.RoleModel, Parts: []*genai.Part{{Text: "It is sunny."}}},
-		Actions: service.EventActions{StateDelta: map[string]any{
-			"k": i, "user:u": i, "app:a": i,
-		}},
-	}
-}
+var (
+	benchTime  = benchfloor.Time
+	benchEvent = benchfloor.Event
+)
 
 // sessionLength is how many events an append benchmark puts in a session
-// before it moves on to a new one (and, for sessionlog, deletes the old
-// one). Without it the heap would grow by millions of events and the
-// benchmarks would measure the garbage collector's scans of it rather than
-// the append.
-const sessionLength = 10_000
-
-// floor is a bare store the append benchmarks compare with.
-type floor struct {
-	copy   bool // keep a private copy of each event
-	mu     sync.Mutex
-	events []*service.Event
-	state  map[string]any
-}
-
-func (f *floor) append(ev *service.Event) {
-	if f.copy {
-		ev = ev.Clone()
-	}
-	f.mu.Lock()
-	if len(f.events) == sessionLength {
-		f.events = nil
-	}
-	f.events = append(f.events, ev)
-	for k, v := range ev.Actions.StateDelta {
-		f.state[k] = v
-	}
-	f.mu.Unlock()
-}
-
-func floorName(copy bool) string {
-	if copy {
-		return "floor-copy"
-	}
-	return "floor-bare"
-}
+// before it moves on to a new one.
+const sessionLength = benchfloor.SessionLength
 
 // appender appends benchmark events to a run of sessions of
 // sessionLength events each, deleting each session when it is full.
@@ -129,11 +77,11 @@ func newBenchService(b *testing.B) *service.Service {
 
 func BenchmarkAppend(b *testing.B) {
 	for _, copy := range []bool{false, true} {
-		b.Run(floorName(copy), func(b *testing.B) {
-			f := &floor{copy: copy, state: map[string]any{}}
+		b.Run(benchfloor.Name(copy), func(b *testing.B) {
+			f := benchfloor.New(copy)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				f.append(benchEvent(i))
+				f.Append(benchEvent(i))
 			}
 		})
 	}
@@ -151,12 +99,12 @@ func BenchmarkAppend(b *testing.B) {
 // BenchmarkAppendParallel appends from every P to a session of its own.
 func BenchmarkAppendParallel(b *testing.B) {
 	for _, copy := range []bool{false, true} {
-		b.Run(floorName(copy), func(b *testing.B) {
-			f := &floor{copy: copy, state: map[string]any{}}
+		b.Run(benchfloor.Name(copy), func(b *testing.B) {
+			f := benchfloor.New(copy)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for i := 0; pb.Next(); i++ {
-					f.append(benchEvent(i))
+					f.Append(benchEvent(i))
 				}
 			})
 		})

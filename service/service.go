@@ -287,6 +287,14 @@ type GetOptions struct {
 	// setting both BeforeInvocation and AtVersion. It reads the session's
 	// events once to find the invocation, then the session as of then.
 	BeforeInvocation string
+	// SkipRewound leaves out the events that rewinds annulled
+	// ([Service.Rewind], [eventlog.ActiveEvents]), rewind events included
+	// (CONTRACT T2); NumRecentEvents and After then select from the events
+	// that remain. It changes only the events: the state is the state a
+	// fold of the whole log gives, which the rewinds already restored.
+	// With AtVersion or BeforeInvocation, the rewinds up to that point
+	// count. It reads all the session's events up to there.
+	SkipRewound bool
 }
 
 // Get returns a session with its merged state and its events, filtered by
@@ -308,12 +316,23 @@ func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Se
 		return nil, fmt.Errorf("get session: %w", err)
 	}
 	lo := eventlog.LoadOptions{NumRecentEvents: opts.NumRecentEvents, After: opts.After, AsOf: opts.AtVersion}
+	var filters eventlog.LoadOptions // applied after the annulled events are left out
+	if opts.SkipRewound {
+		filters = eventlog.LoadOptions{NumRecentEvents: lo.NumRecentEvents, After: lo.After}
+		lo.NumRecentEvents, lo.After = 0, time.Time{}
+	}
+	done := func(v eventlog.View) *Session {
+		if opts.SkipRewound {
+			v.Events = filters.Select(eventlog.ActiveEvents(v.Events), false)
+		}
+		return handle(v)
+	}
 	if opts.BeforeInvocation == "" {
 		v, err := s.store.Load(ctx, key, lo)
 		if err != nil {
 			return nil, fmt.Errorf("get session: %w", err)
 		}
-		return handle(v), nil
+		return done(v), nil
 	}
 	// The invocation's first event, found in one incarnation of the
 	// session, and the session as of the version before it, read from the
@@ -336,7 +355,7 @@ func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Se
 			return nil, fmt.Errorf("get session: %w", err)
 		}
 		if v.Created == all.Created {
-			return handle(v), nil
+			return done(v), nil
 		}
 	}
 	return nil, fmt.Errorf("get session: %w: session %s was deleted and created again %d times while it was read", ErrNotFound, key, attempts)

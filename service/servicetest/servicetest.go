@@ -106,6 +106,7 @@ func (s suite) run(t *testing.T) {
 		{"B1 bad input", s.b1},
 		{"V1 values come back as they went in", s.v1},
 		{"T1 a session as it was", s.t1},
+		{"T2 rewind", s.t2},
 		{"K1 K2 V1 random keys and values come back exact and isolated", s.property},
 	}
 	for _, g := range groups {
