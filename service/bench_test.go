@@ -158,6 +158,7 @@ func BenchmarkDelete(b *testing.B) {
 // how many events it returns.
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
+	halfway := uint64(5_000)
 	svc := newBenchService(b)
 	key := service.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
 	sess, err := svc.Create(ctx, key, map[string]any{"k": 1, "user:u": 1, "app:a": 1})
@@ -177,6 +178,10 @@ func BenchmarkGet(b *testing.B) {
 		{"all-10000", service.GetOptions{}, 10_000},
 		{"last-10", service.GetOptions{NumRecentEvents: 10}, 10},
 		{"after-last-10", service.GetOptions{After: benchTime.Add(9_990 * time.Millisecond)}, 10},
+		// A session as it stood halfway (CONTRACT T1): its own state is
+		// folded from the log, and app and user state too.
+		{"at-version-5000", service.GetOptions{AtVersion: &halfway}, 5_000},
+		{"at-version-5000-last-10", service.GetOptions{AtVersion: &halfway, NumRecentEvents: 10}, 10},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
