@@ -541,8 +541,23 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 	return stored, nil
 }
 
-// ListEventsOptions page ListEvents; see [ListOptions].
-type ListEventsOptions = ListOptions
+// ListEventsOptions page ListEvents. The zero value asks for the first
+// page of [DefaultPageSize] events.
+type ListEventsOptions struct {
+	// PageSize is the most events a page holds: 0 means DefaultPageSize,
+	// more than MaxPageSize means MaxPageSize.
+	PageSize int
+	// PageToken continues a listing from where the page that returned it
+	// ended; empty starts at the beginning.
+	PageToken string
+	// SkipRewound leaves out the events a rewind annulled, as
+	// [GetOptions.SkipRewound] does (CONTRACT T2). Which events a rewind
+	// annuls can change while a listing walks its pages (a later rewind
+	// may annul earlier events, or bring them back): each page leaves out
+	// what is annulled when it is read, and goes on after the last event
+	// the page before it returned.
+	SkipRewound bool
+}
 
 // EventPage is a page of a session's events.
 type EventPage struct {
@@ -576,19 +591,52 @@ func (s *Service) ListEvents(ctx context.Context, key SessionKey, opts ListEvent
 		}
 		incarnation, from = Position(nums[0]), nums[1]
 	}
-	v, err := s.store.Load(ctx, key, eventlog.LoadOptions{AfterSeq: from, Limit: size})
+	load := eventlog.LoadOptions{AfterSeq: from, Limit: size}
+	if opts.SkipRewound {
+		// A rewind annuls events before it: the whole list decides.
+		load = eventlog.LoadOptions{}
+	}
+	v, err := s.store.Load(ctx, key, load)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	if opts.PageToken != "" && (v.Created != incarnation || from > v.Version) {
 		return nil, fmt.Errorf("list events: %w", badToken("event"))
 	}
-	page := &EventPage{Events: v.Events}
-	if to := from + uint64(len(v.Events)); to < v.Version {
+	events, to, more := v.Events, from+uint64(len(v.Events)), from+uint64(len(v.Events)) < v.Version
+	if opts.SkipRewound {
+		events, to, more = activePage(v.Events, from, size)
+	}
+	page := &EventPage{Events: events}
+	if more {
 		page.NextPageToken = encodeToken(tokenEvents,
 			[]uint64{uint64(v.Created), to}, []string{key.AppName, key.UserID, key.SessionID})
 	}
 	return page, nil
+}
+
+// activePage returns at most size of the events that no rewind annulled
+// with a sequence number above from (all holds a session's events in
+// sequence order, all[i] at sequence number i+1), the sequence number of
+// the last one returned (from if none), and whether more follow.
+func activePage(all []*Event, from uint64, size int) (page []*Event, last uint64, more bool) {
+	active := eventlog.ActiveEvents(all) // in order: a subsequence of all
+	last = from
+	for i, j := 0, 0; i < len(all) && j < len(active); i++ {
+		if all[i] != active[j] {
+			continue
+		}
+		j++
+		if uint64(i+1) <= from {
+			continue
+		}
+		if len(page) == size {
+			return page, last, true
+		}
+		page = append(page, all[i])
+		last = uint64(i + 1)
+	}
+	return page, last, false
 }
 
 // Subscribe follows a session's events: first those after sequence number

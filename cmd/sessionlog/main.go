@@ -9,7 +9,8 @@
 //
 //	inspect  apps, users and sessions with their counts
 //	export   the whole log as JSON lines of records, or one session as an
-//	         ADK session document (package adkjson) or as its records
+//	         ADK session document (package adkjson) or as its records,
+//	         now or as it stood after a version (-version)
 //	import   copy records (JSON lines, as export writes them), positions
 //	         included, into a store that holds none, or add one ADK session
 //	         document to a store; the directory must exist (-create makes
@@ -19,10 +20,13 @@
 //	salvage  copy every record of a damaged log that can be kept into a
 //	         new directory, and report what could not be kept
 //	compact  drop what deleted sessions no longer need
+//	rewind   take one session back to before an invocation, or to a
+//	         version, by appending a rewind event (service.Rewind)
 //
 // inspect, export, verify and salvage only read the store: they take no
 // lock and change nothing in it, so they may run beside a process that has
-// the store open. import and compact need the directory to themselves. Every error is
+// the store open. import, compact and rewind need the directory to
+// themselves. Every error is
 // printed with what went wrong and ends the command with a non-zero exit
 // status: 1 for a failure, 2 for a usage error.
 package main
@@ -40,6 +44,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sessionlog/sessionlog/adkjson"
@@ -58,7 +63,9 @@ Commands:
                                          write one session as an ADK session document
                                          (-format go, python or java: the runtime whose
                                          time forms to write; default go), or as its
-                                         records in JSON lines (-format records)
+                                         records in JSON lines (-format records);
+                                         -version N: as the session stood after its
+                                         event N (0: just after its creation)
   import  -dir DIR [-create] [-i FILE] [-format records|adk] [-any-time-order]
                                          copy records from JSON lines, positions kept,
                                          into a store that holds none, or add one ADK
@@ -73,6 +80,12 @@ Commands:
                                          or empty directory NEWDIR, and list what is lost;
                                          DIR is not changed
   compact -dir DIR                       drop the records deleted sessions no longer need
+  rewind  -dir DIR -app A -user U -session S (-before INVOCATION | -version N)
+                                         take the session back to just before the first
+                                         event of INVOCATION, or to just after its event
+                                         N, by appending one rewind event whose state
+                                         delta restores the session's keys written since;
+                                         nothing is deleted, app: and user: keys stay
 
 Run 'sessionlog <command> -h' for a command's flags.
 `
@@ -95,6 +108,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	commands := map[string]func(context.Context, *flag.FlagSet, []string, io.Reader, io.Writer) error{
 		"inspect": inspect, "export": export, "import": importCmd, "verify": verify, "salvage": salvage, "compact": compact,
+		"rewind": rewind,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -226,6 +240,7 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 	fs.StringVar(&key.SessionID, "session", "", "export one session: its session `ID`")
 	format := fs.String("format", "", "one session's `form`: go, python or java (an ADK session document with that runtime's times; default go) or records")
 	indent := fs.Bool("indent", false, "indent an ADK session document")
+	version := versionFlag(fs, "export one session as it stood just after its event `N` (0: just after its creation)")
 	out := fs.String("o", "", "write to `file` instead of stdout (replaced only when the export is whole)")
 	dir, err := parse(fs, args)
 	if err != nil {
@@ -237,6 +252,8 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 		return fmt.Errorf("%w: -app, -user and -session go together", errUsage)
 	case !one && *format != "" && *format != "records":
 		return fmt.Errorf("%w: -format %s exports one session: name it with -app, -user and -session", errUsage, *format)
+	case !one && *version != nil:
+		return fmt.Errorf("%w: -version exports one session as it stood then: name it with -app, -user and -session", errUsage)
 	case one && *format == "":
 		*format = adkjson.FormatGo.String()
 	}
@@ -259,22 +276,47 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 		return err
 	}
 	defer store.Close()
+	var svc *service.Service
+	if one {
+		if svc, err = service.New(ctx, service.Options{Store: store}); err != nil {
+			return err
+		}
+		// Read the session first, so that a missing one, or a version it
+		// does not have, makes no file.
+		if _, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1, AtVersion: *version}); err != nil {
+			if *version != nil && errors.Is(err, service.ErrInvalidArgument) {
+				return fmt.Errorf("-version %d: %w: check -version (sessionlog export without it shows the session's events)", **version, err)
+			}
+			return err
+		}
+	}
 	if one && *format != "records" {
-		svc, err := service.New(ctx, service.Options{Store: store})
+		if *version == nil {
+			return writeOut(*out, stdout, func(w io.Writer) error { return adkjson.Export(ctx, svc, key, w, adk) })
+		}
+		sess, err := svc.Get(ctx, key, service.GetOptions{AtVersion: *version})
 		if err != nil {
 			return err
 		}
-		// Read the session first, so that a missing one makes no file.
-		if _, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1}); err != nil {
+		b, err := adkjson.Marshal(sess, adk)
+		if err != nil {
 			return err
 		}
-		return writeOut(*out, stdout, func(w io.Writer) error { return adkjson.Export(ctx, svc, key, w, adk) })
+		return writeOut(*out, stdout, func(w io.Writer) error {
+			_, err := w.Write(append(b, '\n'))
+			return err
+		})
 	}
 	records := projection.Records(ctx, store)
 	if one {
 		recs, err := sessionRecords(ctx, store, key)
 		if err != nil {
 			return err
+		}
+		if v := *version; v != nil {
+			recs = slices.DeleteFunc(recs, func(r *eventlog.Record) bool {
+				return r.Kind == eventlog.KindEventAppended && r.Seq > *v
+			})
 		}
 		records = each(recs)
 	}
@@ -290,6 +332,21 @@ func export(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 		}
 		return nil
 	})
+}
+
+// versionFlag defines the flag -version, a session's version: nil until
+// it is given.
+func versionFlag(fs *flag.FlagSet, help string) **uint64 {
+	v := new(*uint64)
+	fs.Func("version", help, func(s string) error {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a version: a version is an event's sequence number, 0 or more", s)
+		}
+		*v = &n
+		return nil
+	})
+	return v
 }
 
 // sessionRecords returns a live session's records: its creation and its
@@ -707,5 +764,91 @@ func compact(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, 
 	}
 	fmt.Fprintf(stdout, "compacted %s: %d records in %d bytes, now %d records in %d bytes\n",
 		dir, c.RecordsBefore, c.SizeBefore, c.RecordsAfter, c.SizeAfter)
+	return nil
+}
+
+func rewind(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
+	var key eventlog.SessionKey
+	fs.StringVar(&key.AppName, "app", "", "the session's `app` name (required)")
+	fs.StringVar(&key.UserID, "user", "", "the session's `user` ID (required)")
+	fs.StringVar(&key.SessionID, "session", "", "the session's `ID` (required)")
+	before := fs.String("before", "", "take the session back to just before the first event of this `invocation` ID")
+	version := versionFlag(fs, "take the session back to just after its event `N` (0: just after its creation); the next event must begin an invocation")
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case key.AppName == "" || key.UserID == "" || key.SessionID == "":
+		return fmt.Errorf("%w: -app, -user and -session are required: they name the session to rewind", errUsage)
+	case *before != "" && *version != nil:
+		return fmt.Errorf("%w: -before and -version both name the point to rewind to: give one", errUsage)
+	case *before == "" && *version == nil:
+		return fmt.Errorf("%w: name the point to rewind to: -before INVOCATION (an invocation ID of the session's events) or -version N", errUsage)
+	}
+	if err := storeDir(dir, false); err != nil {
+		return err
+	}
+	svc, err := openService(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	sess, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1})
+	if errors.Is(err, service.ErrNotFound) {
+		return fmt.Errorf("%w: check -app, -user and -session (sessionlog inspect lists the apps and users)", err)
+	}
+	if err != nil {
+		return err
+	}
+	// The command holds the store's lock, so nothing appends in between;
+	// the expected version also gives the rewind's sequence number.
+	opts := service.RewindOptions{ExpectVersion: &sess.Version}
+	var ev *service.Event
+	if *before != "" {
+		ev, err = svc.Rewind(ctx, key, *before, opts)
+		if errors.Is(err, service.ErrInvalidArgument) {
+			return fmt.Errorf("%w: check -before: it takes the invocation ID of one of the session's events (sessionlog export -app %s -user %s -session %s shows them)", err, key.AppName, key.UserID, key.SessionID)
+		}
+	} else {
+		ev, err = svc.RewindToVersion(ctx, key, **version, opts)
+		if errors.Is(err, service.ErrInvalidArgument) {
+			return fmt.Errorf("%w: check -version: it takes a version before the session's %d, after which an invocation begins (or use -before INVOCATION)", err, sess.Version)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := svc.Close(); err != nil { // syncs the log
+		return err
+	}
+	fmt.Fprintf(stdout, "rewound session %s to just before invocation %q", key, ev.Actions.RewindBeforeInvocationID)
+	if *version != nil {
+		fmt.Fprintf(stdout, " (just after version %d)", **version)
+	}
+	fmt.Fprintf(stdout, "\nthe rewind is event %q, sequence number %d, invocation %q; no event was deleted\n", ev.ID, sess.Version+1, ev.InvocationID)
+	var restored, removed []string
+	for _, k := range sortedKeys(ev.Actions.StateDelta) {
+		v := ev.Actions.StateDelta[k]
+		if s, ok := v.(string); ok && s == string(service.Removed) || v == service.Removed {
+			removed = append(removed, k)
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			b = []byte(fmt.Sprint(v))
+		}
+		restored = append(restored, fmt.Sprintf("%s = %s", k, b))
+	}
+	if len(restored)+len(removed) == 0 {
+		fmt.Fprintln(stdout, "no session state key was written since then: the state is unchanged")
+	}
+	for _, r := range restored {
+		fmt.Fprintf(stdout, "restores %s\n", r)
+	}
+	for _, k := range removed {
+		fmt.Fprintf(stdout, "removes %s (it had no value then)\n", k)
+	}
+	fmt.Fprintln(stdout, "app: and user: state is not rewound")
 	return nil
 }

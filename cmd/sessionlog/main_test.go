@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -559,4 +560,210 @@ func TestVerifyAndSalvageDamage(t *testing.T) {
 	r = sessionlog(t, "", "salvage", "-dir", dir)
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, "-o is required")
+}
+
+// makeRewindStore writes a store with one session "chat/ada/c1", created
+// with {"topic": "weather", "app:v": 1}, then three invocations of one
+// event each:
+//
+//	1 inv-1: draft = "a", topic = "news"
+//	2 inv-2: draft = "b", extra = true, user:seen = 2
+//	3 inv-3: draft = "c"
+func makeRewindStore(t *testing.T) (string, service.SessionKey) {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "store")
+	store, err := filestore.Open(ctx, dir, filestore.Options{})
+	require.NoError(t, err)
+	svc, err := service.New(ctx, service.Options{Store: store})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, svc.Close()) }()
+	key := service.SessionKey{AppName: "chat", UserID: "ada", SessionID: "c1"}
+	sess, err := svc.Create(ctx, key, map[string]any{"topic": "weather", "app:v": 1})
+	require.NoError(t, err)
+	for i, delta := range []map[string]any{
+		{"draft": "a", "topic": "news"},
+		{"draft": "b", "extra": true, "user:seen": 2},
+		{"draft": "c"},
+	} {
+		_, err := svc.AppendEvent(ctx, sess, &service.Event{ID: fmt.Sprintf("e%d", i+1), InvocationID: fmt.Sprintf("inv-%d", i+1),
+			Author: "agent", Actions: service.EventActions{StateDelta: delta}})
+		require.NoError(t, err)
+	}
+	return dir, key
+}
+
+// reopen reads the session from the store in dir, opened anew.
+func reopen(t *testing.T, dir string, key service.SessionKey) *service.Session {
+	t.Helper()
+	ctx := context.Background()
+	store, err := filestore.Open(ctx, dir, filestore.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer store.Close()
+	svc, err := service.New(ctx, service.Options{Store: store})
+	require.NoError(t, err)
+	sess, err := svc.Get(ctx, key, service.GetOptions{})
+	require.NoError(t, err)
+	return sess
+}
+
+// CONTRACT T2: rewind appends one rewind event, by invocation or by
+// version; the state read from the reopened store is the state at the
+// point, app: and user: keys aside, and no event is deleted.
+func TestRewind(t *testing.T) {
+	t.Run("-before an invocation", func(t *testing.T) {
+		dir, key := makeRewindStore(t)
+		r := sessionlog(t, "", "rewind", "-dir", dir, "-app", "chat", "-user", "ada", "-session", "c1", "-before", "inv-2")
+		require.Equal(t, 0, r.code, r.stderr)
+		for _, want := range []string{
+			`rewound session "chat"/"ada"/"c1" to just before invocation "inv-2"`,
+			"sequence number 4",
+			"no event was deleted",
+			`restores draft = "a"`,
+			"removes extra (it had no value then)",
+			"app: and user: state is not rewound",
+		} {
+			require.Contains(t, r.stdout, want)
+		}
+		require.NotContains(t, r.stdout, "topic", "a key not written after the point is untouched")
+		require.NotContains(t, r.stdout, "user:seen")
+		require.NotContains(t, r.stdout, "service.", "plain words, no Go type names")
+
+		sess := reopen(t, dir, key)
+		require.Len(t, sess.Events, 4)
+		require.Equal(t, uint64(4), sess.Version)
+		rw := sess.Events[3]
+		require.Equal(t, "inv-2", rw.Actions.RewindBeforeInvocationID)
+		require.Contains(t, r.stdout, fmt.Sprintf("the rewind is event %q", rw.ID))
+		require.Equal(t, map[string]any{"topic": "news", "draft": "a", "app:v": 1, "user:seen": 2}, sess.State)
+	})
+
+	t.Run("-version", func(t *testing.T) {
+		dir, key := makeRewindStore(t)
+		r := sessionlog(t, "", "rewind", "-dir", dir, "-app", "chat", "-user", "ada", "-session", "c1", "-version", "0")
+		require.Equal(t, 0, r.code, r.stderr)
+		for _, want := range []string{
+			`to just before invocation "inv-1" (just after version 0)`,
+			"sequence number 4",
+			`restores topic = "weather"`, // set at creation: it keeps its creation value
+			"removes draft",
+			"removes extra",
+		} {
+			require.Contains(t, r.stdout, want)
+		}
+		sess := reopen(t, dir, key)
+		require.Len(t, sess.Events, 4)
+		require.Equal(t, "inv-1", sess.Events[3].Actions.RewindBeforeInvocationID)
+		require.Equal(t, map[string]any{"topic": "weather", "app:v": 1, "user:seen": 2}, sess.State)
+	})
+
+	t.Run("usage errors and failures name the problem and write nothing", func(t *testing.T) {
+		dir, _ := makeRewindStore(t)
+		before := logBytes(t, dir)
+		sess := []string{"-dir", dir, "-app", "chat", "-user", "ada", "-session", "c1"}
+		cases := []struct {
+			name string
+			args []string
+			code int
+			want []string
+		}{
+			{"no session", []string{"-dir", dir, "-before", "inv-1"}, 2, []string{"-app, -user and -session are required"}},
+			{"no point", sess, 2, []string{"name the point to rewind to", "-before INVOCATION", "-version N"}},
+			{"both points", append(slices.Clone(sess), "-before", "inv-1", "-version", "1"), 2, []string{"-before and -version both name the point", "give one"}},
+			{"a version that is not a number", append(slices.Clone(sess), "-version", "two"), 2, []string{`"two" is not a version`}},
+			{"an unknown session", []string{"-dir", dir, "-app", "chat", "-user", "ada", "-session", "nope", "-before", "inv-1"}, 1,
+				[]string{`session "chat"/"ada"/"nope"`, "not found", "check -app, -user and -session"}},
+			{"an unknown invocation", append(slices.Clone(sess), "-before", "inv-9"), 1, []string{`"inv-9"`, "check -before"}},
+			{"a version at the session's", append(slices.Clone(sess), "-version", "3"), 1, []string{"check -version"}},
+			{"a missing directory", []string{"-dir", filepath.Join(t.TempDir(), "no"), "-app", "a", "-user", "u", "-session", "s", "-version", "0"}, 1,
+				[]string{"does not exist: check -dir"}},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := sessionlog(t, "", append([]string{"rewind"}, c.args...)...)
+				require.Equal(t, c.code, r.code, "stderr: %s", r.stderr)
+				for _, want := range c.want {
+					require.Contains(t, r.stderr, want)
+				}
+				require.Empty(t, r.stdout)
+			})
+		}
+		require.Equal(t, before, logBytes(t, dir), "a failed rewind changed the log")
+	})
+
+	t.Run("a directory in use is refused", func(t *testing.T) {
+		dir, _ := makeRewindStore(t)
+		store, err := filestore.Open(context.Background(), dir, filestore.Options{})
+		require.NoError(t, err)
+		defer store.Close()
+		r := sessionlog(t, "", "rewind", "-dir", dir, "-app", "chat", "-user", "ada", "-session", "c1", "-version", "1")
+		require.Equal(t, 1, r.code)
+		require.Contains(t, r.stderr, "locked")
+	})
+}
+
+// CONTRACT T1: export -version writes the session as it stood after that
+// version: its events up to it and its state then.
+func TestExportVersion(t *testing.T) {
+	dir, key := makeRewindStore(t)
+	one := []string{"export", "-dir", dir, "-app", "chat", "-user", "ada", "-session", "c1"}
+
+	t.Run("an ADK session document", func(t *testing.T) {
+		for v, want := range []map[string]any{
+			// The file store serves app: and user: state as it was too.
+			{"topic": "weather", "app:v": 1},
+			{"topic": "news", "draft": "a", "app:v": 1},
+			{"topic": "news", "draft": "b", "extra": true, "app:v": 1, "user:seen": 2},
+		} {
+			r := sessionlog(t, "", append(slices.Clone(one), "-version", fmt.Sprint(v))...)
+			require.Equal(t, 0, r.code, r.stderr)
+			sess, err := adkjson.Unmarshal([]byte(r.stdout))
+			require.NoError(t, err)
+			require.Equal(t, key, sess.Key())
+			require.Len(t, sess.Events, v, "version %d", v)
+			for i, ev := range sess.Events {
+				require.Equal(t, fmt.Sprintf("e%d", i+1), ev.ID)
+			}
+			require.Equal(t, want, sess.State, "version %d", v)
+		}
+	})
+
+	t.Run("records", func(t *testing.T) {
+		r := sessionlog(t, "", append(slices.Clone(one), "-format", "records", "-version", "2")...)
+		require.Equal(t, 0, r.code, r.stderr)
+		recs := decodeLines(t, r.stdout)
+		require.Len(t, recs, 3)
+		require.Equal(t, eventlog.KindSessionCreated, recs[0].Kind)
+		for i, rec := range recs[1:] {
+			require.Equal(t, uint64(i+1), rec.Seq)
+			require.Equal(t, fmt.Sprintf("e%d", i+1), rec.Event.ID)
+		}
+	})
+
+	t.Run("the last version is the whole session", func(t *testing.T) {
+		whole := sessionlog(t, "", one...)
+		at := sessionlog(t, "", append(slices.Clone(one), "-version", "3")...)
+		require.Equal(t, 0, at.code, at.stderr)
+		require.Equal(t, whole.stdout, at.stdout)
+	})
+
+	t.Run("a version beyond the session's fails and writes nothing", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out.json")
+		for _, format := range []string{"go", "records"} {
+			r := sessionlog(t, "", append(slices.Clone(one), "-format", format, "-version", "4", "-o", out)...)
+			require.Equal(t, 1, r.code)
+			require.Contains(t, r.stderr, "-version 4")
+			require.Contains(t, r.stderr, "beyond the session's version 3")
+			require.NoFileExists(t, out)
+		}
+	})
+
+	t.Run("-version without a session is a usage error", func(t *testing.T) {
+		r := sessionlog(t, "", "export", "-dir", dir, "-version", "1")
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, "-version exports one session")
+		r = sessionlog(t, "", append(slices.Clone(one), "-version", "-1")...)
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, `"-1" is not a version`)
+	})
 }

@@ -1,6 +1,7 @@
 package servicetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -177,6 +178,43 @@ func (s suite) t2(t *testing.T) {
 		require.Equal(t, ids([]*service.Event{e1}), ids(got.Events))
 
 		require.Len(t, h.get(k).Events, 5, "without the option every event comes")
+	})
+
+	t.Run("ListEvents with SkipRewound pages through the events no rewind annulled", func(t *testing.T) {
+		// CONTRACT T2 E1
+		t.Parallel()
+		h := s.open(t)
+		k := key("app", "u", "s")
+		sess := h.create(k, nil)
+		var want []*service.Event
+		want = append(want, h.appendEvent(sess, invDelta("inv1", map[string]any{"a": 1})))
+		h.appendEvent(sess, invDelta("inv2", map[string]any{"a": 2}))
+		h.appendEvent(sess, invDelta("inv2", map[string]any{"b": 2}))
+		_, err := h.svc.Rewind(h.ctx, k, "inv2", service.RewindOptions{})
+		require.NoError(t, err)
+		sess = h.get(k)
+		for i := range 4 {
+			want = append(want, h.appendEvent(sess, invDelta(fmt.Sprint("inv", 3+i), map[string]any{"c": i})))
+		}
+		for _, size := range []int{1, 2, 3, 5, 100} {
+			var got []*service.Event
+			tok := ""
+			for pages := 0; ; pages++ {
+				require.Less(t, pages, 10, "the listing never ends")
+				page, err := h.svc.ListEvents(h.ctx, k, service.ListEventsOptions{PageSize: size, PageToken: tok, SkipRewound: true})
+				require.NoError(t, err)
+				require.LessOrEqual(t, len(page.Events), size)
+				got = append(got, page.Events...)
+				if tok = page.NextPageToken; tok == "" {
+					break
+				}
+				require.NotEmpty(t, page.Events, "a page before the last is not empty")
+			}
+			require.Equal(t, ids(want), ids(got), "page size %d", size)
+		}
+		all, err := h.svc.ListEvents(h.ctx, k, service.ListEventsOptions{PageSize: 100})
+		require.NoError(t, err)
+		require.Len(t, all.Events, 8, "without SkipRewound every event is listed")
 	})
 
 	t.Run("a rewind of a rewind", func(t *testing.T) {
