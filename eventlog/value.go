@@ -113,24 +113,22 @@ func NormalizeValue(v any) (any, error) {
 // every key of m (nil for nil). An error names field and the path to the
 // problem.
 func NormalizeMap(field string, m map[string]any) (map[string]any, error) {
-	if m == nil {
-		return nil, nil
-	}
-	out, err := normalizeMap(m, 0, false)
-	if err != nil {
-		return nil, err.invalid(field)
-	}
-	return out, nil
+	return normalizeField(field, m, false)
 }
 
 // NormalizeState is [NormalizeMap] for state or a state delta as a store
 // keeps it: without its temp: keys, whose values are neither checked nor
 // copied, because they never reach a store.
 func NormalizeState(field string, m map[string]any) (map[string]any, error) {
+	return normalizeField(field, m, true)
+}
+
+// normalizeField is NormalizeMap, leaving temp: keys out when dropTemp.
+func normalizeField(field string, m map[string]any, dropTemp bool) (map[string]any, error) {
 	if m == nil {
 		return nil, nil
 	}
-	out, err := normalizeMap(m, 0, true)
+	out, err := normalizeMap(m, 0, dropTemp)
 	if err != nil {
 		return nil, err.invalid(field)
 	}

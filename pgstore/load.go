@@ -112,7 +112,7 @@ func (l loaded) asOf(v eventlog.View, records []*eventlog.Record, opts eventlog.
 	}
 	st := projection.FoldSession(l.creation, records[:*opts.AsOf])
 	for k := range v.State {
-		if !strings.HasPrefix(k, eventlog.AppPrefix) && !strings.HasPrefix(k, eventlog.UserPrefix) {
+		if projection.IsOwn(k) { // replaced by the state as of then
 			delete(v.State, k)
 		}
 	}

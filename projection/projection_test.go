@@ -550,3 +550,15 @@ func TestMergedReturnsDeepCopies(t *testing.T) {
 		assert.Equal(t, map[string]any{"app:a": 1, "x": 1}, a.Merged(pjKey("app", "other", "s"), map[string]any{"x": 1}))
 	})
 }
+
+func TestIsOwn(t *testing.T) {
+	// CONTRACT C2: the prefix decides a key's scope.
+	for key, own := range map[string]bool{
+		"k": true, "": true, "apps:x": true, "App:x": true, "x:app:": true,
+		"app:k": false, "user:k": false, "temp:k": false, "app:": false,
+	} {
+		if got := projection.IsOwn(key); got != own {
+			t.Errorf("IsOwn(%q) = %v, want %v", key, got, own)
+		}
+	}
+}

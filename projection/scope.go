@@ -67,6 +67,13 @@ func scopeOf(key string) (where, string) {
 	return inSession, key
 }
 
+// IsOwn reports whether a state key is the session's own: it has none of
+// the app:, user: and temp: prefixes.
+func IsOwn(key string) bool {
+	in, _ := scopeOf(key)
+	return in == inSession
+}
+
 // set writes v at key in m, or deletes key when v is [Removed].
 func set(m map[string]any, key string, v any) {
 	if IsRemoved(v) {

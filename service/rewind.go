@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/projection"
 )
 
 // RewindAuthor is the Author of the events Rewind and RewindToVersion
@@ -60,11 +60,8 @@ func (s *Service) Rewind(ctx context.Context, key SessionKey, beforeInvocationID
 		return nil, fmt.Errorf("rewind session: %w", invalid("beforeInvocationId", "is empty"))
 	}
 	return s.rewind(ctx, key, opts, func(events []*Event) (uint64, string, error) {
-		i := slices.IndexFunc(events, func(e *Event) bool { return e.InvocationID == beforeInvocationID })
-		if i < 0 {
-			return 0, "", invalid("beforeInvocationId", "%q names no invocation of session %s", beforeInvocationID, key)
-		}
-		return uint64(i), beforeInvocationID, nil // events[i] has sequence number i+1
+		version, err := invocationStart(events, "beforeInvocationId", beforeInvocationID, key)
+		return version, beforeInvocationID, err
 	})
 }
 
@@ -86,7 +83,7 @@ func (s *Service) RewindToVersion(ctx context.Context, key SessionKey, version u
 		if inv == "" {
 			return 0, "", invalid("version", "%d: the event after it (%q) has no invocation ID to rewind to", version, events[version].ID)
 		}
-		if first := slices.IndexFunc(events, func(e *Event) bool { return e.InvocationID == inv }); uint64(first) < version {
+		if first, _ := invocationStart(events, "version", inv, key); first < version {
 			return 0, "", invalid("version", "%d is inside invocation %q, which began after version %d", version, inv, first)
 		}
 		return version, inv, nil
@@ -125,7 +122,7 @@ func (s *Service) rewind(ctx context.Context, key SessionKey, opts RewindOptions
 	if past.Created == cur.Created { // else the append below finds the session gone
 		for _, e := range cur.Events[point:] {
 			for k := range e.Actions.StateDelta {
-				if !sessionScoped(k) {
+				if !projection.IsOwn(k) {
 					continue
 				}
 				if v, ok := past.State[k]; ok {
@@ -164,9 +161,14 @@ func (s *Service) rewind(ctx context.Context, key SessionKey, opts RewindOptions
 	return res.Record.Event, nil
 }
 
-// sessionScoped reports whether a state key belongs to the session itself,
-// not to its app or user, and is stored (not temp:).
-func sessionScoped(k string) bool {
-	return !strings.HasPrefix(k, eventlog.AppPrefix) && !strings.HasPrefix(k, eventlog.UserPrefix) &&
-		!strings.HasPrefix(k, eventlog.TempPrefix)
+// invocationStart returns the version just before the first of events
+// (a session's events, events[i] at sequence number i+1) whose invocation
+// is id: the point a rewind to that invocation, or a Get before it, names.
+// An invocation no event carries is ErrInvalidArgument naming field.
+func invocationStart(events []*Event, field, id string, key SessionKey) (uint64, error) {
+	i := slices.IndexFunc(events, func(e *Event) bool { return e.InvocationID == id })
+	if i < 0 {
+		return 0, invalid(field, "%q names no invocation of session %s", id, key)
+	}
+	return uint64(i), nil
 }

@@ -48,7 +48,6 @@ import (
 	"fmt"
 	"iter"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -344,11 +343,10 @@ func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Se
 		if err != nil {
 			return nil, fmt.Errorf("get session: %w", err)
 		}
-		i := slices.IndexFunc(all.Events, func(e *eventlog.Event) bool { return e.InvocationID == opts.BeforeInvocation })
-		if i < 0 {
-			return nil, fmt.Errorf("get session: %w", invalid("beforeInvocation", "%q names no invocation of session %s", opts.BeforeInvocation, key))
+		version, err := invocationStart(all.Events, "beforeInvocation", opts.BeforeInvocation, key)
+		if err != nil {
+			return nil, fmt.Errorf("get session: %w", err)
 		}
-		version := uint64(i) // events[i] has sequence number i+1
 		lo.AsOf = &version
 		v, err := s.store.Load(ctx, key, lo)
 		if err != nil {
