@@ -61,6 +61,18 @@ type Store interface {
 	// [CheckRecord] reports the records no store accepts; call it first.
 	Append(ctx context.Context, rec *Record) (AppendResult, error)
 
+	// AppendBatch appends recs, a new session's creation record followed
+	// by events of that session (a fork's copy of another session), as
+	// one atomic step: the session exists with every record or not at
+	// all, to concurrent readers and after a crash alike. The records
+	// take positions in their order, the events sequence numbers 1, 2,
+	// 3, ...; the store takes ownership of them as Append does. The
+	// session must not exist (ErrAlreadyExists, nothing written).
+	// [CheckBatch] reports the batches no store accepts; call it first.
+	// The result's Record is the last record as stored and its Durable
+	// is as Append's; State is nil (Load the session to read it).
+	AppendBatch(ctx context.Context, recs []*Record) (AppendResult, error)
+
 	// Load returns one live session's view: its merged state, version,
 	// incarnation, last update time and the events opts selects
 	// ([LoadOptions.Select]); with opts.AsOf, the view of the session as

@@ -107,6 +107,7 @@ func (s suite) run(t *testing.T) {
 		{"V1 values come back as they went in", s.v1},
 		{"T1 a session as it was", s.t1},
 		{"T2 rewind", s.t2},
+		{"T3 fork", s.t3},
 		{"K1 K2 V1 random keys and values come back exact and isolated", s.property},
 	}
 	for _, g := range groups {
