@@ -81,6 +81,7 @@ func run(ctx context.Context, w io.Writer) error {
 	// The user edits their last message: find the invocation it started
 	// and rewind to just before it. ExpectVersion refuses the rewind if
 	// anything was appended since the user looked (ErrStaleSession).
+	edited := sess.Version
 	inv := lastUserMessage(sess.Events).InvocationID
 	rw, err := svc.Rewind(ctx, key, inv, service.RewindOptions{ExpectVersion: &sess.Version})
 	if err != nil {
@@ -134,8 +135,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	// And the session as it stood before the edit can still be read.
-	before := uint64(4)
-	old, err := svc.Get(ctx, key, service.GetOptions{AtVersion: &before})
+	old, err := svc.Get(ctx, key, service.GetOptions{AtVersion: &edited})
 	if err != nil {
 		return err
 	}
