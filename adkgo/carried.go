@@ -31,25 +31,27 @@ const (
 	MetadataKeyRequestedAuthConfigs = "sessionlog:requestedAuthConfigs"
 )
 
-// carriedAction is one action carried in CustomMetadata: get returns its
-// value in an event's actions and whether it is set; set stores a value
-// read from an ADK event, or says why it cannot be that action.
+// carriedAction is one action carried in CustomMetadata: has reports
+// whether an event's actions set it, value gives its value then, and take
+// stores a value read from an ADK event, or says why it cannot be that
+// action. has is apart from value so that the common case, an event
+// without the action, boxes nothing.
 type carriedAction struct {
-	key string
-	get func(*eventlog.EventActions) (any, bool)
-	set func(*eventlog.EventActions, any) error
+	key   string
+	has   func(*eventlog.EventActions) bool
+	value func(*eventlog.EventActions) any
+	take  func(*eventlog.EventActions, any) error
 }
 
 // carriedActions are the actions [ToADK] carries in CustomMetadata. Each
-// set accepts exactly the values its get yields, so an event converts back
-// to itself in either direction.
+// take accepts exactly the values its value yields, so an event converts
+// back to itself in either direction.
 var carriedActions = [...]carriedAction{
 	{
-		key: MetadataKeyRewindBeforeInvocationID,
-		get: func(a *eventlog.EventActions) (any, bool) {
-			return a.RewindBeforeInvocationID, a.RewindBeforeInvocationID != ""
-		},
-		set: func(a *eventlog.EventActions, v any) error {
+		key:   MetadataKeyRewindBeforeInvocationID,
+		has:   func(a *eventlog.EventActions) bool { return a.RewindBeforeInvocationID != "" },
+		value: func(a *eventlog.EventActions) any { return a.RewindBeforeInvocationID },
+		take: func(a *eventlog.EventActions, v any) error {
 			id, ok := v.(string)
 			if !ok || id == "" {
 				return fmt.Errorf("is %s, want a non-empty invocation ID", describe(v))
@@ -59,9 +61,10 @@ var carriedActions = [...]carriedAction{
 		},
 	},
 	{
-		key: MetadataKeyEndOfAgent,
-		get: func(a *eventlog.EventActions) (any, bool) { return true, a.EndOfAgent },
-		set: func(a *eventlog.EventActions, v any) error {
+		key:   MetadataKeyEndOfAgent,
+		has:   func(a *eventlog.EventActions) bool { return a.EndOfAgent },
+		value: func(*eventlog.EventActions) any { return true },
+		take: func(a *eventlog.EventActions, v any) error {
 			if b, ok := v.(bool); !ok || !b {
 				return fmt.Errorf("is %s, want true (leave the key out for false)", describe(v))
 			}
@@ -70,11 +73,10 @@ var carriedActions = [...]carriedAction{
 		},
 	},
 	{
-		key: MetadataKeyRequestedAuthConfigs,
-		get: func(a *eventlog.EventActions) (any, bool) {
-			return a.RequestedAuthConfigs, a.RequestedAuthConfigs != nil
-		},
-		set: func(a *eventlog.EventActions, v any) error {
+		key:   MetadataKeyRequestedAuthConfigs,
+		has:   func(a *eventlog.EventActions) bool { return a.RequestedAuthConfigs != nil },
+		value: func(a *eventlog.EventActions) any { return a.RequestedAuthConfigs },
+		take: func(a *eventlog.EventActions, v any) error {
 			m, ok := v.(map[string]any)
 			if !ok || m == nil {
 				return fmt.Errorf("is %s, want a map[string]any of auth configs by function call ID", describe(v))
@@ -102,16 +104,24 @@ func describe(v any) string {
 	}
 }
 
+// carriesAny reports whether a sets any of carriedActions: their has
+// functions in one test the compiler inlines, which lets toADKInto skip
+// withCarried for nearly every event it converts
+// (TestCarriesAnyAgreesWithTheTable keeps the two in step).
+func carriesAny(a *eventlog.EventActions) bool {
+	return a.RewindBeforeInvocationID != "" || a.EndOfAgent || a.RequestedAuthConfigs != nil
+}
+
 // withCarried returns the CustomMetadata of the ADK event converted from a
 // stored event with metadata meta and actions a: meta with each set
 // carried action under its key, and without the keys of the actions that
-// are not set. It returns meta itself when that changes nothing, so events
-// with none of those actions cost nothing.
+// are not set. It returns meta itself when that changes nothing.
 func withCarried(meta map[string]any, a *eventlog.EventActions) map[string]any {
+	carries := carriesAny(a)
 	var out map[string]any // a copy, made at the first change
 	for i := range carriedActions {
 		c := &carriedActions[i]
-		v, set := c.get(a)
+		set := carries && c.has(a)
 		_, held := meta[c.key]
 		if !set && !held {
 			continue
@@ -121,7 +131,7 @@ func withCarried(meta map[string]any, a *eventlog.EventActions) map[string]any {
 			maps.Copy(out, meta)
 		}
 		if set {
-			out[c.key] = v
+			out[c.key] = c.value(a)
 		} else {
 			delete(out, c.key)
 		}
@@ -150,7 +160,7 @@ func takeCarried(meta map[string]any, a *eventlog.EventActions) (map[string]any,
 		if !held {
 			continue
 		}
-		if err := c.set(a, v); err != nil {
+		if err := c.take(a, v); err != nil {
 			return nil, fmt.Errorf("%w: customMetadata[%q] %v", service.ErrInvalidArgument, c.key, err)
 		}
 		if out == nil {

@@ -151,7 +151,7 @@ func toADKInto(out *session.Event, ev *eventlog.Event) error {
 			CitationMetadata:        ev.CitationMetadata,
 			GroundingMetadata:       ev.GroundingMetadata,
 			UsageMetadata:           ev.UsageMetadata,
-			CustomMetadata:          withCarried(ev.CustomMetadata, &ev.Actions),
+			CustomMetadata:          ev.CustomMetadata,
 			LogprobsResult:          ev.LogprobsResult,
 			InputTranscription:      ev.InputTranscription,
 			OutputTranscription:     ev.OutputTranscription,
@@ -181,6 +181,9 @@ func toADKInto(out *session.Event, ev *eventlog.Event) error {
 			TransferToAgent:   ev.Actions.TransferToAgent,
 			Escalate:          ev.Actions.Escalate,
 		},
+	}
+	if len(ev.CustomMetadata) > 0 || carriesAny(&ev.Actions) {
+		out.CustomMetadata = withCarried(ev.CustomMetadata, &ev.Actions)
 	}
 	if c := ev.Actions.RequestedToolConfirmations; c != nil {
 		out.Actions.RequestedToolConfirmations = make(map[string]toolconfirmation.ToolConfirmation, len(c))

@@ -482,3 +482,20 @@ func TestStoredEventRoundTrip(t *testing.T) {
 		assert.Equal(t, reflect.ValueOf(meta).Pointer(), reflect.ValueOf(adk.CustomMetadata).Pointer())
 	})
 }
+
+// carriesAny is the fast test withCarried makes before it walks the table:
+// it holds exactly when one of the table's actions is set.
+func TestCarriesAnyAgreesWithTheTable(t *testing.T) {
+	assert.False(t, carriesAny(&eventlog.EventActions{StateDelta: map[string]any{"k": 1}, Escalate: true}))
+	require.Len(t, storedCases(), len(carriedActions), "every carried action has a stored case")
+	for _, sc := range storedCases() {
+		t.Run(sc.name, func(t *testing.T) {
+			e := &eventlog.Event{}
+			sc.set(e)
+			assert.True(t, carriesAny(&e.Actions))
+			for _, c := range carriedActions {
+				assert.Equal(t, c.key == sc.key, c.has(&e.Actions), c.key)
+			}
+		})
+	}
+}
