@@ -155,17 +155,27 @@ func (s *Service) get(ctx context.Context, key service.SessionKey, opts service.
 	if err != nil {
 		return nil, fmt.Errorf("adkgo: %w", err)
 	}
+	sess, err := adopt(svc, h)
+	if err != nil {
+		return nil, fmt.Errorf("adkgo: get session %s: %w", key, err)
+	}
+	return &session.GetResponse{Session: sess}, nil
+}
+
+// adopt makes an ADK session of a handle svc returned, its events
+// converted.
+func adopt(svc *service.Service, h *service.Session) (*Session, error) {
 	// One allocation holds every converted event: a long session costs
 	// two allocations rather than one per event.
 	slab := make([]session.Event, len(h.Events))
 	events := make([]*session.Event, len(h.Events))
 	for i, ev := range h.Events {
 		if err := toADKInto(&slab[i], ev); err != nil {
-			return nil, fmt.Errorf("adkgo: get session %s: event %q: %w", key, ev.ID, err)
+			return nil, fmt.Errorf("event %q: %w", ev.ID, err)
 		}
 		events[i] = &slab[i]
 	}
-	return &session.GetResponse{Session: &Session{svc: svc, h: h, events: events}}, nil
+	return &Session{svc: svc, h: h, events: events}, nil
 }
 
 // List returns every session of a user in an app, or of every user when

@@ -153,3 +153,47 @@ func rewound(key service.SessionKey, rw *service.Event, err error) (*session.Eve
 	}
 	return ev, nil
 }
+
+// ForkRequest names a session, the version of it that [Service.Fork]
+// copies, and the new session's key.
+type ForkRequest struct {
+	AppName   string
+	UserID    string
+	SessionID string
+	// AtVersion is the version copied: the session as it stood just after
+	// the event with this sequence number (0: just after its creation).
+	AtVersion uint64
+	// NewAppName, NewUserID and NewSessionID are the new session's key:
+	// an empty NewAppName or NewUserID means the source's, an empty
+	// NewSessionID a generated ID.
+	NewAppName   string
+	NewUserID    string
+	NewSessionID string
+}
+
+// Fork creates a session holding a copy of another as it stood at a
+// version, in one atomic step, and returns it as the ADK's type: the
+// source's creation state and copies of its events up to the version,
+// with new IDs, each naming the event it copies in its CustomMetadata
+// under [service.ForkedFrom]. App: and user: state is not copied: the
+// fork sees the app's and the user's state as they are. The source is not
+// changed. See [service.Service.Fork]. A missing source gives
+// ErrNotFound, a version beyond the source's ErrInvalidArgument, and a
+// session at the new key ErrAlreadyExists, with nothing written.
+func (s *Service) Fork(ctx context.Context, req *ForkRequest) (*session.CreateResponse, error) {
+	if req == nil {
+		return nil, fmt.Errorf("adkgo: fork session: %w: request is nil", service.ErrInvalidArgument)
+	}
+	svc := s.Sessionlog()
+	key := service.SessionKey{AppName: req.AppName, UserID: req.UserID, SessionID: req.SessionID}
+	newKey := service.SessionKey{AppName: req.NewAppName, UserID: req.NewUserID, SessionID: req.NewSessionID}
+	h, err := svc.Fork(ctx, key, req.AtVersion, newKey)
+	if err != nil {
+		return nil, fmt.Errorf("adkgo: %w", err)
+	}
+	sess, err := adopt(svc, h)
+	if err != nil {
+		return nil, fmt.Errorf("adkgo: fork session %s: the fork is stored but cannot be read back: %w", key, err)
+	}
+	return &session.CreateResponse{Session: sess}, nil
+}

@@ -443,3 +443,53 @@ func TestRunnerContinuesAfterRewind(t *testing.T) {
 		}
 	}
 }
+
+// CONTRACT T3: a fork through the adapter is an ADK session holding the
+// source as of a version, with provenance in each copy's CustomMetadata;
+// the source is untouched, the fork takes appends of its own, and a fork
+// that cannot be made writes nothing.
+func TestFork(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, dir string, s *adkgo.Service) {
+		ctx := t.Context()
+		rewindFixture(t, s)
+		before := get(t, s, "u", "s")
+
+		resp, err := s.Fork(ctx, &adkgo.ForkRequest{AppName: "app", UserID: "u", SessionID: "s", AtVersion: 2, NewSessionID: "f"})
+		require.NoError(t, err)
+		forked := resp.Session
+		assert.Equal(t, "f", forked.ID())
+		assert.Equal(t, "u", forked.UserID(), "an empty NewUserID is the source's")
+		assert.Equal(t, map[string]any{"mood": "busy", "step": 2, "draft": "x", "user:seen": true}, stateOf(forked))
+		require.Equal(t, 2, forked.Events().Len())
+		for i, id := range []string{"e1", "e2"} {
+			ev := forked.Events().At(i)
+			assert.NotEqual(t, id, ev.ID, "a copy has a new ID")
+			assert.Equal(t, map[string]any{"appName": "app", "userId": "u", "id": "s", "eventId": id, "seq": i + 1},
+				ev.CustomMetadata[service.ForkedFrom])
+		}
+		assert.NotContains(t, forked.Events().At(1).Actions.StateDelta, "user:seen", "a copy writes no user state")
+
+		require.NoError(t, s.AppendEvent(ctx, forked, &session.Event{ID: "f3", Author: "bot",
+			Actions: session.EventActions{StateDelta: map[string]any{"mood": "forked"}}}))
+		assert.Equal(t, "forked", stateOf(get(t, s, "u", "f"))["mood"])
+		after := get(t, s, "u", "s")
+		assert.Equal(t, stateOf(before), stateOf(after), "the source is untouched")
+		assert.Equal(t, eventIDs(before), eventIDs(after))
+
+		_, err = s.Fork(ctx, &adkgo.ForkRequest{AppName: "app", UserID: "u", SessionID: "s", AtVersion: 1, NewSessionID: "f"})
+		assert.ErrorIs(t, err, service.ErrAlreadyExists)
+		_, err = s.Fork(ctx, &adkgo.ForkRequest{AppName: "app", UserID: "u", SessionID: "s", AtVersion: 4})
+		assert.ErrorIs(t, err, service.ErrInvalidArgument)
+		_, err = s.Fork(ctx, &adkgo.ForkRequest{AppName: "app", UserID: "u", SessionID: "nope"})
+		assert.ErrorIs(t, err, service.ErrNotFound)
+		_, err = s.Fork(ctx, nil)
+		assert.ErrorIs(t, err, service.ErrInvalidArgument)
+		require.NoError(t, s.Sessionlog().Verify(ctx))
+
+		if b.durable {
+			require.NoError(t, s.Sessionlog().Close())
+			reopened := adkgo.New(b.open(t, dir))
+			assert.Equal(t, map[string]any{"mood": "forked", "step": 2, "draft": "x", "user:seen": true}, stateOf(get(t, reopened, "u", "f")))
+		}
+	})
+}
