@@ -21,6 +21,16 @@ type queries struct {
 	insertRecord string
 	// insertAt writes a record at a given position (what a deletion keeps).
 	insertAt string
+	// takePositions takes the next $1 positions under the head's lock and
+	// returns the last; insertEvents writes a new session's events, the
+	// nth at the nth of the positions just taken; setVersion sets its
+	// version and last update; writeStateBack folds state writes at the
+	// position $7 before the last one taken. Together they append a
+	// batch's events (see AppendBatch).
+	takePositions  string
+	insertEvents   string
+	setVersion     string
+	writeStateBack string
 	// writeState folds a record's state writes at the position just taken
 	// (see write_state in the migrations).
 	writeState string
@@ -97,8 +107,14 @@ CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals 
 		appendEvent:   q(`SELECT status, pos, seq, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
 		insertRecord:  q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) VALUES ((SELECT position FROM §.head), $1, $2, $3, $4, $5, $6, $7)`),
 		insertAt:      q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),
-		writeState:    q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head))`),
-		notify:        `SELECT pg_notify($1, $2)`,
+		takePositions: q(`UPDATE §.head SET position = position + $1 RETURNING position`),
+		insertEvents: q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body)
+SELECT (SELECT position FROM §.head) - cardinality($4::bytea[]) + t.seq, 2, $1, $2, $3, t.seq, t.id, t.body
+FROM unnest($4::bytea[], $5::bytea[]) WITH ORDINALITY AS t(id, body, seq)`),
+		setVersion:     q(`UPDATE §.sessions SET version = $4, updated = $5 WHERE ` + key),
+		writeStateBack: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head) - $7)`),
+		writeState:     q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head))`),
+		notify:         `SELECT pg_notify($1, $2)`,
 
 		lockSession: q(`SELECT s.created, r.position, r.seq, r.body FROM §.sessions s
 LEFT JOIN §.records r ON r.kind IN (1, 2) AND r.app = $1 AND r.user_id = $2 AND r.session_id = $3
