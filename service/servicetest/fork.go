@@ -7,6 +7,7 @@ import (
 	"iter"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -135,6 +136,62 @@ func (s suite) t3(t *testing.T) {
 		require.Equal(t, map[string]any{"mine": true}, ownPart(h.get(taken.Key()).State))
 		_, err = h.svc.Get(h.ctx, key("app", "u", "new"), service.GetOptions{})
 		require.ErrorIs(t, err, service.ErrNotFound)
+	})
+
+	t.Run("a batch folds as its records one by one would", func(t *testing.T) {
+		// CONTRACT T3 R1: AppendBatch at the seam, with app:, user: and
+		// removed keys, which a fork never writes but a batch may.
+		t.Parallel()
+		h := s.open(t)
+		other := h.create(key("app", "u", "other"), map[string]any{"app:a": "other", "user:b": "other", "own": 1})
+		k := key("app", "u", "batch")
+		at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		recs := []*eventlog.Record{{Kind: eventlog.KindSessionCreated, Key: k, Time: at, State: map[string]any{"x": 1, "app:a": "created", "gone": true}}}
+		for i, delta := range []map[string]any{
+			{"x": 2, "app:a": "e1", "user:b": "e1"},
+			{"gone": service.Removed, "user:b": "e2", "y": "e2"},
+			{"app:a": service.Removed, "x": 3},
+			{"y": service.Removed, "z": map[string]any{"deep": []any{1, "two"}}},
+		} {
+			recs = append(recs, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Time: at.Add(time.Duration(i+1) * time.Second),
+				Event: &eventlog.Event{ID: fmt.Sprintf("b%d", i+1), Author: "agent", Timestamp: at.Add(time.Duration(i+1) * time.Second),
+					Actions: eventlog.EventActions{StateDelta: delta}}})
+		}
+		require.NoError(t, eventlog.CheckBatch(recs))
+		res, err := h.store.AppendBatch(h.ctx, recs)
+		require.NoError(t, err)
+		require.NoError(t, res.Wait())
+		require.Equal(t, "b4", res.Record.Event.ID, "the result is the batch's last record")
+		for i, rec := range recs[1:] {
+			require.Equal(t, uint64(i+1), rec.Seq)
+			require.Greater(t, rec.Position, recs[i].Position, "the records take positions in their order")
+		}
+		got := h.get(k)
+		require.Equal(t, uint64(4), got.Version)
+		require.Equal(t, normalize(t, map[string]any{"x": 3, "user:b": "e2", "z": map[string]any{"deep": []any{1, "two"}}}), normalize(t, got.State))
+		require.NotContains(t, h.get(other.Key()).State, "app:a", "the batch removed the app's key for everyone")
+		requireSameTime(t, at.Add(4*time.Second), got.LastUpdateTime, "the last event's time")
+		h.verify()
+
+		_, err = h.store.AppendBatch(h.ctx, []*eventlog.Record{{Kind: eventlog.KindSessionCreated, Key: k, Time: at}})
+		require.ErrorIs(t, err, eventlog.ErrAlreadyExists)
+		for name, bad := range map[string][]*eventlog.Record{
+			"an empty batch": nil,
+			"no creation first": {{Kind: eventlog.KindEventAppended, Key: k, Event: &eventlog.Event{ID: "e"}}},
+			"another session's event": {{Kind: eventlog.KindSessionCreated, Key: key("app", "u", "n")},
+				{Kind: eventlog.KindEventAppended, Key: k, Event: &eventlog.Event{ID: "e"}}},
+			"one ID twice": {{Kind: eventlog.KindSessionCreated, Key: key("app", "u", "n")},
+				{Kind: eventlog.KindEventAppended, Key: key("app", "u", "n"), Event: &eventlog.Event{ID: "e"}},
+				{Kind: eventlog.KindEventAppended, Key: key("app", "u", "n"), Event: &eventlog.Event{ID: "e"}}},
+			"a wrong sequence number": {{Kind: eventlog.KindSessionCreated, Key: key("app", "u", "n")},
+				{Kind: eventlog.KindEventAppended, Key: key("app", "u", "n"), Seq: 2, Event: &eventlog.Event{ID: "e"}}},
+			"a preset position": {{Kind: eventlog.KindSessionCreated, Key: key("app", "u", "n"), Position: 1000}},
+		} {
+			_, err := h.store.AppendBatch(h.ctx, bad)
+			require.ErrorIs(t, err, eventlog.ErrInvalidArgument, name)
+		}
+		_, err = h.svc.Get(h.ctx, key("app", "u", "n"), service.GetOptions{})
+		require.ErrorIs(t, err, service.ErrNotFound, "no refused batch wrote anything")
 	})
 
 	t.Run("readers see a fork whole or not at all", func(t *testing.T) {
