@@ -776,6 +776,27 @@ func compact(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, 
 	return nil
 }
 
+// openSession opens the store in dir for writing, and reads the session
+// at key as it is (its last event only); the caller closes the service.
+func openSession(ctx context.Context, dir string, key eventlog.SessionKey) (*service.Service, *service.Session, error) {
+	if err := storeDir(dir, false); err != nil {
+		return nil, nil, err
+	}
+	svc, err := openService(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1})
+	if err != nil {
+		svc.Close()
+		if errors.Is(err, service.ErrNotFound) {
+			err = fmt.Errorf("%w: check -app, -user and -session (sessionlog inspect lists the apps and users)", err)
+		}
+		return nil, nil, err
+	}
+	return svc, sess, nil
+}
+
 func fork(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
 	var key eventlog.SessionKey
 	fs.StringVar(&key.AppName, "app", "", "the source session's `app` name (required)")
@@ -792,21 +813,11 @@ func fork(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, std
 	if key.AppName == "" || key.UserID == "" || key.SessionID == "" {
 		return fmt.Errorf("%w: -app, -user and -session are required: they name the session to fork", errUsage)
 	}
-	if err := storeDir(dir, false); err != nil {
-		return err
-	}
-	svc, err := openService(ctx, dir)
+	svc, src, err := openSession(ctx, dir, key)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	src, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1})
-	if errors.Is(err, service.ErrNotFound) {
-		return fmt.Errorf("%w: check -app, -user and -session (sessionlog inspect lists the apps and users)", err)
-	}
-	if err != nil {
-		return err
-	}
 	at := src.Version
 	if *version != nil {
 		at = **version
@@ -848,21 +859,11 @@ func rewind(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 	case *before == "" && *version == nil:
 		return fmt.Errorf("%w: name the point to rewind to: -before INVOCATION (an invocation ID of the session's events) or -version N", errUsage)
 	}
-	if err := storeDir(dir, false); err != nil {
-		return err
-	}
-	svc, err := openService(ctx, dir)
+	svc, sess, err := openSession(ctx, dir, key)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	sess, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1})
-	if errors.Is(err, service.ErrNotFound) {
-		return fmt.Errorf("%w: check -app, -user and -session (sessionlog inspect lists the apps and users)", err)
-	}
-	if err != nil {
-		return err
-	}
 	// The command holds the store's lock, so nothing appends in between;
 	// the expected version also gives the rewind's sequence number.
 	opts := service.RewindOptions{ExpectVersion: &sess.Version}
