@@ -176,7 +176,7 @@ func (s suite) t3(t *testing.T) {
 		_, err = h.store.AppendBatch(h.ctx, []*eventlog.Record{{Kind: eventlog.KindSessionCreated, Key: k, Time: at}})
 		require.ErrorIs(t, err, eventlog.ErrAlreadyExists)
 		for name, bad := range map[string][]*eventlog.Record{
-			"an empty batch": nil,
+			"an empty batch":    nil,
 			"no creation first": {{Kind: eventlog.KindEventAppended, Key: k, Event: &eventlog.Event{ID: "e"}}},
 			"another session's event": {{Kind: eventlog.KindSessionCreated, Key: key("app", "u", "n")},
 				{Kind: eventlog.KindEventAppended, Key: k, Event: &eventlog.Event{ID: "e"}}},
