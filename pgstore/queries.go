@@ -65,6 +65,11 @@ type queries struct {
 	// with their merged state, and the app's state once.
 	listApp  string
 	listUser string
+	// recentApp and recentUser are listApp and listUser in recent-first
+	// order, after the session ($2, $3) last updated at the last
+	// parameter ($5 of recentApp, $6 of recentUser).
+	recentApp  string
+	recentUser string
 }
 
 // mergedState is the SQL of a session's merged state, as rows (key,
@@ -73,6 +78,16 @@ type queries struct {
 const mergedState = `SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = $2 AND session_id = $3
 	UNION ALL SELECT 'app:'::bytea || key, value FROM §.app_state WHERE app = $1
 	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = $2`
+
+// afterRecent and recentOrder page sessions the most recent first: after
+// the session ($2, $3) last updated at $T ("~", after every time, starts
+// at the beginning). No index keeps that order (see migration 4): the
+// statement sorts the user's sessions, or the app's, that come after the
+// page's start, keeping the page's few.
+const (
+	afterRecent = ` AND updated COLLATE "C" <= $T AND (updated COLLATE "C" < $T OR (user_id, session_id) > ($2, $3))`
+	recentOrder = `updated COLLATE "C" DESC, user_id, session_id`
+)
 
 func newQueries(schema string) queries {
 	q := func(s string) string { return strings.ReplaceAll(s, "§", schema) }
@@ -86,15 +101,15 @@ FROM (SELECT (SELECT position FROM §.head) AS head, ` + guard + ` AS guard) h
 LEFT JOIN LATERAL (SELECT position, seq, body FROM §.records WHERE position > $1` + where + ` ORDER BY position LIMIT $2) r ON true
 ORDER BY r.position`)
 	}
-	list := func(where string) string {
+	list := func(where, order string) string {
 		return q(`SELECT NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text,
 	array_agg('app:'::bytea || key), array_agg(value)
 FROM §.app_state WHERE app = $1
 UNION ALL
 SELECT p.user_id, p.session_id, p.created, p.version, p.updated, st.keys, st.vals
 FROM (SELECT user_id, session_id, created, version, updated FROM §.sessions
-	WHERE app = $1` + where + ` AND (user_id, session_id) > ($2, $3)
-	ORDER BY user_id, session_id LIMIT $4) p
+	WHERE app = $1` + where + `
+	ORDER BY ` + order + ` LIMIT $4) p
 CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals FROM (
 	SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = p.user_id AND session_id = p.session_id
 	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = p.user_id) m) st`)
@@ -151,7 +166,11 @@ SELECT NULL, NULL, NULL, NULL, NULL, r.position, r.seq, r.body
 FROM §.sessions s
 JOIN §.records r ON r.position = s.created
 WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + ` AND $7`),
-		listApp:  list(""),
-		listUser: list(" AND user_id = $5"),
+		listApp:  list(" AND (user_id, session_id) > ($2, $3)", "user_id, session_id"),
+		listUser: list(" AND user_id = $5 AND (user_id, session_id) > ($2, $3)", "user_id, session_id"),
+		// The text of a last update time sorts as the time (sortableTime),
+		// byte by byte: the C collation, as the indexes have it.
+		recentApp:  list(strings.ReplaceAll(afterRecent, "$T", "$5"), recentOrder),
+		recentUser: list(" AND user_id = $5"+strings.ReplaceAll(afterRecent, "$T", "$6"), recentOrder),
 	}
 }

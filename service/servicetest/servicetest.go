@@ -84,6 +84,7 @@ func (s suite) run(t *testing.T) {
 		{"G3 app and user state are read live", s.g3},
 		{"G4 returned sessions belong to the caller", s.g4},
 		{"L1 L2 listing and paging", s.l1l2},
+		{"L1 L2 recent first", s.l3},
 		{"D1 delete is idempotent", s.d1},
 		{"D2 a deleted session is gone", s.d2},
 		{"D3 delete frees the session and keeps shared state", s.d3},
