@@ -25,9 +25,20 @@ import (
 // runtime writes them: a tool confirmation as a {"hint", "confirmed",
 // "payload"} map, and a requested input's response schema as its JSON text.
 //
-// The result holds ev's own maps, slices and pointers, not copies; the
-// service copies what it stores. A nil ev, and a response schema that does
-// not survive its own JSON encoding, give ErrInvalidArgument.
+// The keys of CustomMetadata that carry the actions the Go ADK's event has
+// no field for ([MetadataKeyRewindBeforeInvocationID],
+// [MetadataKeyEndOfAgent], [MetadataKeyRequestedAuthConfigs]) are moved
+// into those actions and left out of the result's CustomMetadata, which is
+// nil when nothing else is left in it. So an ADK event that carries
+// [MetadataKeyRewindBeforeInvocationID] appends as a rewind marker: reads
+// that leave out rewound events honour it, but its state delta is only
+// what ev holds ([Service.Rewind] computes the restoring delta).
+//
+// The result holds ev's own maps, slices and pointers, not copies (but for
+// CustomMetadata when it holds one of those keys); the service copies what
+// it stores. A nil ev, a value under one of those keys of another kind than
+// ToADK writes, and a response schema that does not survive its own JSON
+// encoding, give ErrInvalidArgument.
 func FromADK(ev *session.Event) (*eventlog.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("%w: event is nil", service.ErrInvalidArgument)
@@ -55,7 +66,6 @@ func FromADK(ev *session.Event) (*eventlog.Event, error) {
 		InputTranscription:      r.InputTranscription,
 		OutputTranscription:     r.OutputTranscription,
 		SessionResumptionHandle: r.SessionResumptionHandle,
-		CustomMetadata:          r.CustomMetadata,
 		LongRunningToolIDs:      ev.LongRunningToolIDs,
 		IsolationScope:          ev.IsolationScope,
 		Routes:                  ev.Routes,
@@ -68,6 +78,11 @@ func FromADK(ev *session.Event) (*eventlog.Event, error) {
 			SkipSummarization: ev.Actions.SkipSummarization,
 		},
 	}
+	meta, err := takeCarried(r.CustomMetadata, &out.Actions)
+	if err != nil {
+		return nil, err
+	}
+	out.CustomMetadata = meta
 	if c := ev.Actions.RequestedToolConfirmations; c != nil {
 		out.Actions.RequestedToolConfirmations = make(map[string]any, len(c))
 		for id, tc := range c {
@@ -98,18 +113,24 @@ func FromADK(ev *session.Event) (*eventlog.Event, error) {
 }
 
 // ToADK converts a sessionlog event to the Go ADK's event model, the
-// inverse of [FromADK]. Three fields of eventlog.Event have no place in the
-// Go ADK's event and are left out: Actions.RequestedAuthConfigs,
-// Actions.EndOfAgent and Actions.RewindBeforeInvocationID, which other ADK
-// runtimes write (a rewind's state delta, which restores the state, does
-// come through). Nil content parts
-// are left out too: they carry nothing, and the Go ADK's runner panics on
-// them.
+// inverse of [FromADK]. Every field of eventlog.Event has a place in the
+// result. Three actions that the Go ADK's event has no field for, which
+// other ADK runtimes write and [service.Service.Rewind] appends, are
+// carried in the result's CustomMetadata, each under its own key:
+// Actions.RewindBeforeInvocationID under
+// [MetadataKeyRewindBeforeInvocationID], Actions.EndOfAgent under
+// [MetadataKeyEndOfAgent] and Actions.RequestedAuthConfigs under
+// [MetadataKeyRequestedAuthConfigs]. Those keys mean those actions and
+// nothing else: a stored CustomMetadata entry under one of them (written
+// through the service, not through FromADK) gives way to the action, or is
+// left out when the action is not set. Nil content parts are left out too:
+// they carry nothing, and the Go ADK's runner panics on them.
 //
-// The result holds ev's own maps, slices and pointers, not copies, so treat
-// it as read-only when ev is a stored event. A nil ev, a tool confirmation
-// that is not an object of the ADK's shape, and a response schema that is
-// not a JSON Schema give ErrInvalidArgument.
+// The result holds ev's own maps, slices and pointers, not copies (but for
+// CustomMetadata when one of those actions is set or one of those keys is
+// held), so treat it as read-only when ev is a stored event. A nil ev, a
+// tool confirmation that is not an object of the ADK's shape, and a
+// response schema that is not a JSON Schema give ErrInvalidArgument.
 func ToADK(ev *eventlog.Event) (*session.Event, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("%w: event is nil", service.ErrInvalidArgument)
@@ -160,6 +181,9 @@ func toADKInto(out *session.Event, ev *eventlog.Event) error {
 			TransferToAgent:   ev.Actions.TransferToAgent,
 			Escalate:          ev.Actions.Escalate,
 		},
+	}
+	if len(ev.CustomMetadata) > 0 || carriesAny(&ev.Actions) {
+		out.CustomMetadata = withCarried(ev.CustomMetadata, &ev.Actions)
 	}
 	if c := ev.Actions.RequestedToolConfirmations; c != nil {
 		out.Actions.RequestedToolConfirmations = make(map[string]toolconfirmation.ToolConfirmation, len(c))

@@ -2,7 +2,9 @@ package adkgo
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -315,12 +317,185 @@ func TestConversionErrors(t *testing.T) {
 		assert.Same(t, whole.Content, got.Content, "content without nil parts is the same pointer, not a copy")
 	})
 
-	t.Run("fields the Go ADK has no place for are left out of ToADK", func(t *testing.T) {
-		got, err := ToADK(&eventlog.Event{ID: "e", Actions: eventlog.EventActions{
-			EndOfAgent: true, RequestedAuthConfigs: map[string]any{"c": map[string]any{}},
-			RewindBeforeInvocationID: "inv-1",
-		}})
-		require.NoError(t, err)
-		assert.Equal(t, &session.Event{ID: "e"}, got)
+	cases2 := []struct {
+		name string
+		meta map[string]any
+		key  string
+	}{
+		{"a rewind under its key that is not a string is refused", map[string]any{MetadataKeyRewindBeforeInvocationID: 7}, MetadataKeyRewindBeforeInvocationID},
+		{"an empty rewind invocation ID is refused", map[string]any{MetadataKeyRewindBeforeInvocationID: ""}, MetadataKeyRewindBeforeInvocationID},
+		{"end of agent false is refused (the key is absent for false)", map[string]any{MetadataKeyEndOfAgent: false}, MetadataKeyEndOfAgent},
+		{"end of agent as a string is refused", map[string]any{MetadataKeyEndOfAgent: "true"}, MetadataKeyEndOfAgent},
+		{"auth configs that are not a map are refused", map[string]any{MetadataKeyRequestedAuthConfigs: []any{}}, MetadataKeyRequestedAuthConfigs},
+		{"nil auth configs are refused", map[string]any{MetadataKeyRequestedAuthConfigs: map[string]any(nil)}, MetadataKeyRequestedAuthConfigs},
+	}
+	for _, tc := range cases2 {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := maps.Clone(tc.meta)
+			_, err := FromADK(&session.Event{LLMResponse: model.LLMResponse{CustomMetadata: meta}})
+			require.ErrorIs(t, err, service.ErrInvalidArgument)
+			assert.Contains(t, err.Error(), "customMetadata["+strconv.Quote(tc.key)+"]")
+			assert.Equal(t, tc.meta, meta, "the caller's metadata is not changed")
+		})
+	}
+}
+
+// storedCases set one field each of a stored event that the Go ADK's event
+// has no field for: ToADK carries them in CustomMetadata.
+func storedCases() []struct {
+	name string
+	set  func(*eventlog.Event)
+	key  string
+	want any
+} {
+	auth := map[string]any{"call-1": map[string]any{"authScheme": map[string]any{"type": "oauth2"}}}
+	return []struct {
+		name string
+		set  func(*eventlog.Event)
+		key  string
+		want any
+	}{
+		{"EventActions.RewindBeforeInvocationID", func(e *eventlog.Event) { e.Actions.RewindBeforeInvocationID = "inv-7" }, MetadataKeyRewindBeforeInvocationID, "inv-7"},
+		{"EventActions.EndOfAgent", func(e *eventlog.Event) { e.Actions.EndOfAgent = true }, MetadataKeyEndOfAgent, true},
+		{"EventActions.RequestedAuthConfigs", func(e *eventlog.Event) { e.Actions.RequestedAuthConfigs = auth }, MetadataKeyRequestedAuthConfigs, auth},
+	}
+}
+
+// fullStored is a stored event with every field set: fullEvent converted,
+// plus the actions only the log has a field for.
+func fullStored(t *testing.T) *eventlog.Event {
+	t.Helper()
+	e, err := FromADK(fullEvent())
+	require.NoError(t, err)
+	for _, sc := range storedCases() {
+		sc.set(e)
+	}
+	e.Partial = true // fullEvent leaves it out because it is never stored; it converts all the same
+	return e
+}
+
+// Every field of the stored event survives ToADK and FromADK; the test
+// fails when eventlog.Event gains a field that fullStored does not set.
+// CONTRACT T2: the rewind field reaches the ADK's side and comes back.
+func TestStoredEventRoundTrip(t *testing.T) {
+	t.Run("every field of eventlog.Event and its actions is set in the full event", func(t *testing.T) {
+		e := fullStored(t)
+		for _, v := range []reflect.Value{reflect.ValueOf(*e), reflect.ValueOf(e.Actions)} {
+			for i := range v.NumField() {
+				assert.False(t, v.Field(i).IsZero(), "%s.%s is not set: give it a place in ToADK and FromADK", v.Type().Name(), v.Type().Field(i).Name)
+			}
+		}
 	})
+
+	t.Run("the full stored event survives ToADK and FromADK", func(t *testing.T) {
+		e := fullStored(t)
+		adk, err := ToADK(e)
+		require.NoError(t, err)
+		back, err := FromADK(adk)
+		require.NoError(t, err)
+		assert.Equal(t, e, back)
+	})
+
+	for _, sc := range storedCases() {
+		t.Run(sc.name+" travels in CustomMetadata under its key and comes back", func(t *testing.T) {
+			for _, own := range []map[string]any{nil, {"trace": "abc"}} {
+				e := &eventlog.Event{ID: "e", CustomMetadata: maps.Clone(own)}
+				sc.set(e)
+				adk, err := ToADK(e)
+				require.NoError(t, err)
+				want := maps.Clone(own)
+				if want == nil {
+					want = map[string]any{}
+				}
+				want[sc.key] = sc.want
+				assert.Equal(t, want, adk.CustomMetadata)
+				assert.Equal(t, own, e.CustomMetadata, "the stored event's metadata is not changed")
+
+				back, err := FromADK(adk)
+				require.NoError(t, err)
+				assert.Equal(t, e, back, "FromADK moves the value back into the action and leaves no key behind")
+				assert.Equal(t, want, adk.CustomMetadata, "FromADK does not change the ADK event's metadata")
+			}
+		})
+
+		t.Run(sc.name+" survives the ADK's JSON and eventlog's", func(t *testing.T) {
+			e := &eventlog.Event{ID: "e"}
+			sc.set(e)
+			adk, err := ToADK(e)
+			require.NoError(t, err)
+			b, err := json.Marshal(adk)
+			require.NoError(t, err)
+			var decoded session.Event
+			require.NoError(t, json.Unmarshal(b, &decoded))
+			back, err := FromADK(&decoded)
+			require.NoError(t, err)
+			assert.Equal(t, e, back)
+		})
+	}
+
+	t.Run("an ADK event carrying the keys converts to the actions and back to itself", func(t *testing.T) {
+		ev := &session.Event{ID: "e", LLMResponse: model.LLMResponse{CustomMetadata: map[string]any{
+			MetadataKeyRewindBeforeInvocationID: "inv-2", MetadataKeyEndOfAgent: true, "trace": "abc",
+		}}}
+		stored, err := FromADK(ev)
+		require.NoError(t, err)
+		assert.Equal(t, "inv-2", stored.Actions.RewindBeforeInvocationID)
+		assert.True(t, stored.Actions.EndOfAgent)
+		assert.Equal(t, map[string]any{"trace": "abc"}, stored.CustomMetadata)
+		assert.Equal(t, ev, roundTrip(t, ev))
+
+		only := &session.Event{LLMResponse: model.LLMResponse{CustomMetadata: map[string]any{MetadataKeyEndOfAgent: true}}}
+		stored, err = FromADK(only)
+		require.NoError(t, err)
+		assert.Nil(t, stored.CustomMetadata, "metadata that held only carried keys is stored as none")
+		assert.Equal(t, only, roundTrip(t, only))
+	})
+
+	// The keys are reserved: in an ADK event from ToADK, each one is
+	// present exactly when its action is set, whatever the stored
+	// metadata (written through the service, not FromADK) holds.
+	t.Run("a stored metadata entry under a reserved key gives way to the action", func(t *testing.T) {
+		e := &eventlog.Event{
+			CustomMetadata: map[string]any{MetadataKeyRewindBeforeInvocationID: "theirs", "trace": "abc"},
+			Actions:        eventlog.EventActions{RewindBeforeInvocationID: "inv-1"},
+		}
+		adk, err := ToADK(e)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]any{MetadataKeyRewindBeforeInvocationID: "inv-1", "trace": "abc"}, adk.CustomMetadata)
+		assert.Equal(t, "theirs", e.CustomMetadata[MetadataKeyRewindBeforeInvocationID], "the stored event is not changed")
+	})
+
+	t.Run("a stored metadata entry under a reserved key is left out when the action is not set", func(t *testing.T) {
+		adk, err := ToADK(&eventlog.Event{CustomMetadata: map[string]any{MetadataKeyEndOfAgent: "user data", "trace": "abc"}})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]any{"trace": "abc"}, adk.CustomMetadata)
+
+		adk, err = ToADK(&eventlog.Event{CustomMetadata: map[string]any{MetadataKeyRequestedAuthConfigs: 1}})
+		require.NoError(t, err)
+		assert.Nil(t, adk.CustomMetadata)
+	})
+
+	t.Run("metadata without carried actions or keys is the stored map itself", func(t *testing.T) {
+		meta := map[string]any{"trace": "abc"}
+		adk, err := ToADK(&eventlog.Event{CustomMetadata: meta})
+		require.NoError(t, err)
+		assert.Equal(t, reflect.ValueOf(meta).Pointer(), reflect.ValueOf(adk.CustomMetadata).Pointer())
+	})
+}
+
+// carriesAny is the fast test withCarried makes before it walks the table:
+// it holds exactly when one of the table's actions is set.
+func TestCarriesAnyAgreesWithTheTable(t *testing.T) {
+	assert.False(t, carriesAny(&eventlog.EventActions{StateDelta: map[string]any{"k": 1}, Escalate: true}))
+	require.Len(t, storedCases(), len(carriedActions), "every carried action has a stored case")
+	for _, sc := range storedCases() {
+		t.Run(sc.name, func(t *testing.T) {
+			e := &eventlog.Event{}
+			sc.set(e)
+			assert.True(t, carriesAny(&e.Actions))
+			for _, c := range carriedActions {
+				assert.Equal(t, c.key == sc.key, c.has(&e.Actions), c.key)
+			}
+		})
+	}
 }

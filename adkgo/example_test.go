@@ -41,3 +41,58 @@ func Example() {
 	// handle sees temp:draft = true
 	// stored: user Weather in Oslo? map[city:Oslo]
 }
+
+// A rewind through the adapter: the user takes back the turn that started
+// invocation inv-2. The rewind is one more event, which the ADK sees with
+// the invocation it names in CustomMetadata; the session's state is as it
+// stood before inv-2, and a read can leave the annulled turn out.
+func ExampleService_Rewind() {
+	ctx := context.Background()
+	svc, _ := service.New(ctx, service.Options{})
+	defer svc.Close()
+	sessions := adkgo.New(svc)
+
+	created, _ := sessions.Create(ctx, &session.CreateRequest{AppName: "weather", UserID: "ada", SessionID: "trip-1"})
+	h := created.Session.(*adkgo.Session)
+	for i, city := range []string{"Oslo", "Lima"} {
+		ev := &session.Event{InvocationID: fmt.Sprintf("inv-%d", i+1), Author: "user",
+			Actions: session.EventActions{StateDelta: map[string]any{"city": city}}}
+		ev.Content = genai.NewContentFromText("Weather in "+city+"?", genai.RoleUser)
+		if err := sessions.AppendEvent(ctx, h, ev); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+
+	// ExpectVersion: refuse the rewind if the session moved on since h was
+	// read. EventID: a retry after a timeout stores nothing new.
+	rw, err := sessions.Rewind(ctx, &adkgo.RewindRequest{
+		AppName: "weather", UserID: "ada", SessionID: "trip-1",
+		BeforeInvocationID: "inv-2", EventID: "undo-1", ExpectVersion: new(h.Version()),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("rewind:", rw.Author, rw.CustomMetadata[adkgo.MetadataKeyRewindBeforeInvocationID], rw.Actions.StateDelta)
+
+	now, _ := sessions.Get(ctx, &session.GetRequest{AppName: "weather", UserID: "ada", SessionID: "trip-1"})
+	city, _ := now.Session.State().Get("city")
+	fmt.Println("city now:", city, "events:", now.Session.Events().Len())
+
+	active, _ := sessions.GetAt(ctx, &adkgo.GetAtRequest{AppName: "weather", UserID: "ada", SessionID: "trip-1", SkipRewound: true})
+	for ev := range active.Session.Events().All() {
+		fmt.Println("active:", ev.Content.Parts[0].Text)
+	}
+
+	v := uint64(2)
+	then, _ := sessions.GetAt(ctx, &adkgo.GetAtRequest{AppName: "weather", UserID: "ada", SessionID: "trip-1", AtVersion: &v})
+	city, _ = then.Session.State().Get("city")
+	fmt.Println("city at version 2:", city)
+
+	// Output:
+	// rewind: user inv-2 map[city:Oslo]
+	// city now: Oslo events: 3
+	// active: Weather in Oslo?
+	// city at version 2: Lima
+}

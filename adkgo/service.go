@@ -11,8 +11,16 @@
 // [Service.Sessionlog]: user and app subscriptions, paging, export and
 // import. [ToADK] turns the events those yield into ADK events.
 //
+// Time travel is reached through [Service.GetAt], which reads a session as
+// it stood after any version or just before an invocation, and
+// [Service.Rewind] and [Service.RewindToVersion], which take a session back
+// by appending one event.
+//
 // Events move between the two models without loss: every field of the
-// ADK's session.Event has a place in [eventlog.Event] (see [FromADK]).
+// ADK's session.Event has a place in [eventlog.Event] (see [FromADK]), and
+// the three actions of eventlog.Event that the Go ADK's event has no field
+// for travel in its CustomMetadata under reserved keys (see [ToADK] and
+// [MetadataKeyRewindBeforeInvocationID]).
 //
 // Where the ADK's in-memory service and sessionlog's rules differ, the
 // adapter keeps sessionlog's: creating a session that exists fails with
@@ -41,6 +49,21 @@ import (
 type Service struct {
 	once sync.Once
 	svc  *service.Service
+	opts Options
+}
+
+// Options configure an adapter. The zero value is what [New] uses.
+type Options struct {
+	// SkipRewound makes Get, the read a runner starts each invocation
+	// with, leave out the events that rewinds annulled (see
+	// [Service.Rewind]). The Go ADK builds a model's prompt from every
+	// event of the session it reads and knows nothing of rewinds, so
+	// without this the turns a rewind took back stay in the prompt; the
+	// restored state is there either way. Off, Get returns every event,
+	// as the ADK's own services do. On, Get reads all of a session's
+	// events to find the annulled ones, also when NumRecentEvents asks
+	// for fewer.
+	SkipRewound bool
 }
 
 var _ session.Service = (*Service)(nil)
@@ -51,6 +74,11 @@ var _ session.Service = (*Service)(nil)
 // same sessions.
 func New(svc *service.Service) *Service {
 	return &Service{svc: svc}
+}
+
+// NewWithOptions is [New] with options.
+func NewWithOptions(svc *service.Service, opts Options) *Service {
+	return &Service{svc: svc, opts: opts}
 }
 
 // Sessionlog returns the service the adapter wraps, for what the ADK's
@@ -106,29 +134,48 @@ func (s *Service) Create(ctx context.Context, req *session.CreateRequest) (*sess
 }
 
 // Get returns a session with its events, filtered as the request asks, and
-// its state merged from the live app and user state. A missing session
-// gives ErrNotFound; a negative NumRecentEvents gives ErrInvalidArgument.
+// its state merged from the live app and user state. An adapter made with
+// Options.SkipRewound leaves out the events rewinds annulled. A missing
+// session gives ErrNotFound; a negative NumRecentEvents gives
+// ErrInvalidArgument. [Service.GetAt] reads the session as it stood at a
+// point in its history.
 func (s *Service) Get(ctx context.Context, req *session.GetRequest) (*session.GetResponse, error) {
 	if req == nil {
 		return nil, fmt.Errorf("adkgo: get session: %w: request is nil", service.ErrInvalidArgument)
 	}
-	svc := s.Sessionlog()
 	key := service.SessionKey{AppName: req.AppName, UserID: req.UserID, SessionID: req.SessionID}
-	h, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: req.NumRecentEvents, After: req.After})
+	return s.get(ctx, key, service.GetOptions{NumRecentEvents: req.NumRecentEvents, After: req.After, SkipRewound: s.opts.SkipRewound})
+}
+
+// get reads a session through the service and hands it out as a Session
+// holding its events converted to the ADK's type.
+func (s *Service) get(ctx context.Context, key service.SessionKey, opts service.GetOptions) (*session.GetResponse, error) {
+	svc := s.Sessionlog()
+	h, err := svc.Get(ctx, key, opts)
 	if err != nil {
 		return nil, fmt.Errorf("adkgo: %w", err)
 	}
+	sess, err := adopt(svc, h)
+	if err != nil {
+		return nil, fmt.Errorf("adkgo: get session %s: %w", key, err)
+	}
+	return &session.GetResponse{Session: sess}, nil
+}
+
+// adopt makes an ADK session of a handle svc returned, its events
+// converted.
+func adopt(svc *service.Service, h *service.Session) (*Session, error) {
 	// One allocation holds every converted event: a long session costs
 	// two allocations rather than one per event.
 	slab := make([]session.Event, len(h.Events))
 	events := make([]*session.Event, len(h.Events))
 	for i, ev := range h.Events {
 		if err := toADKInto(&slab[i], ev); err != nil {
-			return nil, fmt.Errorf("adkgo: get session %s: event %q: %w", key, ev.ID, err)
+			return nil, fmt.Errorf("event %q: %w", ev.ID, err)
 		}
 		events[i] = &slab[i]
 	}
-	return &session.GetResponse{Session: &Session{svc: svc, h: h, events: events}}, nil
+	return &Session{svc: svc, h: h, events: events}, nil
 }
 
 // List returns every session of a user in an app, or of every user when

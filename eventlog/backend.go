@@ -38,6 +38,50 @@ func CheckRecord(rec *Record) error {
 	return nil
 }
 
+// CheckBatch reports the batches no store accepts (see
+// [Store.AppendBatch]) as ErrInvalidArgument: an empty batch, a record
+// [CheckRecord] refuses, a first record that is not a KindSessionCreated
+// or a later one that is not a KindEventAppended of the same session, a
+// preset Position, an event Seq other than 0 or its place in the batch
+// (1 for the first event), and two events with one ID.
+func CheckBatch(recs []*Record) error {
+	if len(recs) == 0 {
+		return fmt.Errorf("append batch: %w: the batch is empty", ErrInvalidArgument)
+	}
+	first := recs[0]
+	if err := CheckRecord(first); err != nil {
+		return err
+	}
+	if first.Kind != KindSessionCreated {
+		return fmt.Errorf("append batch: %w: the first record is a %s record, not a creation", ErrInvalidArgument, first.Kind)
+	}
+	ids := make(map[string]struct{}, len(recs)-1)
+	for i, rec := range recs {
+		if i > 0 {
+			if err := CheckRecord(rec); err != nil {
+				return err
+			}
+		}
+		switch {
+		case rec.Position != 0:
+			return fmt.Errorf("append batch: %w: record %d has position %d set; a batch takes the next positions", ErrInvalidArgument, i, rec.Position)
+		case i == 0:
+			continue
+		case rec.Kind != KindEventAppended:
+			return fmt.Errorf("append batch: %w: record %d is a %s record, not an event", ErrInvalidArgument, i, rec.Kind)
+		case rec.Key != first.Key:
+			return fmt.Errorf("append batch: %w: record %d is for session %s, not %s", ErrInvalidArgument, i, rec.Key, first.Key)
+		case rec.Seq != 0 && rec.Seq != uint64(i):
+			return fmt.Errorf("append batch: %w: event %q has sequence number %d at place %d", ErrInvalidArgument, rec.Event.ID, rec.Seq, i)
+		}
+		if _, dup := ids[rec.Event.ID]; dup {
+			return fmt.Errorf("append batch: %w: event ID %q appears twice", ErrInvalidArgument, rec.Event.ID)
+		}
+		ids[rec.Event.ID] = struct{}{}
+	}
+	return nil
+}
+
 // Retained returns what must survive a deleted session (CONTRACT D3): for
 // each of its records, given oldest first (the creation, then its events in
 // sequence order), the app: and user: writes that no later record of the

@@ -26,6 +26,9 @@
 //     state, where the write of the highest position wins; a value that
 //     projection.IsRemoved accepts deletes its key; temp: keys are neither
 //     folded nor stored (the service drops them before Append).
+//   - AppendBatch calls [CheckBatch] first, then stores a new session's
+//     creation and its events as one step that readers, and a crash, see
+//     whole or not at all (a fork).
 //   - A deletion frees the session's records and keeps, at their original
 //     positions, the records [Retained] returns for them.
 //   - Load checks its options with [LoadOptions.Check] and selects events

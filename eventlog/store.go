@@ -61,6 +61,18 @@ type Store interface {
 	// [CheckRecord] reports the records no store accepts; call it first.
 	Append(ctx context.Context, rec *Record) (AppendResult, error)
 
+	// AppendBatch appends recs, a new session's creation record followed
+	// by events of that session (a fork's copy of another session), as
+	// one atomic step: the session exists with every record or not at
+	// all, to concurrent readers and after a crash alike. The records
+	// take positions in their order, the events sequence numbers 1, 2,
+	// 3, ...; the store takes ownership of them as Append does. The
+	// session must not exist (ErrAlreadyExists, nothing written).
+	// [CheckBatch] reports the batches no store accepts; call it first.
+	// The result's Record is the last record as stored and its Durable
+	// is as Append's; State is nil (Load the session to read it).
+	AppendBatch(ctx context.Context, recs []*Record) (AppendResult, error)
+
 	// Load returns one live session's view: its merged state, version,
 	// incarnation, last update time and the events opts selects
 	// ([LoadOptions.Select]); with opts.AsOf, the view of the session as
@@ -70,11 +82,14 @@ type Store interface {
 	Load(ctx context.Context, key SessionKey, opts LoadOptions) (View, error)
 
 	// List returns the views (without events) of the live sessions of
-	// user in app, or of every user in the app when user is empty, ordered
-	// by user ID and then session ID (byte order), starting after the
-	// session opts names, at most opts.Limit of them. An empty app or a
-	// Limit below 1 gives ErrInvalidArgument. Each view is consistent on
-	// its own; the list as a whole need not be one snapshot.
+	// user in app, or of every user in the app when user is empty, in the
+	// order opts.Order names ([ListOptions.Compare]), starting after the
+	// session opts names, at most opts.Limit of them. An empty app, a
+	// Limit below 1 or an unknown Order gives ErrInvalidArgument. Each
+	// view is consistent on its own; the list as a whole need not be one
+	// snapshot. In RecentFirst order, a view is one whose last update is
+	// the one it was placed by: a session updated while it was listed is
+	// left out rather than returned out of order.
 	List(ctx context.Context, app, user string, opts ListOptions) ([]View, error)
 
 	// Read returns at most limit (which must be positive, else
@@ -229,12 +244,78 @@ func (o LoadOptions) Select(events []*Event, timeOrdered bool) []*Event {
 
 // ListOptions page a [Store.List].
 type ListOptions struct {
+	// Order is the order of the views: ByKey (the zero value) or
+	// RecentFirst.
+	Order Order
 	// AfterUser and AfterSession name where the page starts: after the
-	// session (AfterUser, AfterSession) in List's order. Both empty start
-	// at the beginning.
+	// session (AfterUser, AfterSession) in List's order, whose last update
+	// was AfterUpdate in RecentFirst order. All zero start at the
+	// beginning.
 	AfterUser, AfterSession string
+	AfterUpdate             time.Time
 	// Limit is the most views returned; it must be positive.
 	Limit int
+}
+
+// Order is an order of [Store.List].
+type Order uint8
+
+const (
+	// ByKey orders sessions by user ID and then session ID, in byte
+	// order.
+	ByKey Order = iota
+	// RecentFirst orders sessions by last update time, the most recent
+	// first, and sessions updated at the same instant by user ID and then
+	// session ID, in byte order.
+	RecentFirst
+)
+
+// String names the order.
+func (o Order) String() string {
+	switch o {
+	case ByKey:
+		return "by key"
+	case RecentFirst:
+		return "recent first"
+	}
+	return fmt.Sprintf("Order(%d)", uint8(o))
+}
+
+// Check reports the list options no store accepts as ErrInvalidArgument.
+func (o ListOptions) Check() error {
+	switch {
+	case o.Limit <= 0:
+		return fmt.Errorf("%w: limit %d is not positive", ErrInvalidArgument, o.Limit)
+	case o.Order > RecentFirst:
+		return fmt.Errorf("%w: list order %d is not defined", ErrInvalidArgument, uint8(o.Order))
+	}
+	return nil
+}
+
+// Compare orders two sessions, each named by its key and its last update
+// time, as o.Order does: negative when a comes first.
+func (o ListOptions) Compare(a SessionKey, aUpdate time.Time, b SessionKey, bUpdate time.Time) int {
+	if o.Order == RecentFirst {
+		if c := bUpdate.Compare(aUpdate); c != 0 {
+			return c
+		}
+	}
+	if c := strings.Compare(a.UserID, b.UserID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.SessionID, b.SessionID)
+}
+
+// Start reports whether the listing starts at the beginning (no session
+// named to start after).
+func (o ListOptions) Start() bool {
+	return o.AfterUser == "" && o.AfterSession == "" && o.AfterUpdate.IsZero()
+}
+
+// After reports whether the session at key, last updated at update, comes
+// after the one o names, so that a page starting there includes it.
+func (o ListOptions) After(key SessionKey, update time.Time) bool {
+	return o.Start() || o.Compare(SessionKey{UserID: o.AfterUser, SessionID: o.AfterSession}, o.AfterUpdate, key, update) < 0
 }
 
 // View is a live session as a store serves it.

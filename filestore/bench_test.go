@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/filestore"
 	"github.com/sessionlog/sessionlog/service"
+	"github.com/sessionlog/sessionlog/service/servicetest"
 )
 
 var benchTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -138,4 +139,22 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(100_100*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkFork forks a 1,000-event session on a file store whose appends
+// wait for their fsync: one batch, one write and one fsync per fork.
+//
+//	go test -run '^$' -bench Fork -benchtime 100x -count 6 ./filestore/
+func BenchmarkFork(b *testing.B) {
+	ctx := context.Background()
+	store, err := filestore.Open(ctx, b.TempDir(), filestore.Options{Sync: filestore.SyncAlways})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := service.New(ctx, service.Options{Store: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	servicetest.BenchmarkFork(b, svc)
 }

@@ -67,7 +67,7 @@ func compact(ctx context.Context, dir string) (c Compacted, err error) {
 				if err != nil {
 					return err
 				}
-				frame = appendFrame(frame[:0], body, rec.Position)
+				frame = appendFrame(frame[:0], body, rec.Position, false)
 				if _, err := w.Write(frame); err != nil {
 					return err
 				}

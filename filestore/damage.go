@@ -168,17 +168,20 @@ func salvage(ctx context.Context, dir, out string) (Salvaged, error) {
 		}
 		size := int64(len(header))
 		var line []byte
-		for _, e := range a.out {
+		for i, e := range a.out {
 			k := Kept{Position: e.rec.Position, Offset: -1, NewOffset: size}
 			if e.line != nil {
 				k.Offset = e.line.off
-				line = a.data[e.line.off : e.line.off+e.line.n]
+				line = append(line[:0], a.data[e.line.off:e.line.off+e.line.n]...)
+				if line[frameHead-1] == frameMore && !a.continues(i) {
+					line[frameHead-1] = frameEnd // the rest of its batch is not kept: end the batch here
+				}
 			} else {
 				body, err := encode(e.rec)
 				if err != nil {
 					return err
 				}
-				line = appendFrame(line[:0], body, e.rec.Position)
+				line = appendFrame(line[:0], body, e.rec.Position, false)
 			}
 			if _, err := w.Write(line); err != nil {
 				return err
@@ -330,7 +333,7 @@ func (a *analysis) header(path string) (int, error) {
 	if bytes.HasPrefix(a.data, []byte(header)) {
 		return len(header), nil
 	}
-	err := readHeader(bufio.NewReader(bytes.NewReader(a.data)), path)
+	_, err := readHeader(bufio.NewReader(bytes.NewReader(a.data)), path)
 	switch {
 	case err == nil: // the version written another way, such as "01"
 		return bytes.IndexByte(a.data, '\n') + 1, nil
@@ -348,16 +351,24 @@ func (a *analysis) header(path string) (int, error) {
 // scan splits the file after start into whole record lines and damaged
 // stretches. After damage it finds the next whole line: a frame whose
 // length and checksum match the bytes after it. Damage running to the end
-// of the file with no newline in it is a torn last record.
+// of the file with no newline in it is a torn last record, and so are the
+// lines of a batch that the file ends inside. The lines of a batch whose
+// end is damaged are damage too: a batch is kept whole or not at all.
 func (a *analysis) scan(start int) {
 	data := a.data
 	off := start
+	batch := 0 // the lines of an unfinished batch, at the end of a.items
 	for off < len(data) {
-		rec, n, problem := parseLine(data[off:])
+		rec, n, more, problem := parseLine(data[off:])
 		if problem == "" {
 			a.items = append(a.items, item{off: int64(off), n: int64(n), rec: rec})
 			a.report.Records++
 			off += n
+			if more {
+				batch++
+			} else {
+				batch = 0
+			}
 			continue
 		}
 		next := resync(data, off+1)
@@ -365,20 +376,45 @@ func (a *analysis) scan(start int) {
 			a.report.Torn = int64(len(data) - off)
 			break
 		}
+		if batch > 0 {
+			for i := len(a.items) - batch; i < len(a.items); i++ {
+				a.items[i].rec = nil
+				a.items[i].problem = "a line of a batch whose last line is damaged"
+			}
+			a.report.Records -= batch
+			batch = 0
+		}
 		a.items = append(a.items, item{off: int64(off), n: int64(next - off), problem: problem})
 		off = next
 	}
+	if batch > 0 { // the file ends inside a batch: a torn write
+		from := a.items[len(a.items)-batch].off
+		a.items = a.items[:len(a.items)-batch]
+		a.report.Records -= batch
+		a.report.Torn = int64(len(data)) - from
+	}
 	a.report.Size = int64(len(data)) - a.report.Torn
+}
+
+// continues reports whether the entry after a.out[i] is the line that
+// follows a.out[i]'s line in the old file, so that a batch line keeps its
+// mark only when the batch goes on in the salvaged log.
+func (a *analysis) continues(i int) bool {
+	if i+1 >= len(a.out) || a.out[i].line == nil || a.out[i+1].line == nil {
+		return false
+	}
+	l := a.out[i].line
+	return a.out[i+1].line.off == l.off+l.n
 }
 
 // resync returns the offset of the first whole record line at or after
 // from, or len(data) if there is none.
 func resync(data []byte, from int) int {
 	for i := from; i+frameHead < len(data); i++ {
-		if data[i+8] != ' ' || data[i+17] != ' ' || data[i+frameHead] != '{' {
+		if data[i+8] != ' ' || (data[i+17] != frameEnd && data[i+17] != frameMore) || data[i+frameHead] != '{' {
 			continue
 		}
-		if _, _, problem := parseLine(data[i:]); problem == "" {
+		if _, _, _, problem := parseLine(data[i:]); problem == "" {
 			return i
 		}
 	}
@@ -442,6 +478,12 @@ func partial(b []byte) *eventlog.Record {
 
 // Write implements [memstore.Journal.Write]: the analysis only replays.
 func (a *analysis) Write(*eventlog.Record) (func() error, error) {
+	return nil, fmt.Errorf("append: %w", ErrReadOnly)
+}
+
+// WriteBatch implements [memstore.Journal.WriteBatch]: the analysed log
+// is read-only.
+func (a *analysis) WriteBatch([]*eventlog.Record) (func() error, error) {
 	return nil, fmt.Errorf("append: %w", ErrReadOnly)
 }
 

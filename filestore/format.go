@@ -27,12 +27,20 @@ import (
 //
 // JSON never holds a raw newline, so the file is one record per line and
 // reads as JSON lines once the first 18 bytes of each line are cut.
+//
+// Format 2 adds batches: the records of one [eventlog.Store.AppendBatch]
+// are written together, and each but the last has a '+' in place of the
+// space before its JSON. A batch whose last line is missing (a crash cut
+// the write short) is a torn write: the file holds none of it. A store
+// reads both formats; the first batch it writes to a format 1 file
+// rewrites the file's header to format 2 first, so that no older build
+// takes a '+' for damage.
 const (
 	// Magic starts every log file.
 	Magic = "sessionlog-filestore"
 	// Version is the format version this package writes and the newest it
 	// reads.
-	Version = 1
+	Version = 2
 	// LogFile is the name of the log file in a store's directory.
 	LogFile = "records.log"
 	// LockFile is the name of the file a writing store locks.
@@ -41,6 +49,13 @@ const (
 
 // frameHead is the length of a record line before its JSON.
 const frameHead = 18
+
+// The byte before a record's JSON: a space, or, in a batch, '+' on every
+// line but the last.
+const (
+	frameEnd  = ' '
+	frameMore = '+'
+)
 
 var (
 	header   = fmt.Sprintf("%s %d\n", Magic, Version)
@@ -68,8 +83,9 @@ func encode(rec *eventlog.Record) ([]byte, error) {
 }
 
 // appendFrame appends to out the line of a record whose JSON is body (as
-// encode returned it) with its position set to pos.
-func appendFrame(out, body []byte, pos eventlog.Position) []byte {
+// encode returned it) with its position set to pos; more marks a batch's
+// line that is not its last.
+func appendFrame(out, body []byte, pos eventlog.Position, more bool) []byte {
 	var num [20]byte
 	digits := strconv.AppendUint(num[:0], uint64(pos), 10)
 	prefix, rest := posZero[:len(posZero)-2], body[len(posZero)-1:] // `{"position":` and `,...}`
@@ -80,7 +96,11 @@ func appendFrame(out, body []byte, pos eventlog.Position) []byte {
 	out = appendHex(out, uint32(n))
 	out = append(out, ' ')
 	out = appendHex(out, crc)
-	out = append(out, ' ')
+	if more {
+		out = append(out, frameMore)
+	} else {
+		out = append(out, frameEnd)
+	}
 	out = append(out, prefix...)
 	out = append(out, digits...)
 	out = append(out, rest...)
@@ -121,8 +141,11 @@ type Report struct {
 	Size int64
 	// Torn is the length of a torn last record after Size, the remains of
 	// a write a crash cut short; 0 if the file ends with a whole record.
-	// Opening the store for writing cuts it off.
+	// The whole lines of a batch whose last line is missing count as
+	// torn too. Opening the store for writing cuts it off.
 	Torn int64
+	// Format is the format version of the file's header.
+	Format int
 	// Damage lists every damaged stretch of the file, in the file's
 	// order, as [Verify] and [Salvage] find them. Open refuses a damaged
 	// log, so a store's Report has none.
@@ -150,13 +173,17 @@ func scan(path string, fn func(off int64, rec *eventlog.Record) error) (Report, 
 	}
 	size := info.Size()
 	r := bufio.NewReaderSize(f, 1<<20)
-	if err := readHeader(r, path); err != nil {
+	if rep.Format, err = readHeader(r, path); err != nil {
 		return rep, err
 	}
 	off := int64(len(header))
 	var body []byte
+	// batch holds the lines of a batch read so far, which fn sees only
+	// once its last line is read; batchAt is where the batch starts.
+	var batch []scanned
+	batchAt := off
 	for off < size {
-		rec, n, problem := readRecord(r, &body, size-off)
+		rec, n, more, problem := readRecord(r, &body, size-off)
 		if problem != "" {
 			torn, err := tornFrom(f, off, size)
 			if err != nil {
@@ -168,14 +195,34 @@ func scan(path string, fn func(off int64, rec *eventlog.Record) error) (Report, 
 			}
 			return rep, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, path, off, problem)
 		}
-		if err := fn(off, rec); err != nil {
-			return rep, fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, path, off, err)
+		if len(batch) == 0 {
+			batchAt = off
 		}
-		rep.Records++
+		batch = append(batch, scanned{off, rec})
 		off += n
+		if more {
+			continue
+		}
+		for _, b := range batch {
+			if err := fn(b.off, b.rec); err != nil {
+				return rep, fmt.Errorf("%w: %s at offset %d: %w", ErrCorrupt, path, b.off, err)
+			}
+			rep.Records++
+		}
+		batch = batch[:0]
 	}
 	rep.Size = off
+	if len(batch) > 0 { // a batch without its last line: none of it was written
+		rep.Torn += rep.Size - batchAt
+		rep.Size = batchAt
+	}
 	return rep, nil
+}
+
+// scanned is a record read from a file, and its offset.
+type scanned struct {
+	off int64
+	rec *eventlog.Record
 }
 
 // checkHeader checks the first line of the file at path.
@@ -185,86 +232,89 @@ func checkHeader(path string) error {
 		return fmt.Errorf("open log: %w", err)
 	}
 	defer f.Close()
-	return readHeader(bufio.NewReaderSize(f, 256), path)
+	_, err = readHeader(bufio.NewReaderSize(f, 256), path)
+	return err
 }
 
-// readHeader checks the file's first line.
-func readHeader(r *bufio.Reader, path string) error {
+// readHeader checks the file's first line and returns its format version.
+func readHeader(r *bufio.Reader, path string) (int, error) {
 	line, err := r.ReadSlice('\n')
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return fmt.Errorf("read log %s: %w", path, err)
+		return 0, fmt.Errorf("read log %s: %w", path, err)
 	}
 	magic, ver, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte(" "))
 	if !ok || string(magic) != Magic || len(line) == 0 || line[len(line)-1] != '\n' {
-		return fmt.Errorf("%w: %s does not start with the line %q", ErrNotLog, path, header)
+		return 0, fmt.Errorf("%w: %s does not start with the line %q", ErrNotLog, path, header)
 	}
 	v, err := strconv.Atoi(string(ver))
 	switch {
 	case err != nil || v < 1:
-		return fmt.Errorf("%w: %s has format version %q, not a number from 1", ErrNotLog, path, ver)
+		return 0, fmt.Errorf("%w: %s has format version %q, not a number from 1", ErrNotLog, path, ver)
 	case v > Version:
-		return fmt.Errorf("%w: %s has format version %d; this build reads versions up to %d", ErrVersion, path, v, Version)
+		return 0, fmt.Errorf("%w: %s has format version %d; this build reads versions up to %d", ErrVersion, path, v, Version)
 	}
-	return nil
+	return v, nil
 }
 
 // readRecord reads one record line of at most left bytes. It returns the
-// record and the line's length, or a description of what is wrong.
-func readRecord(r *bufio.Reader, body *[]byte, left int64) (*eventlog.Record, int64, string) {
+// record, the line's length and whether it is a batch's line with more to
+// follow, or a description of what is wrong.
+func readRecord(r *bufio.Reader, body *[]byte, left int64) (rec *eventlog.Record, size int64, more bool, problem string) {
 	head, err := r.Peek(frameHead)
 	if err != nil {
-		return nil, 0, "the file ends inside a record's length and checksum"
+		return nil, 0, false, "the file ends inside a record's length and checksum"
 	}
-	n, crc, problem := parseFrame(head)
+	n, crc, more, problem := parseFrame(head)
 	if problem != "" {
-		return nil, 0, problem
+		return nil, 0, false, problem
 	}
 	line := int64(frameHead) + int64(n) + 1
 	if line > left {
-		return nil, 0, fmt.Sprintf("a record of %d bytes runs past the end of the file", n)
+		return nil, 0, false, fmt.Sprintf("a record of %d bytes runs past the end of the file", n)
 	}
 	if _, err := r.Discard(frameHead); err != nil {
-		return nil, 0, err.Error()
+		return nil, 0, false, err.Error()
 	}
 	if cap(*body) < int(n)+1 {
 		*body = make([]byte, int(n)+1)
 	}
 	b := (*body)[:n+1]
 	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, 0, err.Error()
+		return nil, 0, false, err.Error()
 	}
-	rec, problem := checkBody(b, crc)
-	return rec, line, problem
+	rec, problem = checkBody(b, crc)
+	return rec, line, more, problem
 }
 
 // parseLine reads the record line at the start of b, the rest of a file
-// held in memory. It returns the record and the line's length, or a
-// description of what is wrong.
-func parseLine(b []byte) (*eventlog.Record, int, string) {
+// held in memory. It returns the record, the line's length and whether it
+// is a batch's line with more to follow, or a description of what is
+// wrong.
+func parseLine(b []byte) (rec *eventlog.Record, size int, more bool, problem string) {
 	if len(b) < frameHead {
-		return nil, 0, "the file ends inside a record's length and checksum"
+		return nil, 0, false, "the file ends inside a record's length and checksum"
 	}
-	n, crc, problem := parseFrame(b[:frameHead])
+	n, crc, more, problem := parseFrame(b[:frameHead])
 	if problem != "" {
-		return nil, 0, problem
+		return nil, 0, false, problem
 	}
 	line := frameHead + int(n) + 1
 	if line > len(b) {
-		return nil, 0, fmt.Sprintf("a record of %d bytes runs past the end of the file", n)
+		return nil, 0, false, fmt.Sprintf("a record of %d bytes runs past the end of the file", n)
 	}
-	rec, problem := checkBody(b[frameHead:line], crc)
-	return rec, line, problem
+	rec, problem = checkBody(b[frameHead:line], crc)
+	return rec, line, more, problem
 }
 
-// parseFrame reads a record line's length and checksum from its first
-// frameHead bytes.
-func parseFrame(head []byte) (n, crc uint32, problem string) {
+// parseFrame reads a record line's length, its checksum and whether more
+// lines of its batch follow from its first frameHead bytes.
+func parseFrame(head []byte) (n, crc uint32, more bool, problem string) {
 	n, okN := parseHex(head[:8])
 	crc, okC := parseHex(head[9:17])
-	if !okN || !okC || head[8] != ' ' || head[17] != ' ' {
-		return 0, 0, fmt.Sprintf("%q is not a record's length and checksum", head)
+	if !okN || !okC || head[8] != ' ' || (head[17] != frameEnd && head[17] != frameMore) {
+		return 0, 0, false, fmt.Sprintf("%q is not a record's length and checksum", head)
 	}
-	return n, crc, ""
+	return n, crc, head[17] == frameMore, ""
 }
 
 // checkBody checks a record's JSON and the newline after it, b, against

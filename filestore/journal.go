@@ -75,7 +75,7 @@ func (j *journal) openWAL(interval time.Duration) error {
 			return errors.Join(fmt.Errorf("cut off the torn record at %s offset %d: %w", j.path, j.report.Size, err), f.Close())
 		}
 	}
-	w := newWAL(f, j.path, j.report.Size, j.sync, interval)
+	w := newWAL(f, j.path, j.report.Size, j.report.Format, j.sync, interval)
 	// What the file holds may not be on disk yet: a writer killed between
 	// a write and its fsync leaves its record in the page cache, where the
 	// replay read it. Sync it now, so that an append that finds its event
@@ -126,6 +126,29 @@ func (j *journal) Write(rec *eventlog.Record) (durable func() error, err error) 
 		return nil, err
 	}
 	end, err := j.wal.write(body, rec.Position)
+	if err != nil {
+		return nil, err
+	}
+	return j.durable(end), nil
+}
+
+// WriteBatch implements [memstore.Journal.WriteBatch]: it writes the
+// records' lines at the end of the log file in one write, marked as one
+// batch, which a crash leaves whole or drops whole. Its durable is
+// Write's.
+func (j *journal) WriteBatch(recs []*eventlog.Record) (durable func() error, err error) {
+	if j.wal == nil {
+		return nil, fmt.Errorf("append: %w", ErrReadOnly)
+	}
+	bodies := make([][]byte, len(recs))
+	positions := make([]eventlog.Position, len(recs))
+	for i, rec := range recs {
+		if bodies[i], err = j.body(rec); err != nil {
+			return nil, err
+		}
+		positions[i] = rec.Position
+	}
+	end, err := j.wal.writeBatch(bodies, positions)
 	if err != nil {
 		return nil, err
 	}

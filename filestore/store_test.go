@@ -434,7 +434,7 @@ func TestNotALog(t *testing.T) {
 		{"a log file without the header", map[string]string{filestore.LogFile: "hello\n"}, filestore.ErrNotLog, "does not start with the line"},
 		{"an empty log file", map[string]string{filestore.LogFile: ""}, filestore.ErrNotLog, "does not start with the line"},
 		{"a log file with a garbled version", map[string]string{filestore.LogFile: filestore.Magic + " one\n"}, filestore.ErrNotLog, `"one"`},
-		{"a log of a newer format version", map[string]string{filestore.LogFile: filestore.Magic + " 2\n"}, filestore.ErrVersion, "format version 2"},
+		{"a log of a newer format version", map[string]string{filestore.LogFile: fmt.Sprintf("%s %d\n", filestore.Magic, filestore.Version+1)}, filestore.ErrVersion, fmt.Sprintf("format version %d", filestore.Version+1)},
 	}
 	for _, c := range cases {
 		t.Run(c.name+" is refused and nothing is written", func(t *testing.T) {

@@ -172,6 +172,18 @@ func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, mode place
 		a.sharedGen.Add(1)
 	}
 	a.mu.Unlock()
+	s.keep(rec, at)
+	if durable != nil {
+		s.durable = durable
+	}
+	s.wake.fire()
+	return eventlog.AppendResult{Record: rec, Durable: durable}, nil
+}
+
+// keep adds rec, an event record stored and folded, to s's events; at is
+// the place of its ID in s.ids, which find returned. The caller holds s.mu
+// for writing.
+func (s *session) keep(rec *eventlog.Record, at idPlace) {
 	s.ownGen++
 	if n := len(s.events); n > 0 && rec.Event.Timestamp.Before(s.events[n-1].Timestamp) {
 		s.timeOrdered = false
@@ -179,11 +191,6 @@ func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, mode place
 	s.records = append(s.records, rec)
 	s.events = append(s.events, rec.Event)
 	s.ids.add(at, rec.Seq)
-	if durable != nil {
-		s.durable = durable
-	}
-	s.wake.fire()
-	return eventlog.AppendResult{Record: rec, Durable: durable}, nil
 }
 
 // delete appends a deletion of s, which the caller has locked for
@@ -260,6 +267,13 @@ func (m *Store) add(a *app, rec *eventlog.Record, mode placement) (durable func(
 			}
 		}
 	}
+	m.publish(a, rec)
+	return durable, nil
+}
+
+// publish adds rec, which holds its position and is journaled, to its
+// app's log, where readers find it. The caller holds a.mu.
+func (m *Store) publish(a *app, rec *eventlog.Record) {
 	a.log = append(a.log, logEntry{rec.Position, rec})
 	for {
 		old := m.stored.Load()
@@ -268,7 +282,6 @@ func (m *Store) add(a *app, rec *eventlog.Record, mode placement) (durable func(
 		}
 	}
 	a.wake.fire()
-	return durable, nil
 }
 
 // placeAt takes pos as the last position handed out, if it is after every

@@ -32,6 +32,8 @@ type journal struct {
 	restore func(*eventlog.Record) error
 	// onWrite, when set, is called with each record written.
 	onWrite func(*eventlog.Record)
+	// batches counts the calls of WriteBatch that wrote.
+	batches int
 }
 
 func (j *journal) Replay(ctx context.Context, restore func(*eventlog.Record) error) error {
@@ -54,6 +56,24 @@ func (j *journal) Write(rec *eventlog.Record) (func() error, error) {
 		j.onWrite(rec)
 	}
 	j.written = append(j.written, rec)
+	return j.durable, nil
+}
+
+// WriteBatch records the batch's records, or fails with j.fail, writing
+// none of them.
+func (j *journal) WriteBatch(recs []*eventlog.Record) (func() error, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fail != nil {
+		return nil, j.fail
+	}
+	for _, rec := range recs {
+		if j.onWrite != nil {
+			j.onWrite(rec)
+		}
+		j.written = append(j.written, rec)
+	}
+	j.batches++
 	return j.durable, nil
 }
 

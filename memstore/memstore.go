@@ -96,6 +96,11 @@ type Journal interface {
 	// the durability of the session's last record. Write must be quick
 	// and must not call the store.
 	Write(rec *eventlog.Record) (durable func() error, err error)
+	// WriteBatch is Write for the records of one [Store.AppendBatch], in
+	// position order: the journal keeps all of them or, after a crash,
+	// none (Replay must not hand back a part of a batch). An error: none
+	// of them is stored.
+	WriteBatch(recs []*eventlog.Record) (durable func() error, err error)
 }
 
 // app is one app: its log, its state and the index of its sessions.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/projection"
@@ -80,15 +81,18 @@ func (m *Store) List(ctx context.Context, appName, user string, opts eventlog.Li
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
-	switch {
-	case appName == "":
+	if appName == "" {
 		return nil, fmt.Errorf("list: %w: app name is empty", eventlog.ErrInvalidArgument)
-	case opts.Limit <= 0:
-		return nil, fmt.Errorf("list: %w: limit %d is not positive", eventlog.ErrInvalidArgument, opts.Limit)
+	}
+	if err := opts.Check(); err != nil {
+		return nil, fmt.Errorf("list: %w", err)
 	}
 	a := m.app(appName, false)
 	if a == nil {
 		return nil, nil
+	}
+	if opts.Order == eventlog.RecentFirst {
+		return a.listRecent(user, opts), nil
 	}
 	var out []eventlog.View
 	afterUser, afterID := opts.AfterUser, opts.AfterSession
@@ -111,6 +115,51 @@ func (m *Store) List(ctx context.Context, appName, user string, opts eventlog.Li
 		afterUser, afterID = last.UserID, last.SessionID
 	}
 	return out, nil
+}
+
+// listRecent lists in RecentFirst order. No index keeps that order, which
+// every append would change: it reads the last update time of each of the
+// user's sessions (every user's when user is empty), and sorts the ones
+// after the page's start. A session updated between that read and its view
+// has moved ahead of the page and is left out.
+func (a *app) listRecent(user string, opts eventlog.ListOptions) []eventlog.View {
+	type placed struct {
+		s      *session
+		update time.Time
+	}
+	// The sessions are gathered under the app's lock and read after it,
+	// since a session's lock comes before its app's.
+	var sessions []*session
+	a.mu.RLock()
+	if user != "" {
+		sessions = slices.Clone(a.byUser[user])
+	} else {
+		for _, list := range a.byUser {
+			sessions = append(sessions, list...)
+		}
+	}
+	a.mu.RUnlock()
+	all := make([]placed, 0, len(sessions))
+	for _, s := range sessions {
+		s.mu.RLock()
+		if !s.deleted && opts.After(s.key, s.st.LastUpdateTime) {
+			all = append(all, placed{s, s.st.LastUpdateTime})
+		}
+		s.mu.RUnlock()
+	}
+	slices.SortFunc(all, func(x, y placed) int { return opts.Compare(x.s.key, x.update, y.s.key, y.update) })
+	out := make([]eventlog.View, 0, min(opts.Limit, len(all)))
+	for _, p := range all {
+		if len(out) == opts.Limit {
+			break
+		}
+		p.s.mu.RLock()
+		if !p.s.deleted && p.s.st.LastUpdateTime.Equal(p.update) {
+			out = append(out, p.s.view(false))
+		}
+		p.s.mu.RUnlock()
+	}
+	return out
 }
 
 // pick returns the first n sessions of user (every user's when user is

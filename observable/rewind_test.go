@@ -53,3 +53,39 @@ func TestRewindSession(t *testing.T) {
 	_, err = rx.RewindSession(ctx, observable.SessionKey{AppName: "a", UserID: "u", SessionID: "missing"}, "inv-1", observable.RewindOptions{}).BlockingGet(ctx)
 	require.ErrorIs(t, err, service.ErrNotFound)
 }
+
+// forkSession forks as the Go API does; the new session is a Single, a
+// taken key or a missing source its error, and the source is untouched.
+func TestForkSession(t *testing.T) {
+	// CONTRACT T3 X1 X2
+	ctx := context.Background()
+	svc, err := service.New(ctx, service.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = svc.Close() })
+	rx := observable.New(svc)
+	key := observable.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	sess, err := svc.Create(ctx, key, map[string]any{"n": 0})
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err := svc.AppendEvent(ctx, sess, &service.Event{Actions: service.EventActions{StateDelta: map[string]any{"n": i + 1}}})
+		require.NoError(t, err)
+	}
+	newKey := observable.SessionKey{AppName: "a", UserID: "u", SessionID: "f"}
+	forked, err := rx.ForkSession(ctx, key, 2, newKey).BlockingGet(ctx)
+	require.NoError(t, err)
+	require.Equal(t, newKey, forked.Key())
+	require.Equal(t, 2, forked.State["n"])
+	require.Len(t, forked.Events, 2)
+	require.Equal(t, sess.Events[1].ID, forked.Events[1].CustomMetadata[service.ForkedFrom].(map[string]any)["eventId"])
+	got, ok, err := rx.GetSession(ctx, key, nil).BlockingGet(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, 3, got.State["n"], "the source is untouched")
+
+	_, err = rx.ForkSession(ctx, key, 1, newKey).BlockingGet(ctx)
+	require.ErrorIs(t, err, service.ErrAlreadyExists)
+	_, err = rx.ForkSession(ctx, observable.SessionKey{AppName: "a", UserID: "u", SessionID: "missing"}, 0, observable.SessionKey{}).BlockingGet(ctx)
+	require.ErrorIs(t, err, service.ErrNotFound)
+	_, err = rx.ForkSession(ctx, key, 9, observable.SessionKey{}).BlockingGet(ctx)
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+}

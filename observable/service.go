@@ -279,6 +279,18 @@ func (s *SessionService) RewindSessionToVersion(ctx context.Context, key Session
 	return SingleOf(s.svc.RewindToVersion(ctx, key, version, opts))
 }
 
+// ForkSession creates a session at newKey holding a copy of session key
+// as it stood just after version atVersion, in one atomic step, which the
+// Single carries: [service.Service.Fork], which Java's BaseSessionService
+// lacks (CONTRACT T3). A missing source is the Single's ErrNotFound, a
+// taken newKey its ErrAlreadyExists.
+func (s *SessionService) ForkSession(ctx context.Context, key SessionKey, atVersion uint64, newKey SessionKey) Single[*Session] {
+	if err := s.ready(); err != nil {
+		return SingleOf[*Session](nil, err)
+	}
+	return SingleOf(s.svc.Fork(ctx, key, atVersion, newKey))
+}
+
 // CloseSession closes a session handle, like closeSession. There is
 // nothing to release, so it completes; a nil session or ctx, or a done
 // ctx, is an error.

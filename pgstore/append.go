@@ -161,7 +161,7 @@ func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
 	if err != nil {
 		return encoded{}, fmt.Errorf("append %s record to %s: %w", rec.Kind, rec.Key, err)
 	}
-	return encoded{body: body, rec: out, time: eventlog.FormatTimestamp(out.Time), stateWrites: w}, nil
+	return encoded{body: body, rec: out, time: sortableTime(out.Time), stateWrites: w}, nil
 }
 
 // MaxKeyBytes bounds the bytes of a session key (app name, user ID and

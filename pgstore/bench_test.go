@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/pgstore"
 	"github.com/sessionlog/sessionlog/service"
+	"github.com/sessionlog/sessionlog/service/servicetest"
 )
 
 // BenchmarkAppend measures appends through the service: one writer, and
@@ -66,4 +67,12 @@ func BenchmarkAppend(b *testing.B) {
 			b.ReportMetric(float64(appends)/float64(batches), "appends/batch")
 		})
 	}
+}
+
+// BenchmarkFork forks a 1,000-event session: one transaction, the
+// creation and every event's statement in two round trips.
+//
+//	go test -run '^$' -bench Fork -benchtime 50x -count 6 ./pgstore/
+func BenchmarkFork(b *testing.B) {
+	servicetest.BenchmarkFork(b, newService(b, open(b, newSchema(b))))
 }

@@ -140,6 +140,23 @@ func (c *cache) appended(incarnation eventlog.Position, rec *eventlog.Record, si
 	}
 }
 
+// filled caches a session this store just created with its events, as a
+// fork does, unless the cache holds its incarnation already.
+func (c *cache) filled(incarnation eventlog.Position, events []*eventlog.Record, sizes []int) {
+	key := events[0].Key
+	cs := c.get(key)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.created == incarnation {
+		return
+	}
+	cs.reset(incarnation)
+	for i, rec := range events {
+		cs.add(rec, sizes[i])
+	}
+	c.account(key, cs)
+}
+
 // event returns the stored event record with id of the session's
 // incarnation: the cached one if the cache holds it, so that a retry
 // returns the very record readers share, or else the one decoded from

@@ -148,6 +148,11 @@ func TestHotStatementsUseIndexesAndNoJIT(t *testing.T) {
 				require.NoError(t, err)
 				require.Len(t, views, 20)
 			})
+			do("List of a user, recent first", func() {
+				views, err := store.List(ctx, "app", "u7", eventlog.ListOptions{Order: eventlog.RecentFirst, Limit: 20})
+				require.NoError(t, err)
+				require.Len(t, views, 20)
+			})
 			n := 0
 			do("an event append", func() {
 				n++
@@ -199,13 +204,14 @@ func TestHotStatementsUseIndexesAndNoJIT(t *testing.T) {
 			// session's events, or through the user's records, as the
 			// planner guesses from tables it has no statistics of.)
 			for name, index := range map[string]string{
-				"Load":              "records_session_",
-				"List of an app":    "sessions_pkey",
-				"List of a user":    "sessions_pkey",
-				"an event append":   "records_session_event",
-				"Read of an app":    "records_app",
-				"Read of a user":    "records_user",
-				"Read of a session": "records_",
+				"Load":                         "records_session_",
+				"List of an app":               "sessions_pkey",
+				"List of a user":               "sessions_pkey",
+				"List of a user, recent first": "sessions_pkey",
+				"an event append":              "records_session_event",
+				"Read of an app":               "records_app",
+				"Read of a user":               "records_user",
+				"Read of a session":            "records_",
 			} {
 				found := false
 				for _, plan := range what[name] {

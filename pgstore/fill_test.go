@@ -24,7 +24,7 @@ import (
 const fillSQL = `
 INSERT INTO §.sessions (app, user_id, session_id, created, version, updated)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), convert_to('s' || i, 'UTF8'), (i - 1) * ($2 + 1) + 1, $2,
-	to_char((timestamptz '2025-01-01 00:00:00+00' + make_interval(secs => (i - 1) * ($2 + 1) + 1 + $2)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+	to_char((timestamptz '2025-01-01 00:00:00+00' + make_interval(secs => (i - 1) * ($2 + 1) + 1 + $2)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS".000000000Z"')
 FROM generate_series(1, $1) i;
 
 INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body)

@@ -21,6 +21,16 @@ type queries struct {
 	insertRecord string
 	// insertAt writes a record at a given position (what a deletion keeps).
 	insertAt string
+	// takePositions takes the next $1 positions under the head's lock and
+	// returns the last; insertEvents writes a new session's events, the
+	// nth at the nth of the positions just taken; setVersion sets its
+	// version and last update; writeStateBack folds state writes at the
+	// position $7 before the last one taken. Together they append a
+	// batch's events (see AppendBatch).
+	takePositions  string
+	insertEvents   string
+	setVersion     string
+	writeStateBack string
 	// writeState folds a record's state writes at the position just taken
 	// (see write_state in the migrations).
 	writeState string
@@ -55,6 +65,11 @@ type queries struct {
 	// with their merged state, and the app's state once.
 	listApp  string
 	listUser string
+	// recentApp and recentUser are listApp and listUser in recent-first
+	// order, after the session ($2, $3) last updated at the last
+	// parameter ($5 of recentApp, $6 of recentUser).
+	recentApp  string
+	recentUser string
 }
 
 // mergedState is the SQL of a session's merged state, as rows (key,
@@ -63,6 +78,16 @@ type queries struct {
 const mergedState = `SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = $2 AND session_id = $3
 	UNION ALL SELECT 'app:'::bytea || key, value FROM §.app_state WHERE app = $1
 	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = $2`
+
+// afterRecent and recentOrder page sessions the most recent first: after
+// the session ($2, $3) last updated at $T ("~", after every time, starts
+// at the beginning). No index keeps that order (see migration 4): the
+// statement sorts the user's sessions, or the app's, that come after the
+// page's start, keeping the page's few.
+const (
+	afterRecent = ` AND updated COLLATE "C" <= $T AND (updated COLLATE "C" < $T OR (user_id, session_id) > ($2, $3))`
+	recentOrder = `updated COLLATE "C" DESC, user_id, session_id`
+)
 
 func newQueries(schema string) queries {
 	q := func(s string) string { return strings.ReplaceAll(s, "§", schema) }
@@ -76,15 +101,15 @@ FROM (SELECT (SELECT position FROM §.head) AS head, ` + guard + ` AS guard) h
 LEFT JOIN LATERAL (SELECT position, seq, body FROM §.records WHERE position > $1` + where + ` ORDER BY position LIMIT $2) r ON true
 ORDER BY r.position`)
 	}
-	list := func(where string) string {
+	list := func(where, order string) string {
 		return q(`SELECT NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text,
 	array_agg('app:'::bytea || key), array_agg(value)
 FROM §.app_state WHERE app = $1
 UNION ALL
 SELECT p.user_id, p.session_id, p.created, p.version, p.updated, st.keys, st.vals
 FROM (SELECT user_id, session_id, created, version, updated FROM §.sessions
-	WHERE app = $1` + where + ` AND (user_id, session_id) > ($2, $3)
-	ORDER BY user_id, session_id LIMIT $4) p
+	WHERE app = $1` + where + `
+	ORDER BY ` + order + ` LIMIT $4) p
 CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals FROM (
 	SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = p.user_id AND session_id = p.session_id
 	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = p.user_id) m) st`)
@@ -97,8 +122,14 @@ CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals 
 		appendEvent:   q(`SELECT status, pos, seq, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
 		insertRecord:  q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) VALUES ((SELECT position FROM §.head), $1, $2, $3, $4, $5, $6, $7)`),
 		insertAt:      q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),
-		writeState:    q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head))`),
-		notify:        `SELECT pg_notify($1, $2)`,
+		takePositions: q(`UPDATE §.head SET position = position + $1 RETURNING position`),
+		insertEvents: q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body)
+SELECT (SELECT position FROM §.head) - cardinality($4::bytea[]) + t.seq, 2, $1, $2, $3, t.seq, t.id, t.body
+FROM unnest($4::bytea[], $5::bytea[]) WITH ORDINALITY AS t(id, body, seq)`),
+		setVersion:     q(`UPDATE §.sessions SET version = $4, updated = $5 WHERE ` + key),
+		writeStateBack: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head) - $7)`),
+		writeState:     q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head))`),
+		notify:         `SELECT pg_notify($1, $2)`,
 
 		lockSession: q(`SELECT s.created, r.position, r.seq, r.body FROM §.sessions s
 LEFT JOIN §.records r ON r.kind IN (1, 2) AND r.app = $1 AND r.user_id = $2 AND r.session_id = $3
@@ -135,7 +166,11 @@ SELECT NULL, NULL, NULL, NULL, NULL, r.position, r.seq, r.body
 FROM §.sessions s
 JOIN §.records r ON r.position = s.created
 WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + ` AND $7`),
-		listApp:  list(""),
-		listUser: list(" AND user_id = $5"),
+		listApp:  list(" AND (user_id, session_id) > ($2, $3)", "user_id, session_id"),
+		listUser: list(" AND user_id = $5 AND (user_id, session_id) > ($2, $3)", "user_id, session_id"),
+		// The text of a last update time sorts as the time (sortableTime),
+		// byte by byte: the C collation, as the indexes have it.
+		recentApp:  list(strings.ReplaceAll(afterRecent, "$T", "$5"), recentOrder),
+		recentUser: list(" AND user_id = $5"+strings.ReplaceAll(afterRecent, "$T", "$6"), recentOrder),
 	}
 }

@@ -141,6 +141,25 @@ func TestOneRoundTripPerCall(t *testing.T) {
 	assert.Equal(t, "behind", v.Events[1].ID)
 	one("a Load without events", func() { v, err = reader.Load(ctx, k, eventlog.LoadOptions{NoEvents: true}); require.NoError(t, err) })
 	assert.Equal(t, uint64(4), v.Version)
+	// CONTRACT T1: a session as it stood at a version, on a cold cache
+	// and on a warm one: the creation record comes in the same statement.
+	two := uint64(2)
+	one("an as-of Load on a warm cache", func() {
+		v, err = reader.Load(ctx, k, eventlog.LoadOptions{AsOf: &two})
+		require.NoError(t, err)
+	})
+	assert.Equal(t, uint64(2), v.Version)
+	require.Len(t, v.Events, 2)
+	cold, coldRT := tracedStore(t, schema)
+	_, err = cold.Load(ctx, other, eventlog.LoadOptions{}) // prepares the statement; k stays cold
+	require.NoError(t, err)
+	n, statements := coldRT.count(func() {
+		v, err = cold.Load(ctx, k, eventlog.LoadOptions{AsOf: &two, NumRecentEvents: 1})
+		require.NoError(t, err)
+	})
+	assert.Equal(t, 1, n, "an as-of Load on a cold cache takes one round trip; it sent %q", statements)
+	assert.Equal(t, uint64(2), v.Version)
+	require.Len(t, v.Events, 1)
 	var views []eventlog.View
 	one("a List of an app", func() {
 		views, err = reader.List(ctx, "app", "", eventlog.ListOptions{Limit: 10})

@@ -140,6 +140,6 @@ func (f *sessionFold) apply(rec *eventlog.Record) error {
 			f.own[string(w.keys[i])] = ownWrite{w.values[i], int64(rec.Position)}
 		}
 	}
-	f.updated = eventlog.FormatTimestamp(rec.Time)
+	f.updated = sortableTime(rec.Time)
 	return nil
 }

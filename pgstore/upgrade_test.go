@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,50 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	require.NoError(t, projection.Verify(ctx, store))
 	var n int
 	require.NoError(t, old.conn.QueryRow(ctx, "SELECT count(*) FROM "+old.schema+".migrations").Scan(&n))
-	assert.Equal(t, 3, n)
+	assert.Equal(t, 4, n)
+}
+
+// Migration 4 pads the last update times written before it to nine
+// fractional digits, so that their text sorts as the times do: a session
+// keeps its last update to the nanosecond, and recent-first listing orders
+// old and new rows alike.
+func TestMigrationPadsLastUpdateTimes(t *testing.T) {
+	// CONTRACT L1 L2
+	ctx := t.Context()
+	schema := newSchema(t)
+	store := open(t, schema)
+	base := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	times := []time.Time{base, base.Add(100 * time.Millisecond), base.Add(120 * time.Millisecond), base.Add(time.Nanosecond), base.Add(2 * time.Second)}
+	for i, at := range times {
+		k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprint("s", i)}
+		_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: at})
+		require.NoError(t, err)
+	}
+	require.NoError(t, store.Close())
+
+	// The rows as a store before migration 4 wrote them: RFC 3339 with
+	// the fraction's trailing zeros cut.
+	conn := pgxConn(t)
+	s := pgx.Identifier{schema}.Sanitize()
+	for i, at := range times {
+		_, err := conn.Exec(ctx, "UPDATE "+s+".sessions SET updated = $1 WHERE session_id = $2", at.Format(time.RFC3339Nano), []byte(fmt.Sprint("s", i)))
+		require.NoError(t, err)
+	}
+	_, err := conn.Exec(ctx, "DELETE FROM "+s+".migrations WHERE version = 4")
+	require.NoError(t, err)
+
+	store = open(t, schema) // applies migration 4 again
+	var views []eventlog.View
+	var unpadded int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM "+s+`.sessions WHERE updated !~ '\.[0-9]{9}Z$'`).Scan(&unpadded))
+	assert.Zero(t, unpadded)
+	views, err = store.List(ctx, "app", "u", eventlog.ListOptions{Order: eventlog.RecentFirst, Limit: 10})
+	require.NoError(t, err)
+	var got []string
+	for _, v := range views {
+		got = append(got, v.Key.SessionID)
+		i := int(v.Key.SessionID[1] - '0')
+		assert.True(t, times[i].Equal(v.LastUpdateTime), "session %s: %v, want %v", v.Key.SessionID, v.LastUpdateTime, times[i])
+	}
+	assert.Equal(t, []string{"s4", "s2", "s1", "s3", "s0"}, got)
 }

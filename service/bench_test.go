@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/internal/benchfloor"
 	"github.com/sessionlog/sessionlog/service"
+	"github.com/sessionlog/sessionlog/service/servicetest"
 )
 
 // The append benchmarks append the same events to sessionlog and to the
@@ -215,3 +216,8 @@ func BenchmarkList(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFork forks a 1,000-event session on the memory store.
+//
+//	go test -run '^$' -bench Fork -benchtime 200x -count 6 ./service/
+func BenchmarkFork(b *testing.B) { servicetest.BenchmarkFork(b, newBenchService(b)) }

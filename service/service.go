@@ -72,6 +72,17 @@ type (
 	Record = eventlog.Record
 	// Position orders a store's records; see [eventlog.Position].
 	Position = eventlog.Position
+	// Order is an order of List; see [eventlog.Order].
+	Order = eventlog.Order
+)
+
+// The orders of List.
+const (
+	// ByKey lists sessions by user ID and then session ID (byte order).
+	ByKey = eventlog.ByKey
+	// RecentFirst lists sessions by last update time, the most recent
+	// first ("continue your last conversation").
+	RecentFirst = eventlog.RecentFirst
 )
 
 // Removed, as a state delta value, deletes the key in its scope (CONTRACT
@@ -362,6 +373,9 @@ func (s *Service) Get(ctx context.Context, key SessionKey, opts GetOptions) (*Se
 // ListOptions page a listing. The zero value asks for the first page of
 // [DefaultPageSize].
 type ListOptions struct {
+	// Order is the sessions' order: ByKey (the zero value) or
+	// RecentFirst. A page token belongs to the order it was issued in.
+	Order Order
 	// PageSize is the most sessions a page holds: 0 means
 	// DefaultPageSize, more than MaxPageSize means MaxPageSize.
 	PageSize int
@@ -379,9 +393,18 @@ type SessionPage struct {
 
 // List returns a page of the sessions of userID in appName, or of every
 // user in the app when userID is empty. Sessions carry their merged state
-// and no events, ordered by user ID and then session ID (byte order).
-// Walking every page returns each session that lives through the walk
-// exactly once.
+// and no events, in opts.Order: by user ID and then session ID (byte
+// order), or the most recently updated first (RecentFirst).
+//
+// Walking every page ByKey returns each session that lives through the
+// walk exactly once. RecentFirst pages go from the most recent update to
+// the least, so a session updated during the walk moves ahead of the pages
+// read: a walk returns each session that lives through it unchanged
+// exactly once, and never one twice, and a session updated during it at
+// most once (the next walk finds it first). No store keeps an index in
+// that order, which every append would change: a RecentFirst page reads
+// the last update of every session of the user (or of the app) and sorts
+// them, so its cost grows with their number.
 func (s *Service) List(ctx context.Context, appName, userID string, opts ListOptions) (*SessionPage, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
@@ -401,13 +424,28 @@ func (s *Service) List(ctx context.Context, appName, userID string, opts ListOpt
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
-	var after eventlog.ListOptions
+	after := eventlog.ListOptions{Order: opts.Order}
+	kind := tokenSessions
+	switch opts.Order {
+	case ByKey:
+	case RecentFirst:
+		kind = tokenRecent
+	default:
+		return nil, fmt.Errorf("list sessions: %w", invalid("order", "%d is not an order (ByKey or RecentFirst)", uint8(opts.Order)))
+	}
 	if opts.PageToken != "" {
-		_, strs, err := decodeToken(opts.PageToken, tokenSessions, 0, 4)
-		if err != nil || strs[0] != appName || strs[1] != userID {
+		nNums := 0
+		if kind == tokenRecent {
+			nNums = 2 // the last update's Unix seconds and nanoseconds
+		}
+		nums, strs, err := decodeToken(opts.PageToken, kind, nNums, 4)
+		if err != nil || strs[0] != appName || strs[1] != userID || nNums > 0 && nums[1] >= 1e9 {
 			return nil, fmt.Errorf("list sessions: %w", badToken("session"))
 		}
 		after.AfterUser, after.AfterSession = strs[2], strs[3]
+		if nNums > 0 {
+			after.AfterUpdate = time.Unix(int64(nums[0]), int64(nums[1])).UTC()
+		}
 	}
 	after.Limit = size + 1
 	views, err := s.store.List(ctx, appName, userID, after)
@@ -420,8 +458,13 @@ func (s *Service) List(ctx context.Context, appName, userID string, opts ListOpt
 		page.Sessions = append(page.Sessions, handle(v))
 	}
 	if len(views) > size {
-		last := views[size-1].Key
-		page.NextPageToken = encodeToken(tokenSessions, nil, []string{appName, userID, last.UserID, last.SessionID})
+		last := views[size-1]
+		var nums []uint64
+		if kind == tokenRecent {
+			t := last.LastUpdateTime
+			nums = []uint64{uint64(t.Unix()), uint64(t.Nanosecond())}
+		}
+		page.NextPageToken = encodeToken(kind, nums, []string{appName, userID, last.Key.UserID, last.Key.SessionID})
 	}
 	return page, nil
 }

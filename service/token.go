@@ -19,6 +19,7 @@ const tokenVersion = 1
 // Token kinds, so that a token of one listing is never accepted by another.
 const (
 	tokenSessions byte = 's'
+	tokenRecent   byte = 'r' // sessions, RecentFirst
 	tokenEvents   byte = 'e'
 )
 

@@ -22,11 +22,13 @@
 //	compact  drop what deleted sessions no longer need
 //	rewind   take one session back to before an invocation, or to a
 //	         version, by appending a rewind event (service.Rewind)
+//	fork     copy one session as it stood at a version into a new
+//	         session (service.Fork)
 //
 // inspect, export, verify and salvage only read the store: they take no
 // lock and change nothing in it, so they may run beside a process that has
 // the store open. import, compact and rewind need the directory to
-// themselves. Every error is
+// themselves, and so does fork. Every error is
 // printed with what went wrong and ends the command with a non-zero exit
 // status: 1 for a failure, 2 for a usage error.
 package main
@@ -86,6 +88,13 @@ Commands:
                                          N, by appending one rewind event whose state
                                          delta restores the session's keys written since;
                                          nothing is deleted, app: and user: keys stay
+  fork    -dir DIR -app A -user U -session S [-version N] [-to ID] [-to-user U2]
+                                         make a new session holding the session as it
+                                         stood after its event N (default: as it is):
+                                         its creation state and copies of its events
+                                         with new IDs, each naming the event it copies;
+                                         the new session is ID (default: a new ID) of
+                                         user U2 (default: U); the source is not changed
 
 Run 'sessionlog <command> -h' for a command's flags.
 `
@@ -108,7 +117,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	commands := map[string]func(context.Context, *flag.FlagSet, []string, io.Reader, io.Writer) error{
 		"inspect": inspect, "export": export, "import": importCmd, "verify": verify, "salvage": salvage, "compact": compact,
-		"rewind": rewind,
+		"rewind": rewind, "fork": fork,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -767,6 +776,70 @@ func compact(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, 
 	return nil
 }
 
+// openSession opens the store in dir for writing, and reads the session
+// at key as it is (its last event only); the caller closes the service.
+func openSession(ctx context.Context, dir string, key eventlog.SessionKey) (*service.Service, *service.Session, error) {
+	if err := storeDir(dir, false); err != nil {
+		return nil, nil, err
+	}
+	svc, err := openService(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1})
+	if err != nil {
+		svc.Close()
+		if errors.Is(err, service.ErrNotFound) {
+			err = fmt.Errorf("%w: check -app, -user and -session (sessionlog inspect lists the apps and users)", err)
+		}
+		return nil, nil, err
+	}
+	return svc, sess, nil
+}
+
+func fork(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
+	var key eventlog.SessionKey
+	fs.StringVar(&key.AppName, "app", "", "the source session's `app` name (required)")
+	fs.StringVar(&key.UserID, "user", "", "the source session's `user` ID (required)")
+	fs.StringVar(&key.SessionID, "session", "", "the source session's `ID` (required)")
+	version := versionFlag(fs, "copy the session as it stood just after its event `N` (0: just after its creation); default: as it is")
+	var to eventlog.SessionKey
+	fs.StringVar(&to.SessionID, "to", "", "the new session's `ID` (default: a new ID)")
+	fs.StringVar(&to.UserID, "to-user", "", "the new session's `user` ID (default: the source's)")
+	dir, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if key.AppName == "" || key.UserID == "" || key.SessionID == "" {
+		return fmt.Errorf("%w: -app, -user and -session are required: they name the session to fork", errUsage)
+	}
+	svc, src, err := openSession(ctx, dir, key)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	at := src.Version
+	if *version != nil {
+		at = **version
+	}
+	forked, err := svc.Fork(ctx, key, at, to)
+	switch {
+	case errors.Is(err, service.ErrInvalidArgument) && at > src.Version:
+		return fmt.Errorf("%w: check -version: the session's version is %d", err, src.Version)
+	case errors.Is(err, service.ErrAlreadyExists):
+		return fmt.Errorf("%w: check -to: pick an ID no session of the user has, or leave it out for a new one", err)
+	case err != nil:
+		return err
+	}
+	if err := svc.Close(); err != nil { // syncs the log
+		return err
+	}
+	fmt.Fprintf(stdout, "forked session %s at version %d into %s\n", key, at, forked.Key())
+	fmt.Fprintf(stdout, "%d events copied with new IDs, each naming the event it copies in its custom metadata (%s); the source is not changed\n",
+		len(forked.Events), service.ForkedFrom)
+	return nil
+}
+
 func rewind(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, stdout io.Writer) error {
 	var key eventlog.SessionKey
 	fs.StringVar(&key.AppName, "app", "", "the session's `app` name (required)")
@@ -786,21 +859,11 @@ func rewind(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, s
 	case *before == "" && *version == nil:
 		return fmt.Errorf("%w: name the point to rewind to: -before INVOCATION (an invocation ID of the session's events) or -version N", errUsage)
 	}
-	if err := storeDir(dir, false); err != nil {
-		return err
-	}
-	svc, err := openService(ctx, dir)
+	svc, sess, err := openSession(ctx, dir, key)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	sess, err := svc.Get(ctx, key, service.GetOptions{NumRecentEvents: 1})
-	if errors.Is(err, service.ErrNotFound) {
-		return fmt.Errorf("%w: check -app, -user and -session (sessionlog inspect lists the apps and users)", err)
-	}
-	if err != nil {
-		return err
-	}
 	// The command holds the store's lock, so nothing appends in between;
 	// the expected version also gives the rewind's sequence number.
 	opts := service.RewindOptions{ExpectVersion: &sess.Version}

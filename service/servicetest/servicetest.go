@@ -84,6 +84,7 @@ func (s suite) run(t *testing.T) {
 		{"G3 app and user state are read live", s.g3},
 		{"G4 returned sessions belong to the caller", s.g4},
 		{"L1 L2 listing and paging", s.l1l2},
+		{"L1 L2 recent first", s.l3},
 		{"D1 delete is idempotent", s.d1},
 		{"D2 a deleted session is gone", s.d2},
 		{"D3 delete frees the session and keeps shared state", s.d3},
@@ -107,6 +108,7 @@ func (s suite) run(t *testing.T) {
 		{"V1 values come back as they went in", s.v1},
 		{"T1 a session as it was", s.t1},
 		{"T2 rewind", s.t2},
+		{"T3 fork", s.t3},
 		{"K1 K2 V1 random keys and values come back exact and isolated", s.property},
 	}
 	for _, g := range groups {
