@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,8 +96,10 @@ type Options struct {
 	// cut off), and every append fails with ErrReadOnly. Other processes
 	// may go on writing; the snapshot does not see their appends.
 	ReadOnly bool
-	// Logger receives the report of a torn last record that Open cuts off.
-	// Nil means slog.Default().
+	// Logger receives what an operator should know: a torn last record
+	// that Open cuts off (Warn), a failed write that was cut off again
+	// (Warn), and a failed fsync or a failed write that could not be cut
+	// off, after which the log refuses writes (Error). Nil logs nothing.
 	Logger *slog.Logger
 }
 
@@ -167,9 +170,7 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.SyncInterval == 0 {
 		opts.SyncInterval = DefaultSyncInterval
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Logger = orDiscard(opts.Logger)
 	path := filepath.Join(dir, LogFile)
 	hasLog, err := examine(dir)
 	if err != nil {
@@ -251,7 +252,7 @@ func openLog(ctx context.Context, dir, path string, hasLog bool, opts Options) (
 			return nil, fmt.Errorf("create log: %w", err)
 		}
 	}
-	j := &journal{path: path, sync: opts.Sync}
+	j := &journal{path: path, sync: opts.Sync, logger: opts.Logger}
 	mem, err := memstore.Open(ctx, memstore.Options{Journal: j})
 	if err != nil {
 		return nil, err
@@ -340,6 +341,12 @@ func writeAtomically(dir, path string, replace bool, fill func(*os.File) error) 
 	}
 	return err
 }
+
+// discard is the logger of a store given none.
+var discard = slog.New(slog.DiscardHandler)
+
+// orDiscard returns l, or a logger that writes nothing if l is nil.
+func orDiscard(l *slog.Logger) *slog.Logger { return cmp.Or(l, discard) }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -14,8 +15,9 @@ import (
 // are group commits: one fsync covers every record written before it
 // started, and each waiter wakes once a sync has covered its record.
 type wal struct {
-	f    *os.File
-	path string
+	f      *os.File
+	path   string
+	logger *slog.Logger
 
 	mu     sync.Mutex // guards the fields below; taken after syncMu
 	size   int64      // the end of the last whole record written
@@ -36,10 +38,12 @@ type wal struct {
 	wg   sync.WaitGroup
 
 	sync func() error // the fsync: f.Sync, or a test's stand-in
+	// writeTo, if set, stands in for f.Write in a test.
+	writeTo func(b []byte) (int, error)
 }
 
-func newWAL(f *os.File, path string, size int64, format int, policy SyncPolicy, interval time.Duration) *wal {
-	w := &wal{f: f, path: path, size: size, format: format, stop: make(chan struct{})}
+func newWAL(f *os.File, path string, size int64, format int, policy SyncPolicy, interval time.Duration, logger *slog.Logger) *wal {
+	w := &wal{f: f, path: path, logger: orDiscard(logger), size: size, format: format, stop: make(chan struct{})}
 	w.sync = f.Sync
 	w.done = sync.NewCond(&w.syncMu)
 	if policy == SyncInterval {
@@ -121,14 +125,25 @@ func (w *wal) upgrade() error {
 
 // put writes w.frame at the end of the file. The caller holds w.mu.
 func (w *wal) put() (int64, error) {
-	n, err := w.f.Write(w.frame)
+	var n int
+	var err error
+	if w.writeTo != nil {
+		n, err = w.writeTo(w.frame)
+	} else {
+		n, err = w.f.Write(w.frame)
+	}
 	if err != nil {
 		err = fmt.Errorf("write log %s at offset %d: %w", w.path, w.size, err)
 		if n > 0 {
 			if terr := w.f.Truncate(w.size); terr != nil {
 				w.failed = fmt.Errorf("log %s refuses writes: a failed write could not be cut off (%v): %w", w.path, terr, err)
+				w.logger.Error("filestore: a failed write could not be cut off, the log refuses writes",
+					"file", w.path, "offset", w.size, "written", n, "error", err, "truncate_error", terr)
+				return 0, err
 			}
 		}
+		w.logger.Warn("filestore: a write to the log failed, nothing of it is kept",
+			"file", w.path, "offset", w.size, "written", n, "error", err)
 		return 0, err
 	}
 	w.size += int64(n)
@@ -172,10 +187,15 @@ func (w *wal) syncTo(end int64) error {
 			// be on disk, so the log takes no more writes.
 			err = fmt.Errorf("sync log %s: %w", w.path, err)
 			w.mu.Lock()
-			if w.failed == nil {
+			first := w.failed == nil
+			if first {
 				w.failed = fmt.Errorf("log %s refuses writes after a failed sync: %w", w.path, err)
 			}
 			w.mu.Unlock()
+			if first {
+				w.logger.Error("filestore: fsync of the log failed, the log refuses writes",
+					"file", w.path, "synced", w.synced, "written", target, "error", err)
+			}
 			return err
 		}
 		w.synced = max(w.synced, target)

@@ -40,9 +40,11 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +91,13 @@ type Options struct {
 	// means [DefaultCachedBytes]. The session being read stays whatever
 	// its size.
 	CachedBytes int64
+	// Logger receives what an operator should know: the listener losing
+	// its connection (Warn, with the error and the pause before it
+	// reconnects; a long outage again at most once a minute, each failed
+	// attempt at Debug), and coming back (Info, with how long it was
+	// down); each schema migration applied and each data upgrade run at
+	// Open (Info, with the schema and how long it took). Nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Store is the PostgreSQL [eventlog.Store]. It is safe for concurrent use.
@@ -102,6 +111,11 @@ type Store struct {
 	commits  committer
 	wake     waker
 	closed   atomic.Bool
+	logger   *slog.Logger
+
+	// listenRetry is the listener's first pause after a failure, in
+	// nanoseconds: listenRetry, unless a test changed it.
+	listenRetry atomic.Int64
 
 	stop    context.CancelFunc
 	workers sync.WaitGroup
@@ -165,18 +179,23 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		schema:  pgx.Identifier{name}.Sanitize(),
 		channel: channelFor(name),
 		cache:   cache{maxSessions: cached, maxBytes: cachedBytes},
+		logger:  cmp.Or(opts.Logger, discard),
 	}
+	s.listenRetry.Store(int64(listenRetry))
 	s.sql = newQueries(s.schema)
-	if err := migrate(ctx, pool, name, s.schema); err != nil {
+	if err := migrate(ctx, pool, name, s.schema, s.logger); err != nil {
 		return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.workers.Add(2)
-	go s.listen(runCtx, pool.Config().ConnConfig.Copy())
+	go s.listen(runCtx, pool.Config().ConnConfig.Copy(), poll)
 	go s.poll(runCtx, poll)
 	return s, nil
 }
+
+// discard is the logger of a store given none.
+var discard = slog.New(slog.DiscardHandler)
 
 // orDefault reads an option whose zero value means def and which may not
 // be negative.

@@ -43,6 +43,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,6 +181,11 @@ func parse(fs *flag.FlagSet, args []string) (string, error) {
 	}
 	return *dir, nil
 }
+
+// warnings gets the file store's warnings and errors (a torn last record
+// cut off, a failed write or fsync) on standard error; what a command did
+// it prints itself.
+var warnings = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 // openReadOnly opens a snapshot of the store in dir.
 func openReadOnly(ctx context.Context, dir string) (*filestore.Store, error) {
@@ -576,7 +582,7 @@ func dryRun(ctx context.Context, dir string, apply func(*service.Service) error)
 
 // openService opens the store in dir for writing, with a service over it.
 func openService(ctx context.Context, dir string) (*service.Service, error) {
-	store, err := filestore.Open(ctx, dir, filestore.Options{Sync: filestore.SyncOS})
+	store, err := filestore.Open(ctx, dir, filestore.Options{Sync: filestore.SyncOS, Logger: warnings})
 	if err != nil {
 		return nil, err
 	}
@@ -767,7 +773,7 @@ func compact(ctx context.Context, fs *flag.FlagSet, args []string, _ io.Reader, 
 	if err != nil {
 		return err
 	}
-	c, err := filestore.Compact(ctx, dir)
+	c, err := filestore.CompactWith(ctx, dir, filestore.CompactOptions{Logger: warnings})
 	if err != nil {
 		return err
 	}
