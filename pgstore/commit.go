@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -78,8 +79,9 @@ func (p *pending) scan(row pgx.Row) error {
 // outcome, or with ctx's error (and p no longer the caller's to read) if
 // ctx ends while p waits for another leader's batch. The leader's own
 // batch runs to its end, whatever the leader's ctx does, because it
-// carries other callers' appends too.
-func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending) error {
+// carries other callers' appends too; timeout (0: none) bounds it, so that
+// a hung statement fails the batch rather than every append behind it.
+func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending, timeout time.Duration) error {
 	p.done, p.promote = make(chan struct{}), make(chan struct{})
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
@@ -103,7 +105,12 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *p
 	c.queue = c.queue[n:]
 	c.mu.Unlock()
 
-	send(context.WithoutCancel(ctx), pool, sql, batch)
+	lead, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if timeout > 0 {
+		lead, cancel = context.WithTimeout(lead, timeout)
+	}
+	send(lead, pool, sql, batch)
+	cancel()
 	c.batches.Add(1)
 	c.appends.Add(uint64(len(batch)))
 

@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,12 @@ const DefaultSchema = "sessionlog"
 // DefaultPollInterval is how often subscribers read the log without a
 // notification when [Options.PollInterval] is zero.
 const DefaultPollInterval = time.Second
+
+// DefaultStatementTimeout bounds each call's work in the database when
+// [Options.StatementTimeout] is zero: long enough for a fork of a big
+// session under load, short enough that a hung server or a lock held by a
+// stuck transaction fails calls instead of stalling them.
+const DefaultStatementTimeout = 30 * time.Second
 
 // DefaultCachedSessions is how many sessions' events a store keeps in
 // memory when [Options.CachedSessions] is zero.
@@ -91,6 +98,18 @@ type Options struct {
 	// means [DefaultCachedBytes]. The session being read stays whatever
 	// its size.
 	CachedBytes int64
+	// StatementTimeout bounds each call's work in the database: a call
+	// whose statements have not finished by then gives up with
+	// context.DeadlineExceeded, whatever its own context allows, and a
+	// batch of appends that waits on a lock or a hung server gives up
+	// for all of them. Open also sets it as the server's
+	// statement_timeout on the connections it makes, so that the server
+	// ends the statement too; a pool given to New keeps its own settings
+	// (set statement_timeout on it as well: else the server may finish an
+	// append whose caller has given up, which a retry with the same event
+	// ID then finds stored).
+	// Zero means [DefaultStatementTimeout]; a negative value means none.
+	StatementTimeout time.Duration
 	// Logger receives what an operator should know: the listener losing
 	// its connection (Warn, with the error and the pause before it
 	// reconnects; a long outage again at most once a minute, each failed
@@ -111,6 +130,7 @@ type Store struct {
 	commits  committer
 	wake     waker
 	closed   atomic.Bool
+	timeout  time.Duration // each call's bound; 0: none
 	logger   *slog.Logger
 
 	// listenRetry is the listener's first pause after a failure, in
@@ -137,6 +157,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w: %w", eventlog.ErrInvalidArgument, err)
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
+		if d := statementTimeout(opts.StatementTimeout); d > 0 {
+			cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(d.Milliseconds(), 10)
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -180,6 +205,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		channel: channelFor(name),
 		cache:   cache{maxSessions: cached, maxBytes: cachedBytes},
 		logger:  cmp.Or(opts.Logger, discard),
+		timeout: statementTimeout(opts.StatementTimeout),
 	}
 	s.listenRetry.Store(int64(listenRetry))
 	s.sql = newQueries(s.schema)
@@ -231,6 +257,26 @@ func (s *Store) Close() error {
 		s.pool.Close()
 	}
 	return nil
+}
+
+// statementTimeout is the bound Options.StatementTimeout names: 0 for
+// none.
+func statementTimeout(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultStatementTimeout
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// bound returns ctx bounded by the statement timeout, and its cancel.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 func (s *Store) check(ctx context.Context) error {
