@@ -106,7 +106,7 @@ type app struct {
 	log   []logEntry // every record of the app, in position order
 	holes int        // entries of log whose record was freed
 	// state is the app's and its users' state (Sessions unused: the
-	// index below holds the sessions).
+	// index below holds the sessions), with its History kept.
 	state *projection.AppState
 	// sharedGen counts the changes to state (app and user state), so that a
 	// session's cached merged state knows when it is out of date. Changed
@@ -156,6 +156,10 @@ type session struct {
 	// incarnation; ownGen counts its changes.
 	st     *projection.SessionState
 	ownGen uint64
+	// hist is the history of the session's own keys, by version, for
+	// reads of its past (viewAsOf); the app's state keeps the history of
+	// its app: and user: keys.
+	hist projection.History
 	// durable waits for the durability of the session's last record (nil:
 	// nothing to wait for).
 	durable func() error
@@ -249,7 +253,9 @@ func (m *Store) app(name string, create bool) *app {
 		return a
 	}
 	a, created := m.apps.GetOrCreate(name, func() *app {
-		return &app{state: projection.NewAppState(), byUser: map[string][]*session{}}
+		state := projection.NewAppState()
+		state.History = new(projection.SharedHistory)
+		return &app{state: state, byUser: map[string][]*session{}}
 	})
 	if created {
 		// Wake those waiting for an app that did not exist: it may be

@@ -1,0 +1,53 @@
+package memstore
+
+import (
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// Reads of a session's past (Load with AsOf) are served from histories
+// the fold keeps as it appends (projection.History): per key of the
+// session's own state, its changes by version, and per key of the app's
+// and each user's state, its changes by position. The state as of a
+// point is a binary search per key, so such a read costs about what a
+// read of the present does, however long the session or the app's log.
+// An append records each write in the same pass over its delta that
+// folds it. A deletion frees the session's history with its records, and
+// drops from the app's history the writes that its retained records do
+// not keep, so that the history agrees with a fold of the app's log as
+// the log holds it.
+
+// viewAsOf returns the session's view, without events, as it stood after
+// the event with sequence number version (0: its creation), which it
+// holds: its own state as of that version, and its app's and its user's
+// state exactly as they stood at that record's position (a fold of the
+// app's log up to there, the state retained from deleted sessions
+// included). The caller holds s.mu.
+func (s *session) viewAsOf(version uint64) eventlog.View {
+	last := s.created
+	if version > 0 {
+		last = s.records[version-1]
+	}
+	a := s.app
+	a.mu.RLock()
+	state := a.state.MergedAsOf(s.key, &s.hist, version, last.Position)
+	a.mu.RUnlock()
+	return eventlog.View{
+		Key:            s.key,
+		Created:        s.created.Position,
+		Version:        version,
+		LastUpdateTime: last.Time,
+		State:          state,
+	}
+}
+
+// forgetHistory drops from the app's history the app: and user: writes
+// of s's records that its deletion frees: survivors is what s.retained
+// gave, its first entry for the creation record and one for each event.
+// The caller holds s.mu and a.mu for writing.
+func (a *app) forgetHistory(s *session, survivors []logEntry) {
+	h := a.state.History
+	h.Forget(s.created, survivors[0].rec)
+	for i, rec := range s.records {
+		h.Forget(rec, survivors[i+1].rec)
+	}
+}
