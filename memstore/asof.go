@@ -6,15 +6,17 @@ import (
 
 // Reads of a session's past (Load with AsOf) are served from histories
 // the fold keeps as it appends (projection.History): per key of the
-// session's own state, its changes by version, and per key of the app's
-// and each user's state, its changes by position. The state as of a
-// point is a binary search per key, so such a read costs about what a
-// read of the present does, however long the session or the app's log.
-// An append records each write in the same pass over its delta that
-// folds it. A deletion frees the session's history with its records, and
-// drops from the app's history the writes that its retained records do
-// not keep, so that the history agrees with a fold of the app's log as
-// the log holds it.
+// session's own state, the versions that changed it, and per key of the
+// app's and each user's state, the positions that changed it. The state
+// as of a point is a binary search per key, and the value is read from
+// the record at the point found (the session's, or the app log's), so
+// such a read costs about what a read of the present does, however long
+// the session or the app's log. An append records each write in the same
+// pass over its delta that folds it: 8 bytes a write, with no pointers
+// for the garbage collector to scan. A deletion frees the session's
+// history with its records, and drops from the app's history the writes
+// that its retained records do not keep, so that the history agrees with
+// a fold of the app's log as the log holds it.
 
 // viewAsOf returns the session's view, without events, as it stood after
 // the event with sequence number version (0: its creation), which it
@@ -29,7 +31,7 @@ func (s *session) viewAsOf(version uint64) eventlog.View {
 	}
 	a := s.app
 	a.mu.RLock()
-	state := a.state.MergedAsOf(s.key, &s.hist, version, last.Position)
+	state := a.state.MergedAsOf(s.key, &s.hist, version, s.recordAt, last.Position, a.recordAt)
 	a.mu.RUnlock()
 	return eventlog.View{
 		Key:            s.key,
@@ -40,14 +42,35 @@ func (s *session) viewAsOf(version uint64) eventlog.View {
 	}
 }
 
+// recordAt returns the session's record at a version (its creation at
+// 0). The caller holds s.mu.
+func (s *session) recordAt(version uint64) *eventlog.Record {
+	if version == 0 {
+		return s.created
+	}
+	if version > uint64(len(s.records)) {
+		return nil
+	}
+	return s.records[version-1]
+}
+
+// recordAt returns the record at a position of the app's log, nil if
+// there is none (or it was freed). The caller holds a.mu.
+func (a *app) recordAt(pos uint64) *eventlog.Record {
+	i := a.searchAfter(eventlog.Position(pos) - 1)
+	if i == len(a.log) || a.log[i].pos != eventlog.Position(pos) {
+		return nil
+	}
+	return a.log[i].rec
+}
+
 // forgetHistory drops from the app's history the app: and user: writes
 // of s's records that its deletion frees: survivors is what s.retained
 // gave, its first entry for the creation record and one for each event.
 // The caller holds s.mu and a.mu for writing.
 func (a *app) forgetHistory(s *session, survivors []logEntry) {
-	h := a.state.History
-	h.Forget(s.created, survivors[0].rec)
+	a.state.Forget(s.created, survivors[0].rec)
 	for i, rec := range s.records {
-		h.Forget(rec, survivors[i+1].rec)
+		a.state.Forget(rec, survivors[i+1].rec)
 	}
 }

@@ -106,7 +106,7 @@ type app struct {
 	log   []logEntry // every record of the app, in position order
 	holes int        // entries of log whose record was freed
 	// state is the app's and its users' state (Sessions unused: the
-	// index below holds the sessions), with its History kept.
+	// index below holds the sessions), with the history of its keys kept.
 	state *projection.AppState
 	// sharedGen counts the changes to state (app and user state), so that a
 	// session's cached merged state knows when it is out of date. Changed
@@ -254,7 +254,7 @@ func (m *Store) app(name string, create bool) *app {
 	}
 	a, created := m.apps.GetOrCreate(name, func() *app {
 		state := projection.NewAppState()
-		state.History = new(projection.SharedHistory)
+		state.KeepHistory = true
 		return &app{state: state, byUser: map[string][]*session{}}
 	})
 	if created {

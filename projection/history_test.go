@@ -41,7 +41,7 @@ type histSession struct {
 
 // CONTRACT T1 D3: a fold that keeps histories, with deletions that free
 // records as a store does (the records are replaced by what
-// eventlog.Retained keeps, and SharedHistory.Forget drops the rest),
+// eventlog.Retained keeps, and AppState.Forget drops the rest),
 // serves, for every version of every live session, exactly
 // projection.FoldSession of the session's records and a fold of the log,
 // as it now stands, up to that version's position. A history folded from
@@ -51,7 +51,7 @@ func TestHistoryEqualsTheFoldOfTheLog(t *testing.T) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 1))
 			app := projection.NewAppState()
-			app.History = new(projection.SharedHistory)
+			app.KeepHistory = true
 			var log []*eventlog.Record // nil where a record was freed
 			var live []*histSession
 			pos := eventlog.Position(0)
@@ -80,7 +80,7 @@ func TestHistoryEqualsTheFoldOfTheLog(t *testing.T) {
 						if len(kept) > 0 && kept[0].Position == rec.Position {
 							k, kept = kept[0], kept[1:]
 						}
-						app.History.Forget(rec, k)
+						app.Forget(rec, k)
 						for j := range log {
 							if log[j] == rec {
 								log[j] = k
@@ -102,14 +102,27 @@ func TestHistoryEqualsTheFoldOfTheLog(t *testing.T) {
 			}
 			// The same log, as it stands, folded in a random order.
 			shuffled := projection.NewAppState()
-			shuffled.History = new(projection.SharedHistory)
+			shuffled.KeepHistory = true
 			for _, i := range r.Perm(len(log)) {
 				if rec := log[i]; rec != nil && rec.Kind != eventlog.KindSessionDeleted {
 					shuffled.ApplyShared(rec)
 				}
 			}
+			byPos := map[uint64]*eventlog.Record{}
+			for _, rec := range log {
+				if rec != nil {
+					byPos[uint64(rec.Position)] = rec
+				}
+			}
+			logRecords := func(at uint64) *eventlog.Record { return byPos[at] }
 			checked := 0
 			for _, s := range live {
+				ownRecords := func(v uint64) *eventlog.Record {
+					if v == 0 {
+						return s.created
+					}
+					return s.events[v-1]
+				}
 				for v := 0; v <= len(s.events); v++ {
 					at := s.created.Position
 					if v > 0 {
@@ -122,11 +135,11 @@ func TestHistoryEqualsTheFoldOfTheLog(t *testing.T) {
 						}
 					}
 					want := shared.Merged(s.key, projection.FoldSession(s.created, s.events[:v]).State)
-					require.Equal(t, want, app.MergedAsOf(s.key, &s.own, uint64(v), at), "%s as of version %d", s.key, v)
-					require.Equal(t, want, shuffled.MergedAsOf(s.key, &s.own, uint64(v), at), "%s as of version %d, folded out of order", s.key, v)
+					require.Equal(t, want, app.MergedAsOf(s.key, &s.own, uint64(v), ownRecords, at, logRecords), "%s as of version %d", s.key, v)
+					require.Equal(t, want, shuffled.MergedAsOf(s.key, &s.own, uint64(v), ownRecords, at, logRecords), "%s as of version %d, folded out of order", s.key, v)
 					checked++
 				}
-				require.Equal(t, s.st.State, s.own.AsOf(uint64(len(s.events))), "%s: the history's last state is the fold's", s.key)
+				require.Equal(t, s.st.State, s.own.AsOf(uint64(len(s.events)), ownRecords), "%s: the history's last state is the fold's", s.key)
 			}
 			require.NotZero(t, checked)
 		})
@@ -144,29 +157,40 @@ func keepOnly(rec *eventlog.Record, keys ...string) *eventlog.Record {
 }
 
 // Forgotten changes are looked past, across the words of the bitmap that
-// marks them, and their memory goes once they are half of a key's: a key
-// or a user left with none is dropped.
+// marks them, and their memory goes once they are half of a key's.
 func TestHistoryForget(t *testing.T) {
 	// CONTRACT D3
 	k := pjKey("app", "u", "s")
 	app := projection.NewAppState()
-	app.History = new(projection.SharedHistory)
+	app.KeepHistory = true
 	var recs []*eventlog.Record
 	for i := range 300 {
 		rec := pjAppended(eventlog.Position(i+1), k, uint64(i+1), map[string]any{"app:x": i, "user:y": i})
 		app.ApplyShared(rec)
 		recs = append(recs, rec)
 	}
-	require.Equal(t, 600, app.History.Len())
+	require.Equal(t, 600, projection.HistoryLen(app))
+	log := map[uint64]*eventlog.Record{} // the log as it stands
+	for _, rec := range recs {
+		log[uint64(rec.Position)] = rec
+	}
 	at := func(pos int) map[string]any {
-		return app.MergedAsOf(k, nil, 0, eventlog.Position(pos))
+		return app.MergedAsOf(k, nil, 0, nil, eventlog.Position(pos), func(at uint64) *eventlog.Record { return log[at] })
+	}
+	forget := func(rec *eventlog.Record, keep ...string) {
+		kept := keepOnly(rec, keep...)
+		if len(keep) == 0 {
+			kept = nil
+		}
+		app.Forget(rec, kept)
+		log[uint64(rec.Position)] = kept
 	}
 	// Forget app:x's changes 50..199 (at positions 51..200): 150 of 300,
 	// not yet more than half.
 	for _, rec := range recs[50:200] {
-		app.History.Forget(rec, keepOnly(rec, "user:y"))
+		forget(rec, "user:y")
 	}
-	require.Equal(t, 600, app.History.Len(), "half forgotten: kept until more are")
+	require.Equal(t, 600, projection.HistoryLen(app), "half forgotten: kept until more are")
 	for pos := 1; pos <= 300; pos++ {
 		want := pos - 1
 		if pos > 50 && pos <= 200 {
@@ -175,22 +199,20 @@ func TestHistoryForget(t *testing.T) {
 		require.Equal(t, map[string]any{"app:x": want, "user:y": pos - 1}, at(pos), "at position %d", pos)
 	}
 	require.Equal(t, map[string]any{}, at(0))
-	app.History.Forget(recs[0], keepOnly(recs[0], "user:y"))
-	require.Equal(t, 600-151, app.History.Len(), "more than half forgotten: compacted")
+	forget(recs[0], "user:y")
+	require.Equal(t, 600-151, projection.HistoryLen(app), "more than half forgotten: compacted")
 	require.Equal(t, map[string]any{"user:y": 0}, at(1))
 	require.Equal(t, map[string]any{"app:x": 49, "user:y": 60}, at(61))
 	require.Equal(t, map[string]any{"app:x": 200, "user:y": 200}, at(201))
 	for _, rec := range recs {
-		app.History.Forget(rec, nil)
+		forget(rec)
 	}
-	require.Zero(t, app.History.Len())
-	require.Empty(t, app.History.Users)
+	require.Zero(t, projection.HistoryLen(app))
 	require.Equal(t, map[string]any{}, at(301))
 }
 
-// A change costs the history about 24 bytes: its point and the value,
-// which it shares with the record (CONTRACT T1's reads of the past must
-// not make a stored event much bigger).
+// A change costs the history about 8 bytes: its point (CONTRACT T1's
+// reads of the past must not make a stored event much bigger).
 func TestHistoryMemoryPerChange(t *testing.T) {
 	const n = 50_000
 	heap := func() uint64 {
@@ -206,14 +228,14 @@ func TestHistoryMemoryPerChange(t *testing.T) {
 	before := heap()
 	st := projection.NewSession(pjCreated(0, pjKey("app", "u", "s"), nil))
 	app := projection.NewAppState()
-	app.History = new(projection.SharedHistory)
+	app.KeepHistory = true
 	var own projection.History
 	for _, rec := range recs {
 		st.ApplyEventWithHistory(rec, app, &own)
 	}
 	perChange := float64(heap()-before) / (3 * n)
 	t.Logf("%.1f bytes a change", perChange)
-	require.LessOrEqual(t, perChange, 26.0)
-	require.Equal(t, 3*n, own.Len()+app.History.Len())
+	require.LessOrEqual(t, perChange, 9.0)
+	require.Equal(t, 3*n, own.Len()+projection.HistoryLen(app))
 	runtime.KeepAlive(recs)
 }

@@ -25,10 +25,10 @@ type AppState struct {
 	State    Shared
 	Users    map[string]Shared
 	Sessions map[eventlog.SessionKey]*SessionState
-	// History, when not nil, is kept by the fold: every app: and user:
-	// write it applies is recorded there too, for reads of the state as
-	// it stood at an earlier position ([AppState.MergedAsOf]).
-	History *SharedHistory
+	// KeepHistory makes the fold keep, beside each app: and user: key,
+	// every change it applies to the key, for reads of the state as it
+	// stood at an earlier position ([AppState.MergedAsOf]).
+	KeepHistory bool
 }
 
 // SessionState is a live session as the log defines it.
@@ -141,42 +141,32 @@ func (a *AppState) ApplyShared(rec *eventlog.Record) {
 
 // applyWrites folds rec's writes in one pass: its session keys into own
 // (and into ownHistory at point ownAt) and its app: and user: keys into a
-// (and a.History), each skipped when nil. It is the one place that sorts
+// (with their histories when a keeps them), each skipped when nil. It is the one place that sorts
 // writes by scope for the fold and for the histories, so that both keep
 // the same rules. It reports whether rec writes app or user state.
 func applyWrites(rec *eventlog.Record, own map[string]any, ownHistory *History, ownAt uint64, a *AppState) (shared bool) {
 	var user Shared
-	var userHistory *History
 	for k, v := range rec.Writes() {
 		switch in, _ := scopeOf(k); in {
 		case inSession:
 			if own != nil {
 				set(own, k, v)
 				if ownHistory != nil {
-					ownHistory.record(k, ownAt, v)
+					ownHistory.record(k, ownAt)
 				}
 			}
 		case inApp:
 			shared = true
 			if a != nil {
-				a.State.write(k, v, rec.Position)
-				if a.History != nil {
-					a.History.App.record(k, uint64(rec.Position), v)
-				}
+				a.State.write(k, v, rec.Position, a.KeepHistory)
 			}
 		case inUser:
 			shared = true
 			if a != nil {
 				if user == nil {
 					user = a.user(rec.Key.UserID)
-					if a.History != nil {
-						userHistory = a.History.user(rec.Key.UserID, true)
-					}
 				}
-				user.write(k, v, rec.Position)
-				if userHistory != nil {
-					userHistory.record(k, uint64(rec.Position), v)
-				}
+				user.write(k, v, rec.Position, a.KeepHistory)
 			}
 		}
 	}
