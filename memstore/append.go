@@ -194,6 +194,7 @@ func (m *Store) delete(a *app, s *session, rec *eventlog.Record, mode placement)
 	// What the session leaves behind, the slow part, is worked out
 	// before the app is held: other sessions' appends need not wait.
 	survivors := s.retained()
+	freed := s.freedWrites(survivors)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	durable, err := m.add(a, rec, mode)
@@ -201,7 +202,7 @@ func (m *Store) delete(a *app, s *session, rec *eventlog.Record, mode placement)
 		return eventlog.AppendResult{}, err
 	}
 	a.replace(survivors)
-	a.forgetHistory(s, survivors)
+	a.state.Forget(rec.Key.UserID, freed)
 	a.free(rec.Key.UserID, survivors[len(survivors)-1].pos)
 	a.removeSession(s)
 	s.deleted = true

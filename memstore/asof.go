@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/projection"
 )
 
 // Reads of a session's past (Load with AsOf) are served from histories
@@ -64,13 +65,16 @@ func (a *app) recordAt(pos uint64) *eventlog.Record {
 	return a.log[i].rec
 }
 
-// forgetHistory drops from the app's history the app: and user: writes
-// of s's records that its deletion frees: survivors is what s.retained
-// gave, its first entry for the creation record and one for each event.
-// The caller holds s.mu and a.mu for writing.
-func (a *app) forgetHistory(s *session, survivors []logEntry) {
-	a.state.Forget(s.created, survivors[0].rec)
-	for i, rec := range s.records {
-		a.state.Forget(rec, survivors[i+1].rec)
+// freedWrites works out which of s's app: and user: writes its deletion
+// frees, for the app's history (projection.AppState.Forget): survivors is
+// what s.retained gave, its first entry for the creation record and one
+// for each event. The caller holds s.mu.
+func (s *session) freedWrites(survivors []logEntry) map[string][]uint64 {
+	all := make([]*eventlog.Record, 0, len(s.records)+1)
+	all = append(append(all, s.created), s.records...)
+	kept := make([]*eventlog.Record, len(survivors))
+	for i, e := range survivors {
+		kept[i] = e.rec
 	}
+	return projection.FreedWrites(all, kept)
 }

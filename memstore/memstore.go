@@ -29,7 +29,11 @@
 // checked against two generation counters (the session's own, and its
 // app's for app and user state), so that a Load of a session nobody
 // changed costs one copy of the map. Its events are the store's own,
-// read-only, in a capped slice.
+// read-only, in a capped slice. Load of a past version (AsOf) reads
+// per-key histories of the points that changed each key, which the fold
+// keeps as it appends (projection.History), and takes each value from the
+// record at the point found: its cost is about a Load's, however long the
+// session or the app's log.
 package memstore
 
 import (

@@ -204,7 +204,7 @@ func (c *changes) find(at uint64) int {
 
 // forget drops the change at point at, if there is one: a lookup then
 // finds the change before it, as a fold of a log without that write
-// would.
+// would. The caller compacts ([changes.compact]) once it is done.
 func (c *changes) forget(at uint64) {
 	i := c.find(at)
 	if i == c.n || c.get(i) != at || c.isForgotten(i) {
@@ -216,6 +216,12 @@ func (c *changes) forget(at uint64) {
 	}
 	c.forgotten[i>>6] |= 1 << (i & 63)
 	c.nForgotten++
+}
+
+// compact drops the forgotten changes once they are more than half of
+// them, so that memory follows the live changes at an amortised O(1) a
+// change.
+func (c *changes) compact() {
 	if 2*c.nForgotten > c.n {
 		c.reset(c.live())
 	}
@@ -233,39 +239,55 @@ func (c *changes) live() []uint64 {
 	return out
 }
 
-// Forget drops from the app's history ([AppState.KeepHistory]) the app:
-// and user: writes of rec, a record of a deleted session, that do not
-// survive the deletion: those that kept, the record that takes rec's
-// place in the log ([eventlog.Retained]; nil when nothing does), does not
-// hold. A lookup then gives what a fold of the log without them gives
-// (CONTRACT D3), and their memory goes once they are half of a key's
-// changes.
-func (a *AppState) Forget(rec, kept *eventlog.Record) {
-	var keep map[string]any
-	if kept != nil {
-		keep = kept.Writes()
+// FreedWrites returns, per app: and user: key, the positions of the
+// writes of a deleted session's records that do not survive its deletion,
+// in position order: the writes of records[i], in position order, that
+// kept[i] does not hold, the record that takes its place in the log
+// ([eventlog.Retained]; nil when nothing does). It reads only the
+// records, so that a store can work it out before it takes the lock over
+// the app's state, and then hand it to [AppState.Forget].
+func FreedWrites(records, kept []*eventlog.Record) map[string][]uint64 {
+	var freed map[string][]uint64
+	for i, rec := range records {
+		var keep map[string]any
+		if kept[i] != nil {
+			keep = kept[i].Writes()
+		}
+		for k := range rec.Writes() {
+			if in, _ := scopeOf(k); in != inApp && in != inUser {
+				continue
+			}
+			if _, ok := keep[k]; ok {
+				continue
+			}
+			if freed == nil {
+				freed = map[string][]uint64{}
+			}
+			freed[k] = append(freed[k], uint64(rec.Position))
+		}
 	}
-	var user Shared
-	for k := range rec.Writes() {
-		in, _ := scopeOf(k)
-		if in != inApp && in != inUser {
-			continue
-		}
-		if _, ok := keep[k]; ok {
-			continue
-		}
+	return freed
+}
+
+// Forget drops from the app's history ([AppState.KeepHistory]) the
+// writes that the deletion of a session of user freed ([FreedWrites]). A
+// lookup then gives what a fold of the log without them gives (CONTRACT
+// D3), and their memory goes once they are half of a key's changes.
+func (a *AppState) Forget(user string, freed map[string][]uint64) {
+	for k, positions := range freed {
 		var e *Entry
-		if in == inApp {
+		if in, _ := scopeOf(k); in == inApp {
 			e = a.State[k]
 		} else {
-			if user == nil {
-				user = a.Users[rec.Key.UserID]
-			}
-			e = user[k]
+			e = a.Users[user][k]
 		}
-		if e != nil && e.changes != nil {
-			e.changes.forget(uint64(rec.Position))
+		if e == nil || e.changes == nil {
+			continue
 		}
+		for _, p := range positions {
+			e.changes.forget(p)
+		}
+		e.changes.compact()
 	}
 }
 

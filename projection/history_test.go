@@ -74,19 +74,19 @@ func TestHistoryEqualsTheFoldOfTheLog(t *testing.T) {
 					s := live[i]
 					live = append(live[:i], live[i+1:]...)
 					all := append([]*eventlog.Record{s.created}, s.events...)
-					kept := eventlog.Retained(all)
-					for _, rec := range all {
-						var k *eventlog.Record
-						if len(kept) > 0 && kept[0].Position == rec.Position {
-							k, kept = kept[0], kept[1:]
+					retained := eventlog.Retained(all)
+					kept := make([]*eventlog.Record, len(all))
+					for i, rec := range all {
+						if len(retained) > 0 && retained[0].Position == rec.Position {
+							kept[i], retained = retained[0], retained[1:]
 						}
-						app.Forget(rec, k)
 						for j := range log {
 							if log[j] == rec {
-								log[j] = k
+								log[j] = kept[i]
 							}
 						}
 					}
+					app.Forget(s.key.UserID, projection.FreedWrites(all, kept))
 					log = append(log, pjDeleted(pos, s.key))
 				case p < 26:
 					rec := pjRetained(pos, pjKey("app", fmt.Sprint("u", r.IntN(3)), "gone"), histDelta(r, n))
@@ -182,7 +182,7 @@ func TestHistoryForget(t *testing.T) {
 		if len(keep) == 0 {
 			kept = nil
 		}
-		app.Forget(rec, kept)
+		app.Forget(rec.Key.UserID, projection.FreedWrites([]*eventlog.Record{rec}, []*eventlog.Record{kept}))
 		log[uint64(rec.Position)] = kept
 	}
 	// Forget app:x's changes 50..199 (at positions 51..200): 150 of 300,
