@@ -18,8 +18,9 @@ import (
 type journal struct {
 	path   string
 	sync   SyncPolicy
-	report Report // what Replay found in the file
-	wal    *wal   // nil during Replay, and for good in a read-only store
+	report Report                   // what Replay found in the file
+	wal    *wal                     // nil during Replay, and for good in a read-only store
+	onSync func(time.Duration, int) // Options.Observer.OnSync
 
 	// encoded holds the records that Append encoded before handing them
 	// to the in-memory store, so that Write, which runs under the lock
@@ -76,6 +77,7 @@ func (j *journal) openWAL(interval time.Duration) error {
 		}
 	}
 	w := newWAL(f, j.path, j.report.Size, j.report.Format, j.sync, interval)
+	w.onSync = j.onSync
 	// What the file holds may not be on disk yet: a writer killed between
 	// a write and its fsync leaves its record in the page cache, where the
 	// replay read it. Sync it now, so that an append that finds its event
