@@ -1,10 +1,12 @@
 package otelstore
 
 import (
+	"context"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 )
@@ -88,6 +90,18 @@ type instruments struct {
 	scopeAttrs    [len(scopeNames)][]metric.RecordOption
 }
 
+// appendsEnabled reports whether any instrument an append feeds takes
+// measurements.
+func (in *instruments) appendsEnabled(ctx context.Context) bool {
+	return in.duration.Enabled(ctx) || in.appends.Enabled(ctx) || in.stale.Enabled(ctx) || in.duplicates.Enabled(ctx)
+}
+
+// readsEnabled reports whether any instrument a read feeds takes
+// measurements.
+func (in *instruments) readsEnabled(ctx context.Context) bool {
+	return in.duration.Enabled(ctx) || in.readRecords.Enabled(ctx) || in.lag.Enabled(ctx)
+}
+
 func newInstruments(m metric.Meter) *instruments {
 	in := &instruments{
 		duration: histogram(m, "sessionlog.store.duration", "s",
@@ -130,7 +144,7 @@ func histogram(m metric.Meter, name, unit, desc string, buckets []float64) metri
 		metric.WithExplicitBucketBoundaries(buckets...))
 	if err != nil {
 		otel.Handle(err)
-		return noop.Float64Histogram{}
+		return metricnoop.Float64Histogram{}
 	}
 	return h
 }
@@ -141,7 +155,7 @@ func intHistogram(m metric.Meter, name, unit, desc string, buckets []float64) me
 		metric.WithExplicitBucketBoundaries(buckets...))
 	if err != nil {
 		otel.Handle(err)
-		return noop.Int64Histogram{}
+		return metricnoop.Int64Histogram{}
 	}
 	return h
 }
@@ -151,7 +165,7 @@ func counter(m metric.Meter, name, unit, desc string) metric.Int64Counter {
 	c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
 	if err != nil {
 		otel.Handle(err)
-		return noop.Int64Counter{}
+		return metricnoop.Int64Counter{}
 	}
 	return c
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 )
@@ -35,7 +38,9 @@ type Options struct {
 // Wrap returns a store that does what store does and reports each call
 // to opts' providers (see the package documentation). It changes no
 // result: the wrapped store passes the same conformance suite. Closing it
-// closes store. Wrap(nil, ...) returns nil.
+// closes store. With the API's no-op providers (go.opentelemetry.io/otel's
+// trace/noop and metric/noop) for both, nothing can ever be recorded, and
+// Wrap returns store itself. Wrap(nil, ...) returns nil.
 func Wrap(store eventlog.Store, opts Options) eventlog.Store {
 	if store == nil {
 		return nil
@@ -44,11 +49,63 @@ func Wrap(store eventlog.Store, opts Options) eventlog.Store {
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	return &wrapped{
-		next:   store,
-		tracer: tp.Tracer(ScopeName),
-		inst:   newInstruments(meter(opts.MeterProvider)),
+	if isNoop(tp) && isNoopMeter(opts.MeterProvider) {
+		// Nothing will ever be recorded: even a wrapper that only passes
+		// calls on costs a Load a few percent (its arguments and its View
+		// are copied through one more call).
+		return store
 	}
+	w := &wrapped{next: store, inst: newInstruments(meter(opts.MeterProvider))}
+	switch {
+	case isNoop(tp):
+		// No spans, ever: w.tracer stays nil.
+	case isUnsetGlobal(tp):
+		w.tracer, w.unset = tp.Tracer(ScopeName), tp
+	default:
+		w.tracer = tp.Tracer(ScopeName)
+	}
+	return w
+}
+
+// Starting a span costs allocations even where nothing records it: the
+// API's no-op tracer puts its span into a new context, and the global
+// tracer of a program that set no provider makes a span value and a
+// context. On a memory store's Load that is more than a tenth of the
+// call. So a wrapped store starts no span at all under the no-op provider,
+// nor under the global one as long as the program has set no provider of
+// its own; it looks again at every call (one atomic load), so a provider
+// set after Wrap is used from then on, as the global tracer's delegation
+// promises. (The one thing this skips is what OpenTelemetry's eBPF
+// auto-instrumentation would attach to the unset global tracer.)
+
+// isNoop reports the API's no-op tracer provider.
+func isNoop(tp trace.TracerProvider) bool {
+	switch tp.(type) {
+	case tracenoop.TracerProvider, *tracenoop.TracerProvider:
+		return true
+	}
+	return false
+}
+
+// isNoopMeter reports the API's no-op meter provider.
+func isNoopMeter(mp metric.MeterProvider) bool {
+	switch mp.(type) {
+	case metricnoop.MeterProvider, *metricnoop.MeterProvider:
+		return true
+	}
+	return false
+}
+
+// isUnsetGlobal reports whether tp is the provider that
+// otel.GetTracerProvider returns until a program sets one: the global
+// package's delegating provider, whose tracers record nothing until a
+// provider is set. Its type is not exported, so it is known by name; were
+// it renamed, spans would merely be started again where nothing records
+// them.
+func isUnsetGlobal(tp trace.TracerProvider) bool {
+	t := reflect.TypeOf(tp)
+	return t.Kind() == reflect.Pointer && t.Elem().Name() == "tracerProvider" &&
+		t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
 }
 
 // meter returns the package's meter of mp, or of the global provider.
@@ -61,10 +118,19 @@ func meter(mp metric.MeterProvider) metric.Meter {
 
 // wrapped is the store Wrap returns.
 type wrapped struct {
-	next   eventlog.Store
+	next eventlog.Store
+	// tracer makes the spans; nil under a no-op provider.
 	tracer trace.Tracer
-	inst   *instruments
+	// unset, when not nil, is the unset global provider that tracer
+	// comes from: spans start only once otel.GetTracerProvider returns
+	// another.
+	unset trace.TracerProvider
+	inst  *instruments
 }
+
+// idle is the span of a call that no tracer records: it records nothing,
+// and ending it does nothing.
+var idle = trace.SpanFromContext(context.Background())
 
 // The span names: one per store method that gets a span.
 const (
@@ -93,12 +159,28 @@ const (
 	keyErrorType = attribute.Key("error.type")
 )
 
+// tracing reports whether a span started now may record: there is a
+// tracer, and it is not the unset global one.
+func (w *wrapped) tracing() bool {
+	return w.tracer != nil && (w.unset == nil || otel.GetTracerProvider() != w.unset)
+}
+
+// Each method first asks whether anything listens (a tracer that may
+// record, an enabled instrument) and, if nothing does, hands the call on
+// as it is: a wrapper that only passes its arguments and results through
+// costs a few nanoseconds, while one that holds a span, a start time and
+// an outcome for the call costs tens, which is several percent of a
+// memory store's Load.
+
 // start begins a call: its span (with ctx, the context to pass on) and,
 // if anyone listens, the time it started. The no-op providers record
 // nothing, so the clock is read only for a recording span or an enabled
 // duration histogram.
 func (w *wrapped) start(ctx context.Context, name string) (context.Context, trace.Span, time.Time) {
-	ctx, span := w.tracer.Start(ctx, name)
+	span := idle
+	if w.tracing() {
+		ctx, span = w.tracer.Start(ctx, name)
+	}
 	var t time.Time
 	if span.IsRecording() || w.inst.duration.Enabled(ctx) {
 		t = time.Now()
@@ -126,6 +208,14 @@ func (w *wrapped) end(ctx context.Context, span trace.Span, t0 time.Time, op ope
 
 // Append implements [eventlog.Store.Append] with a span and metrics.
 func (w *wrapped) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
+	if w.tracing() || w.inst.appendsEnabled(ctx) {
+		return w.appendObserved(ctx, rec)
+	}
+	return w.next.Append(ctx, rec)
+}
+
+// appendObserved is Append with its span and measurements.
+func (w *wrapped) appendObserved(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
 	ctx, span, t0 := w.start(ctx, spanAppend)
 	if span.IsRecording() && rec != nil {
 		// Before the call: the store owns rec from then on.
@@ -153,6 +243,14 @@ func (w *wrapped) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Ap
 // AppendBatch implements [eventlog.Store.AppendBatch] with a span and
 // metrics.
 func (w *wrapped) AppendBatch(ctx context.Context, recs []*eventlog.Record) (eventlog.AppendResult, error) {
+	if w.tracing() || w.inst.appendsEnabled(ctx) {
+		return w.appendBatchObserved(ctx, recs)
+	}
+	return w.next.AppendBatch(ctx, recs)
+}
+
+// appendBatchObserved is AppendBatch with its span and measurements.
+func (w *wrapped) appendBatchObserved(ctx context.Context, recs []*eventlog.Record) (eventlog.AppendResult, error) {
 	ctx, span, t0 := w.start(ctx, spanAppendBatch)
 	if span.IsRecording() {
 		span.SetAttributes(keyRecords.Int(len(recs)))
@@ -179,6 +277,14 @@ func (w *wrapped) AppendBatch(ctx context.Context, recs []*eventlog.Record) (eve
 
 // Load implements [eventlog.Store.Load] with a span and metrics.
 func (w *wrapped) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
+	if w.tracing() || w.inst.duration.Enabled(ctx) {
+		return w.loadObserved(ctx, key, opts)
+	}
+	return w.next.Load(ctx, key, opts)
+}
+
+// loadObserved is Load with its span and measurements.
+func (w *wrapped) loadObserved(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
 	ctx, span, t0 := w.start(ctx, spanLoad)
 	view, err := w.next.Load(ctx, key, opts)
 	if span.IsRecording() {
@@ -196,6 +302,14 @@ func (w *wrapped) Load(ctx context.Context, key eventlog.SessionKey, opts eventl
 
 // List implements [eventlog.Store.List] with a span and metrics.
 func (w *wrapped) List(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
+	if w.tracing() || w.inst.duration.Enabled(ctx) {
+		return w.listObserved(ctx, app, user, opts)
+	}
+	return w.next.List(ctx, app, user, opts)
+}
+
+// listObserved is List with its span and measurements.
+func (w *wrapped) listObserved(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
 	ctx, span, t0 := w.start(ctx, spanList)
 	views, err := w.next.List(ctx, app, user, opts)
 	if span.IsRecording() {
@@ -215,6 +329,14 @@ func (w *wrapped) List(ctx context.Context, app, user string, opts eventlog.List
 // documentation): it records the call's duration, the records it returned
 // and, when it returned some, the follower's lag.
 func (w *wrapped) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
+	if w.inst.readsEnabled(ctx) {
+		return w.readObserved(ctx, scope, after, limit)
+	}
+	return w.next.Read(ctx, scope, after, limit)
+}
+
+// readObserved is Read with its span and measurements.
+func (w *wrapped) readObserved(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
 	in := w.inst
 	var t0 time.Time
 	if in.duration.Enabled(ctx) {
