@@ -21,7 +21,8 @@ type journal struct {
 	sync   SyncPolicy
 	report Report // what Replay found in the file
 	logger *slog.Logger
-	wal    *wal // nil during Replay, and for good in a read-only store
+	wal    *wal                     // nil during Replay, and for good in a read-only store
+	onSync func(time.Duration, int) // Options.Observer.OnSync
 
 	// encoded holds the records that Append encoded before handing them
 	// to the in-memory store, so that Write, which runs under the lock
@@ -78,6 +79,7 @@ func (j *journal) openWAL(interval time.Duration) error {
 		}
 	}
 	w := newWAL(f, j.path, j.report.Size, j.report.Format, j.sync, interval, j.logger)
+	w.onSync = j.onSync
 	// What the file holds may not be on disk yet: a writer killed between
 	// a write and its fsync leaves its record in the page cache, where the
 	// replay read it. Sync it now, so that an append that finds its event

@@ -21,6 +21,7 @@ type wal struct {
 
 	mu     sync.Mutex // guards the fields below; taken after syncMu
 	size   int64      // the end of the last whole record written
+	count  int64      // the records written (a batch's each count)
 	failed error      // set once the file's state is unknown: later writes fail
 	closed bool
 	frame  []byte // reused for each record's line
@@ -32,6 +33,7 @@ type wal struct {
 	synced  int64 // every byte before this offset is known to be on disk
 	syncing bool  // a sync is running outside syncMu
 	syncs   int64 // fsyncs run
+	covered int64 // the records written before the last sync started
 	done    *sync.Cond
 
 	stop chan struct{} // closed by close, ends the interval syncer
@@ -40,6 +42,9 @@ type wal struct {
 	sync func() error // the fsync: f.Sync, or a test's stand-in
 	// writeTo, if set, stands in for f.Write in a test.
 	writeTo func(b []byte) (int, error)
+	// onSync, when set, is told each good sync's duration and how many
+	// records it made durable (Observer.OnSync).
+	onSync func(time.Duration, int)
 }
 
 func newWAL(f *os.File, path string, size int64, format int, policy SyncPolicy, interval time.Duration, logger *slog.Logger) *wal {
@@ -63,7 +68,7 @@ func (w *wal) write(body []byte, pos eventlog.Position) (int64, error) {
 		return 0, err
 	}
 	w.frame = appendFrame(w.frame[:0], body, pos, false)
-	return w.put()
+	return w.put(1)
 }
 
 // writeBatch appends the lines of a batch, bodies[i] at positions[i], in
@@ -86,7 +91,7 @@ func (w *wal) writeBatch(bodies [][]byte, positions []eventlog.Position) (int64,
 	for i, body := range bodies {
 		w.frame = appendFrame(w.frame, body, positions[i], i < len(bodies)-1)
 	}
-	return w.put()
+	return w.put(len(bodies))
 }
 
 // usable reports why the wal takes no writes, if it does not. The caller
@@ -123,8 +128,9 @@ func (w *wal) upgrade() error {
 	return nil
 }
 
-// put writes w.frame at the end of the file. The caller holds w.mu.
-func (w *wal) put() (int64, error) {
+// put writes w.frame, the lines of records records, at the end of the
+// file. The caller holds w.mu.
+func (w *wal) put(records int) (int64, error) {
 	var n int
 	var err error
 	if w.writeTo != nil {
@@ -147,6 +153,7 @@ func (w *wal) put() (int64, error) {
 		return 0, err
 	}
 	w.size += int64(n)
+	w.count += int64(records)
 	return w.size, nil
 }
 
@@ -169,14 +176,23 @@ func (w *wal) syncTo(end int64) error {
 			continue
 		}
 		w.mu.Lock()
-		target, failed := w.size, w.failed
+		target, count, failed := w.size, w.count, w.failed
 		w.mu.Unlock()
 		if failed != nil {
 			return failed
 		}
 		w.syncing = true
+		covered := w.covered
 		w.syncMu.Unlock()
+		var start time.Time
+		if w.onSync != nil {
+			start = time.Now()
+		}
 		err := w.sync()
+		if err == nil && w.onSync != nil {
+			// Outside the locks: only the appends this sync covers wait.
+			w.onSync(time.Since(start), int(count-covered))
+		}
 		w.syncMu.Lock()
 		w.syncing = false
 		w.syncs++
@@ -199,6 +215,7 @@ func (w *wal) syncTo(end int64) error {
 			return err
 		}
 		w.synced = max(w.synced, target)
+		w.covered = max(w.covered, count)
 	}
 	return nil
 }

@@ -117,6 +117,31 @@ type Options struct {
 	// down); each schema migration applied and each data upgrade run at
 	// Open (Info, with the schema and how long it took). Nil logs nothing.
 	Logger *slog.Logger
+
+	// Observer is told what the store does inside, for metrics. Its zero
+	// value observes nothing and costs nothing.
+	Observer Observer
+}
+
+// Observer receives measurements from inside a [Store], for metrics
+// (package otelstore, a module of its own, builds one that feeds
+// OpenTelemetry instruments). It is a struct of plain functions so that
+// this package depends on no metrics library. Every field is optional: a
+// nil one is never called and its measurement never taken. The functions
+// run in the goroutines of the store's callers, several at once, so they
+// must be quick and must not call the store.
+//
+// The round trips of the other calls are fixed (Load, List, Read, a
+// creation: one each); a pgx tracer on the pool (pgx.ConnConfig.Tracer)
+// sees every statement, for those who need each one.
+type Observer struct {
+	// OnCommit is called after each group commit of event appends (see
+	// [Store.Append]): how many appends the batch carried, how many round
+	// trips it took (1, or 1 + appends when the batch failed and each
+	// append was sent again on its own to get its own outcome), and how
+	// long they took. Appends at a preset position (an import) are not
+	// group commits and are not reported.
+	OnCommit func(appends, roundTrips int, d time.Duration)
 }
 
 // Store is the PostgreSQL [eventlog.Store]. It is safe for concurrent use.
@@ -206,6 +231,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		cache:   cache{maxSessions: cached, maxBytes: cachedBytes},
 		logger:  cmp.Or(opts.Logger, discard),
 		timeout: statementTimeout(opts.StatementTimeout),
+		commits: committer{onCommit: opts.Observer.OnCommit},
 	}
 	s.listenRetry.Store(int64(listenRetry))
 	s.sql = newQueries(s.schema)
