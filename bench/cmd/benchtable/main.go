@@ -8,6 +8,11 @@
 // row shows how low the ratio to the ADK can go for any store that copies
 // (CONTRACT A8).
 //
+// With SESSIONLOG_POSTGRES_DSN set (or -pg), it also runs the PostgreSQL
+// workloads, sessionlog's pgstore with 1, 2 and 4 replicas against the Go
+// ADK's gorm-based session/database service on that server, and prints a
+// second table of their ratios.
+//
 // Run it from the bench directory:
 //
 //	go run ./cmd/benchtable -count 3
@@ -34,6 +39,8 @@ func main() {
 	dir := flag.String("dir", ".", "the bench module's directory")
 	timeout := flag.Duration("timeout", 30*time.Minute, "limit on the whole run")
 	heap := flag.Bool("heap", true, "also measure the heap per stored event (1,000,000 events a side: about 30 s and 3 GiB)")
+	pg := flag.Bool("pg", os.Getenv("SESSIONLOG_POSTGRES_DSN") != "", "also run the PostgreSQL workloads against the server at SESSIONLOG_POSTGRES_DSN (default: when it is set)")
+	pgTime := flag.String("pgbenchtime", "3s", "benchtime of the PostgreSQL writer, Get and List workloads")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -43,8 +50,16 @@ func main() {
 	// with a fixed three iterations; everything else uses the default
 	// benchtime.
 	runs := [][]string{
-		{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$", "-benchmem", "-count", n},
+		{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$|^BenchmarkPG", "-benchmem", "-count", n},
 		{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n},
+	}
+	if *pg {
+		// The start-up workload fills its databases once per run and
+		// opens a replica per iteration, so it runs a fixed five
+		// iterations (SESSIONLOG_BENCH_BIG=1 adds 1,000,000 events).
+		runs = append(runs,
+			[]string{"test", "-run", "^$", "-bench", "^BenchmarkPG", "-skip", "^BenchmarkPGStartUp$", "-benchtime", *pgTime, "-benchmem", "-count", n},
+			[]string{"test", "-run", "^$", "-bench", "^BenchmarkPGStartUp$", "-benchtime", "5x", "-benchmem", "-count", n})
 	}
 	var out strings.Builder
 	run := func(env []string, args ...string) {
@@ -70,11 +85,17 @@ func main() {
 	res, cpu := parse(strings.NewReader(out.String()))
 	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Print(table(res))
+	if *pg {
+		fmt.Printf("\nPostgreSQL, sessionlog's pgstore against the Go ADK's session/database (gorm):\n\n")
+		fmt.Print(pgTable(res))
+	}
 }
 
 // parse reads `go test -bench` output and returns the median ns/op of
 // each benchmark, keyed by its name without the Benchmark prefix and the
-// -GOMAXPROCS suffix, along with the cpu: line.
+// -GOMAXPROCS suffix, along with the cpu: line. The median of a metric of
+// another unit (b.ReportMetric's, such as appends/s) is keyed by the
+// name, a space and the unit; B/op and allocs/op are left out.
 func parse(r io.Reader) (map[string]float64, string) {
 	samples := map[string][]float64{}
 	var cpu string
@@ -106,11 +127,16 @@ func parse(r io.Reader) (map[string]float64, string) {
 			}
 		}
 		for i := 2; i+1 < len(f); i += 2 {
-			if f[i+1] != "ns/op" {
+			key := name
+			switch unit := f[i+1]; unit {
+			case "ns/op":
+			case "B/op", "allocs/op":
 				continue
+			default:
+				key = name + " " + unit
 			}
 			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
-				samples[name] = append(samples[name], v)
+				samples[key] = append(samples[key], v)
 			}
 		}
 	}
@@ -224,4 +250,79 @@ func ns(v float64, ok bool) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// pgRow is one row of the PostgreSQL table: a metric of an ADK benchmark
+// and the same metric of a sessionlog one.
+type pgRow struct {
+	label     string
+	adk, ours string // result keys, as parse makes them
+	unit      string // what the numbers are
+	higher    bool   // a higher number is better (throughput)
+	adkOnly   bool   // sessionlog has no such step: its side is n/a
+}
+
+// pgRows lists the PostgreSQL comparisons, for the replica counts and
+// database sizes the benchmarks run.
+func pgRows() []pgRow {
+	var rows []pgRow
+	for _, r := range []int{1, 2, 4} {
+		sl := fmt.Sprintf("sessionlog/replicas=%d", r)
+		replicas := ""
+		if r > 1 {
+			replicas = fmt.Sprintf(", sessionlog on %d replicas", r)
+		}
+		rows = append(rows,
+			pgRow{"append, 1 writer" + replicas, "PGAppendOne/adk", "PGAppendOne/" + sl, "ns/op", false, false},
+			pgRow{"append, 16 writers" + replicas, "PGAppendParallel/adk appends/s", "PGAppendParallel/" + sl + " appends/s", "appends/s", true, false})
+	}
+	rows = append(rows,
+		pgRow{"Get of a 100-event session, all events", "PGGetAll100/adk", "PGGetAll100/sessionlog", "ns/op", false, false},
+		pgRow{"Get of a 100-event session, last 10", "PGGetLast10/adk", "PGGetLast10/sessionlog", "ns/op", false, false},
+		pgRow{"List a user's 100 sessions (of 1,000)", "PGList100/adk", "PGList100/sessionlog", "ns/op", false, false})
+	for _, size := range []struct{ key, label string }{{"100000", "100,000"}, {"1000000", "1,000,000"}} {
+		base := "PGStartUp/events=" + size.key + "/"
+		for _, m := range []struct {
+			metric, label, unit string
+			adkOnly             bool
+		}{
+			{"open-ns", "open a new replica", "ns", false},
+			{"migrate-ns", "of which the ADK's AutoMigrate", "ns", true},
+			{"first-get-ns", "its first Get (100 events)", "ns", false},
+			{"get-warm-ns", "the same Get again", "ns", false},
+			{"heap-open-B", "Go heap added by the open", "B", false},
+			{"heap-get-B", "Go heap added by the open and the first Get", "B", false},
+		} {
+			rows = append(rows, pgRow{m.label + ", over " + size.label + " events",
+				base + "adk " + m.metric, base + "sessionlog " + m.metric, m.unit, false, m.adkOnly})
+		}
+	}
+	return rows
+}
+
+// pgTable renders the PostgreSQL comparisons as a markdown table with the
+// ratio sessionlog/ADK. A row whose sessionlog side did not run is left
+// out (the ADK runs once for all replica counts), and so is one with
+// neither side; a side missing otherwise shows as "n/a".
+func pgTable(res map[string]float64) string {
+	var b strings.Builder
+	b.WriteString("| workload | unit | ADK | sessionlog | ratio sessionlog/ADK | better |\n")
+	b.WriteString("|---|---|---:|---:|---:|---|\n")
+	for _, r := range pgRows() {
+		adk, okA := res[r.adk]
+		sl, okS := res[r.ours]
+		if !okS && (!r.adkOnly || !okA) {
+			continue
+		}
+		ratio := "n/a"
+		if okA && okS && adk > 0 {
+			ratio = fmt.Sprintf("%.3f", sl/adk)
+		}
+		better := "lower"
+		if r.higher {
+			better = "higher"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.label, r.unit, ns(adk, okA), ns(sl, okS), ratio, better)
+	}
+	return b.String()
 }
