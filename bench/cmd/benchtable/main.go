@@ -37,11 +37,32 @@ import (
 func main() {
 	count := flag.Int("count", 3, "runs of each benchmark; the table shows the median")
 	dir := flag.String("dir", ".", "the bench module's directory")
-	timeout := flag.Duration("timeout", 30*time.Minute, "limit on the whole run")
+	timeout := flag.Duration("timeout", 60*time.Minute, "limit on the whole run")
 	heap := flag.Bool("heap", true, "also measure the heap per stored event (1,000,000 events a side: about 30 s and 3 GiB)")
 	pg := flag.Bool("pg", os.Getenv("SESSIONLOG_POSTGRES_DSN") != "", "also run the PostgreSQL workloads against the server at SESSIONLOG_POSTGRES_DSN (default: when it is set)")
 	pgTime := flag.String("pgbenchtime", "3s", "benchtime of the PostgreSQL writer, Get and List workloads")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: benchtable [flags] [go test output files]\n\n"+
+			"With files, it prints the tables of the benchmark output they hold and runs nothing.\n\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+
+	if flag.NArg() > 0 {
+		var in []io.Reader
+		for _, name := range flag.Args() {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "benchtable:", err)
+				os.Exit(1)
+			}
+			defer f.Close()
+			in = append(in, f, strings.NewReader("\n"))
+		}
+		res, cpu := parse(io.MultiReader(in...))
+		printTables(res, cpu, hasPG(res))
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -54,12 +75,18 @@ func main() {
 		{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n},
 	}
 	if *pg {
-		// The start-up workload fills its databases once per run and
-		// opens a replica per iteration, so it runs a fixed five
-		// iterations (SESSIONLOG_BENCH_BIG=1 adds 1,000,000 events).
-		runs = append(runs,
-			[]string{"test", "-run", "^$", "-bench", "^BenchmarkPG", "-skip", "^BenchmarkPGStartUp$", "-benchtime", *pgTime, "-benchmem", "-count", n},
-			[]string{"test", "-run", "^$", "-bench", "^BenchmarkPGStartUp$", "-benchtime", "5x", "-benchmem", "-count", n})
+		// The PostgreSQL workloads run in rounds of one count each, so
+		// that within a round the sides run one right after another on
+		// a server whose load drifts. The start-up workload fills its
+		// databases once per round and opens a replica per iteration, so
+		// it runs a fixed five iterations (SESSIONLOG_BENCH_BIG=1 adds
+		// 1,000,000 events).
+		for range *count {
+			runs = append(runs, []string{"test", "-run", "^$", "-bench", "^BenchmarkPG", "-skip", "^BenchmarkPGStartUp$", "-benchtime", *pgTime, "-benchmem", "-count", "1"})
+		}
+		for range *count {
+			runs = append(runs, []string{"test", "-run", "^$", "-bench", "^BenchmarkPGStartUp$", "-benchtime", "5x", "-benchmem", "-count", "1"})
+		}
 	}
 	var out strings.Builder
 	run := func(env []string, args ...string) {
@@ -83,12 +110,28 @@ func main() {
 		run([]string{"SESSIONLOG_BENCH_HEAP=1"}, "test", "-run", "^TestHeapPerEvent$", "-count", "1", "-v")
 	}
 	res, cpu := parse(strings.NewReader(out.String()))
+	printTables(res, cpu, *pg)
+}
+
+// printTables writes the machine line and the in-memory table, and the
+// PostgreSQL table if pg.
+func printTables(res map[string]float64, cpu string, pg bool) {
 	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Print(table(res))
-	if *pg {
+	if pg {
 		fmt.Printf("\nPostgreSQL, sessionlog's pgstore against the Go ADK's session/database (gorm):\n\n")
 		fmt.Print(pgTable(res))
 	}
+}
+
+// hasPG reports whether res holds a result of a PostgreSQL workload.
+func hasPG(res map[string]float64) bool {
+	for name := range res {
+		if strings.HasPrefix(name, "PG") {
+			return true
+		}
+	}
+	return false
 }
 
 // parse reads `go test -bench` output and returns the median ns/op of

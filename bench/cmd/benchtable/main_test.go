@@ -144,3 +144,16 @@ func TestPGTable(t *testing.T) {
 		}
 	}
 }
+
+// Saved output prints the PostgreSQL table only when it holds a
+// PostgreSQL workload.
+func TestHasPG(t *testing.T) {
+	mem, _ := parse(strings.NewReader(sample))
+	pg, _ := parse(strings.NewReader(pgSample))
+	if hasPG(mem) {
+		t.Error("hasPG of the in-memory sample is true")
+	}
+	if !hasPG(pg) {
+		t.Error("hasPG of the PostgreSQL sample is false")
+	}
+}
