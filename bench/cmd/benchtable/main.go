@@ -349,8 +349,8 @@ func pgRows() []pgRow {
 // neither side; a side missing otherwise shows as "n/a".
 func pgTable(res map[string]float64) string {
 	var b strings.Builder
-	b.WriteString("| workload | unit | ADK | sessionlog | ratio sessionlog/ADK | better |\n")
-	b.WriteString("|---|---|---:|---:|---:|---|\n")
+	b.WriteString("| workload | ADK | sessionlog | ratio sessionlog/ADK | better |\n")
+	b.WriteString("|---|---:|---:|---:|---|\n")
 	for _, r := range pgRows() {
 		adk, okA := res[r.adk]
 		sl, okS := res[r.ours]
@@ -365,7 +365,49 @@ func pgTable(res map[string]float64) string {
 		if r.higher {
 			better = "higher"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.label, r.unit, ns(adk, okA), ns(sl, okS), ratio, better)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.label, human(adk, okA, r.unit), human(sl, okS, r.unit), ratio, better)
 	}
 	return b.String()
+}
+
+// human writes v of unit (ns/op, ns, B or another) with three significant
+// digits in a unit that suits its size: µs, ms or s for times, KiB or MiB
+// for bytes.
+func human(v float64, ok bool, unit string) string {
+	if !ok {
+		return "n/a"
+	}
+	var scales []struct {
+		div  float64
+		name string
+	}
+	switch unit {
+	case "ns/op", "ns":
+		scales = []struct {
+			div  float64
+			name string
+		}{{1e9, "s"}, {1e6, "ms"}, {1e3, "µs"}, {1, "ns"}}
+	case "B":
+		scales = []struct {
+			div  float64
+			name string
+		}{{1 << 20, "MiB"}, {1 << 10, "KiB"}, {1, "B"}}
+	default:
+		return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
+	}
+	for _, sc := range scales {
+		if v >= sc.div || sc.div == 1 {
+			x := v / sc.div
+			prec := 0
+			switch {
+			case sc.div == 1:
+			case x < 10:
+				prec = 2
+			case x < 100:
+				prec = 1
+			}
+			return strconv.FormatFloat(x, 'f', prec, 64) + " " + sc.name
+		}
+	}
+	return ""
 }

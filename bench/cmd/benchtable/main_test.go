@@ -127,11 +127,11 @@ func TestPGTable(t *testing.T) {
 	res, _ := parse(strings.NewReader(pgSample))
 	got := pgTable(res)
 	for _, line := range []string{
-		"| append, 1 writer | ns/op | 9000000 | 4500000 | 0.500 | lower |",
-		"| append, 16 writers, sessionlog on 2 replicas | appends/s | 150 | 750 | 5.000 | higher |",
-		"| open a new replica, over 100,000 events | ns | 1380850347 | 76876436 | 0.056 | lower |",
-		"| of which the ADK's AutoMigrate, over 100,000 events | ns | 1300000000 | n/a | n/a | lower |",
-		"| Go heap added by the open and the first Get, over 100,000 events | B | 165536 | 293376 | 1.772 | lower |",
+		"| append, 1 writer | 9.00 ms | 4.50 ms | 0.500 | lower |",
+		"| append, 16 writers, sessionlog on 2 replicas | 150 appends/s | 750 appends/s | 5.000 | higher |",
+		"| open a new replica, over 100,000 events | 1.38 s | 76.9 ms | 0.056 | lower |",
+		"| of which the ADK's AutoMigrate, over 100,000 events | 1.30 s | n/a | n/a | lower |",
+		"| Go heap added by the open and the first Get, over 100,000 events | 162 KiB | 286 KiB | 1.772 | lower |",
 	} {
 		if !strings.Contains(got, line+"\n") {
 			t.Errorf("table lacks %q:\n%s", line, got)
@@ -155,5 +155,28 @@ func TestHasPG(t *testing.T) {
 	}
 	if !hasPG(pg) {
 		t.Error("hasPG of the PostgreSQL sample is false")
+	}
+}
+
+func TestHuman(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		ok   bool
+		unit string
+		want string
+	}{
+		{0, false, "ns", "n/a"},
+		{512, true, "ns/op", "512 ns"},
+		{1500, true, "ns/op", "1.50 µs"},
+		{25_400_000, true, "ns", "25.4 ms"},
+		{2_500_000_000, true, "ns", "2.50 s"},
+		{0, true, "B", "0 B"},
+		{5, true, "ns", "5 ns"},
+		{3 << 20, true, "B", "3.00 MiB"},
+		{1681.5, true, "appends/s", "1682 appends/s"},
+	} {
+		if got := human(c.v, c.ok, c.unit); got != c.want {
+			t.Errorf("human(%v, %v, %q) = %q, want %q", c.v, c.ok, c.unit, got, c.want)
+		}
 	}
 }
