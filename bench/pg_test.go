@@ -171,9 +171,10 @@ func newSLPG(tb testing.TB, schema string, n int) []*service.Service {
 var replicaCounts = []int{1, 2, 4}
 
 // pgWriterSides makes the writer workloads' sides, in a fixed order: the
-// ADK, then sessionlog with each replica count. Each call makes fresh
-// schemas; a side's targets share its services, writer w using replica
-// w mod n.
+// ADK, then sessionlog with each replica count. Each call of a side's new
+// (once per benchmark round) makes a fresh schema, dropped when the round
+// ends; the targets it returns share its services, writer w using
+// replica w mod n.
 func pgWriterSides() []struct {
 	name string
 	new  func(testing.TB) func(w int) target
