@@ -209,6 +209,14 @@ func isHelp(arg string) bool {
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runIn(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr,
+		stdoutTTY: isTerminal(stdout), stderrTTY: isTerminal(stderr), now: time.Now}, args)
+}
+
+// runIn runs the command line args in e (whose store flags it sets) and
+// returns the exit status.
+func runIn(ctx context.Context, e *env, args []string) int {
+	stdout, stderr := e.stdout, e.stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage())
 		return 2
@@ -229,8 +237,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	out := &checkedWriter{w: stdout}
-	e := &env{stdin: stdin, stdout: out, stderr: stderr,
-		stdoutTTY: isTerminal(stdout), stderrTTY: isTerminal(stderr), now: time.Now, store: addStoreFlags(fs)}
+	e.stdout, e.store = out, addStoreFlags(fs)
 	err := cmd.run(ctx, e, fs, args[1:])
 	if err == nil && out.err != nil {
 		err = fmt.Errorf("write the output: %w", out.err)
