@@ -66,7 +66,9 @@ func importCmd(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 			return fmt.Errorf("nothing imported: %s holds records (JSON lines, as 'sessionlog export' writes them), not an ADK session document: import it with -format records", name)
 		}
 		var sess *service.Session
-		if err := importAll(ctx, e, ref, mode, name, 0, func(svc *service.Service, _ *progress) (err error) {
+		p := e.progress("import", "records", 0)
+		defer p.finish()
+		if err := importAll(ctx, ref, mode, name, p, 0, func(svc *service.Service, _ *progress) (err error) {
 			sess, err = adkjson.Import(ctx, svc, bytes.NewReader(data), opts...)
 			return err
 		}); err != nil {
@@ -75,11 +77,13 @@ func importCmd(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 		fmt.Fprintf(e.stdout, "imported session %s with %d events into %s\n", sess.Key(), len(sess.Events), ref)
 		return nil
 	}
-	records, err := readRecords(src, name)
+	p := e.progress("import: read "+name, "records", 0)
+	defer p.finish()
+	records, err := readRecords(src, name, p)
 	if err != nil {
 		return err
 	}
-	if err := importAll(ctx, e, ref, mode, name, len(records), func(svc *service.Service, p *progress) error {
+	if err := importAll(ctx, ref, mode, name, p, len(records), func(svc *service.Service, p *progress) error {
 		return svc.Import(ctx, counted(each(records), p))
 	}); err != nil {
 		return err
@@ -93,10 +97,10 @@ func importCmd(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 // there, on the store: an import that would fail writes nothing at all,
 // and a file store that does not exist yet is made only for input that
 // goes in. The copy is read without the lock (nothing in a file store's
-// directory changes, not even a torn last record).
-func importAll(ctx context.Context, e *env, ref storeRef, mode openMode, name string, n int, apply func(*service.Service, *progress) error) error {
-	p := e.progress("import: copy the store for a dry run", "records", 0)
-	defer p.finish()
+// directory changes, not even a torn last record). Each step's progress
+// goes on p.
+func importAll(ctx context.Context, ref storeRef, mode openMode, name string, p *progress, n int, apply func(*service.Service, *progress) error) error {
+	p.phase("import: copy the store for a dry run", "records", 0)
 	if err := dryRun(ctx, ref, p, func(dry *service.Service) error {
 		p.phase("import: dry run", "records", int64(n))
 		return apply(dry, p)
@@ -154,8 +158,9 @@ func counted(records iter.Seq2[*eventlog.Record, error], p *progress) iter.Seq2[
 	}
 }
 
-// readRecords decodes JSON lines of records; blank lines are skipped.
-func readRecords(r io.Reader, name string) ([]*eventlog.Record, error) {
+// readRecords decodes JSON lines of records, counting them on p; blank
+// lines are skipped.
+func readRecords(r io.Reader, name string, p *progress) ([]*eventlog.Record, error) {
 	var out []*eventlog.Record
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 256<<20)
@@ -169,6 +174,7 @@ func readRecords(r io.Reader, name string) ([]*eventlog.Record, error) {
 			return nil, fmt.Errorf("nothing imported: %s line %d: %w", name, n, err)
 		}
 		out = append(out, rec)
+		p.add(1)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)

@@ -204,7 +204,7 @@ func (e *env) progress(label, unit string, total int64) *progress {
 
 // isHelp reports whether arg asks for help.
 func isHelp(arg string) bool {
-	return slices.Contains([]string{"-h", "-help", "--help", "--h", "help"}, arg)
+	return slices.Contains([]string{"-h", "-help", "--help", "help"}, arg)
 }
 
 // run runs the command line args and returns the exit status.

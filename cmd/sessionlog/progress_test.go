@@ -142,7 +142,7 @@ func TestCommandsShowProgressOnTerminal(t *testing.T) {
 		{[]string{"inspect", "-dir", dir}, "\rinspect: 1 records, 1/s"},
 		{[]string{"verify", "-dir", dir}, "\rverify: read the log: 12 records"},
 		{[]string{"export", "-dir", dir, "-o", t.TempDir() + "/out.jsonl"}, "\rexport: 1 records, 1/s"},
-		{[]string{"import", "-create", "-dir", t.TempDir() + "/copy"}, "\rimport: dry run: 1 of 12 records (8%), 1/s, 11s left"},
+		{[]string{"import", "-create", "-dir", t.TempDir() + "/copy"}, "\rimport: read stdin: 1 records, 1/s"},
 	} {
 		// Each reading of the clock is a second later: every step is slow.
 		clock := newFakeClock()
@@ -156,7 +156,8 @@ func TestCommandsShowProgressOnTerminal(t *testing.T) {
 	}
 }
 
-// The import's progress goes on from the dry run to the import itself.
+// The import's progress goes on, on one line, from reading the input to
+// the dry run to the import itself.
 func TestImportProgressPhases(t *testing.T) {
 	exported := sessionlog(t, "", "export", "-dir", makeStore(t)).stdout
 	clock := newFakeClock()
@@ -165,6 +166,7 @@ func TestImportProgressPhases(t *testing.T) {
 		now: func() time.Time { clock.step(time.Second); return clock.t }}
 	require.Equal(t, 0, runIn(context.Background(), e, []string{"import", "-create", "-dir", t.TempDir() + "/copy"}), errOut.String())
 	for _, want := range []string{
+		"\rimport: read stdin: 12 records, 1/s",
 		"\rimport: dry run: 12 of 12 records (100%), 1/s",
 		"\rimport: 1 of 12 records (8%), 1/s, 11s left",
 		"\rimport: 12 of 12 records (100%), 1/s",

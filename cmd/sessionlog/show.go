@@ -103,14 +103,9 @@ func printEvent(w io.Writer, seq uint64, ev *eventlog.Event, active bool) {
 	if ev.Actions.Escalate {
 		item("escalate")
 	}
-	var removed []string
-	for _, k := range sortedKeys(ev.Actions.StateDelta) {
-		v := ev.Actions.StateDelta[k]
-		if projection.IsRemoved(v) {
-			removed = append(removed, k)
-			continue
-		}
-		item("set %s = %s", k, compactJSON(v))
+	set, removed := splitDelta(ev.Actions.StateDelta, compactJSON)
+	for _, kv := range set {
+		item("set %s", kv)
 	}
 	for _, k := range removed {
 		item("remove %s", k)
@@ -160,13 +155,33 @@ func compactArgs(args map[string]any) string {
 	return strings.Join(parts, ", ")
 }
 
-// compactJSON formats a value as compact JSON, cut to maxValue bytes.
-func compactJSON(v any) string {
-	b, err := json.Marshal(v)
-	s := string(b)
-	if err != nil {
-		s = fmt.Sprint(v)
+// splitDelta splits a state delta into the keys it sets, as "key =
+// value" with the value formatted by format, and the keys it removes, each
+// by key.
+func splitDelta(delta map[string]any, format func(any) string) (set, removed []string) {
+	for _, k := range sortedKeys(delta) {
+		v := delta[k]
+		if projection.IsRemoved(v) {
+			removed = append(removed, k)
+			continue
+		}
+		set = append(set, k+" = "+format(v))
 	}
+	return set, removed
+}
+
+// formatJSON formats a value as JSON.
+func formatJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// compactJSON formats a value as JSON, cut to maxValue bytes.
+func compactJSON(v any) string {
+	s := formatJSON(v)
 	if len(s) > maxValue {
 		cut := maxValue
 		for cut > 0 && !utf8Start(s[cut]) {

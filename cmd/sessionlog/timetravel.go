@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 
 	"github.com/sessionlog/sessionlog/eventlog"
-	"github.com/sessionlog/sessionlog/projection"
 	"github.com/sessionlog/sessionlog/service"
 )
 
@@ -107,19 +105,7 @@ func rewind(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 		fmt.Fprintf(e.stdout, " (just after version %d)", **version)
 	}
 	fmt.Fprintf(e.stdout, "\nthe rewind is event %q, sequence number %d, invocation %q; no event was deleted\n", ev.ID, sess.Version+1, ev.InvocationID)
-	var restored, removed []string
-	for _, k := range sortedKeys(ev.Actions.StateDelta) {
-		v := ev.Actions.StateDelta[k]
-		if projection.IsRemoved(v) {
-			removed = append(removed, k)
-			continue
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			b = []byte(fmt.Sprint(v))
-		}
-		restored = append(restored, fmt.Sprintf("%s = %s", k, b))
-	}
+	restored, removed := splitDelta(ev.Actions.StateDelta, formatJSON)
 	if len(restored)+len(removed) == 0 {
 		fmt.Fprintln(e.stdout, "no session state key was written since then: the state is unchanged")
 	}
