@@ -29,6 +29,9 @@ type testStore struct {
 	args []string
 	// open opens the store for writing; the caller closes it.
 	open func(t *testing.T) eventlog.Store
+	// exec runs SQL on a PostgreSQL store's database, with the store's
+	// quoted schema in place of each %s; nil for other kinds.
+	exec func(t *testing.T, sql string) int64
 }
 
 // with returns the command line args of the command cmd on the store,
@@ -111,6 +114,15 @@ func newPostgresStore(t *testing.T) testStore {
 			s, err := pgstore.Open(context.Background(), smallPool(dsn), pgstore.Options{Schema: schema})
 			require.NoError(t, err)
 			return s
+		},
+		exec: func(t *testing.T, sql string) int64 {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, dsn)
+			require.NoError(t, err)
+			defer conn.Close(ctx)
+			tag, err := conn.Exec(ctx, strings.ReplaceAll(sql, "%s", pgx.Identifier{schema}.Sanitize()))
+			require.NoError(t, err)
+			return tag.RowsAffected()
 		},
 	}
 }
@@ -286,6 +298,40 @@ func TestVerifyOnEachStore(t *testing.T) {
 		require.Equal(t, 0, r.code, r.stderr)
 		require.Contains(t, r.stdout, "the state it serves (3 sessions) is the fold of its log (12 records)")
 	})
+}
+
+// CONTRACT R1: verify fails, with exit status 1, on a PostgreSQL store
+// whose served state was changed behind its back, and names the
+// difference.
+func TestVerifyFindsADifferenceOnPostgres(t *testing.T) {
+	s := newPostgresStore(t)
+	fillSmall(t, s)
+	require.EqualValues(t, 1, s.exec(t, `UPDATE %s.session_state SET value = '"tampered"' WHERE ctid = (SELECT min(ctid) FROM %s.session_state)`))
+	r := sessionlog(t, "", s.with("verify")...)
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "tampered")
+	require.Contains(t, r.stderr, "schema sessionlog_cmd_test_")
+	require.Empty(t, r.stdout)
+}
+
+// Each form of -store names its kind of store; -dir is file:.
+func TestStoreNames(t *testing.T) {
+	for _, c := range []struct {
+		flags              storeFlags
+		kind, addr, schema string
+	}{
+		{storeFlags{store: "file:/tmp/x"}, "file", "/tmp/x", ""},
+		{storeFlags{store: "file:rel/dir"}, "file", "rel/dir", ""},
+		{storeFlags{dir: "/tmp/y"}, "file", "/tmp/y", ""},
+		{storeFlags{store: "postgres://h/db"}, "PostgreSQL", "postgres://h/db", ""},
+		{storeFlags{store: "postgresql://h/db?sslmode=disable", schema: "s1"}, "PostgreSQL", "postgresql://h/db?sslmode=disable", "s1"},
+	} {
+		ref, err := c.flags.ref()
+		require.NoError(t, err, "%+v", c.flags)
+		require.Equal(t, c.kind, ref.kind.name)
+		require.Equal(t, c.addr, ref.addr)
+		require.Equal(t, c.schema, ref.schema)
+	}
 }
 
 // compact and salvage work on a log file: on PostgreSQL they say so, name
