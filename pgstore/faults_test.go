@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,6 +175,7 @@ func TestServerRestart(t *testing.T) {
 	}()
 
 	acks := make([][]string, writers) // each writer's acknowledged event IDs
+	var failures atomic.Int64         // calls that failed while the server was away
 	var wg sync.WaitGroup
 	restarted := make(chan error, 1)
 	for w := range writers {
@@ -199,6 +201,7 @@ func TestServerRestart(t *testing.T) {
 							break
 						}
 					}
+					failures.Add(1)
 					if time.Now().After(deadline) {
 						t.Errorf("writer %d: append %d not acknowledged within 90 s: %v", w, i, err)
 						return
@@ -210,6 +213,7 @@ func TestServerRestart(t *testing.T) {
 	}
 	wg.Wait()
 	require.NoError(t, <-restarted, "restart the server")
+	require.Positive(t, failures.Load(), "the restart failed some calls, which were retried")
 
 	// The follower catches up with everything, then stops.
 	want := writers * (1 + perWriter) // the creations and the events
