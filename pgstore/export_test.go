@@ -44,3 +44,12 @@ func SetListenRetry(s *Store, d time.Duration) { s.listenRetry.Store(int64(d)) }
 
 // ListenerName is the application_name of the listener's connection.
 const ListenerName = listenerName
+
+// Migrations is how many schema versions the embedded migrations make.
+func Migrations() int {
+	all, err := loadMigrations()
+	if err != nil {
+		panic(err)
+	}
+	return len(all)
+}

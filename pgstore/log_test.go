@@ -143,7 +143,7 @@ func TestMigrationsAreLogged(t *testing.T) {
 		rec := logtest.New()
 		open(t, schema, func(o *pgstore.Options) { o.Logger = rec.Logger() })
 		lines := rec.Find(msgMigration)
-		require.Len(t, lines, 3, "logged:\n%s", rec)
+		require.Len(t, lines, pgstore.Migrations(), "one line per migration; logged:\n%s", rec)
 		for i, l := range lines {
 			assert.Equal(t, slog.LevelInfo, l.Level)
 			assert.Equal(t, schema, l.Attrs["schema"].String())
@@ -178,9 +178,10 @@ func TestMigrationsAreLogged(t *testing.T) {
 		rec := logtest.New()
 		open(t, schema, func(o *pgstore.Options) { o.Logger = rec.Logger() })
 		lines := rec.Find(msgMigration)
-		require.Len(t, lines, 2, "logged:\n%s", rec)
-		assert.Equal(t, int64(2), lines[0].Attrs["version"].Int64())
-		assert.Equal(t, int64(3), lines[1].Attrs["version"].Int64())
+		require.Len(t, lines, pgstore.Migrations()-1, "one line per migration after the first; logged:\n%s", rec)
+		for i, l := range lines {
+			assert.Equal(t, int64(i+2), l.Attrs["version"].Int64())
+		}
 		up := rec.Find(msgUpgrade)
 		require.Len(t, up, 1, "logged:\n%s", rec)
 		assert.Equal(t, slog.LevelInfo, up[0].Level)
