@@ -1,7 +1,9 @@
 // Package bench runs the same session workloads against sessionlog and
-// against the Go ADK's in-memory session service, so that the two can be
-// compared number for number. It is a module of its own so that users of
-// sessionlog never download the Go ADK.
+// against the Go ADK's in-memory session service, and (pg_test.go) against
+// sessionlog's PostgreSQL store and the Go ADK's database session service
+// on one server, so that the two can be compared number for number. It is
+// a module of its own so that users of sessionlog never download the Go
+// ADK or gorm.
 package bench
 
 import (

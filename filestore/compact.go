@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 )
@@ -25,16 +27,35 @@ type Compacted struct {
 // keeps every position (CONTRACT R1 D3). It is offline: it opens the
 // directory for writing (ErrLocked while a store has it open), writes the
 // new log to a temporary file, syncs it and renames it over the old one,
-// so a crash leaves one log or the other, never a mix.
+// so a crash leaves one log or the other, never a mix. It logs nothing;
+// [CompactWith] takes a logger.
 func Compact(ctx context.Context, dir string) (Compacted, error) {
-	c, err := compact(ctx, dir)
+	return CompactWith(ctx, dir, CompactOptions{})
+}
+
+// CompactOptions configure [CompactWith].
+type CompactOptions struct {
+	// Logger receives the compaction's outcome (Info: the records and
+	// bytes before and after, and how long it took), and what [Open]
+	// reports while compaction opens the log, such as a torn last record
+	// cut off (Warn). Nil logs nothing.
+	Logger *slog.Logger
+}
+
+// CompactWith is [Compact] with options.
+func CompactWith(ctx context.Context, dir string, opts CompactOptions) (Compacted, error) {
+	start := time.Now()
+	c, err := compact(ctx, dir, orDiscard(opts.Logger))
 	if err != nil {
 		return c, fmt.Errorf("filestore: compact %s: %w", dir, err)
 	}
+	orDiscard(opts.Logger).Info("filestore: compacted the log", "file", filepath.Join(dir, LogFile),
+		"records_before", c.RecordsBefore, "records_after", c.RecordsAfter,
+		"bytes_before", c.SizeBefore, "bytes_after", c.SizeAfter, "duration", time.Since(start))
 	return c, nil
 }
 
-func compact(ctx context.Context, dir string) (c Compacted, err error) {
+func compact(ctx context.Context, dir string, logger *slog.Logger) (c Compacted, err error) {
 	hasLog, err := examine(dir)
 	if err == nil && !hasLog {
 		err = fmt.Errorf("%w: %s holds no %s", ErrNotLog, dir, LogFile)
@@ -42,7 +63,7 @@ func compact(ctx context.Context, dir string) (c Compacted, err error) {
 	if err != nil {
 		return c, err
 	}
-	s, err := open(ctx, dir, Options{Sync: SyncOS})
+	s, err := open(ctx, dir, Options{Sync: SyncOS, Logger: logger})
 	if err != nil {
 		return c, err
 	}

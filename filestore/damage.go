@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,12 +133,35 @@ func Verify(ctx context.Context, dir string) (Report, error) {
 // records is kept. A torn last record is left out. A whole
 // line that cannot follow the ones before it, and a copy of an earlier
 // line, are dropped. Salvage then opens the new store and checks that the
-// state it serves is that of its log ([projection.Verify]).
+// state it serves is that of its log ([projection.Verify]). It logs
+// nothing; [SalvageWith] takes a logger.
 func Salvage(ctx context.Context, dir, out string) (Salvaged, error) {
+	return SalvageWith(ctx, dir, out, SalvageOptions{})
+}
+
+// SalvageOptions configure [SalvageWith].
+type SalvageOptions struct {
+	// Logger receives the salvage's outcome: the records found and kept,
+	// the damaged stretches and sessions, the torn bytes left out, the new
+	// log's size and how long it took; Warn when anything could not be
+	// kept, Info otherwise. Nil logs nothing.
+	Logger *slog.Logger
+}
+
+// SalvageWith is [Salvage] with options.
+func SalvageWith(ctx context.Context, dir, out string, opts SalvageOptions) (Salvaged, error) {
+	start := time.Now()
 	s, err := salvage(ctx, dir, out)
 	if err != nil {
 		return s, fmt.Errorf("filestore: salvage %s: %w", dir, err)
 	}
+	level := slog.LevelInfo
+	if len(s.Damage) > 0 || len(s.Sessions) > 0 || s.Torn > 0 {
+		level = slog.LevelWarn
+	}
+	orDiscard(opts.Logger).Log(ctx, level, "filestore: salvaged the log", "file", s.File, "dir", s.Dir,
+		"records", s.Records, "kept", len(s.Kept), "damaged_stretches", len(s.Damage), "damaged_sessions", len(s.Sessions),
+		"torn_bytes", s.Torn, "bytes_after", s.NewSize, "duration", time.Since(start))
 	return s, nil
 }
 

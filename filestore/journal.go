@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -19,7 +20,9 @@ type journal struct {
 	path   string
 	sync   SyncPolicy
 	report Report // what Replay found in the file
-	wal    *wal   // nil during Replay, and for good in a read-only store
+	logger *slog.Logger
+	wal    *wal                     // nil during Replay, and for good in a read-only store
+	onSync func(time.Duration, int) // Options.Observer.OnSync
 
 	// encoded holds the records that Append encoded before handing them
 	// to the in-memory store, so that Write, which runs under the lock
@@ -75,7 +78,8 @@ func (j *journal) openWAL(interval time.Duration) error {
 			return errors.Join(fmt.Errorf("cut off the torn record at %s offset %d: %w", j.path, j.report.Size, err), f.Close())
 		}
 	}
-	w := newWAL(f, j.path, j.report.Size, j.report.Format, j.sync, interval)
+	w := newWAL(f, j.path, j.report.Size, j.report.Format, j.sync, interval, j.logger)
+	w.onSync = j.onSync
 	// What the file holds may not be on disk yet: a writer killed between
 	// a write and its fsync leaves its record in the page cache, where the
 	// replay read it. Sync it now, so that an append that finds its event

@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -95,9 +96,33 @@ type Options struct {
 	// cut off), and every append fails with ErrReadOnly. Other processes
 	// may go on writing; the snapshot does not see their appends.
 	ReadOnly bool
-	// Logger receives the report of a torn last record that Open cuts off.
-	// Nil means slog.Default().
+	// Logger receives what an operator should know: a torn last record
+	// that Open cuts off (Warn), a failed write that was cut off again
+	// (Warn), and a failed fsync or a failed write that could not be cut
+	// off, after which the log refuses writes (Error). Nil logs nothing.
 	Logger *slog.Logger
+
+	// Observer is told what the store does inside, for metrics. Its zero
+	// value observes nothing and costs nothing.
+	Observer Observer
+}
+
+// Observer receives measurements from inside a [Store], for metrics
+// (package otelstore, a module of its own, builds one that feeds
+// OpenTelemetry instruments). It is a struct of plain functions so that
+// this package depends on no metrics library. Every field is optional: a
+// nil one is never called and its measurement never taken. The functions
+// run in the goroutines of the store's callers, several at once, on the
+// append path, so they must be quick and must not call the store.
+type Observer struct {
+	// OnSync is called after each fsync of the log file that succeeds,
+	// with how long it took and how many records it made durable: under
+	// SyncAlways the group commit's size (every append written since the
+	// previous sync, all waiting for this one), under SyncInterval what
+	// the interval gathered. The sync at Open, which covers the replayed
+	// file, reports 0 records. The appends the sync covers wait while it
+	// runs.
+	OnSync func(d time.Duration, records int)
 }
 
 // Store is a [eventlog.Store] kept in a directory: an in-memory store
@@ -167,9 +192,7 @@ func open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.SyncInterval == 0 {
 		opts.SyncInterval = DefaultSyncInterval
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.Logger = orDiscard(opts.Logger)
 	path := filepath.Join(dir, LogFile)
 	hasLog, err := examine(dir)
 	if err != nil {
@@ -251,7 +274,7 @@ func openLog(ctx context.Context, dir, path string, hasLog bool, opts Options) (
 			return nil, fmt.Errorf("create log: %w", err)
 		}
 	}
-	j := &journal{path: path, sync: opts.Sync}
+	j := &journal{path: path, sync: opts.Sync, logger: opts.Logger, onSync: opts.Observer.OnSync}
 	mem, err := memstore.Open(ctx, memstore.Options{Journal: j})
 	if err != nil {
 		return nil, err
@@ -340,6 +363,12 @@ func writeAtomically(dir, path string, replace bool, fill func(*os.File) error) 
 	}
 	return err
 }
+
+// discard is the logger of a store given none.
+var discard = slog.New(slog.DiscardHandler)
+
+// orDiscard returns l, or a logger that writes nothing if l is nil.
+func orDiscard(l *slog.Logger) *slog.Logger { return cmp.Or(l, discard) }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -14,11 +15,13 @@ import (
 // are group commits: one fsync covers every record written before it
 // started, and each waiter wakes once a sync has covered its record.
 type wal struct {
-	f    *os.File
-	path string
+	f      *os.File
+	path   string
+	logger *slog.Logger
 
 	mu     sync.Mutex // guards the fields below; taken after syncMu
 	size   int64      // the end of the last whole record written
+	count  int64      // the records written (a batch's each count)
 	failed error      // set once the file's state is unknown: later writes fail
 	closed bool
 	frame  []byte // reused for each record's line
@@ -30,16 +33,22 @@ type wal struct {
 	synced  int64 // every byte before this offset is known to be on disk
 	syncing bool  // a sync is running outside syncMu
 	syncs   int64 // fsyncs run
+	covered int64 // the records written before the last sync started
 	done    *sync.Cond
 
 	stop chan struct{} // closed by close, ends the interval syncer
 	wg   sync.WaitGroup
 
 	sync func() error // the fsync: f.Sync, or a test's stand-in
+	// writeTo, if set, stands in for f.Write in a test.
+	writeTo func(b []byte) (int, error)
+	// onSync, when set, is told each good sync's duration and how many
+	// records it made durable (Observer.OnSync).
+	onSync func(time.Duration, int)
 }
 
-func newWAL(f *os.File, path string, size int64, format int, policy SyncPolicy, interval time.Duration) *wal {
-	w := &wal{f: f, path: path, size: size, format: format, stop: make(chan struct{})}
+func newWAL(f *os.File, path string, size int64, format int, policy SyncPolicy, interval time.Duration, logger *slog.Logger) *wal {
+	w := &wal{f: f, path: path, logger: orDiscard(logger), size: size, format: format, stop: make(chan struct{})}
 	w.sync = f.Sync
 	w.done = sync.NewCond(&w.syncMu)
 	if policy == SyncInterval {
@@ -59,7 +68,7 @@ func (w *wal) write(body []byte, pos eventlog.Position) (int64, error) {
 		return 0, err
 	}
 	w.frame = appendFrame(w.frame[:0], body, pos, false)
-	return w.put()
+	return w.put(1)
 }
 
 // writeBatch appends the lines of a batch, bodies[i] at positions[i], in
@@ -82,7 +91,7 @@ func (w *wal) writeBatch(bodies [][]byte, positions []eventlog.Position) (int64,
 	for i, body := range bodies {
 		w.frame = appendFrame(w.frame, body, positions[i], i < len(bodies)-1)
 	}
-	return w.put()
+	return w.put(len(bodies))
 }
 
 // usable reports why the wal takes no writes, if it does not. The caller
@@ -119,19 +128,32 @@ func (w *wal) upgrade() error {
 	return nil
 }
 
-// put writes w.frame at the end of the file. The caller holds w.mu.
-func (w *wal) put() (int64, error) {
-	n, err := w.f.Write(w.frame)
+// put writes w.frame, the lines of records records, at the end of the
+// file. The caller holds w.mu.
+func (w *wal) put(records int) (int64, error) {
+	var n int
+	var err error
+	if w.writeTo != nil {
+		n, err = w.writeTo(w.frame)
+	} else {
+		n, err = w.f.Write(w.frame)
+	}
 	if err != nil {
 		err = fmt.Errorf("write log %s at offset %d: %w", w.path, w.size, err)
 		if n > 0 {
 			if terr := w.f.Truncate(w.size); terr != nil {
 				w.failed = fmt.Errorf("log %s refuses writes: a failed write could not be cut off (%v): %w", w.path, terr, err)
+				w.logger.Error("filestore: a failed write could not be cut off, the log refuses writes",
+					"file", w.path, "offset", w.size, "written", n, "error", err, "truncate_error", terr)
+				return 0, err
 			}
 		}
+		w.logger.Warn("filestore: a write to the log failed, nothing of it is kept",
+			"file", w.path, "offset", w.size, "written", n, "error", err)
 		return 0, err
 	}
 	w.size += int64(n)
+	w.count += int64(records)
 	return w.size, nil
 }
 
@@ -154,14 +176,23 @@ func (w *wal) syncTo(end int64) error {
 			continue
 		}
 		w.mu.Lock()
-		target, failed := w.size, w.failed
+		target, count, failed := w.size, w.count, w.failed
 		w.mu.Unlock()
 		if failed != nil {
 			return failed
 		}
 		w.syncing = true
+		covered := w.covered
 		w.syncMu.Unlock()
+		var start time.Time
+		if w.onSync != nil {
+			start = time.Now()
+		}
 		err := w.sync()
+		if err == nil && w.onSync != nil {
+			// Outside the locks: only the appends this sync covers wait.
+			w.onSync(time.Since(start), int(count-covered))
+		}
 		w.syncMu.Lock()
 		w.syncing = false
 		w.syncs++
@@ -172,13 +203,19 @@ func (w *wal) syncTo(end int64) error {
 			// be on disk, so the log takes no more writes.
 			err = fmt.Errorf("sync log %s: %w", w.path, err)
 			w.mu.Lock()
-			if w.failed == nil {
+			first := w.failed == nil
+			if first {
 				w.failed = fmt.Errorf("log %s refuses writes after a failed sync: %w", w.path, err)
 			}
 			w.mu.Unlock()
+			if first {
+				w.logger.Error("filestore: fsync of the log failed, the log refuses writes",
+					"file", w.path, "synced", w.synced, "written", target, "error", err)
+			}
 			return err
 		}
 		w.synced = max(w.synced, target)
+		w.covered = max(w.covered, count)
 	}
 	return nil
 }

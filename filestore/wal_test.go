@@ -140,7 +140,7 @@ func TestFailedSyncRefusesLaterWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), LogFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	require.NoError(t, err)
-	w := newWAL(f, path, 0, Version, SyncAlways, 0)
+	w := newWAL(f, path, 0, Version, SyncAlways, 0, nil)
 	body, err := encode(&eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key(0)})
 	require.NoError(t, err)
 	end, err := w.write(body, 1)

@@ -89,7 +89,8 @@ func (m *Store) create(a *app, rec *eventlog.Record, mode placement) (eventlog.A
 	if err != nil {
 		return eventlog.AppendResult{}, err
 	}
-	s := &session{app: a, key: rec.Key, created: rec, timeOrdered: true, st: projection.NewSession(rec), durable: durable}
+	s := &session{app: a, key: rec.Key, created: rec, timeOrdered: true, durable: durable}
+	s.st = projection.NewSessionWithHistory(rec, &s.hist)
 	// The index makes s findable by lookups that do not take a.mu: none
 	// of them may read it before its state is complete.
 	s.mu.Lock()
@@ -168,7 +169,7 @@ func (m *Store) appendEvent(a *app, s *session, rec *eventlog.Record, mode place
 		}
 		return eventlog.AppendResult{}, err
 	}
-	if s.st.ApplyEvent(rec, a.state) {
+	if s.st.ApplyEventWithHistory(rec, a.state, &s.hist) {
 		a.sharedGen.Add(1)
 	}
 	a.mu.Unlock()
@@ -200,6 +201,7 @@ func (m *Store) delete(a *app, s *session, rec *eventlog.Record, mode placement)
 	// What the session leaves behind, the slow part, is worked out
 	// before the app is held: other sessions' appends need not wait.
 	survivors := s.retained()
+	freed := s.freedWrites(survivors)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	durable, err := m.add(a, rec, mode)
@@ -207,13 +209,14 @@ func (m *Store) delete(a *app, s *session, rec *eventlog.Record, mode placement)
 		return eventlog.AppendResult{}, err
 	}
 	a.replace(survivors)
+	a.state.Forget(rec.Key.UserID, freed)
 	a.free(rec.Key.UserID, survivors[len(survivors)-1].pos)
 	a.removeSession(s)
 	s.deleted = true
 	s.wake.fire() // its watchers read again and find it gone
 	// Nobody reads a deleted session's records through it again: let
 	// them go with the session's other memory.
-	s.records, s.events, s.ids = nil, nil, idIndex{}
+	s.records, s.events, s.ids, s.hist = nil, nil, idIndex{}, projection.History{}
 	s.merged.Store(nil)
 	return eventlog.AppendResult{Record: rec, Durable: durable}, nil
 }

@@ -50,7 +50,8 @@ func (m *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 			return eventlog.AppendResult{}, err
 		}
 	}
-	s := &session{app: a, key: created.Key, created: created, timeOrdered: true, st: projection.NewSession(created)}
+	s := &session{app: a, key: created.Key, created: created, timeOrdered: true}
+	s.st = projection.NewSessionWithHistory(created, &s.hist)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	shared := projection.WritesShared(created.State)
@@ -64,7 +65,7 @@ func (m *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 		}
 		s.ids.reserve()
 		_, at, _ := s.ids.find(rec.Event.ID, s.events) // CheckBatch made the IDs distinct
-		if s.st.ApplyEvent(rec, a.state) {
+		if s.st.ApplyEventWithHistory(rec, a.state, &s.hist) {
 			shared = true
 		}
 		s.keep(rec, at)

@@ -3,6 +3,7 @@ package memstore_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -212,4 +213,43 @@ func BenchmarkList(b *testing.B) {
 			b.Fatalf("got %d views, %v", len(views), err)
 		}
 	}
+}
+
+// BenchmarkHeapPerEvent reports the heap the store takes per stored event
+// of the append benchmarks (3 state keys: an own, a user: and an app:
+// one), the event itself aside (it is built beforehand): the record, the
+// log entry, the idempotency index, the folded state and the histories
+// that reads of the past use. Run it with -benchtime 1x.
+func BenchmarkHeapPerEvent(b *testing.B) {
+	const events = 20_000
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	ctx := context.Background()
+	var perEvent float64
+	for b.Loop() {
+		evs := make([]*eventlog.Event, events)
+		for i := range evs {
+			evs[i] = benchEvent(i)
+		}
+		before := heap()
+		store := memstore.New()
+		k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+		if _, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: benchTime}); err != nil {
+			b.Fatal(err)
+		}
+		for i, ev := range evs {
+			if _, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: uint64(i + 1), Time: ev.Timestamp, Event: ev}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perEvent = float64(heap()-before) / events
+		runtime.KeepAlive(store)
+		runtime.KeepAlive(evs)
+		store.Close()
+	}
+	b.ReportMetric(perEvent, "heap-B/event")
 }

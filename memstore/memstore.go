@@ -29,7 +29,11 @@
 // checked against two generation counters (the session's own, and its
 // app's for app and user state), so that a Load of a session nobody
 // changed costs one copy of the map. Its events are the store's own,
-// read-only, in a capped slice.
+// read-only, in a capped slice. Load of a past version (AsOf) reads
+// per-key histories of the points that changed each key, which the fold
+// keeps as it appends (projection.History), and takes each value from the
+// record at the point found: its cost is about a Load's, however long the
+// session or the app's log.
 package memstore
 
 import (
@@ -111,7 +115,7 @@ type app struct {
 	log   []logEntry // every record of the app, in position order
 	holes int        // entries of log whose record was freed
 	// state is the app's and its users' state (Sessions unused: the
-	// index below holds the sessions).
+	// index below holds the sessions), with the history of its keys kept.
 	state *projection.AppState
 	// sharedGen counts the changes to state (app and user state), so that a
 	// session's cached merged state knows when it is out of date. Changed
@@ -161,6 +165,10 @@ type session struct {
 	// incarnation; ownGen counts its changes.
 	st     *projection.SessionState
 	ownGen uint64
+	// hist is the history of the session's own keys, by version, for
+	// reads of its past (viewAsOf); the app's state keeps the history of
+	// its app: and user: keys.
+	hist projection.History
 	// durable waits for the durability of the session's last record (nil:
 	// nothing to wait for).
 	durable func() error
@@ -254,7 +262,9 @@ func (m *Store) app(name string, create bool) *app {
 		return a
 	}
 	a, created := m.apps.GetOrCreate(name, func() *app {
-		return &app{state: projection.NewAppState(), byUser: map[string][]*session{}}
+		state := projection.NewAppState()
+		state.KeepHistory = true
+		return &app{state: state, byUser: map[string][]*session{}}
 	})
 	if created {
 		// Wake those waiting for an app that did not exist: it may be

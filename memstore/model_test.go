@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/pastcheck"
 	"github.com/sessionlog/sessionlog/memstore"
 	"github.com/sessionlog/sessionlog/projection"
 )
@@ -145,6 +146,10 @@ func modelRound(t *testing.T, seed uint64) {
 	}
 
 	requireVerified(t, store)
+	// CONTRACT T1: and its past, written from several goroutines.
+	n, err := pastcheck.Check(ctx, store)
+	require.NoError(t, err)
+	require.NotZero(t, n)
 	live := 0
 	for _, m := range models {
 		for k, ms := range m {

@@ -43,39 +43,6 @@ func (m *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 	return v, nil
 }
 
-// viewAsOf returns the session's view, without events, as it stood after
-// the event with sequence number version (0: its creation), which it
-// holds: its own state folded from its records up to there, and its app's
-// and its user's state exactly as they stood at that record's position,
-// folded from the app's log up to it (every record the app holds, the
-// state retained from deleted sessions included). The cost is one pass
-// over the session's records up to version and one over the app's records
-// up to that position. The caller holds s.mu.
-func (s *session) viewAsOf(version uint64) eventlog.View {
-	records := s.records[:version]
-	st := projection.FoldSession(s.created, records)
-	at := s.created.Position
-	if version > 0 {
-		at = records[version-1].Position
-	}
-	a := s.app
-	shared := projection.NewAppState()
-	a.mu.RLock()
-	for _, e := range a.log[:a.searchAfter(at)] {
-		if e.rec != nil && e.rec.Kind != eventlog.KindSessionDeleted {
-			shared.ApplyShared(e.rec)
-		}
-	}
-	a.mu.RUnlock()
-	return eventlog.View{
-		Key:            s.key,
-		Created:        st.Created,
-		Version:        st.Version,
-		LastUpdateTime: st.LastUpdateTime,
-		State:          shared.Merged(s.key, st.State),
-	}
-}
-
 // List implements [eventlog.Store.List].
 func (m *Store) List(ctx context.Context, appName, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
 	if err := m.check(ctx); err != nil {

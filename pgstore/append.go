@@ -35,6 +35,8 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Appe
 	if err := s.check(ctx); err != nil {
 		return eventlog.AppendResult{}, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := eventlog.CheckRecord(rec); err != nil {
 		return eventlog.AppendResult{}, err
 	}
@@ -334,7 +336,7 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 			s.beforeCommit(tx)
 			return nil
 		})
-	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvent, p); err != nil {
+	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvent, p, s.timeout); err != nil {
 		return eventlog.AppendResult{}, err
 	}
 	if p.err != nil {

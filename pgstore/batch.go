@@ -17,6 +17,8 @@ func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 	if err := s.check(ctx); err != nil {
 		return eventlog.AppendResult{}, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := eventlog.CheckBatch(recs); err != nil {
 		return eventlog.AppendResult{}, err
 	}

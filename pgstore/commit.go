@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,6 +37,9 @@ type committer struct {
 	busy  bool
 
 	batches, appends atomic.Uint64 // sent so far, for measurements
+
+	// onCommit, when set, is told of each batch sent (Observer.OnCommit).
+	onCommit func(appends, roundTrips int, d time.Duration)
 }
 
 // pending is one append in the committer: its arguments, and the outcome
@@ -78,8 +82,9 @@ func (p *pending) scan(row pgx.Row) error {
 // outcome, or with ctx's error (and p no longer the caller's to read) if
 // ctx ends while p waits for another leader's batch. The leader's own
 // batch runs to its end, whatever the leader's ctx does, because it
-// carries other callers' appends too.
-func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending) error {
+// carries other callers' appends too; timeout (0: none) bounds it, so that
+// a hung statement fails the batch rather than every append behind it.
+func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending, timeout time.Duration) error {
 	p.done, p.promote = make(chan struct{}), make(chan struct{})
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
@@ -103,7 +108,17 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *p
 	c.queue = c.queue[n:]
 	c.mu.Unlock()
 
-	send(context.WithoutCancel(ctx), pool, sql, batch)
+	var start time.Time
+	if c.onCommit != nil {
+		start = time.Now()
+	}
+	lead, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
+	if timeout > 0 {
+		lead, cancel = context.WithTimeout(lead, timeout)
+	}
+	trips := send(lead, pool, sql, batch)
+	cancel()
+	elapsed := time.Since(start)
 	c.batches.Add(1)
 	c.appends.Add(uint64(len(batch)))
 
@@ -115,6 +130,11 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *p
 		c.queue = nil
 	}
 	c.mu.Unlock()
+	if c.onCommit != nil {
+		// Once the lead has passed on, so that the next batch waits for
+		// no observer.
+		c.onCommit(n, trips, elapsed)
+	}
 	return nil
 }
 
@@ -140,19 +160,22 @@ func (c *committer) leave(p *pending) bool {
 // send runs a batch in one round trip. If any statement fails, the
 // implicit transaction rolls back and nothing in it is stored; so that one
 // append's failure is not its neighbours', each is then sent again on its
-// own and gets its own outcome.
-func send(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) {
+// own and gets its own outcome. It returns the round trips it took.
+func send(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) (roundTrips int) {
+	roundTrips = 1
 	if err := sendBatch(ctx, pool, sql, batch); err != nil {
 		for _, p := range batch {
 			p.err = err
 			if len(batch) > 1 {
 				p.err = sendBatch(ctx, pool, sql, []*pending{p})
+				roundTrips++
 			}
 		}
 	}
 	for _, p := range batch {
 		close(p.done)
 	}
+	return roundTrips
 }
 
 func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) error {

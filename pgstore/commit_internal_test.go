@@ -29,7 +29,8 @@ func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	send(ctx, pool, sql, batch)
+	trips := send(ctx, pool, sql, batch)
+	assert.Equal(t, 1+len(batch), trips, "the failed batch, then each append on its own")
 	for _, p := range batch {
 		<-p.done
 	}
@@ -38,4 +39,10 @@ func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
 	assert.ErrorContains(t, batch[1].err, "division by zero")
 	assert.NoError(t, batch[2].err, "a neighbour of the failing statement still gets its outcome")
 	assert.Equal(t, int64(0), int64(batch[2].pos), "1/2 in integers")
+
+	batch = []*pending{{args: []any{1}}, {args: []any{2}}}
+	for _, p := range batch {
+		p.done = make(chan struct{})
+	}
+	assert.Equal(t, 1, send(ctx, pool, sql, batch), "a batch that succeeds is one round trip")
 }

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,5 +33,23 @@ func Queued(s *Store) int {
 
 // MigrateTo brings schema up to version, and no further.
 func MigrateTo(ctx context.Context, pool *pgxpool.Pool, schema string, version int) error {
-	return migrateTo(ctx, pool, schema, pgx.Identifier{schema}.Sanitize(), version)
+	return migrateTo(ctx, pool, schema, pgx.Identifier{schema}.Sanitize(), version, discard)
+}
+
+// Channel is the NOTIFY channel s listens on.
+func Channel(s *Store) string { return s.channel }
+
+// SetListenRetry sets the listener's first pause after a failure.
+func SetListenRetry(s *Store, d time.Duration) { s.listenRetry.Store(int64(d)) }
+
+// ListenerName is the application_name of the listener's connection.
+const ListenerName = listenerName
+
+// Migrations is how many schema versions the embedded migrations make.
+func Migrations() int {
+	all, err := loadMigrations()
+	if err != nil {
+		panic(err)
+	}
+	return len(all)
 }

@@ -29,6 +29,8 @@ func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 	if err := s.check(ctx); err != nil {
 		return eventlog.View{}, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := opts.Check(); err != nil {
 		return eventlog.View{}, fmt.Errorf("load %s: %w", key, err)
 	}
@@ -224,6 +226,8 @@ func (s *Store) List(ctx context.Context, app, user string, opts eventlog.ListOp
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	what := fmt.Sprintf("list app %q", app)
 	if user != "" {
 		what = fmt.Sprintf("list user %q of app %q", user, app)

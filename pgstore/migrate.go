@@ -5,8 +5,10 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,8 +25,15 @@ var migrations embed.FS
 // up to a version, where SQL alone would do it badly: each runs in the
 // migration's transaction, right after the version's SQL, with the
 // schema's quoted name.
-var upgrades = map[int]func(ctx context.Context, tx pgx.Tx, schema string) error{
-	2: fillReadModel,
+var upgrades = map[int]upgrade{
+	2: {"fill the read model", fillReadModel},
+}
+
+// upgrade is a version's step in Go: run returns how many sessions it
+// brought up to the version.
+type upgrade struct {
+	name string
+	run  func(ctx context.Context, tx pgx.Tx, schema string) (sessions int, err error)
 }
 
 type migration struct {
@@ -59,12 +68,23 @@ func loadMigrations() ([]migration, error) {
 // apply each migration once; a replica opening a migrated database reads
 // its version and changes nothing. A database at a newer version than this package knows
 // is refused: this code might misread it.
-func migrate(ctx context.Context, pool *pgxpool.Pool, name, schema string) error {
-	return migrateTo(ctx, pool, name, schema, 0)
+// It logs each migration and upgrade step it applied once they are
+// committed.
+func migrate(ctx context.Context, pool *pgxpool.Pool, name, schema string, logger *slog.Logger) error {
+	return migrateTo(ctx, pool, name, schema, 0, logger)
+}
+
+// applied is what a migration did, logged once it is committed.
+type applied struct {
+	m        migration
+	took     time.Duration
+	step     string // the upgrade step's name; empty when there is none
+	sessions int
+	stepTook time.Duration
 }
 
 // migrateTo is migrate up to version upTo (0: the newest).
-func migrateTo(ctx context.Context, pool *pgxpool.Pool, name, schema string, upTo int) error {
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, name, schema string, upTo int, logger *slog.Logger) error {
 	all, err := loadMigrations()
 	if err != nil {
 		return err
@@ -79,7 +99,9 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, name, schema string, upT
 	if err := pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+schema+".migrations").Scan(&have); err == nil && have == len(all) {
 		return nil
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	var done []applied
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		done = done[:0]
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "sessionlog.migrate."+name); err != nil {
 			return err
 		}
@@ -97,18 +119,37 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, name, schema string, upT
 			return fmt.Errorf("the database is at schema version %d, newer than this pgstore knows (%d): upgrade sessionlog", have, known)
 		}
 		for _, m := range all[min(have, len(all)):] {
+			a := applied{m: m}
+			start := time.Now()
 			if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{schema}}", schema)); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
-			if up := upgrades[m.version]; up != nil {
-				if err := up(ctx, tx, schema); err != nil {
+			if up, ok := upgrades[m.version]; ok {
+				stepStart := time.Now()
+				n, err := up.run(ctx, tx, schema)
+				if err != nil {
 					return fmt.Errorf("migration %s: upgrade the data: %w", m.name, err)
 				}
+				a.step, a.sessions, a.stepTook = up.name, n, time.Since(stepStart)
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO "+schema+".migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
 				return err
 			}
+			a.took = time.Since(start)
+			done = append(done, a)
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, a := range done {
+		if a.step != "" {
+			logger.Info("pgstore: ran a migration's data upgrade", "schema", name, "migration", a.m.name,
+				"step", a.step, "sessions", a.sessions, "duration", a.stepTook)
+		}
+		logger.Info("pgstore: applied a schema migration", "schema", name, "migration", a.m.name,
+			"version", a.m.version, "duration", a.took)
+	}
+	return nil
 }

@@ -20,6 +20,8 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 	if err := s.check(ctx); err != nil {
 		return nil, after, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if limit <= 0 {
 		return nil, after, fmt.Errorf("read: %w: limit %d is not positive", eventlog.ErrInvalidArgument, limit)
 	}

@@ -40,9 +40,12 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +63,12 @@ const DefaultSchema = "sessionlog"
 // DefaultPollInterval is how often subscribers read the log without a
 // notification when [Options.PollInterval] is zero.
 const DefaultPollInterval = time.Second
+
+// DefaultStatementTimeout bounds each call's work in the database when
+// [Options.StatementTimeout] is zero: long enough for a fork of a big
+// session under load, short enough that a hung server or a lock held by a
+// stuck transaction fails calls instead of stalling them.
+const DefaultStatementTimeout = 30 * time.Second
 
 // DefaultCachedSessions is how many sessions' events a store keeps in
 // memory when [Options.CachedSessions] is zero.
@@ -89,6 +98,50 @@ type Options struct {
 	// means [DefaultCachedBytes]. The session being read stays whatever
 	// its size.
 	CachedBytes int64
+	// StatementTimeout bounds each call's work in the database: a call
+	// whose statements have not finished by then gives up with
+	// context.DeadlineExceeded, whatever its own context allows, and a
+	// batch of appends that waits on a lock or a hung server gives up
+	// for all of them. Open also sets it as the server's
+	// statement_timeout on the connections it makes, so that the server
+	// ends the statement too; a pool given to New keeps its own settings
+	// (set statement_timeout on it as well: else the server may finish an
+	// append whose caller has given up, which a retry with the same event
+	// ID then finds stored).
+	// Zero means [DefaultStatementTimeout]; a negative value means none.
+	StatementTimeout time.Duration
+	// Logger receives what an operator should know: the listener losing
+	// its connection (Warn, with the error and the pause before it
+	// reconnects; a long outage again at most once a minute, each failed
+	// attempt at Debug), and coming back (Info, with how long it was
+	// down); each schema migration applied and each data upgrade run at
+	// Open (Info, with the schema and how long it took). Nil logs nothing.
+	Logger *slog.Logger
+
+	// Observer is told what the store does inside, for metrics. Its zero
+	// value observes nothing and costs nothing.
+	Observer Observer
+}
+
+// Observer receives measurements from inside a [Store], for metrics
+// (package otelstore, a module of its own, builds one that feeds
+// OpenTelemetry instruments). It is a struct of plain functions so that
+// this package depends on no metrics library. Every field is optional: a
+// nil one is never called and its measurement never taken. The functions
+// run in the goroutines of the store's callers, several at once, so they
+// must be quick and must not call the store.
+//
+// The round trips of the other calls are fixed (Load, List, Read, a
+// creation: one each); a pgx tracer on the pool (pgx.ConnConfig.Tracer)
+// sees every statement, for those who need each one.
+type Observer struct {
+	// OnCommit is called after each group commit of event appends (see
+	// [Store.Append]): how many appends the batch carried, how many round
+	// trips it took (1, or 1 + appends when the batch failed and each
+	// append was sent again on its own to get its own outcome), and how
+	// long they took. Appends at a preset position (an import) are not
+	// group commits and are not reported.
+	OnCommit func(appends, roundTrips int, d time.Duration)
 }
 
 // Store is the PostgreSQL [eventlog.Store]. It is safe for concurrent use.
@@ -102,6 +155,12 @@ type Store struct {
 	commits  committer
 	wake     waker
 	closed   atomic.Bool
+	timeout  time.Duration // each call's bound; 0: none
+	logger   *slog.Logger
+
+	// listenRetry is the listener's first pause after a failure, in
+	// nanoseconds: listenRetry, unless a test changed it.
+	listenRetry atomic.Int64
 
 	stop    context.CancelFunc
 	workers sync.WaitGroup
@@ -123,6 +182,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w: %w", eventlog.ErrInvalidArgument, err)
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
+		if d := statementTimeout(opts.StatementTimeout); d > 0 {
+			cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(d.Milliseconds(), 10)
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -165,18 +229,25 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		schema:  pgx.Identifier{name}.Sanitize(),
 		channel: channelFor(name),
 		cache:   cache{maxSessions: cached, maxBytes: cachedBytes},
+		logger:  cmp.Or(opts.Logger, discard),
+		timeout: statementTimeout(opts.StatementTimeout),
+		commits: committer{onCommit: opts.Observer.OnCommit},
 	}
+	s.listenRetry.Store(int64(listenRetry))
 	s.sql = newQueries(s.schema)
-	if err := migrate(ctx, pool, name, s.schema); err != nil {
+	if err := migrate(ctx, pool, name, s.schema, s.logger); err != nil {
 		return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.workers.Add(2)
-	go s.listen(runCtx, pool.Config().ConnConfig.Copy())
+	go s.listen(runCtx, pool.Config().ConnConfig.Copy(), poll)
 	go s.poll(runCtx, poll)
 	return s, nil
 }
+
+// discard is the logger of a store given none.
+var discard = slog.New(slog.DiscardHandler)
 
 // orDefault reads an option whose zero value means def and which may not
 // be negative.
@@ -212,6 +283,26 @@ func (s *Store) Close() error {
 		s.pool.Close()
 	}
 	return nil
+}
+
+// statementTimeout is the bound Options.StatementTimeout names: 0 for
+// none.
+func statementTimeout(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultStatementTimeout
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// bound returns ctx bounded by the statement timeout, and its cancel.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 func (s *Store) check(ctx context.Context) error {

@@ -20,8 +20,9 @@ const upgradeChunk = 1000
 // rules as the store's appends, so that a database written by an older
 // version serves the state its log defines. It reads the sessions in
 // chunks, and each chunk's records one at a time, so its memory is bounded
-// by a chunk's state, not by the log.
-func fillReadModel(ctx context.Context, tx pgx.Tx, schema string) error {
+// by a chunk's state, not by the log. It returns how many sessions it
+// folded.
+func fillReadModel(ctx context.Context, tx pgx.Tx, schema string) (int, error) {
 	q := func(s string) string { return strings.ReplaceAll(s, "§", schema) }
 	read := q(`SELECT s.app, s.user_id, s.session_id, r.position, r.seq, r.body
 FROM (SELECT app, user_id, session_id FROM §.sessions WHERE (app, user_id, session_id) > ($1, $2, $3)
@@ -35,6 +36,7 @@ FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::text[]) AS u (app, user_i
 WHERE s.app = u.app AND s.user_id = u.user_id AND s.session_id = u.session_id`)
 
 	after := [3][]byte{{}, {}, {}} // before every key: app names are never empty
+	total := 0
 	for {
 		var (
 			state   [5][][]byte // app, user, session, key and value of each row of session_state
@@ -61,14 +63,14 @@ WHERE s.app = u.app AND s.user_id = u.user_id AND s.session_id = u.session_id`)
 		}
 		rows, err := tx.Query(ctx, read, after[0], after[1], after[2], upgradeChunk)
 		if err != nil {
-			return err
+			return total, err
 		}
 		for rows.Next() {
 			var app, user, id, body []byte
 			var at, seq *int64
 			if err := rows.Scan(&app, &user, &id, &at, &seq, &body); err != nil {
 				rows.Close()
-				return err
+				return total, err
 			}
 			if cur == nil || !bytes.Equal(cur.app, app) || !bytes.Equal(cur.user, user) || !bytes.Equal(cur.id, id) {
 				flush()
@@ -77,36 +79,37 @@ WHERE s.app = u.app AND s.user_id = u.user_id AND s.session_id = u.session_id`)
 			}
 			if at == nil {
 				rows.Close()
-				return fmt.Errorf("session %q/%q/%q has no records", app, user, id)
+				return total, fmt.Errorf("session %q/%q/%q has no records", app, user, id)
 			}
 			rec, err := decode(eventlog.Position(*at), uint64(*seq), body)
 			if err != nil {
 				rows.Close()
-				return err
+				return total, err
 			}
 			if err := cur.apply(rec); err != nil {
 				rows.Close()
-				return err
+				return total, err
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return err
+			return total, err
 		}
 		flush()
+		total += n
 		if n == 0 {
-			return nil
+			return total, nil
 		}
 		if len(pos) > 0 {
 			if _, err := tx.Exec(ctx, insertState, state[0], state[1], state[2], state[3], state[4], pos); err != nil {
-				return err
+				return total, err
 			}
 		}
 		if _, err := tx.Exec(ctx, setUpdated, updated[0], updated[1], updated[2], times); err != nil {
-			return err
+			return total, err
 		}
 		if n < upgradeChunk {
-			return nil
+			return total, nil
 		}
 		after = [3][]byte{cur.app, cur.user, cur.id}
 	}

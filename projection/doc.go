@@ -20,6 +20,10 @@
 // same functions ([NewSession], [SessionState.ApplyEvent],
 // [AppState.ApplyShared], [AppState.Merged]) as it appends it, inside its
 // own critical section, or in its own language (SQL) by the same rules.
+// A store that serves a session's past keeps a [History] of the points
+// that changed each key, recorded by the same fold ([AppState.KeepHistory],
+// [SessionState.ApplyEventWithHistory]), and reads it with
+// [AppState.MergedAsOf].
 // [Verify] checks any store: what it serves through Load and List must be
 // what a rebuild of its log gives (CONTRACT R1).
 package projection

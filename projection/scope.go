@@ -160,6 +160,10 @@ type Entry struct {
 	Value    any
 	Position eventlog.Position
 	Removed  bool
+	// changes is the key's history, when the fold keeps one
+	// ([AppState.KeepHistory]): kept on the entry that a write looks up
+	// anyway, so that recording a change costs no second lookup.
+	changes *changes
 }
 
 // Shared is app or user state, the state that the sessions of an app or of
@@ -169,29 +173,38 @@ type Entry struct {
 // that a write finds and updates its entry with one map lookup.
 type Shared map[string]*Entry
 
-// write applies one shared write at a position, keeping the newest.
-func (s Shared) write(key string, v any, pos eventlog.Position) {
+// write applies one shared write at a position, keeping the newest, and
+// records it in the key's history when keep is set.
+func (s Shared) write(key string, v any, pos eventlog.Position, keep bool) {
 	e := s[key]
-	switch {
-	case e == nil:
+	fresh := e == nil
+	if fresh {
 		e = new(Entry)
 		s[key] = e
-	case e.Position > pos:
+	}
+	if keep {
+		if e.changes == nil {
+			e.changes = new(changes)
+		}
+		e.changes.add(uint64(pos))
+	}
+	if !fresh && e.Position > pos {
 		return
 	}
 	if IsRemoved(v) {
-		*e = Entry{Position: pos, Removed: true}
+		e.Value, e.Position, e.Removed = nil, pos, true
 		return
 	}
-	*e = Entry{Value: v, Position: pos}
+	e.Value, e.Position, e.Removed = v, pos, false
 }
 
 // Clone copies the entries, so that the copy does not change with s (the
-// values themselves are not copied).
+// values themselves are not copied), without their histories.
 func (s Shared) Clone() Shared {
 	out := make(Shared, len(s))
 	for k, e := range s {
 		c := *e
+		c.changes = nil
 		out[k] = &c
 	}
 	return out

@@ -25,6 +25,10 @@ type AppState struct {
 	State    Shared
 	Users    map[string]Shared
 	Sessions map[eventlog.SessionKey]*SessionState
+	// KeepHistory makes the fold keep, beside each app: and user: key,
+	// every change it applies to the key, for reads of the state as it
+	// stood at an earlier position ([AppState.MergedAsOf]).
+	KeepHistory bool
 }
 
 // SessionState is a live session as the log defines it.
@@ -83,8 +87,14 @@ func (s *State) Apply(rec *eventlog.Record) {
 // the app, by [AppState.ApplyShared]), version 0, the creation time, and
 // the record's position as its incarnation.
 func NewSession(rec *eventlog.Record) *SessionState {
+	return NewSessionWithHistory(rec, nil)
+}
+
+// NewSessionWithHistory is [NewSession] that also records the session's
+// own keys of the initial state in own (when not nil), at version 0.
+func NewSessionWithHistory(rec *eventlog.Record, own *History) *SessionState {
 	ss := &SessionState{State: map[string]any{}, LastUpdateTime: rec.Time, Created: rec.Position}
-	applyWrites(rec, ss.State, nil)
+	applyWrites(rec, ss.State, own, 0, nil)
 	return ss
 }
 
@@ -95,7 +105,14 @@ func NewSession(rec *eventlog.Record) *SessionState {
 // that passed a nil a knows whether it must fold them too
 // ([AppState.ApplyShared]).
 func (ss *SessionState) ApplyEvent(rec *eventlog.Record, a *AppState) (shared bool) {
-	shared = applyWrites(rec, ss.State, a)
+	return ss.ApplyEventWithHistory(rec, a, nil)
+}
+
+// ApplyEventWithHistory is [SessionState.ApplyEvent] that also records
+// the event's writes of the session's own keys in own (when not nil), at
+// the event's sequence number, in the same pass.
+func (ss *SessionState) ApplyEventWithHistory(rec *eventlog.Record, a *AppState, own *History) (shared bool) {
+	shared = applyWrites(rec, ss.State, own, rec.Seq, a)
 	ss.Version = rec.Seq
 	ss.LastUpdateTime = rec.Time
 	return shared
@@ -119,24 +136,29 @@ func FoldSession(created *eventlog.Record, events []*eventlog.Record) *SessionSt
 // Each write carries its record's position, and the write of the highest
 // position wins, so records may be folded here in any order.
 func (a *AppState) ApplyShared(rec *eventlog.Record) {
-	applyWrites(rec, nil, a)
+	applyWrites(rec, nil, nil, 0, a)
 }
 
 // applyWrites folds rec's writes in one pass: its session keys into own
-// and its app: and user: keys into a, each skipped when nil. It reports
-// whether rec writes app or user state.
-func applyWrites(rec *eventlog.Record, own map[string]any, a *AppState) (shared bool) {
+// (and into ownHistory at point ownAt) and its app: and user: keys into a
+// (with their histories when a keeps them), each skipped when nil. It is the one place that sorts
+// writes by scope for the fold and for the histories, so that both keep
+// the same rules. It reports whether rec writes app or user state.
+func applyWrites(rec *eventlog.Record, own map[string]any, ownHistory *History, ownAt uint64, a *AppState) (shared bool) {
 	var user Shared
 	for k, v := range rec.Writes() {
 		switch in, _ := scopeOf(k); in {
 		case inSession:
 			if own != nil {
 				set(own, k, v)
+				if ownHistory != nil {
+					ownHistory.record(k, ownAt)
+				}
 			}
 		case inApp:
 			shared = true
 			if a != nil {
-				a.State.write(k, v, rec.Position)
+				a.State.write(k, v, rec.Position, a.KeepHistory)
 			}
 		case inUser:
 			shared = true
@@ -144,7 +166,7 @@ func applyWrites(rec *eventlog.Record, own map[string]any, a *AppState) (shared 
 				if user == nil {
 					user = a.user(rec.Key.UserID)
 				}
-				user.write(k, v, rec.Position)
+				user.write(k, v, rec.Position, a.KeepHistory)
 			}
 		}
 	}

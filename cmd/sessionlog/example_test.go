@@ -12,8 +12,8 @@ import (
 )
 
 // A store written by a program, then inspected and one session exported
-// from the shell: `sessionlog inspect -dir DIR` and `sessionlog export -dir
-// DIR -app weather -user ada -session trip-1`.
+// from the shell: `sessionlog inspect -dir DIR` and `sessionlog export
+// -store file:DIR -app weather -user ada -session trip-1`.
 func Example() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "sessionlog-example")
@@ -46,10 +46,11 @@ func Example() {
 	run(ctx, []string{"inspect", "-dir", dir}, nil, &out, os.Stderr)
 	_, counts, _ := strings.Cut(out.String(), "\n") // the first line names the temporary file
 	fmt.Print(counts)
-	run(ctx, []string{"export", "-dir", dir, "-app", "weather", "-user", "ada", "-session", "trip-1"}, nil, os.Stdout, os.Stderr)
+	run(ctx, []string{"export", "-store", "file:" + dir, "-app", "weather", "-user", "ada", "-session", "trip-1"}, nil, os.Stdout, os.Stderr)
 	// Output:
 	// 1 apps
 	// app "weather": 1 users, 1 sessions, 1 events, 0 app state keys
 	//   user "ada": 1 sessions, 1 events, 1 user state keys
+	//     session "trip-1": version 1, 1 events, 1 session state keys, last update 2026-03-01T09:00:00Z
 	// {"id":"trip-1","appName":"weather","userId":"ada","state":{"city":"Oslo","user:units":"metric"},"events":[{"id":"e1","author":"agent","timestamp":"2026-03-01T09:00:00Z","actions":{"stateDelta":{"user:units":"metric"}}}],"lastUpdateTime":"2026-03-01T09:00:00Z"}
 }

@@ -84,21 +84,55 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no command prints the usage and fails", nil, 2, "usage: sessionlog <command>"},
-		{"help prints the usage", []string{"help"}, 0, "Commands:"},
 		{"an unknown command fails with the usage", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{"a command without -dir fails", []string{"inspect"}, 2, "-dir is required"},
+		{"a command without a store fails", []string{"inspect"}, 2, "-store is required"},
+		{"-store and -dir together fail", []string{"inspect", "-dir", "x", "-store", "file:x"}, 2, "-store and -dir both name the store"},
+		{"a store of no known kind fails", []string{"inspect", "-store", "mysql://x"}, 2, `-store "mysql://x" is not a store: name it as file:DIR, postgres://..., postgresql://...`},
+		{"a store kind without an address fails", []string{"inspect", "-store", "file:"}, 2, "-store file: names no store"},
+		{"-schema on a file store fails", []string{"inspect", "-dir", "x", "-schema", "s"}, 2, "-schema names a PostgreSQL schema, and the store is a file store"},
 		{"an unknown flag fails", []string{"verify", "-dir", "x", "-zap"}, 2, "flag provided but not defined: -zap"},
 		{"a stray argument fails", []string{"compact", "-dir", "x", "extra"}, 2, `unexpected argument "extra"`},
-		{"half a session key fails", []string{"export", "-dir", "x", "-app", "a"}, 2, "-app, -user and -session go together"},
-		{"a command's -h prints its flags", []string{"export", "-h"}, 0, "-session"},
+		{"a session without its user fails", []string{"export", "-dir", "x", "-app", "a", "-session", "s"}, 2, "-session names a session of the user -user of the app -app: give all three"},
+		{"a user without an app fails", []string{"export", "-dir", "x", "-user", "u"}, 2, "-user names a user of an app: give -app too"},
+		{"show without a session fails", []string{"show", "-dir", "x", "-app", "a"}, 2, "-app, -user and -session are required"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := sessionlog(t, "", c.args...)
 			require.Equal(t, c.code, r.code, "stderr: %s", r.stderr)
 			require.Contains(t, r.stderr, c.want)
+			require.Empty(t, r.stdout)
 		})
 	}
+	t.Run("a usage error is followed by the command's usage", func(t *testing.T) {
+		r := sessionlog(t, "", "inspect")
+		require.Contains(t, r.stderr, "usage: sessionlog inspect -store STORE [-app A] [-user U] [-json]")
+		require.Contains(t, r.stderr, "  -store store\n")
+	})
+}
+
+// -h, -help and --help, alone or after any command, print the usage on
+// stdout, nothing on stderr, and exit with status 0.
+func TestHelp(t *testing.T) {
+	for _, h := range []string{"-h", "-help", "--help", "help"} {
+		r := sessionlog(t, "", h)
+		assert.Equal(t, 0, r.code, h)
+		assert.Contains(t, r.stdout, "Commands:", h)
+		assert.Empty(t, r.stderr, h)
+		for _, c := range commands {
+			for _, args := range [][]string{{c.name, h}, {c.name, "-dir", "x", h}} {
+				r := sessionlog(t, "", args...)
+				assert.Equal(t, 0, r.code, "%v: %s", args, r.stderr)
+				assert.Contains(t, r.stdout, "usage: sessionlog "+c.name+" -store STORE", args)
+				assert.Contains(t, r.stdout, "  -store store\n", args)
+				assert.Contains(t, r.stdout, "  -dir directory\n", args)
+				assert.Empty(t, r.stderr, args)
+			}
+		}
+	}
+	r := sessionlog(t, "", "export", "--help")
+	require.Contains(t, r.stdout, "-session")
+	require.Contains(t, r.stdout, "usage: sessionlog export -store STORE [-app A [-user U]] [-o FILE]\n       sessionlog export -store STORE -app A -user U -session S")
 }
 
 // CONTRACT L1 D3: inspect counts apps, users, sessions and events, without

@@ -8,6 +8,11 @@
 // row shows how low the ratio to the ADK can go for any store that copies
 // (CONTRACT A8).
 //
+// With SESSIONLOG_POSTGRES_DSN set (or -pg), it also runs the PostgreSQL
+// workloads, sessionlog's pgstore with 1, 2 and 4 replicas against the Go
+// ADK's gorm-based session/database service on that server, and prints a
+// second table of their ratios.
+//
 // Run it from the bench directory:
 //
 //	go run ./cmd/benchtable -count 3
@@ -32,9 +37,32 @@ import (
 func main() {
 	count := flag.Int("count", 3, "runs of each benchmark; the table shows the median")
 	dir := flag.String("dir", ".", "the bench module's directory")
-	timeout := flag.Duration("timeout", 30*time.Minute, "limit on the whole run")
+	timeout := flag.Duration("timeout", 60*time.Minute, "limit on the whole run")
 	heap := flag.Bool("heap", true, "also measure the heap per stored event (1,000,000 events a side: about 30 s and 3 GiB)")
+	pg := flag.Bool("pg", os.Getenv("SESSIONLOG_POSTGRES_DSN") != "", "also run the PostgreSQL workloads against the server at SESSIONLOG_POSTGRES_DSN (default: when it is set)")
+	pgTime := flag.String("pgbenchtime", "3s", "benchtime of the PostgreSQL writer, Get and List workloads")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: benchtable [flags] [go test output files]\n\n"+
+			"With files, it prints the tables of the benchmark output they hold and runs nothing.\n\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+
+	if flag.NArg() > 0 {
+		var in []io.Reader
+		for _, name := range flag.Args() {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "benchtable:", err)
+				os.Exit(1)
+			}
+			defer f.Close()
+			in = append(in, f, strings.NewReader("\n"))
+		}
+		res, cpu := parse(io.MultiReader(in...))
+		printTables(res, cpu, hasPG(res))
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -43,8 +71,22 @@ func main() {
 	// with a fixed three iterations; everything else uses the default
 	// benchtime.
 	runs := [][]string{
-		{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$", "-benchmem", "-count", n},
+		{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$|^BenchmarkPG", "-benchmem", "-count", n},
 		{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n},
+	}
+	if *pg {
+		// The PostgreSQL workloads run in rounds of one count each, so
+		// that within a round the sides run one right after another on
+		// a server whose load drifts. The start-up workload fills its
+		// databases once per round and opens a replica per iteration, so
+		// it runs a fixed five iterations (SESSIONLOG_BENCH_BIG=1 adds
+		// 1,000,000 events).
+		for range *count {
+			runs = append(runs, []string{"test", "-run", "^$", "-bench", "^BenchmarkPG", "-skip", "^BenchmarkPGStartUp$", "-benchtime", *pgTime, "-benchmem", "-count", "1"})
+		}
+		for range *count {
+			runs = append(runs, []string{"test", "-run", "^$", "-bench", "^BenchmarkPGStartUp$", "-benchtime", "5x", "-benchmem", "-count", "1"})
+		}
 	}
 	var out strings.Builder
 	run := func(env []string, args ...string) {
@@ -68,13 +110,35 @@ func main() {
 		run([]string{"SESSIONLOG_BENCH_HEAP=1"}, "test", "-run", "^TestHeapPerEvent$", "-count", "1", "-v")
 	}
 	res, cpu := parse(strings.NewReader(out.String()))
+	printTables(res, cpu, *pg)
+}
+
+// printTables writes the machine line and the in-memory table, and the
+// PostgreSQL table if pg.
+func printTables(res map[string]float64, cpu string, pg bool) {
 	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Print(table(res))
+	if pg {
+		fmt.Printf("\nPostgreSQL, sessionlog's pgstore against the Go ADK's session/database (gorm):\n\n")
+		fmt.Print(pgTable(res))
+	}
+}
+
+// hasPG reports whether res holds a result of a PostgreSQL workload.
+func hasPG(res map[string]float64) bool {
+	for name := range res {
+		if strings.HasPrefix(name, "PG") {
+			return true
+		}
+	}
+	return false
 }
 
 // parse reads `go test -bench` output and returns the median ns/op of
 // each benchmark, keyed by its name without the Benchmark prefix and the
-// -GOMAXPROCS suffix, along with the cpu: line.
+// -GOMAXPROCS suffix, along with the cpu: line. The median of a metric of
+// another unit (b.ReportMetric's, such as appends/s) is keyed by the
+// name, a space and the unit; B/op and allocs/op are left out.
 func parse(r io.Reader) (map[string]float64, string) {
 	samples := map[string][]float64{}
 	var cpu string
@@ -106,11 +170,16 @@ func parse(r io.Reader) (map[string]float64, string) {
 			}
 		}
 		for i := 2; i+1 < len(f); i += 2 {
-			if f[i+1] != "ns/op" {
+			key := name
+			switch unit := f[i+1]; unit {
+			case "ns/op":
+			case "B/op", "allocs/op":
 				continue
+			default:
+				key = name + " " + unit
 			}
 			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
-				samples[name] = append(samples[name], v)
+				samples[key] = append(samples[key], v)
 			}
 		}
 	}
@@ -224,4 +293,121 @@ func ns(v float64, ok bool) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// pgRow is one row of the PostgreSQL table: a metric of an ADK benchmark
+// and the same metric of a sessionlog one.
+type pgRow struct {
+	label     string
+	adk, ours string // result keys, as parse makes them
+	unit      string // what the numbers are
+	higher    bool   // a higher number is better (throughput)
+	adkOnly   bool   // sessionlog has no such step: its side is n/a
+}
+
+// pgRows lists the PostgreSQL comparisons, for the replica counts and
+// database sizes the benchmarks run.
+func pgRows() []pgRow {
+	var rows []pgRow
+	for _, r := range []int{1, 2, 4} {
+		sl := fmt.Sprintf("sessionlog/replicas=%d", r)
+		replicas := ""
+		if r > 1 {
+			replicas = fmt.Sprintf(", sessionlog on %d replicas", r)
+		}
+		rows = append(rows,
+			pgRow{"append, 1 writer" + replicas, "PGAppendOne/adk", "PGAppendOne/" + sl, "ns/op", false, false},
+			pgRow{"append, 16 writers" + replicas, "PGAppendParallel/adk appends/s", "PGAppendParallel/" + sl + " appends/s", "appends/s", true, false})
+	}
+	rows = append(rows,
+		pgRow{"Get of a 100-event session, all events", "PGGetAll100/adk", "PGGetAll100/sessionlog", "ns/op", false, false},
+		pgRow{"Get of a 100-event session, last 10", "PGGetLast10/adk", "PGGetLast10/sessionlog", "ns/op", false, false},
+		pgRow{"List a user's 100 sessions (of 1,000)", "PGList100/adk", "PGList100/sessionlog", "ns/op", false, false})
+	for _, size := range []struct{ key, label string }{{"100000", "100,000"}, {"1000000", "1,000,000"}} {
+		base := "PGStartUp/events=" + size.key + "/"
+		for _, m := range []struct {
+			metric, label, unit string
+			adkOnly             bool
+		}{
+			{"open-ns", "open a new replica", "ns", false},
+			{"migrate-ns", "of which the ADK's AutoMigrate", "ns", true},
+			{"first-get-ns", "its first Get (100 events)", "ns", false},
+			{"get-warm-ns", "the same Get again", "ns", false},
+			{"heap-open-B", "Go heap added by the open", "B", false},
+			{"heap-get-B", "Go heap added by the open and the first Get", "B", false},
+		} {
+			rows = append(rows, pgRow{m.label + ", over " + size.label + " events",
+				base + "adk " + m.metric, base + "sessionlog " + m.metric, m.unit, false, m.adkOnly})
+		}
+	}
+	return rows
+}
+
+// pgTable renders the PostgreSQL comparisons as a markdown table with the
+// ratio sessionlog/ADK. A row whose sessionlog side did not run is left
+// out (the ADK runs once for all replica counts), and so is one with
+// neither side; a side missing otherwise shows as "n/a".
+func pgTable(res map[string]float64) string {
+	var b strings.Builder
+	b.WriteString("| workload | ADK | sessionlog | ratio sessionlog/ADK | better |\n")
+	b.WriteString("|---|---:|---:|---:|---|\n")
+	for _, r := range pgRows() {
+		adk, okA := res[r.adk]
+		sl, okS := res[r.ours]
+		if !okS && (!r.adkOnly || !okA) {
+			continue
+		}
+		ratio := "n/a"
+		if okA && okS && adk > 0 {
+			ratio = fmt.Sprintf("%.3f", sl/adk)
+		}
+		better := "lower"
+		if r.higher {
+			better = "higher"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.label, human(adk, okA, r.unit), human(sl, okS, r.unit), ratio, better)
+	}
+	return b.String()
+}
+
+// human writes v of unit (ns/op, ns, B or another) with three significant
+// digits in a unit that suits its size: µs, ms or s for times, KiB or MiB
+// for bytes.
+func human(v float64, ok bool, unit string) string {
+	if !ok {
+		return "n/a"
+	}
+	var scales []struct {
+		div  float64
+		name string
+	}
+	switch unit {
+	case "ns/op", "ns":
+		scales = []struct {
+			div  float64
+			name string
+		}{{1e9, "s"}, {1e6, "ms"}, {1e3, "µs"}, {1, "ns"}}
+	case "B":
+		scales = []struct {
+			div  float64
+			name string
+		}{{1 << 20, "MiB"}, {1 << 10, "KiB"}, {1, "B"}}
+	default:
+		return strconv.FormatFloat(v, 'f', 0, 64) + " " + unit
+	}
+	for _, sc := range scales {
+		if v >= sc.div || sc.div == 1 {
+			x := v / sc.div
+			prec := 0
+			switch {
+			case sc.div == 1:
+			case x < 10:
+				prec = 2
+			case x < 100:
+				prec = 1
+			}
+			return strconv.FormatFloat(x, 'f', prec, 64) + " " + sc.name
+		}
+	}
+	return ""
 }

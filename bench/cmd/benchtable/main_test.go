@@ -75,3 +75,108 @@ func TestTable(t *testing.T) {
 		}
 	}
 }
+
+const pgSample = `cpu: Test CPU @ 3.00GHz
+BenchmarkPGAppendOne/adk-2                       	     200	   9000000 ns/op	       111.1 appends/s	   56516 B/op	     714 allocs/op
+BenchmarkPGAppendOne/sessionlog/replicas=1-2     	     200	   4500000 ns/op	       222.2 appends/s	   13033 B/op	     174 allocs/op
+BenchmarkPGAppendParallel/adk-2                  	     530	   7000000 ns/op	       140.0 appends/s	   59750 B/op	     729 allocs/op
+BenchmarkPGAppendParallel/adk-2                  	     530	   7000000 ns/op	       160.0 appends/s	   59750 B/op	     729 allocs/op
+BenchmarkPGAppendParallel/sessionlog/replicas=2-2	    2626	   1300000 ns/op	       750.0 appends/s	   14836 B/op	     153 allocs/op
+BenchmarkPGStartUp/events=100000/adk-2           	       5	1471879370 ns/op	 143850088 first-get-ns	  44325449 get-warm-ns	    165536 heap-get-B	    122488 heap-open-B	1300000000 migrate-ns	1380850347 open-ns	 1494661 B/op	   18522 allocs/op
+BenchmarkPGStartUp/events=100000/sessionlog-2    	       5	 158494497 ns/op	  61757374 first-get-ns	   5367384 get-warm-ns	    293376 heap-get-B	    107240 heap-open-B	  76876436 open-ns	  636656 B/op	    7441 allocs/op
+`
+
+// Metrics of other units than ns/op are kept under the name and the unit,
+// with their median; B/op and allocs/op are not.
+func TestParseMetrics(t *testing.T) {
+	res, _ := parse(strings.NewReader(pgSample))
+	want := map[string]float64{
+		"PGAppendOne/adk":                                  9000000,
+		"PGAppendOne/adk appends/s":                        111.1,
+		"PGAppendOne/sessionlog/replicas=1":                4500000,
+		"PGAppendOne/sessionlog/replicas=1 appends/s":      222.2,
+		"PGAppendParallel/adk":                             7000000,
+		"PGAppendParallel/adk appends/s":                   150, // mean of the middle two
+		"PGAppendParallel/sessionlog/replicas=2":           1300000,
+		"PGAppendParallel/sessionlog/replicas=2 appends/s": 750,
+		"PGStartUp/events=100000/adk":                      1471879370,
+		"PGStartUp/events=100000/adk first-get-ns":         143850088,
+		"PGStartUp/events=100000/adk get-warm-ns":          44325449,
+		"PGStartUp/events=100000/adk heap-get-B":           165536,
+		"PGStartUp/events=100000/adk heap-open-B":          122488,
+		"PGStartUp/events=100000/adk migrate-ns":           1300000000,
+		"PGStartUp/events=100000/adk open-ns":              1380850347,
+		"PGStartUp/events=100000/sessionlog":               158494497,
+		"PGStartUp/events=100000/sessionlog first-get-ns":  61757374,
+		"PGStartUp/events=100000/sessionlog get-warm-ns":   5367384,
+		"PGStartUp/events=100000/sessionlog heap-get-B":    293376,
+		"PGStartUp/events=100000/sessionlog heap-open-B":   107240,
+		"PGStartUp/events=100000/sessionlog open-ns":       76876436,
+	}
+	if len(res) != len(want) {
+		t.Errorf("got %d results %v, want %d", len(res), res, len(want))
+	}
+	for name, v := range want {
+		if got, ok := res[name]; !ok || got != v {
+			t.Errorf("%s = %v (present: %v), want %v", name, got, ok, v)
+		}
+	}
+}
+
+func TestPGTable(t *testing.T) {
+	res, _ := parse(strings.NewReader(pgSample))
+	got := pgTable(res)
+	for _, line := range []string{
+		"| append, 1 writer | 9.00 ms | 4.50 ms | 0.500 | lower |",
+		"| append, 16 writers, sessionlog on 2 replicas | 150 appends/s | 750 appends/s | 5.000 | higher |",
+		"| open a new replica, over 100,000 events | 1.38 s | 76.9 ms | 0.056 | lower |",
+		"| of which the ADK's AutoMigrate, over 100,000 events | 1.30 s | n/a | n/a | lower |",
+		"| Go heap added by the open and the first Get, over 100,000 events | 162 KiB | 286 KiB | 1.772 | lower |",
+	} {
+		if !strings.Contains(got, line+"\n") {
+			t.Errorf("table lacks %q:\n%s", line, got)
+		}
+	}
+	// Workloads that did not run at all have no row.
+	for _, absent := range []string{"Get of a 100-event session", "over 1,000,000 events", "append, 1 writer, sessionlog on 2 replicas", "append, 16 writers |"} {
+		if strings.Contains(got, absent) {
+			t.Errorf("table has a row for %q, which did not run:\n%s", absent, got)
+		}
+	}
+}
+
+// Saved output prints the PostgreSQL table only when it holds a
+// PostgreSQL workload.
+func TestHasPG(t *testing.T) {
+	mem, _ := parse(strings.NewReader(sample))
+	pg, _ := parse(strings.NewReader(pgSample))
+	if hasPG(mem) {
+		t.Error("hasPG of the in-memory sample is true")
+	}
+	if !hasPG(pg) {
+		t.Error("hasPG of the PostgreSQL sample is false")
+	}
+}
+
+func TestHuman(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		ok   bool
+		unit string
+		want string
+	}{
+		{0, false, "ns", "n/a"},
+		{512, true, "ns/op", "512 ns"},
+		{1500, true, "ns/op", "1.50 µs"},
+		{25_400_000, true, "ns", "25.4 ms"},
+		{2_500_000_000, true, "ns", "2.50 s"},
+		{0, true, "B", "0 B"},
+		{5, true, "ns", "5 ns"},
+		{3 << 20, true, "B", "3.00 MiB"},
+		{1681.5, true, "appends/s", "1682 appends/s"},
+	} {
+		if got := human(c.v, c.ok, c.unit); got != c.want {
+			t.Errorf("human(%v, %v, %q) = %q, want %q", c.v, c.ok, c.unit, got, c.want)
+		}
+	}
+}

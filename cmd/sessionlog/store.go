@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/filestore"
+	"github.com/sessionlog/sessionlog/pgstore"
+)
+
+// storeKind is one kind of store a command can open. A new kind is one
+// more entry in storeKinds.
+type storeKind struct {
+	// name names the kind in messages: "file", "PostgreSQL".
+	name string
+	// prefixes are how a -store value of this kind starts.
+	prefixes []string
+	// keepPrefix: the prefix is part of the address (a URL), rather than
+	// a label to cut off (file:DIR).
+	keepPrefix bool
+	// schema: the kind takes -schema.
+	schema bool
+	// open opens the store at ref.
+	open func(ctx context.Context, ref storeRef, mode openMode) (eventlog.Store, error)
+	// holdsLog reports whether there is a store at ref to read: false for
+	// a file store's directory without a log. An import tries its input
+	// on a copy of what is there first.
+	holdsLog func(ref storeRef) bool
+	// show formats ref for messages, without secrets.
+	show func(ref storeRef) string
+	// check, if set, refuses early a store that open would not open in
+	// mode, before a command reads its input.
+	check func(ref storeRef, mode openMode) error
+}
+
+// openMode is what a command does with a store.
+type openMode uint8
+
+const (
+	// readOnly reads the store and changes nothing in it; a file store
+	// is a snapshot, without the lock.
+	readOnly openMode = iota
+	// readWrite writes the store; a file store's directory must exist.
+	readWrite
+	// create writes the store, making a file store's directory if missing.
+	create
+)
+
+var (
+	fileKind = &storeKind{
+		name:     "file",
+		prefixes: []string{"file:"},
+		open:     openFile,
+		check:    checkDir,
+		holdsLog: func(ref storeRef) bool {
+			_, err := os.Stat(filepath.Join(ref.addr, filestore.LogFile))
+			return err == nil
+		},
+		show: func(ref storeRef) string { return "file:" + ref.addr },
+	}
+	postgresKind = &storeKind{
+		name:       "PostgreSQL",
+		prefixes:   []string{"postgres://", "postgresql://"},
+		keepPrefix: true,
+		schema:     true,
+		open: func(ctx context.Context, ref storeRef, _ openMode) (eventlog.Store, error) {
+			return pgstore.Open(ctx, ref.addr, pgstore.Options{Schema: ref.schema, Logger: warnings})
+		},
+		holdsLog: func(storeRef) bool { return true }, // the schema is made when missing
+		show: func(ref storeRef) string {
+			s := ref.addr
+			if u, err := url.Parse(ref.addr); err == nil {
+				s = u.Redacted()
+			}
+			schema := ref.schema
+			if schema == "" {
+				schema = pgstore.DefaultSchema
+			}
+			return s + " schema " + schema
+		},
+	}
+	// storeKinds are the kinds -store takes, in the order usage names them.
+	storeKinds = []*storeKind{fileKind, postgresKind}
+)
+
+// storeRef is a store named on the command line.
+type storeRef struct {
+	kind *storeKind
+	// addr is the directory of a file store, or the URL of a database.
+	addr string
+	// schema is the database schema; empty for the kind's default.
+	schema string
+	// flag is the flag that named the store, for messages: -store or -dir.
+	flag string
+}
+
+// String formats the store for messages, without secrets.
+func (r storeRef) String() string { return r.kind.show(r) }
+
+// arg is the command line argument that names the store, for messages
+// that suggest a command.
+func (r storeRef) arg() string {
+	if r.flag == "-dir" {
+		return "-dir " + r.addr
+	}
+	return "-store " + r.String()
+}
+
+// open opens the store.
+func (r storeRef) open(ctx context.Context, mode openMode) (eventlog.Store, error) {
+	if err := r.check(mode); err != nil {
+		return nil, err
+	}
+	return r.kind.open(ctx, r, mode)
+}
+
+// check refuses a store that open would not open in mode, if the kind can
+// tell without opening it.
+func (r storeRef) check(mode openMode) error {
+	if r.kind.check == nil {
+		return nil
+	}
+	return r.kind.check(r, mode)
+}
+
+// fileOnly refuses a store that is not a file store, for the commands that
+// work on a log file (errUnsupported).
+func (r storeRef) fileOnly(cmd, why string) error {
+	if r.kind == fileKind {
+		return nil
+	}
+	return fmt.Errorf("%w: %s works on file stores only, and %s is a %s store: %s", errUnsupported, cmd, r, r.kind.name, why)
+}
+
+// storeFlags are the flags that name a store, the same in every command.
+type storeFlags struct {
+	store, dir, schema string
+}
+
+// addStoreFlags defines -store, -dir and -schema on fs.
+func addStoreFlags(fs *flag.FlagSet) *storeFlags {
+	f := new(storeFlags)
+	fs.StringVar(&f.store, "store", "", "the `store`: file:DIR (a directory) or postgres://... (a PostgreSQL URL; postgresql:// too)")
+	fs.StringVar(&f.dir, "dir", "", "the store's `directory`: the same as -store file:DIR")
+	fs.StringVar(&f.schema, "schema", "", "the PostgreSQL `schema` of the store's tables (default "+pgstore.DefaultSchema+")")
+	return f
+}
+
+// ref returns the store the flags name; one of -store and -dir is
+// required.
+func (f *storeFlags) ref() (storeRef, error) {
+	switch {
+	case f.store != "" && f.dir != "":
+		return storeRef{}, fmt.Errorf("%w: -store and -dir both name the store: give one", errUsage)
+	case f.dir != "":
+		return storeRef{kind: fileKind, addr: f.dir, flag: "-dir"}, f.checkSchema(fileKind)
+	case f.store == "":
+		return storeRef{}, fmt.Errorf("%w: -store is required: name the store as %s (or give -dir DIR)", errUsage, storeForms())
+	}
+	for _, k := range storeKinds {
+		for _, p := range k.prefixes {
+			rest, ok := strings.CutPrefix(f.store, p)
+			if !ok {
+				continue
+			}
+			addr := rest
+			if k.keepPrefix {
+				addr = f.store
+			}
+			if rest == "" {
+				return storeRef{}, fmt.Errorf("%w: -store %s names no store: name it as %s", errUsage, f.store, storeForms())
+			}
+			return storeRef{kind: k, addr: addr, schema: f.schema, flag: "-store"}, f.checkSchema(k)
+		}
+	}
+	return storeRef{}, fmt.Errorf("%w: -store %q is not a store: name it as %s", errUsage, f.store, storeForms())
+}
+
+func (f *storeFlags) checkSchema(k *storeKind) error {
+	if f.schema != "" && !k.schema {
+		return fmt.Errorf("%w: -schema names a PostgreSQL schema, and the store is a %s store", errUsage, k.name)
+	}
+	return nil
+}
+
+// storeForms lists the forms of -store, for messages.
+func storeForms() string {
+	var forms []string
+	for _, k := range storeKinds {
+		for _, p := range k.prefixes {
+			if k.keepPrefix {
+				forms = append(forms, p+"...")
+			} else {
+				forms = append(forms, p+"DIR")
+			}
+		}
+	}
+	return strings.Join(forms, ", ")
+}
+
+// openFile opens a file store: a snapshot without the lock to read, the
+// locked store to write.
+func openFile(ctx context.Context, ref storeRef, mode openMode) (eventlog.Store, error) {
+	if mode == readOnly {
+		return filestore.Open(ctx, ref.addr, filestore.Options{ReadOnly: true})
+	}
+	return filestore.Open(ctx, ref.addr, filestore.Options{Sync: filestore.SyncOS, Logger: warnings})
+}
+
+// warnings gets a store's warnings and errors (a torn last record cut
+// off, a failed write or fsync, a lost listener connection) on standard
+// error; what a command did it prints itself.
+var warnings = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+// checkDir checks that a file store's directory to write exists, unless
+// mode is create: a mistyped directory must not make a new, empty store.
+func checkDir(ref storeRef, mode openMode) error {
+	if mode == readOnly {
+		return nil
+	}
+	info, err := os.Stat(ref.addr)
+	switch {
+	case err == nil && !info.IsDir():
+		return fmt.Errorf("%s %s is a file, not a store's directory", ref.flag, ref.addr)
+	case err == nil || mode == create && errors.Is(err, os.ErrNotExist):
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("the directory %s does not exist: check %s, or add -create to make a new store there", ref.addr, ref.flag)
+	}
+	return err
+}

@@ -1,0 +1,4 @@
+package otelstore
+
+// IsUnsetGlobal exposes isUnsetGlobal to the tests.
+var IsUnsetGlobal = isUnsetGlobal
