@@ -255,10 +255,7 @@ func BenchmarkPGAppendParallel(b *testing.B) {
 
 // pgGetters fills session "g" of userID with events on each side, through
 // the services, and returns a getter for each.
-func pgGetters(b *testing.B, events int) []struct {
-	name string
-	get  getter
-} {
+func pgGetters(b *testing.B, events int) []side {
 	ctx := context.Background()
 	adk := &adkTarget{svc: newADKPG(b, pgSchema(b, "bench_adk"))}
 	sl := &slTarget{svc: newSLPG(b, pgSchema(b, "bench_sl"), 1)[0]}
@@ -267,10 +264,7 @@ func pgGetters(b *testing.B, events int) []struct {
 			b.Fatal(err)
 		}
 	}
-	return []struct {
-		name string
-		get  getter
-	}{
+	return []side{
 		{"adk", func(ctx context.Context, recent int) (int, error) {
 			return adkGet(ctx, adk.svc, userID, "g", recent)
 		}},
@@ -298,18 +292,7 @@ func slGet(ctx context.Context, svc *service.Service, user, id string, recent in
 
 func benchPGGet(b *testing.B, recent, want int) {
 	pgDSN(b)
-	ctx := context.Background()
-	for _, side := range pgGetters(b, 100) {
-		b.Run(side.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				got, err := side.get(ctx, recent)
-				if err != nil || got != want {
-					b.Fatalf("got %d events, %v; want %d", got, err, want)
-				}
-			}
-		})
-	}
+	runGets(b, pgGetters(b, 100), recent, want)
 }
 
 // BenchmarkPGGetAll100 reads a 100-event session with all its events. The

@@ -398,10 +398,30 @@ func fill(ctx context.Context, t target, user, id string, n int) error {
 // limit (0 for all) and returns how many events came back.
 type getter func(ctx context.Context, recent int) (int, error)
 
-func getters(b *testing.B) []struct {
+// side is one side of a Get workload.
+type side struct {
 	name string
 	get  getter
-} {
+}
+
+// runGets runs a Get workload on each side: a Get of the last recent
+// events (0: all), which must return want of them.
+func runGets(b *testing.B, sides []side, recent, want int) {
+	ctx := context.Background()
+	for _, side := range sides {
+		b.Run(side.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := side.get(ctx, recent)
+				if err != nil || got != want {
+					b.Fatalf("got %d events, %v; want %d", got, err, want)
+				}
+			}
+		})
+	}
+}
+
+func getters(b *testing.B) []side {
 	ctx := context.Background()
 	adk := &adkTarget{svc: adksession.InMemoryService()}
 	sl := &slTarget{svc: newSL(b)}
@@ -410,10 +430,7 @@ func getters(b *testing.B) []struct {
 			b.Fatal(err)
 		}
 	}
-	return []struct {
-		name string
-		get  getter
-	}{
+	return []side{
 		{"adk", func(ctx context.Context, recent int) (int, error) {
 			resp, err := adk.svc.Get(ctx, &adksession.GetRequest{AppName: appName, UserID: userID, SessionID: "g", NumRecentEvents: recent})
 			if err != nil {
@@ -431,20 +448,7 @@ func getters(b *testing.B) []struct {
 	}
 }
 
-func benchGet(b *testing.B, recent, want int) {
-	ctx := context.Background()
-	for _, side := range getters(b) {
-		b.Run(side.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				got, err := side.get(ctx, recent)
-				if err != nil || got != want {
-					b.Fatalf("got %d events, %v; want %d", got, err, want)
-				}
-			}
-		})
-	}
-}
+func benchGet(b *testing.B, recent, want int) { runGets(b, getters(b), recent, want) }
 
 func BenchmarkGetAll10000(b *testing.B) { benchGet(b, 0, 10_000) }
 
