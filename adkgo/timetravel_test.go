@@ -2,11 +2,16 @@ package adkgo_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"iter"
+	"maps"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/adk/v2/agent/llmagent"
@@ -18,6 +23,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/adkgo"
 	"github.com/sessionlog/sessionlog/filestore"
+	"github.com/sessionlog/sessionlog/pgstore"
 	"github.com/sessionlog/sessionlog/service"
 )
 
@@ -27,7 +33,10 @@ import (
 type backend struct {
 	name    string
 	durable bool
-	open    func(t *testing.T, dir string) *service.Service
+	// sharedNow says the store serves app: and user: state as it is now
+	// in a read of a past version (PostgreSQL), not as it was then.
+	sharedNow bool
+	open      func(t *testing.T, dir string) *service.Service
 }
 
 // backends are the stores the time travel tests run on: the in-memory
@@ -47,6 +56,41 @@ var backends = []backend{
 		t.Cleanup(func() { _ = svc.Close() })
 		return svc
 	}},
+	{name: "postgres", durable: true, sharedNow: true, open: openPostgres},
+}
+
+// openPostgres opens a service over a PostgreSQL store in a schema named
+// after dir, so that opening the same dir again reopens the same store; the
+// schema is dropped when the test ends. Without SESSIONLOG_POSTGRES_DSN
+// the test is skipped.
+func openPostgres(t *testing.T, dir string) *service.Service {
+	dsn := os.Getenv("SESSIONLOG_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("SESSIONLOG_POSTGRES_DSN is not set: skipping the PostgreSQL backend " +
+			"(.ci/run sets it; locally: SESSIONLOG_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	sum := sha256.Sum256([]byte(dir))
+	schema := "adkgo_test_" + hex.EncodeToString(sum[:6])
+	if !strings.Contains(dsn, "pool_max_conns") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		dsn += sep + "pool_max_conns=3"
+	}
+	store, err := pgstore.Open(t.Context(), dsn, pgstore.Options{Schema: schema})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), os.Getenv("SESSIONLOG_POSTGRES_DSN"))
+		if err == nil {
+			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			_ = conn.Close(context.Background())
+		}
+	})
+	svc, err := service.New(t.Context(), service.Options{Store: store})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = svc.Close() })
+	return svc
 }
 
 // forEachBackend runs test once per backend, each with an adapter over a
@@ -89,8 +133,21 @@ func TestADKConformanceSuiteSkippingRewound(t *testing.T) {
 // CONTRACT T1: a session read through the adapter as it stood after a
 // version, or just before an invocation.
 func TestGetAt(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, _ backend, _ string, s *adkgo.Service) {
+	forEachBackend(t, func(t *testing.T, b backend, _ string, s *adkgo.Service) {
 		ctx := t.Context()
+		// The app: and user: state of a past version: as of then, or as
+		// it is now on a store that serves that (see GetAt).
+		then := map[string]any{"app:n": 1, "user:m": "a"}
+		atCreation := map[string]any{} // the app's and user's state at the creation
+		if b.sharedNow {
+			then = map[string]any{"app:n": 2, "user:m": "b"}
+			atCreation = then
+		}
+		with := func(own map[string]any, shared map[string]any) map[string]any {
+			out := maps.Clone(own)
+			maps.Copy(out, shared)
+			return out
+		}
 		create(t, s, "u", "s", map[string]any{"mood": "calm"})
 		create(t, s, "u", "other", nil)
 		appendTo(t, s, "u", "s", "e1", "inv-1", map[string]any{"step": 1, "app:n": 1, "user:m": "a"})
@@ -104,7 +161,7 @@ func TestGetAt(t *testing.T) {
 			r.AtVersion = new(uint64(2))
 			got, err := s.GetAt(ctx, r)
 			require.NoError(t, err)
-			assert.Equal(t, map[string]any{"mood": "calm", "step": 2, "app:n": 1, "user:m": "a"}, stateOf(got.Session))
+			assert.Equal(t, with(map[string]any{"mood": "calm", "step": 2}, then), stateOf(got.Session))
 			assert.Equal(t, []string{"e1", "e2"}, eventIDs(got.Session))
 			assert.Equal(t, uint64(2), got.Session.(*adkgo.Session).Version())
 			assert.True(t, e2.Timestamp.Equal(got.Session.LastUpdateTime()), "the last update time of then")
@@ -118,7 +175,7 @@ func TestGetAt(t *testing.T) {
 			r.AtVersion = new(uint64(0))
 			got, err := s.GetAt(ctx, r)
 			require.NoError(t, err)
-			assert.Equal(t, map[string]any{"mood": "calm"}, stateOf(got.Session))
+			assert.Equal(t, with(map[string]any{"mood": "calm"}, atCreation), stateOf(got.Session))
 			assert.Zero(t, got.Session.Events().Len())
 		})
 
@@ -127,13 +184,13 @@ func TestGetAt(t *testing.T) {
 			r.BeforeInvocationID = "inv-2"
 			got, err := s.GetAt(ctx, r)
 			require.NoError(t, err)
-			assert.Equal(t, map[string]any{"mood": "calm", "step": 2, "app:n": 1, "user:m": "a"}, stateOf(got.Session))
+			assert.Equal(t, with(map[string]any{"mood": "calm", "step": 2}, then), stateOf(got.Session))
 			assert.Equal(t, []string{"e1", "e2"}, eventIDs(got.Session))
 
 			r.BeforeInvocationID = "inv-1"
 			got, err = s.GetAt(ctx, r)
 			require.NoError(t, err)
-			assert.Equal(t, map[string]any{"mood": "calm"}, stateOf(got.Session))
+			assert.Equal(t, with(map[string]any{"mood": "calm"}, atCreation), stateOf(got.Session))
 		})
 
 		t.Run("NumRecentEvents and After select from the events up to the point", func(t *testing.T) {
