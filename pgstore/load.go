@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -261,7 +260,7 @@ func (s *Store) List(ctx context.Context, app, user string, opts eventlog.ListOp
 	}
 	// The statement orders the page; the rows of its union are put in
 	// that order here, by the one comparison every store uses.
-	slices.SortStableFunc(views, func(a, b eventlog.View) int {
+	slices.SortFunc(views, func(a, b eventlog.View) int {
 		return opts.Compare(a.Key, a.LastUpdateTime, b.Key, b.LastUpdateTime)
 	})
 	return views, nil
@@ -313,8 +312,5 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 			}
 		}
 	}
-	slices.SortFunc(views, func(a, b eventlog.View) int {
-		return cmp.Or(strings.Compare(a.Key.UserID, b.Key.UserID), strings.Compare(a.Key.SessionID, b.Key.SessionID))
-	})
 	return views, nil
 }
