@@ -200,8 +200,9 @@ func (m *Store) delete(a *app, s *session, rec *eventlog.Record, mode placement)
 	defer s.mu.Unlock()
 	// What the session leaves behind, the slow part, is worked out
 	// before the app is held: other sessions' appends need not wait.
-	survivors := s.retained()
-	freed := s.freedWrites(survivors)
+	all := s.all()
+	survivors := retained(all)
+	freed := freedWrites(all, survivors)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	durable, err := m.add(a, rec, mode)
@@ -319,13 +320,17 @@ func (m *Store) restoreAt(a *app, pos eventlog.Position) error {
 	}
 }
 
-// retained works out what must survive a deleted session's records
+// all returns s's records, its creation first. The caller holds s.mu.
+func (s *session) all() []*eventlog.Record {
+	all := make([]*eventlog.Record, 0, len(s.records)+1)
+	return append(append(all, s.created), s.records...)
+}
+
+// retained works out what must survive a deleted session's records, all
 // (CONTRACT D3, by [eventlog.Retained]): one entry per record, in position
 // order, holding the retained record at that position or nil where nothing
-// survives. The caller holds s.mu.
-func (s *session) retained() []logEntry {
-	all := make([]*eventlog.Record, 0, len(s.records)+1)
-	all = append(append(all, s.created), s.records...)
+// survives.
+func retained(all []*eventlog.Record) []logEntry {
 	kept := eventlog.Retained(all)
 	out := make([]logEntry, len(all))
 	for i, rec := range all {

@@ -65,13 +65,10 @@ func (a *app) recordAt(pos uint64) *eventlog.Record {
 	return a.log[i].rec
 }
 
-// freedWrites works out which of s's app: and user: writes its deletion
-// frees, for the app's history (projection.AppState.Forget): survivors is
-// what s.retained gave, its first entry for the creation record and one
-// for each event. The caller holds s.mu.
-func (s *session) freedWrites(survivors []logEntry) map[string][]uint64 {
-	all := make([]*eventlog.Record, 0, len(s.records)+1)
-	all = append(append(all, s.created), s.records...)
+// freedWrites works out which app: and user: writes of a session's
+// records, all, its deletion frees, for the app's history
+// (projection.AppState.Forget): survivors is what retained gave for all.
+func freedWrites(all []*eventlog.Record, survivors []logEntry) map[string][]uint64 {
 	kept := make([]*eventlog.Record, len(survivors))
 	for i, e := range survivors {
 		kept[i] = e.rec

@@ -329,7 +329,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// openService opens the store for writing, with a service over it.
+// openService opens the store as mode says, with a service over it; closing
+// the service closes the store.
 func openService(ctx context.Context, ref storeRef, mode openMode) (*service.Service, error) {
 	store, err := ref.open(ctx, mode)
 	if err != nil {

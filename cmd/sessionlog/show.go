@@ -30,15 +30,11 @@ func show(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error {
 	if key.AppName == "" || key.UserID == "" || key.SessionID == "" {
 		return fmt.Errorf("%w: -app, -user and -session are required: they name the session to show", errUsage)
 	}
-	store, err := ref.open(ctx, readOnly)
+	svc, err := openService(ctx, ref, readOnly)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	svc, err := service.New(ctx, service.Options{Store: store})
-	if err != nil {
-		return err
-	}
+	defer svc.Close()
 	sess, err := svc.Get(ctx, *key, service.GetOptions{AtVersion: *version})
 	switch {
 	case errors.Is(err, service.ErrNotFound):
