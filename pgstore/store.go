@@ -158,6 +158,14 @@ type Store struct {
 	timeout  time.Duration // each call's bound; 0: none
 	logger   *slog.Logger
 
+	// horizon is how far readers of more than one session may read;
+	// nudge wakes them while it waits for open transactions.
+	horizon      *horizon
+	pollInterval time.Duration
+	nudgeMu      sync.Mutex
+	nudging      bool
+	nudgeDelay   time.Duration
+
 	// listenRetry is the listener's first pause after a failure, in
 	// nanoseconds: listenRetry, unless a test changed it.
 	listenRetry atomic.Int64
@@ -232,6 +240,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		logger:  cmp.Or(opts.Logger, discard),
 		timeout: statementTimeout(opts.StatementTimeout),
 		commits: committer{onCommit: opts.Observer.OnCommit},
+		horizon: newHorizon(),
+
+		pollInterval: poll,
 	}
 	s.listenRetry.Store(int64(listenRetry))
 	s.sql = newQueries(s.schema)
