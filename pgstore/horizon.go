@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,27 +15,26 @@ import (
 // horizon tracks how far a reader of more than one session may read: a
 // position up to which every record has committed or never will.
 //
-// Positions come from a sequence, and a transaction takes its ID before
-// its positions (take_position), so records may commit out of position
-// order. Two rules move the horizon, and a step (one round trip) applies
-// both:
+// Positions come from a sequence, so records may commit out of position
+// order. A transaction that takes a position (take_position) first gets
+// its transaction ID and shows, until it ends, an application_name that
+// marks it as a holder of the schema's positions. Two rules move the
+// horizon, and a step (one round trip) applies both:
 //
 //   - Records visible right after the horizon, one position after another,
 //     have committed: the horizon moves over them.
-//   - A step reads the last position handed out, L, and then takes a
-//     transaction ID of its own, s. Every position up to L was taken by a
-//     transaction whose ID is below s. Once a later step's snapshot shows
-//     no transaction running below s (its xmin is above s), all of them
-//     have ended, and a position up to L whose record is not visible will
-//     never be (its transaction rolled back, a deletion freed it, or an
-//     import skipped it): the horizon moves to L. (A snapshot's xmax
-//     cannot stand in for s: it is one past the last transaction to
-//     finish, and a transaction that started after that one runs without
-//     being listed below it.)
+//   - A step reads the last position handed out, L, and then the holders
+//     still running (their transaction IDs, from pg_stat_activity). Every
+//     position up to L was taken by one of them or by a transaction that
+//     has ended. Once none of them runs (in that step, or a later one), a
+//     position up to L whose record is not visible never will be (its
+//     transaction rolled back, a deletion freed it, or an import skipped
+//     it): the horizon moves to L.
 //
-// A transaction that took a position and stays open holds the horizon
-// back until it ends, and one that writes anywhere on the server may delay
-// the second rule; appends, Load and List never wait for either.
+// Only the store's own writers count: a long transaction elsewhere on the
+// server holds nothing back. A writer that took a position and stays open
+// holds back the readers of more than one session until it ends; appends,
+// Load and List never wait for it.
 //
 // This is how the store keeps Read's promise without a lock that every
 // write holds until it commits: a follower never passes a position whose
@@ -56,13 +56,13 @@ type horizon struct {
 // that hold the positions handed out before it was asked for. Past it, a
 // read returns what is settled, and its reader reads again at the next
 // change.
-const settleWait = 2 * time.Second
+const settleWait = 250 * time.Millisecond
 
-// mark says: every position up to last is settled once a snapshot's xmin
-// is above xid.
+// mark says: every position up to last is settled once none of holders
+// (transaction IDs) runs.
 type mark struct {
-	last eventlog.Position
-	xid  uint64
+	last    eventlog.Position
+	holders []int64
 }
 
 // step is the work of moving the horizon for the callers that wait
@@ -85,7 +85,7 @@ func newHorizon() *horizon {
 // positions are settled or settleWait passes. The step runs to its end
 // whatever ctx does, since it serves other callers too; timeout (0: none)
 // bounds it.
-func (h *horizon) fresh(ctx context.Context, pool *pgxpool.Pool, sql *queries, timeout time.Duration) (eventlog.Position, error) {
+func (h *horizon) fresh(ctx context.Context, pool *pgxpool.Pool, sql *queries, holder string, timeout time.Duration) (eventlog.Position, error) {
 	h.mu.Lock()
 	if h.next == nil {
 		h.next = &step{done: make(chan struct{})}
@@ -104,7 +104,7 @@ func (h *horizon) fresh(ctx context.Context, pool *pgxpool.Pool, sql *queries, t
 		if timeout > 0 {
 			run, cancel = context.WithTimeout(run, timeout)
 		}
-		st.at, st.err = h.settle(run, pool, sql)
+		st.at, st.err = h.settle(run, pool, sql, holder)
 		cancel()
 		<-h.running
 		close(st.done)
@@ -120,12 +120,12 @@ func (h *horizon) fresh(ctx context.Context, pool *pgxpool.Pool, sql *queries, t
 // settle steps until the positions handed out before its first step are
 // settled, pausing a little longer after each step, or until settleWait
 // passes.
-func (h *horizon) settle(ctx context.Context, pool *pgxpool.Pool, sql *queries) (eventlog.Position, error) {
+func (h *horizon) settle(ctx context.Context, pool *pgxpool.Pool, sql *queries, holder string) (eventlog.Position, error) {
 	deadline := time.Now().Add(settleWait)
 	pause := time.Millisecond
 	var want eventlog.Position
 	for first := true; ; first = false {
-		at, last, err := h.step(ctx, pool, sql)
+		at, last, err := h.step(ctx, pool, sql, holder)
 		if err != nil {
 			return 0, err
 		}
@@ -150,30 +150,30 @@ func (h *horizon) settle(ctx context.Context, pool *pgxpool.Pool, sql *queries) 
 const stepScan = 4096
 
 // step reads, in one round trip, the last position handed out, and then
-// a snapshot with the positions visible after the horizon in it, and
-// takes a transaction ID; it moves the horizon by both rules. It returns the horizon and the last
-// position handed out.
-func (h *horizon) step(ctx context.Context, pool *pgxpool.Pool, sql *queries) (at, last eventlog.Position, err error) {
+// the holders of positions still running with the positions visible after
+// the horizon; it moves the horizon by both rules.
+func (h *horizon) step(ctx context.Context, pool *pgxpool.Pool, sql *queries, holder string) (at, last eventlog.Position, err error) {
 	h.mu.Lock()
 	from := h.at
 	h.mu.Unlock()
 	var handed int64
-	var xmin, xid uint64
-	var visible []int64
+	var holders, visible []int64
 	b := &pgx.Batch{}
 	b.Queue(sql.lastPosition).QueryRow(func(row pgx.Row) error { return row.Scan(&handed) })
-	b.Queue(sql.horizon, int64(from), stepScan).QueryRow(func(row pgx.Row) error { return row.Scan(&xid, &xmin, &visible) })
+	b.Queue(sql.horizon, int64(from), stepScan, holder).QueryRow(func(row pgx.Row) error { return row.Scan(&holders, &visible) })
 	if err := pool.SendBatch(ctx, b).Close(); err != nil {
 		return 0, 0, err
 	}
 	last = eventlog.Position(max(handed, 0))
-	return h.advance(from, visible, last, xmin, xid), last, nil
+	return h.advance(from, visible, last, holders), last, nil
 }
 
 // advance moves the horizon over the positions visible right after from
-// (those a step read, in order), moves it past every mark that xmin
-// settles, and adds the mark (last, xid). It returns the horizon.
-func (h *horizon) advance(from eventlog.Position, visible []int64, last eventlog.Position, xmin, xid uint64) eventlog.Position {
+// (those a step read, in order), adds the mark (last, holders), and moves
+// the horizon to the last position of the newest mark none of whose
+// holders still runs: the holders of a mark include every one of an
+// older mark's that still ran then. It returns the horizon.
+func (h *horizon) advance(from eventlog.Position, visible []int64, last eventlog.Position, holders []int64) eventlog.Position {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if from == h.at { // else another step moved it meanwhile
@@ -184,13 +184,18 @@ func (h *horizon) advance(from eventlog.Position, visible []int64, last eventlog
 			h.at++
 		}
 	}
-	i := 0
-	for ; i < len(h.marks) && (h.marks[i].xid < xmin || h.marks[i].last <= h.at); i++ {
-		h.at = max(h.at, h.marks[i].last)
-	}
-	h.marks = h.marks[i:]
 	if n := len(h.marks); last > h.at && (n == 0 || last > h.marks[n-1].last) {
-		h.marks = append(h.marks, mark{last: last, xid: xid})
+		h.marks = append(h.marks, mark{last: last, holders: holders})
+	}
+	for i := len(h.marks) - 1; i >= 0; i-- {
+		if !slices.ContainsFunc(h.marks[i].holders, func(x int64) bool { return slices.Contains(holders, x) }) {
+			h.at = max(h.at, h.marks[i].last)
+			h.marks = h.marks[i+1:]
+			break
+		}
+	}
+	for len(h.marks) > 0 && h.marks[0].last <= h.at {
+		h.marks = h.marks[1:]
 	}
 	return h.at
 }

@@ -64,11 +64,19 @@ func loadMigrations() ([]migration, error) {
 }
 
 // expand fills in a migration's placeholders: {{schema}}, the schema's
-// quoted name, and {{positions}}, the name of its sequence of positions as
-// a string literal (nextval's argument).
-func expand(sql, schema string) string {
-	return strings.NewReplacer("{{schema}}", schema, "{{positions}}", positionsLiteral(schema)).Replace(sql)
+// quoted name (of name), {{positions}}, the name of its sequence of
+// positions as a string literal (nextval's argument), and {{holder}}, the
+// application_name of a transaction that holds positions, as a string
+// literal (see horizon.go).
+func expand(sql, name, schema string) string {
+	return strings.NewReplacer("{{schema}}", schema, "{{positions}}", positionsLiteral(schema),
+		"{{holder}}", "'"+holderName(name)+"'").Replace(sql)
 }
+
+// holderName is the application_name that a transaction holding positions
+// of the schema called name shows while it runs: the schema's NOTIFY
+// channel, a name of at most 63 bytes that tells schemas apart.
+func holderName(name string) string { return channelFor(name) }
 
 // positionsLiteral is the name of the schema's sequence of positions as a
 // SQL string literal; schema is the schema's quoted name.
@@ -134,7 +142,7 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, name, schema string, upT
 		for _, m := range all[min(have, len(all)):] {
 			a := applied{m: m}
 			start := time.Now()
-			if _, err := tx.Exec(ctx, expand(m.sql, schema)); err != nil {
+			if _, err := tx.Exec(ctx, expand(m.sql, name, schema)); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 			if up, ok := upgrades[m.version]; ok {

@@ -39,9 +39,10 @@ type queries struct {
 	writeState string
 	notify     string
 
-	// horizon takes a transaction ID and reads the snapshot's xmin with
-	// the positions visible in it after $1, at most $2 of them, right
-	// after lastPosition: a horizon's step (see horizon.go).
+	// horizon reads the transaction IDs of the holders of positions still
+	// running (application_name $3), then the positions visible after $1,
+	// at most $2 of them, right after lastPosition: a horizon's step (see
+	// horizon.go).
 	horizon string
 
 	// lockSession locks a live session's row and returns its incarnation
@@ -147,7 +148,7 @@ RETURNING seq, position`),
 	WHERE kind = 2 AND app = $1 AND user_id = $2 AND session_id = $3 AND seq = $7))`),
 		writeState: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, currval(§positions))`),
 		notify:     `SELECT pg_notify($1, $2)`,
-		horizon: q(`SELECT pg_current_xact_id()::text::bigint, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+		horizon: q(`SELECT ARRAY(SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE application_name = $3 AND backend_xid IS NOT NULL),
 	ARRAY(SELECT position FROM §.records WHERE position > $1 ORDER BY position LIMIT $2)`),
 
 		lockSession: q(`SELECT s.created, r.position, r.seq, r.body FROM §.sessions s

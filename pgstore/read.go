@@ -35,7 +35,7 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 	var upTo eventlog.Position
 	if !scope.IsSession() {
 		var err error
-		if upTo, err = s.horizon.fresh(ctx, s.pool, &s.sql, s.timeout); err != nil {
+		if upTo, err = s.horizon.fresh(ctx, s.pool, &s.sql, s.holder, s.timeout); err != nil {
 			return nil, after, s.dbError("read", err)
 		}
 		if s.horizon.pending() {

@@ -159,8 +159,10 @@ type Store struct {
 	logger   *slog.Logger
 
 	// horizon is how far readers of more than one session may read;
-	// nudge wakes them while it waits for open transactions.
+	// nudge wakes them while it waits for open transactions; holder is
+	// the application_name of a transaction holding positions.
 	horizon      *horizon
+	holder       string
 	pollInterval time.Duration
 	nudgeMu      sync.Mutex
 	nudging      bool
@@ -241,6 +243,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		timeout: statementTimeout(opts.StatementTimeout),
 		commits: committer{onCommit: opts.Observer.OnCommit},
 		horizon: newHorizon(),
+		holder:  holderName(name),
 
 		pollInterval: poll,
 	}

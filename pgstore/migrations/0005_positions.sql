@@ -7,12 +7,15 @@
 CREATE SEQUENCE {{schema}}.positions AS bigint MINVALUE 1;
 SELECT setval({{positions}}, greatest(position, 1), position > 0) FROM {{schema}}.head;
 
--- take_position takes the next position for the calling transaction. It
--- makes sure the transaction has its ID first: the horizon counts on every
--- position being held by a transaction whose ID was handed out before it.
+-- take_position takes the next position for the calling transaction.
+-- First the transaction gets its ID, and shows, until it ends, the
+-- application_name that marks a holder of this schema's positions: the
+-- horizon (horizon.go) waits for the holders it saw to end before it
+-- passes a position that is not visible.
 CREATE FUNCTION {{schema}}.take_position() RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_current_xact_id();
+	PERFORM set_config('application_name', {{holder}}, true);
 	RETURN nextval({{positions}});
 END
 $$;
