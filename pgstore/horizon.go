@@ -200,6 +200,13 @@ func (h *horizon) advance(from eventlog.Position, visible []int64, last eventlog
 	return h.at
 }
 
+// known returns the horizon as far as it is known, without a step.
+func (h *horizon) known() eventlog.Position {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.at
+}
+
 // pending reports whether positions handed out wait for a later snapshot
 // to be settled.
 func (h *horizon) pending() bool {

@@ -17,11 +17,12 @@ import (
 // position), so a session scope reads what has committed. Records of many
 // sessions may commit out of order, so a read of an app, a user or the
 // whole store goes only up to the horizon (horizon.go), a position below
-// which every record has committed or never will, fresh for this call: a
-// record whose transaction is still open holds back the records after it
-// until it ends. One statement reads the records and, for an app or a
-// user, the last position a deletion freed there, which gives
-// ErrCompacted to a reader behind it.
+// which every record has committed or never will: first up to the
+// horizon already known, and, unless that fills the page, then up to a
+// horizon fresh for this call. A record whose transaction is still open
+// holds back the records after it until it ends. Each statement reads the
+// records and, for an app or a user, the last position a deletion freed
+// there, which gives ErrCompacted to a reader behind it.
 func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, after, err
@@ -31,20 +32,54 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 	if limit <= 0 {
 		return nil, after, fmt.Errorf("read: %w: limit %d is not positive", eventlog.ErrInvalidArgument, limit)
 	}
-	from := int64(min(after, math.MaxInt64))
-	var upTo eventlog.Position
-	if !scope.IsSession() {
+	if scope.IsSession() {
+		recs, err := s.readRange(ctx, scope, after, 0, limit)
+		if err != nil || len(recs) == 0 {
+			return nil, after, err
+		}
+		return recs, recs[len(recs)-1].Position, nil
+	}
+	var recs []*eventlog.Record
+	known := s.horizon.known()
+	if known > after {
 		var err error
-		if upTo, err = s.horizon.fresh(ctx, s.pool, &s.sql, s.holder, s.timeout); err != nil {
-			return nil, after, s.dbError("read", err)
+		if recs, err = s.readRange(ctx, scope, after, known, limit); err != nil {
+			return nil, after, err
 		}
-		if s.horizon.pending() {
-			s.nudge()
-		}
-		if upTo <= after {
-			return nil, after, s.checkScope(ctx, scope, after)
+		if len(recs) == limit {
+			return recs, recs[len(recs)-1].Position, nil
 		}
 	}
+	upTo, err := s.horizon.fresh(ctx, s.pool, &s.sql, s.holder, s.timeout)
+	if err != nil {
+		return nil, after, s.dbError("read", err)
+	}
+	if s.horizon.pending() {
+		s.nudge()
+	}
+	from := max(after, known)
+	switch {
+	case upTo > from:
+		more, err := s.readRange(ctx, scope, from, upTo, limit-len(recs))
+		if err != nil {
+			return nil, after, err
+		}
+		recs = append(recs, more...)
+	case known <= after:
+		return nil, after, s.checkScope(ctx, scope, after)
+	}
+	through := max(from, upTo)
+	if len(recs) == limit {
+		through = recs[len(recs)-1].Position
+	}
+	return recs, through, nil
+}
+
+// readRange reads at most limit records of scope after after and, but for
+// a session scope, up to upTo, in one statement, which also reads the
+// scope's guard (see guardError).
+func (s *Store) readRange(ctx context.Context, scope eventlog.Scope, after, upTo eventlog.Position, limit int) ([]*eventlog.Record, error) {
+	from := int64(min(after, math.MaxInt64))
 	var rows pgx.Rows
 	var err error
 	app, user, id := []byte(scope.AppName), []byte(scope.UserID), []byte(scope.SessionID)
@@ -59,7 +94,7 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 		rows, err = s.pool.Query(ctx, s.sql.readApp, from, limit, int64(upTo), app)
 	}
 	if err != nil {
-		return nil, after, s.dbError("read", err)
+		return nil, s.dbError("read", err)
 	}
 	defer rows.Close()
 	var (
@@ -73,14 +108,14 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 		var seq *int64
 		var body []byte
 		if err := rows.Scan(&guard, &pos, &seq, &body); err != nil {
-			return nil, after, s.dbError("read", err)
+			return nil, s.dbError("read", err)
 		}
 		if pos == nil {
 			continue // no records: the row only carries the guard
 		}
 		rec, err := decode(*pos, uint64(*seq), body)
 		if err != nil {
-			return nil, after, fmt.Errorf("pgstore: read: %w", err)
+			return nil, fmt.Errorf("pgstore: read: %w", err)
 		}
 		if rec.Kind == eventlog.KindSessionDeleted {
 			s.cache.drop(rec.Key)
@@ -88,19 +123,12 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 		recs = append(recs, rec)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, after, s.dbError("read", err)
+		return nil, s.dbError("read", err)
 	}
 	if err := guardError(scope, after, guard); err != nil {
-		return nil, after, err
+		return nil, err
 	}
-	through := max(after, upTo)
-	switch {
-	case len(recs) == limit:
-		through = recs[len(recs)-1].Position
-	case scope.IsSession() && len(recs) > 0:
-		through = recs[len(recs)-1].Position
-	}
-	return recs, through, nil
+	return recs, nil
 }
 
 // guardError is the error a read's guard gives: ErrNotFound for a session
