@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessionlog/sessionlog/eventlog"
-	"github.com/sessionlog/sessionlog/projection"
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
 // Append implements [eventlog.Store.Append]. Each append is one
@@ -89,9 +89,9 @@ func isDomain(err error) bool {
 
 // The scopes of a state write, as write_state numbers them.
 const (
-	scopeSession int16 = 0
-	scopeApp     int16 = 1
-	scopeUser    int16 = 2
+	scopeSession = sqlrecord.ScopeSession
+	scopeApp     = sqlrecord.ScopeApp
+	scopeUser    = sqlrecord.ScopeUser
 )
 
 // stateWrites are a record's state writes as write_state takes them: keys
@@ -107,30 +107,8 @@ type stateWrites struct {
 // readers decode it: a creation's and an event's keys in every scope, a
 // retained record's app: and user: keys; never a temp: key.
 func writesOf(rec *eventlog.Record) (stateWrites, error) {
-	var w stateWrites
-	for k, v := range rec.Writes() {
-		var key string
-		var scope int16
-		switch {
-		case strings.HasPrefix(k, eventlog.AppPrefix):
-			key, scope = k[len(eventlog.AppPrefix):], scopeApp
-		case strings.HasPrefix(k, eventlog.UserPrefix):
-			key, scope = k[len(eventlog.UserPrefix):], scopeUser
-		case strings.HasPrefix(k, eventlog.TempPrefix) || rec.Kind == eventlog.KindStateRetained:
-			continue
-		default:
-			key, scope = k, scopeSession
-		}
-		var value []byte
-		if !projection.IsRemoved(v) {
-			var err error
-			if value, err = eventlog.AppendValue(nil, v); err != nil {
-				return stateWrites{}, fmt.Errorf("%w: state %q cannot be encoded as JSON: %w", eventlog.ErrInvalidArgument, k, err)
-			}
-		}
-		w.keys, w.values, w.scopes = append(w.keys, []byte(key)), append(w.values, value), append(w.scopes, scope)
-	}
-	return w, nil
+	w, err := sqlrecord.WritesOf(rec)
+	return stateWrites{keys: w.Keys, values: w.Values, scopes: w.Scopes}, err
 }
 
 // encoded is a record as the database keeps it: its JSON body, the record
@@ -150,20 +128,12 @@ func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
 	if err := checkLengths(rec); err != nil {
 		return encoded{}, fmt.Errorf("append %s record: %w", rec.Kind, err)
 	}
-	body, err := json.Marshal(rec)
+	e, err := sqlrecord.Encode(rec)
 	if err != nil {
-		return encoded{}, fmt.Errorf("append %s record to %s: %w: it cannot be encoded as JSON: %w",
-			rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)
+		return encoded{}, err
 	}
-	out, err := decode(0, rec.Seq, body)
-	if err != nil {
-		return encoded{}, fmt.Errorf("append %s record to %s: %w: %w", rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)
-	}
-	w, err := writesOf(out)
-	if err != nil {
-		return encoded{}, fmt.Errorf("append %s record to %s: %w", rec.Kind, rec.Key, err)
-	}
-	return encoded{body: body, rec: out, time: sortableTime(out.Time), stateWrites: w}, nil
+	return encoded{body: e.Body, rec: e.Rec, time: e.Time,
+		stateWrites: stateWrites{keys: e.Keys, values: e.Values, scopes: e.Scopes}}, nil
 }
 
 // MaxKeyBytes bounds the bytes of a session key (app name, user ID and
@@ -467,27 +437,11 @@ func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w e
 // decode reads a record's body; its position, and an event's sequence
 // number, are the columns'.
 func decode(pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, error) {
-	rec := new(eventlog.Record)
-	if err := json.Unmarshal(body, rec); err != nil {
-		return nil, fmt.Errorf("record at position %d is damaged: %w", pos, err)
-	}
-	rec.Position = pos
-	if rec.Kind == eventlog.KindEventAppended {
-		rec.Seq = seq
-	}
-	return rec, nil
+	return sqlrecord.Decode(pos, seq, body)
 }
 
 // decodeState builds a merged state from its keys and JSON values, read
 // as every store reads them (CONTRACT V1).
 func decodeState(keys, vals [][]byte) (map[string]any, error) {
-	state := make(map[string]any, len(keys))
-	for i, k := range keys {
-		v, err := eventlog.DecodeValue(vals[i])
-		if err != nil {
-			return nil, fmt.Errorf("state %q is damaged: %w", k, err)
-		}
-		state[string(k)] = v
-	}
-	return state, nil
+	return sqlrecord.DecodeState(keys, vals)
 }
