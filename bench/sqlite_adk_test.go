@@ -130,9 +130,10 @@ func sqlitePath(tb testing.TB, name string) string {
 	return filepath.Join(tb.TempDir(), name+".db")
 }
 
-// adkSQLiteDB opens the ADK's SQLite file at path for the fills and the
-// checks, with the driver alone: no gorm, no service.
-func adkSQLiteDB(tb testing.TB, path string) *sql.DB {
+// sqliteDB opens the SQLite file at path for the fills and the checks,
+// of either side, with mattn/go-sqlite3 alone (no gorm, no service) and
+// without fsync.
+func sqliteDB(tb testing.TB, path string) *sql.DB {
 	tb.Helper()
 	db, err := sql.Open(sqlite.DriverName, adkFill.dsn(path))
 	if err != nil {
@@ -196,7 +197,7 @@ func fillADKSQLite(tb testing.TB, sessions, events int) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	runSQLiteFill(tb, adkSQLiteDB(tb, path), adkSQLiteFillSQL, sessions, events)
+	runSQLiteFill(tb, sqliteDB(tb, path), adkSQLiteFillSQL, sessions, events)
 	return path
 }
 

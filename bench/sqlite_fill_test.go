@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sessionlog/sessionlog/service"
 )
 
 // runSQLiteFill runs a fill's statements over db in one transaction:
@@ -86,9 +89,9 @@ func dumpSQLite(tb testing.TB, db *sql.DB, table string, skip ...string) string 
 	return strings.Join(lines, "\n")
 }
 
-// adkReadJSON is session i of a fill as the ADK's Get returns it, in
-// JSON: events, merged state and last update time.
-func adkReadJSON(tb testing.TB, get func(i int) (events any, state map[string]any, updated string), i int) string {
+// readJSON is session i of a fill as get returns it, in JSON: events,
+// merged state and last update time.
+func readJSON(tb testing.TB, get func(i int) (events any, state map[string]any, updated string), i int) string {
 	tb.Helper()
 	events, state, updated := get(i)
 	b, err := json.Marshal(struct {
@@ -135,17 +138,68 @@ func TestSQLiteFillsMatchTheServices(t *testing.T) {
 		}
 		readWritten, readFilled := read(written), read(filled)
 		for i := 1; i <= sessions; i++ {
-			want, got := adkReadJSON(t, readWritten, i), adkReadJSON(t, readFilled, i)
+			want, got := readJSON(t, readWritten, i), readJSON(t, readFilled, i)
 			if got != want {
 				t.Errorf("session %d filled with SQL reads\n%s\nwritten through the service it reads\n%s", i, got, want)
 			}
 		}
 		for _, table := range []string{"sessions", "events", "user_states", "app_states"} {
-			want := dumpSQLite(t, adkSQLiteDB(t, written), table, "create_time")
-			got := dumpSQLite(t, adkSQLiteDB(t, filled), table, "create_time")
+			want := dumpSQLite(t, sqliteDB(t, written), table, "create_time")
+			got := dumpSQLite(t, sqliteDB(t, filled), table, "create_time")
 			if got != want {
 				t.Errorf("table %s filled with SQL holds\n%s\nwritten through the service it holds\n%s", table, got, want)
 			}
+		}
+	})
+	t.Run("sessionlog", func(t *testing.T) {
+		filled := fillSLSQLite(t, sessions, events)
+		written := sqlitePath(t, "sessionlog-written")
+		svc, err := openSLSQLite(ctx, written, "normal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		through := &slTarget{svc: svc}
+		for i := 1; i <= sessions; i++ {
+			if err := fill(ctx, through, filledUser(i), filledSession(i), events); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := svc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// The tables hold the same rows, but for the records' bodies,
+		// which hold the service's clock: the bodies' decoded records are
+		// checked through the service below. The files are read with
+		// the stores closed.
+		for _, table := range []string{"head", "sessions", "records", "session_state", "user_state", "app_state"} {
+			dbW, dbF := sqliteDB(t, written), sqliteDB(t, filled)
+			want, got := dumpSQLite(t, dbW, table, "body"), dumpSQLite(t, dbF, table, "body")
+			if got != want {
+				t.Errorf("table %s filled with SQL holds\n%s\nwritten through the service it holds\n%s", table, got, want)
+			}
+			if err := errors.Join(dbW.Close(), dbF.Close()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		read := func(path string) func(i int) (any, map[string]any, string) {
+			svc := newSLSQLite(t, path, "full")
+			return func(i int) (any, map[string]any, string) {
+				sess, err := svc.Get(ctx, service.SessionKey{AppName: appName, UserID: filledUser(i), SessionID: filledSession(i)}, service.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sess.Events, sess.State, sess.LastUpdateTime.UTC().String()
+			}
+		}
+		readWritten, readFilled := read(written), read(filled)
+		for i := 1; i <= sessions; i++ {
+			want, got := readJSON(t, readWritten, i), readJSON(t, readFilled, i)
+			if got != want {
+				t.Errorf("session %d filled with SQL reads\n%s\nwritten through the service it reads\n%s", i, got, want)
+			}
+		}
+		if err := newSLSQLite(t, filled, "full").Verify(ctx); err != nil {
+			t.Errorf("the filled log and its read model disagree: %v", err)
 		}
 	})
 }
