@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -331,6 +332,28 @@ func TestVerifyFindsADifferenceOnPostgres(t *testing.T) {
 	require.Equal(t, 1, r.code, r.stderr)
 	require.Contains(t, r.stderr, "tampered")
 	require.Contains(t, r.stderr, "schema sessionlog_cmd_test_")
+	require.Empty(t, r.stdout)
+}
+
+// CONTRACT R1: verify fails, with exit status 1, on a SQLite store whose
+// served state was changed behind its back (here through the driver the
+// store itself uses), and names the difference and the file.
+func TestVerifyFindsADifferenceOnSQLite(t *testing.T) {
+	s := newSQLiteStore(t)
+	fillSmall(t, s)
+	db, err := sql.Open("sqlite", s.path)
+	require.NoError(t, err)
+	res, err := db.Exec(`UPDATE session_state SET value = CAST('"tampered"' AS BLOB)
+		WHERE (app, user_id, session_id, key) = (SELECT app, user_id, session_id, key FROM session_state LIMIT 1)`)
+	require.NoError(t, err)
+	n, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	require.NoError(t, db.Close())
+	r := sessionlog(t, "", s.with("verify")...)
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "tampered")
+	require.Contains(t, r.stderr, "sqlite:"+s.path)
 	require.Empty(t, r.stdout)
 }
 
