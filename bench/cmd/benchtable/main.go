@@ -23,6 +23,7 @@
 // Run it from the bench directory:
 //
 //	go run ./cmd/benchtable -count 3
+//	go run ./cmd/benchtable -mem=false -big -count 5   # the SQLite table alone, with 1,000,000 events
 package main
 
 import (
@@ -48,6 +49,7 @@ func main() {
 	heap := flag.Bool("heap", true, "also measure the heap per stored event (1,000,000 events a side: about 30 s and 3 GiB)")
 	pg := flag.Bool("pg", os.Getenv("SESSIONLOG_POSTGRES_DSN") != "", "also run the PostgreSQL workloads against the server at SESSIONLOG_POSTGRES_DSN (default: when it is set)")
 	pgTime := flag.String("pgbenchtime", "3s", "benchtime of the PostgreSQL writer, Get and List workloads")
+	mem := flag.Bool("mem", true, "run the in-memory workloads (and, with -heap, the heap per event)")
 	sqlite := flag.Bool("sqlite", true, "also run the SQLite workloads")
 	sqliteTime := flag.String("sqlitebenchtime", "2s", "benchtime of the SQLite writer, Get and List workloads")
 	big := flag.Bool("big", false, "also run the start-up workloads over 1,000,000 events (SESSIONLOG_BENCH_BIG=1)")
@@ -70,7 +72,7 @@ func main() {
 			in = append(in, f, strings.NewReader("\n"))
 		}
 		res, cpu := parse(io.MultiReader(in...))
-		printTables(res, cpu, hasPG(res), hasPrefix(res, "SQLite"))
+		printTables(res, cpu, hasPrefix(res, "AppendOne/"), hasPG(res), hasPrefix(res, "SQLite"))
 		return
 	}
 
@@ -80,9 +82,11 @@ func main() {
 	// Rebuild folds a million events per iteration, so it runs on its own
 	// with a fixed three iterations; everything else uses the default
 	// benchtime.
-	runs := [][]string{
-		{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$|^BenchmarkPG|^BenchmarkSQLite", "-benchmem", "-count", n},
-		{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n},
+	var runs [][]string
+	if *mem {
+		runs = append(runs,
+			[]string{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$|^BenchmarkPG|^BenchmarkSQLite", "-benchmem", "-count", n},
+			[]string{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n})
 	}
 	if *pg {
 		// The PostgreSQL workloads run in rounds of one count each, so
@@ -128,20 +132,22 @@ func main() {
 	for _, args := range runs {
 		run(env, args...)
 	}
-	if *heap {
+	if *mem && *heap {
 		// A test, not a benchmark: it fills each side once and reads the
 		// live heap, which b.N iterations would only repeat.
 		run([]string{"SESSIONLOG_BENCH_HEAP=1"}, "test", "-run", "^TestHeapPerEvent$", "-count", "1", "-v")
 	}
 	res, cpu := parse(strings.NewReader(out.String()))
-	printTables(res, cpu, *pg, *sqlite)
+	printTables(res, cpu, *mem, *pg, *sqlite)
 }
 
-// printTables writes the machine line and the in-memory table, the
+// printTables writes the machine line, the in-memory table if mem, the
 // PostgreSQL table if pg and the SQLite table if sqlite.
-func printTables(res map[string]float64, cpu string, pg, sqlite bool) {
-	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Print(table(res))
+func printTables(res map[string]float64, cpu string, mem, pg, sqlite bool) {
+	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	if mem {
+		fmt.Printf("\n%s", table(res))
+	}
 	if pg {
 		fmt.Printf("\nPostgreSQL, sessionlog's pgstore against the Go ADK's session/database (gorm):\n\n")
 		fmt.Print(pgTable(res))
