@@ -9,15 +9,18 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/leaktest"
 	"github.com/sessionlog/sessionlog/service/servicetest"
 	"github.com/sessionlog/sessionlog/sqlitestore"
 )
 
 // TestMain fails the tests if a goroutine outlives them: a closed store
-// must leave no poller behind. genai, which sessionlog's event model uses,
-// starts an opencensus worker at init that lives for the process.
+// must leave no poller behind. The crash test's child runs here too.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+	if crashChild() {
+		return
+	}
+	goleak.VerifyTestMain(m, leaktest.Options()...)
 }
 
 // open opens a store over the file at path, closed when the test ends.
