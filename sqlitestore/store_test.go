@@ -242,14 +242,14 @@ func TestDeletedSpaceIsReused(t *testing.T) {
 		for sid := range 4 {
 			k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprintf("c%d-s%d", c, sid)}
 			recs := []*eventlog.Record{{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()}}
-			for i := range 100 {
+			for i := range 60 {
 				ev := &eventlog.Event{ID: fmt.Sprint(i), Timestamp: time.Now(),
 					Actions: eventlog.EventActions{StateDelta: map[string]any{"text": string(payload), fmt.Sprint("k", i%10): float64(i)}}}
 				recs = append(recs, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Time: ev.Timestamp, Event: ev})
 			}
 			_, err := s.AppendBatch(ctx, recs)
 			require.NoError(t, err)
-			for i := range 20 { // and some single appends
+			for i := range 10 { // and some single appends
 				ev := &eventlog.Event{ID: fmt.Sprint("one", i), Timestamp: time.Now(), Actions: eventlog.EventActions{StateDelta: map[string]any{"text": string(payload)}}}
 				_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Time: ev.Timestamp, Event: ev})
 				require.NoError(t, err)
@@ -273,14 +273,14 @@ func TestDeletedSpaceIsReused(t *testing.T) {
 	cycle(0)
 	cycle(1)
 	after := size()
-	const cycles = 12
+	const cycles = 8
 	for c := 2; c < 2+cycles; c++ {
 		cycle(c)
 	}
 	grown := size()
-	// One cycle writes about 4 × 120 × 2 KB ≈ 1 MB of bodies (and as
-	// much again in state values): twelve more cycles that did not reuse
-	// the space would add well over 12 MB.
+	// One cycle writes about 4 × 70 × 2 KB ≈ 0.6 MB of bodies (and as
+	// much again in state values): eight more cycles that did not reuse
+	// the space would add well over 8 MB.
 	t.Logf("after 2 cycles: %d bytes; after %d more: %d bytes", after, cycles, grown)
 	require.Less(t, grown, after+4<<20, "the file grows with every cycle: freed pages are not reused")
 	require.NoError(t, projection.Verify(ctx, s))
