@@ -18,8 +18,8 @@ var slSQLiteSyncs = []string{"full", "normal"}
 // openSLSQLite opens a sessionlog service over the SQLite file at path
 // (sqlitestore.Open, its defaults but the sync policy named). Closing the
 // service closes the store.
-func openSLSQLite(ctx context.Context, path, sync string) (*service.Service, error) {
-	policy, err := sqlitestore.ParseSyncPolicy(sync)
+func openSLSQLite(ctx context.Context, path, policyName string) (*service.Service, error) {
+	policy, err := sqlitestore.ParseSyncPolicy(policyName)
 	if err != nil {
 		return nil, err
 	}
@@ -35,9 +35,9 @@ func openSLSQLite(ctx context.Context, path, sync string) (*service.Service, err
 }
 
 // newSLSQLite is openSLSQLite closed when tb ends.
-func newSLSQLite(tb testing.TB, path, sync string) *service.Service {
+func newSLSQLite(tb testing.TB, path, policyName string) *service.Service {
 	tb.Helper()
-	svc, err := openSLSQLite(context.Background(), path, sync)
+	svc, err := openSLSQLite(context.Background(), path, policyName)
 	if err != nil {
 		tb.Fatal(err)
 	}

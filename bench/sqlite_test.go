@@ -42,9 +42,9 @@ func sqliteWriterSides(oneWriter bool) []sqliteWriterSide {
 	if oneWriter {
 		sides = append(sides, adk(adkDefaults))
 	}
-	for _, sync := range slSQLiteSyncs {
-		sides = append(sides, sqliteWriterSide{"sessionlog/sync=" + sync, func(tb testing.TB) func(int) target {
-			svc := newSLSQLite(tb, sqlitePath(tb, "sessionlog"), sync)
+	for _, policy := range slSQLiteSyncs {
+		sides = append(sides, sqliteWriterSide{"sessionlog/sync=" + policy, func(tb testing.TB) func(int) target {
+			svc := newSLSQLite(tb, sqlitePath(tb, "sessionlog"), policy)
 			return func(int) target { return &slTarget{svc: svc} }
 		}})
 	}
