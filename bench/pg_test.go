@@ -603,7 +603,7 @@ SELECT 'app', jsonb_build_object('a', $2 - 1), timestamptz '0001-01-01 00:00:00+
 `
 
 // slFillSQL fills pgstore's tables: the records in the store's format,
-// the sessions' rows, the state of the three scopes and the head. Session
+// the sessions' rows, the state of the three scopes and the sequence of positions. Session
 // i's creation is at position (i-1)*($2+1)+1 and its event j at the
 // position after that plus j. A timestamp is written as Go's RFC 3339
 // with nanoseconds writes it: no trailing zeros in the fraction.
@@ -641,7 +641,7 @@ FROM generate_series(1, $1) i GROUP BY i % 100;
 INSERT INTO §.app_state (app, key, value, position)
 VALUES ('app', 'a', convert_to(($2 - 1)::text, 'UTF8'), $1 * ($2 + 1));
 
-UPDATE §.head SET position = $1 * ($2 + 1);
+SELECT setval('§.positions', $1 * ($2 + 1));
 `
 
 // filledUser and filledSession name the fills' session i (from 1).

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessionlog/sessionlog/eventlog"
-	"github.com/sessionlog/sessionlog/projection"
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
 // Append implements [eventlog.Store.Append]. Each append is one
@@ -53,10 +53,8 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Appe
 	case rec.Kind == eventlog.KindEventAppended:
 		res, err = s.appendEvent(ctx, rec, w)
 	default:
-		// Every write takes the head row before any other row, so writers
-		// never wait for each other in a cycle: write's batch starts by
-		// taking it, and a deletion, which reads its session's rows
-		// first, takes it before that.
+		// A deletion holds its session's row before it takes a position
+		// (lockSession), as every write of a session does.
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if rec.Kind == eventlog.KindSessionDeleted {
 				return s.delete(ctx, tx, rec, w)
@@ -89,9 +87,9 @@ func isDomain(err error) bool {
 
 // The scopes of a state write, as write_state numbers them.
 const (
-	scopeSession int16 = 0
-	scopeApp     int16 = 1
-	scopeUser    int16 = 2
+	scopeSession = sqlrecord.ScopeSession
+	scopeApp     = sqlrecord.ScopeApp
+	scopeUser    = sqlrecord.ScopeUser
 )
 
 // stateWrites are a record's state writes as write_state takes them: keys
@@ -105,32 +103,12 @@ type stateWrites struct {
 
 // writesOf returns the writes the fold applies for rec, a record as
 // readers decode it: a creation's and an event's keys in every scope, a
-// retained record's app: and user: keys; never a temp: key.
+// retained record's app: and user: keys; never a temp: key. They come
+// sorted by scope and then key, the order in which every write locks the
+// state rows that sessions share (see lock_batch in the migrations).
 func writesOf(rec *eventlog.Record) (stateWrites, error) {
-	var w stateWrites
-	for k, v := range rec.Writes() {
-		var key string
-		var scope int16
-		switch {
-		case strings.HasPrefix(k, eventlog.AppPrefix):
-			key, scope = k[len(eventlog.AppPrefix):], scopeApp
-		case strings.HasPrefix(k, eventlog.UserPrefix):
-			key, scope = k[len(eventlog.UserPrefix):], scopeUser
-		case strings.HasPrefix(k, eventlog.TempPrefix) || rec.Kind == eventlog.KindStateRetained:
-			continue
-		default:
-			key, scope = k, scopeSession
-		}
-		var value []byte
-		if !projection.IsRemoved(v) {
-			var err error
-			if value, err = eventlog.AppendValue(nil, v); err != nil {
-				return stateWrites{}, fmt.Errorf("%w: state %q cannot be encoded as JSON: %w", eventlog.ErrInvalidArgument, k, err)
-			}
-		}
-		w.keys, w.values, w.scopes = append(w.keys, []byte(key)), append(w.values, value), append(w.scopes, scope)
-	}
-	return w, nil
+	w, err := sqlrecord.WritesOf(rec)
+	return stateWrites{keys: w.Keys, values: w.Values, scopes: w.Scopes}, err
 }
 
 // encoded is a record as the database keeps it: its JSON body, the record
@@ -150,20 +128,12 @@ func (s *Store) encode(rec *eventlog.Record) (encoded, error) {
 	if err := checkLengths(rec); err != nil {
 		return encoded{}, fmt.Errorf("append %s record: %w", rec.Kind, err)
 	}
-	body, err := json.Marshal(rec)
+	e, err := sqlrecord.Encode(rec)
 	if err != nil {
-		return encoded{}, fmt.Errorf("append %s record to %s: %w: it cannot be encoded as JSON: %w",
-			rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)
+		return encoded{}, err
 	}
-	out, err := decode(0, rec.Seq, body)
-	if err != nil {
-		return encoded{}, fmt.Errorf("append %s record to %s: %w: %w", rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)
-	}
-	w, err := writesOf(out)
-	if err != nil {
-		return encoded{}, fmt.Errorf("append %s record to %s: %w", rec.Kind, rec.Key, err)
-	}
-	return encoded{body: body, rec: out, time: sortableTime(out.Time), stateWrites: w}, nil
+	return encoded{body: e.Body, rec: e.Rec, time: e.Time,
+		stateWrites: stateWrites{keys: e.Keys, values: e.Values, scopes: e.Scopes}}, nil
 }
 
 // MaxKeyBytes bounds the bytes of a session key (app name, user ID and
@@ -242,12 +212,13 @@ func (s *Store) create(ctx context.Context, q querier, rec *eventlog.Record, w e
 }
 
 // place appends rec at its own position (see [eventlog.Store.Append]) in
-// one transaction: it takes the head row's lock, which every write takes
-// first, checks that the position is after the head's, and sets the head
-// to the position before it, so that the write that follows, the same as
-// any append's, takes the record's position. A refusal rolls the head
-// back with the rest. A deletion of a session that does not exist is
-// stored as it is, and its app's and its user's records are counted as
+// one transaction: it checks that the position is after the last one the
+// sequence handed out and sets the sequence to the position before it, so
+// that the write that follows, the same as any append's, takes the
+// record's position. A write that took another one (an append of another
+// replica came in between) is rolled back and refused: an import goes to
+// a store nobody else writes. A deletion of a session that does not exist
+// is stored as it is, and its app's and its user's records are counted as
 // freed up to the position before it (ErrCompacted for readers behind
 // it), since which of them the session held is not known.
 func (s *Store) place(ctx context.Context, rec *eventlog.Record, w encoded) (eventlog.AppendResult, error) {
@@ -259,56 +230,72 @@ func (s *Store) place(ctx context.Context, rec *eventlog.Record, w encoded) (eve
 	var appended *pending
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		res, appended = eventlog.AppendResult{}, nil
-		var head int64
-		if err := tx.QueryRow(ctx, s.sql.lockHead).Scan(&head); err != nil {
+		// The transaction's ID first, before the sequence moves (see
+		// take_position).
+		if _, err := tx.Exec(ctx, s.sql.takeID); err != nil {
 			return err
 		}
-		if int64(pos) <= head {
-			return fmt.Errorf("%w: position %d is not after the store's last position %d", eventlog.ErrInvalidArgument, pos, head)
-		}
-		if _, err := tx.Exec(ctx, s.sql.setHead, int64(pos)-1); err != nil {
+		var last int64
+		if err := tx.QueryRow(ctx, s.sql.lastPosition).Scan(&last); err != nil {
 			return err
 		}
-		var err error
-		switch rec.Kind {
-		case eventlog.KindSessionCreated:
-			res, err = s.create(ctx, tx, rec, w)
-			return err
-		case eventlog.KindEventAppended:
-			p := s.eventArgs(rec, w)
-			if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args...)); err != nil {
-				return err
-			}
-			if p.status == statusDuplicate {
-				return fmt.Errorf("%w: the session already holds event %q", eventlog.ErrInvalidArgument, rec.Event.ID)
-			}
-			res, err = s.eventResult(rec, w, p)
-			appended = p
-			return err
-		case eventlog.KindSessionDeleted:
-			err = s.delete(ctx, tx, rec, w)
-			if errors.Is(err, eventlog.ErrNotFound) {
-				err = s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
-					if freed := int64(pos) - 1; freed > 0 {
-						app, user := []byte(rec.Key.AppName), []byte(rec.Key.UserID)
-						b.Queue(s.sql.freeApp, app, freed)
-						b.Queue(s.sql.freeUser, app, user, freed)
-					}
-				})
-			}
-		default:
-			err = s.write(ctx, tx, rec, w, nil)
+		if int64(pos) <= last {
+			return fmt.Errorf("%w: position %d is not after the store's last position %d", eventlog.ErrInvalidArgument, pos, last)
 		}
-		res.Record = w.rec
+		if _, err := tx.Exec(ctx, s.sql.setPosition, int64(pos)-1); err != nil {
+			return err
+		}
+		err := s.placeAt(ctx, tx, rec, w, &res, &appended)
+		if err == nil && rec.Position != pos {
+			err = fmt.Errorf("position %d was taken by another write while it was placed: import into a store that nobody else writes", pos)
+		}
 		return err
 	})
 	if err != nil {
+		rec.Position = pos
 		return eventlog.AppendResult{}, err
 	}
 	if appended != nil {
 		s.cache.appended(appended.created, w.rec, len(w.body))
 	}
 	return res, nil
+}
+
+// placeAt writes rec, in place's transaction, at the next position.
+func (s *Store) placeAt(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded, res *eventlog.AppendResult, appended **pending) error {
+	pos := rec.Position
+	var err error
+	switch rec.Kind {
+	case eventlog.KindSessionCreated:
+		*res, err = s.create(ctx, tx, rec, w)
+		return err
+	case eventlog.KindEventAppended:
+		p := s.eventArgs(rec, w)
+		if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args...)); err != nil {
+			return err
+		}
+		if p.status == statusDuplicate {
+			return fmt.Errorf("%w: the session already holds event %q", eventlog.ErrInvalidArgument, rec.Event.ID)
+		}
+		*res, err = s.eventResult(rec, w, p)
+		*appended = p
+		return err
+	case eventlog.KindSessionDeleted:
+		err = s.delete(ctx, tx, rec, w)
+		if errors.Is(err, eventlog.ErrNotFound) {
+			err = s.write(ctx, tx, rec, w, func(b *pgx.Batch) {
+				if freed := int64(pos) - 1; freed > 0 {
+					app, user := []byte(rec.Key.AppName), []byte(rec.Key.UserID)
+					b.Queue(s.sql.freeApp, app, freed)
+					b.Queue(s.sql.freeUser, app, user, freed)
+				}
+			})
+		}
+	default:
+		err = s.write(ctx, tx, rec, w, nil)
+	}
+	res.Record = w.rec
+	return err
 }
 
 // eventArgs are append_event's arguments for rec.
@@ -336,7 +323,7 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 			s.beforeCommit(tx)
 			return nil
 		})
-	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvent, p, s.timeout); err != nil {
+	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvent, s.sql.lockBatch, p, s.timeout); err != nil {
 		return eventlog.AppendResult{}, err
 	}
 	if p.err != nil {
@@ -372,7 +359,7 @@ func (s *Store) eventResult(rec *eventlog.Record, w encoded, p *pending) (eventl
 // write takes the next position and writes rec there with its state and
 // its notification, after the statements of before, all in one round trip.
 // It sets rec.Position. before's statements are queued after the position
-// is taken, so they may read it from the head row.
+// is taken, so they may read it as currval of the sequence.
 func (s *Store) write(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded, before func(*pgx.Batch)) error {
 	k := rec.Key
 	app, user, id := []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
@@ -402,9 +389,6 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w en
 func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) error {
 	k := rec.Key
 	app, user, id := []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
-	if _, err := tx.Exec(ctx, s.sql.lockHead); err != nil {
-		return err
-	}
 	rows, err := tx.Query(ctx, s.sql.lockSession, app, user, id)
 	if err != nil {
 		return err
@@ -467,27 +451,11 @@ func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w e
 // decode reads a record's body; its position, and an event's sequence
 // number, are the columns'.
 func decode(pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, error) {
-	rec := new(eventlog.Record)
-	if err := json.Unmarshal(body, rec); err != nil {
-		return nil, fmt.Errorf("record at position %d is damaged: %w", pos, err)
-	}
-	rec.Position = pos
-	if rec.Kind == eventlog.KindEventAppended {
-		rec.Seq = seq
-	}
-	return rec, nil
+	return sqlrecord.Decode(pos, seq, body)
 }
 
 // decodeState builds a merged state from its keys and JSON values, read
 // as every store reads them (CONTRACT V1).
 func decodeState(keys, vals [][]byte) (map[string]any, error) {
-	state := make(map[string]any, len(keys))
-	for i, k := range keys {
-		v, err := eventlog.DecodeValue(vals[i])
-		if err != nil {
-			return nil, fmt.Errorf("state %q is damaged: %w", k, err)
-		}
-		state[string(k)] = v
-	}
-	return state, nil
+	return sqlrecord.DecodeState(keys, vals)
 }

@@ -36,8 +36,7 @@ func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 	}
 	events := recs[1:]
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// create_session takes the head's lock, held to commit, so the
-		// events take the positions right after the creation's.
+		// The events take their positions after the creation's.
 		if _, err := s.create(ctx, tx, created, ws[0]); err != nil {
 			return err
 		}
@@ -61,7 +60,6 @@ func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 	if len(events) > 0 {
 		stored, sizes := make([]*eventlog.Record, len(events)), make([]int, len(events))
 		for i, rec := range events {
-			rec.Position = created.Position + eventlog.Position(i+1)
 			w := ws[i+1]
 			w.rec.Position, w.rec.Seq = rec.Position, rec.Seq
 			stored[i], sizes[i] = w.rec, len(w.body)
@@ -75,8 +73,8 @@ func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 }
 
 // writeEvents writes the events of a session tx has just created, events[i]
-// with sequence number i+1 at the (i+1)th position after the creation's,
-// in one round trip: the records in one statement, and the state writes
+// with sequence number i+1, at positions after the creation's in sequence
+// order (it sets each event's Position), in one round trip: the records in one statement, and the state writes
 // folded in Go first, so that each key is written once, with the value and
 // the position of the event that wrote it last (the fold's outcome).
 func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, events []*eventlog.Record, ws []encoded) error {
@@ -106,11 +104,22 @@ func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, events []*eventlog.R
 		g.keys, g.values, g.scopes = append(g.keys, []byte(sk.key)), append(g.values, wr.value), append(g.scopes, sk.scope)
 	}
 	b := &pgx.Batch{}
-	b.Queue(s.sql.takePositions, int64(n))
-	b.Queue(s.sql.insertEvents, app, user, id, ids, bodies)
+	b.Queue(s.sql.insertEvents, app, user, id, ids, bodies).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var seq, pos int64
+			if err := rows.Scan(&seq, &pos); err != nil {
+				return err
+			}
+			if seq < 1 || seq > int64(n) {
+				return fmt.Errorf("insert of a batch returned sequence number %d of %d", seq, n)
+			}
+			events[seq-1].Position = eventlog.Position(pos)
+		}
+		return rows.Err()
+	})
 	b.Queue(s.sql.setVersion, app, user, id, int64(n), ws[n-1].time)
 	for at, g := range groups {
-		b.Queue(s.sql.writeStateBack, app, user, id, g.keys, g.values, g.scopes, int64(n-1-at))
+		b.Queue(s.sql.writeStateAt, app, user, id, g.keys, g.values, g.scopes, int64(at+1))
 	}
 	if !s.noNotify {
 		b.Queue(s.sql.notify, s.channel, payload(k.AppName))

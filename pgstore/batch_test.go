@@ -17,14 +17,15 @@ import (
 	"github.com/sessionlog/sessionlog/service"
 )
 
-// holdHead takes the head row's lock in a transaction of its own, so that
-// every write waits, until release is called.
-func holdHead(t *testing.T, schema string) (release func()) {
+// holdSessions takes the row lock of every session in a transaction of its
+// own, so that every append to a session that exists waits, until release
+// is called.
+func holdSessions(t *testing.T, schema string) (release func()) {
 	t.Helper()
 	conn := pgxConn(t)
 	tx, err := conn.Begin(t.Context())
 	require.NoError(t, err)
-	_, err = tx.Exec(t.Context(), "SELECT position FROM "+pgx.Identifier{schema}.Sanitize()+".head FOR UPDATE")
+	_, err = tx.Exec(t.Context(), "SELECT 1 FROM "+pgx.Identifier{schema}.Sanitize()+".sessions FOR UPDATE")
 	require.NoError(t, err)
 	var once sync.Once
 	release = func() { once.Do(func() { require.NoError(t, tx.Rollback(context.Background())) }) }
@@ -41,7 +42,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// lockWaiter waits until a batch waits for the head lock, and returns its
+// lockWaiter waits until a batch waits for a session's lock, and returns its
 // backend's process ID.
 func lockWaiter(t *testing.T) int32 {
 	t.Helper()
@@ -71,7 +72,7 @@ func TestAppendsWaitingTogetherShareABatch(t *testing.T) {
 		_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: keys[i], Time: time.Now()})
 		require.NoError(t, err)
 	}
-	release := holdHead(t, schema)
+	release := holdSessions(t, schema)
 	var wg sync.WaitGroup
 	wg.Go(func() { // the leader: its batch waits for the lock
 		_, err := store.Append(ctx, eventRecord(keys[n], 1, "lead"))
@@ -107,7 +108,7 @@ func TestAFollowerLeavesWhenItsContextEnds(t *testing.T) {
 	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
 	_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
 	require.NoError(t, err)
-	release := holdHead(t, schema)
+	release := holdSessions(t, schema)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_, err := store.Append(ctx, eventRecord(k, 1, "lead"))
@@ -141,7 +142,7 @@ func TestConnectionLostMidBatch(t *testing.T) {
 		sessions[i], err = svc.Create(ctx, key("u", fmt.Sprintf("s%d", i)), nil)
 		require.NoError(t, err)
 	}
-	release := holdHead(t, schema)
+	release := holdSessions(t, schema)
 	var wg sync.WaitGroup
 	errs := make([]error, len(sessions))
 	for i, sess := range sessions {
@@ -150,7 +151,7 @@ func TestConnectionLostMidBatch(t *testing.T) {
 				StateDelta: map[string]any{"app:last": float64(i)}}})
 		})
 	}
-	// Cut off the backend whose batch waits for the head lock.
+	// Cut off the backend whose batch waits for the lock.
 	pid := lockWaiter(t)
 	time.Sleep(50 * time.Millisecond) // let the other appends queue behind it
 	_, err := pgxConn(t).Exec(ctx, "SELECT pg_terminate_backend($1)", pid)

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -84,7 +85,7 @@ func (p *pending) scan(row pgx.Row) error {
 // batch runs to its end, whatever the leader's ctx does, because it
 // carries other callers' appends too; timeout (0: none) bounds it, so that
 // a hung statement fails the batch rather than every append behind it.
-func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending, timeout time.Duration) error {
+func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql, lock string, p *pending, timeout time.Duration) error {
 	p.done, p.promote = make(chan struct{}), make(chan struct{})
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
@@ -116,7 +117,7 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *p
 	if timeout > 0 {
 		lead, cancel = context.WithTimeout(lead, timeout)
 	}
-	trips := send(lead, pool, sql, batch)
+	trips := send(lead, pool, sql, lock, batch)
 	cancel()
 	elapsed := time.Since(start)
 	c.batches.Add(1)
@@ -161,13 +162,13 @@ func (c *committer) leave(p *pending) bool {
 // implicit transaction rolls back and nothing in it is stored; so that one
 // append's failure is not its neighbours', each is then sent again on its
 // own and gets its own outcome. It returns the round trips it took.
-func send(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) (roundTrips int) {
+func send(ctx context.Context, pool *pgxpool.Pool, sql, lock string, batch []*pending) (roundTrips int) {
 	roundTrips = 1
-	if err := sendBatch(ctx, pool, sql, batch); err != nil {
+	if err := sendBatch(ctx, pool, sql, lock, batch); err != nil {
 		for _, p := range batch {
 			p.err = err
 			if len(batch) > 1 {
-				p.err = sendBatch(ctx, pool, sql, []*pending{p})
+				p.err = sendBatch(ctx, pool, sql, lock, []*pending{p})
 				roundTrips++
 			}
 		}
@@ -178,10 +179,77 @@ func send(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending)
 	return roundTrips
 }
 
-func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) error {
+// sendBatch sends batch's appends, which commit together. More than one
+// take their locks first, with lock (unless it is empty), in the order
+// every write takes them; one append takes them in that order by itself.
+func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql, lock string, batch []*pending) error {
 	b := &pgx.Batch{}
+	if len(batch) > 1 && lock != "" {
+		b.Queue(lock, lockArgs(batch)...)
+	}
 	for _, p := range batch {
 		b.Queue(sql, p.args...).QueryRow(p.scan)
 	}
 	return pool.SendBatch(ctx, b).Close()
+}
+
+// The arguments of append_event that lockArgs reads.
+const (
+	argApp     = 0
+	argUser    = 1
+	argSession = 2
+	argKeys    = 7
+	argScopes  = 9
+)
+
+// lockArgs are lock_batch's arguments for batch: the sessions' keys, and
+// the keys of the app and user state the appends write, each sorted byte
+// by byte and without repeats.
+func lockArgs(batch []*pending) []any {
+	type row struct{ app, user, session, key []byte }
+	var sessions, apps, users []row
+	for _, p := range batch {
+		app, user := p.args[argApp].([]byte), p.args[argUser].([]byte)
+		sessions = append(sessions, row{app: app, user: user, session: p.args[argSession].([]byte)})
+		keys, scopes := p.args[argKeys].([][]byte), p.args[argScopes].([]int16)
+		for i, k := range keys {
+			switch scopes[i] {
+			case scopeApp:
+				apps = append(apps, row{app: app, key: k})
+			case scopeUser:
+				users = append(users, row{app: app, user: user, key: k})
+			}
+		}
+	}
+	cmp := func(a, b row) int {
+		return cmpOr(bytes.Compare(a.app, b.app), bytes.Compare(a.user, b.user),
+			bytes.Compare(a.session, b.session), bytes.Compare(a.key, b.key))
+	}
+	eq := func(a, b row) bool { return cmp(a, b) == 0 }
+	for _, rows := range []*[]row{&sessions, &apps, &users} {
+		slices.SortFunc(*rows, cmp)
+		*rows = slices.CompactFunc(*rows, eq)
+	}
+	var sApps, sUsers, sIDs, stApps, stUsers, stKeys [][]byte
+	var stScopes []int16
+	for _, r := range sessions {
+		sApps, sUsers, sIDs = append(sApps, r.app), append(sUsers, r.user), append(sIDs, r.session)
+	}
+	for i, rows := range [][]row{apps, users} {
+		for _, r := range rows {
+			stApps, stUsers, stKeys = append(stApps, r.app), append(stUsers, r.user), append(stKeys, r.key)
+			stScopes = append(stScopes, []int16{scopeApp, scopeUser}[i])
+		}
+	}
+	return []any{sApps, sUsers, sIDs, stApps, stUsers, stKeys, stScopes}
+}
+
+// cmpOr is the first of cs that is not 0.
+func cmpOr(cs ...int) int {
+	for _, c := range cs {
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
 }

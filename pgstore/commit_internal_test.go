@@ -29,7 +29,7 @@ func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	trips := send(ctx, pool, sql, batch)
+	trips := send(ctx, pool, sql, "", batch)
 	assert.Equal(t, 1+len(batch), trips, "the failed batch, then each append on its own")
 	for _, p := range batch {
 		<-p.done
@@ -44,5 +44,5 @@ func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	assert.Equal(t, 1, send(ctx, pool, sql, batch), "a batch that succeeds is one round trip")
+	assert.Equal(t, 1, send(ctx, pool, sql, "", batch), "a batch that succeeds is one round trip")
 }

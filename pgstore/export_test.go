@@ -53,3 +53,14 @@ func Migrations() int {
 	}
 	return len(all)
 }
+
+// RunMigrationSQL runs the SQL of migration version over schema again, as
+// it ran when the schema reached that version.
+func RunMigrationSQL(ctx context.Context, conn *pgx.Conn, schema string, version int) error {
+	all, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, expand(all[version-1].sql, schema, pgx.Identifier{schema}.Sanitize()))
+	return err
+}

@@ -22,8 +22,8 @@ import (
 	"github.com/sessionlog/sessionlog/service"
 )
 
-// CONTRACT A1 A7: a statement that hangs (here: every append waits for the
-// head's lock, which a stuck transaction holds) fails once the statement
+// CONTRACT A1 A7: a statement that hangs (here: every append waits for its
+// session's lock, which a stuck transaction holds) fails once the statement
 // timeout passes, for the batch's leader and for the appends queued behind
 // it alike, though their callers' contexts have no deadline; nothing of
 // them is stored, and their retries succeed once the lock is free.
@@ -39,7 +39,7 @@ func TestHungStatementTimesOut(t *testing.T) {
 		sessions[i], err = svc.Create(ctx, key("u", fmt.Sprint("s", i)), nil)
 		require.NoError(t, err)
 	}
-	release := holdHead(t, schema)
+	release := holdSessions(t, schema)
 	var wg sync.WaitGroup
 	errs := make([]error, len(sessions))
 	for i, sess := range sessions {

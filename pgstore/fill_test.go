@@ -49,7 +49,7 @@ INSERT INTO §.user_state (app, user_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), 'tier', '"gold"', max((i - 1) * ($2 + 1) + 1)
 FROM generate_series(1, $1) i GROUP BY i % 100;
 
-UPDATE §.head SET position = $1 * ($2 + 1);
+SELECT setval('§.positions', $1 * ($2 + 1));
 `
 
 // fill runs fillSQL over schema, which must be empty, in one transaction.

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessionlog/sessionlog/eventlog"
-	"github.com/sessionlog/sessionlog/projection"
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
 // Load implements [eventlog.Store.Load] in one statement (one round trip,
@@ -105,23 +105,7 @@ func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 // folded from its creation record and records (all of its events), its
 // app: and user: state kept as they are now.
 func (l loaded) asOf(v eventlog.View, records []*eventlog.Record, opts eventlog.LoadOptions) (eventlog.View, error) {
-	if err := opts.CheckVersion(v.Version); err != nil {
-		return eventlog.View{}, err
-	}
-	if l.creation == nil {
-		return eventlog.View{}, fmt.Errorf("session %s: its creation record at position %d is missing", v.Key, l.created)
-	}
-	st := projection.FoldSession(l.creation, records[:*opts.AsOf])
-	for k := range v.State {
-		if projection.IsOwn(k) { // replaced by the state as of then
-			delete(v.State, k)
-		}
-	}
-	for k, val := range st.State {
-		v.State[k] = eventlog.CloneValue(val)
-	}
-	v.Version, v.LastUpdateTime = st.Version, st.LastUpdateTime
-	return v, nil
+	return sqlrecord.AsOf(v, l.creation, records, opts)
 }
 
 // loaded is what the load statement returned.
@@ -206,15 +190,11 @@ func (l loaded) view(key eventlog.SessionKey) (eventlog.View, error) {
 // as the time does (byte by byte, for years 0 to 9999) and the
 // recent-first listing can use an index.
 func sortableTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000000000") + "Z"
+	return sqlrecord.SortableTime(t)
 }
 
 func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("last update time %q is damaged: %w", s, err)
-	}
-	return t.UTC(), nil
+	return sqlrecord.ParseTime(s)
 }
 
 // List implements [eventlog.Store.List] in one statement (one round trip,

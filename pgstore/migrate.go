@@ -63,6 +63,27 @@ func loadMigrations() ([]migration, error) {
 	return out, nil
 }
 
+// expand fills in a migration's placeholders: {{schema}}, the schema's
+// quoted name (of name), {{positions}}, the name of its sequence of
+// positions as a string literal (nextval's argument), and {{holder}}, the
+// application_name of a transaction that holds positions, as a string
+// literal (see horizon.go).
+func expand(sql, name, schema string) string {
+	return strings.NewReplacer("{{schema}}", schema, "{{positions}}", positionsLiteral(schema),
+		"{{holder}}", "'"+holderName(name)+"'").Replace(sql)
+}
+
+// holderName is the application_name that a transaction holding positions
+// of the schema called name shows while it runs: the schema's NOTIFY
+// channel, a name of at most 63 bytes that tells schemas apart.
+func holderName(name string) string { return channelFor(name) }
+
+// positionsLiteral is the name of the schema's sequence of positions as a
+// SQL string literal; schema is the schema's quoted name.
+func positionsLiteral(schema string) string {
+	return "'" + strings.ReplaceAll(schema+".positions", "'", "''") + "'"
+}
+
 // migrate brings the schema up to the newest version this package knows,
 // in one transaction under an advisory lock, so replicas opening together
 // apply each migration once; a replica opening a migrated database reads
@@ -121,7 +142,7 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, name, schema string, upT
 		for _, m := range all[min(have, len(all)):] {
 			a := applied{m: m}
 			start := time.Now()
-			if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{schema}}", schema)); err != nil {
+			if _, err := tx.Exec(ctx, expand(m.sql, name, schema)); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 			if up, ok := upgrades[m.version]; ok {

@@ -42,7 +42,7 @@ func TestObserverSeesEachGroupCommit(t *testing.T) {
 	require.Empty(t, commits, "a creation is not a group commit")
 	mu.Unlock()
 
-	release := holdHead(t, schema)
+	release := holdSessions(t, schema)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_, err := store.Append(ctx, eventRecord(keys[n], 1, "lead"))

@@ -6,35 +6,44 @@ import "strings"
 // Each read is one statement, so it sees one snapshot and takes one round
 // trip.
 type queries struct {
-	// next takes the next position: the head row's lock, held to commit.
+	// next takes the next position (take_position in the migrations).
 	next string
-	// lockHead takes the head row's lock, which every write takes first,
-	// and returns the head's position.
-	lockHead string
-	// setHead sets the head's position, under its lock.
-	setHead string
+	// lastPosition returns the last position the sequence handed out;
+	// setPosition sets it, so that the next one taken is $1 + 1 (what an
+	// import places), once takeID has given the transaction its ID (see
+	// take_position).
+	lastPosition string
+	setPosition  string
+	takeID       string
 	// createSession and appendEvent call create_session and append_event
 	// (see the migrations).
 	createSession string
 	appendEvent   string
+	// lockBatch calls lock_batch (see the migrations) before a batch of
+	// appends.
+	lockBatch string
 	// insertRecord writes a record at the position just taken.
 	insertRecord string
 	// insertAt writes a record at a given position (what a deletion keeps).
 	insertAt string
-	// takePositions takes the next $1 positions under the head's lock and
-	// returns the last; insertEvents writes a new session's events, the
-	// nth at the nth of the positions just taken; setVersion sets its
-	// version and last update; writeStateBack folds state writes at the
-	// position $7 before the last one taken. Together they append a
-	// batch's events (see AppendBatch).
-	takePositions  string
-	insertEvents   string
-	setVersion     string
-	writeStateBack string
+	// insertEvents writes a new session's events, each at a position of
+	// its own taken in sequence order, and returns the positions;
+	// setVersion sets its version and last update; writeStateAt folds
+	// state writes at the position of its event with sequence number $7.
+	// Together they append a batch's events (see AppendBatch).
+	insertEvents string
+	setVersion   string
+	writeStateAt string
 	// writeState folds a record's state writes at the position just taken
 	// (see write_state in the migrations).
 	writeState string
 	notify     string
+
+	// horizon reads the transaction IDs of the holders of positions still
+	// running (application_name $3), then the positions visible after $1,
+	// at most $2 of them, right after lastPosition: a horizon's step (see
+	// horizon.go).
+	horizon string
 
 	// lockSession locks a live session's row and returns its incarnation
 	// with its creation and event records, oldest first, for a deletion.
@@ -49,13 +58,17 @@ type queries struct {
 	freeUser    string
 
 	// readAll, readApp, readUser and readSession read records after a
-	// position, with the head position of the same snapshot and, for an
-	// app or a user, the last position a deletion freed there, or, for a
-	// session, its incarnation.
+	// position ($1), at most $2 of them; all but readSession only up to a
+	// horizon ($3). Each row carries, for an app or a user, the last
+	// position a deletion freed there, or, for a session, its incarnation.
 	readAll     string
 	readApp     string
 	readUser    string
 	readSession string
+	// freedApp and freedUser read the last position a deletion freed in
+	// an app or a user.
+	freedApp  string
+	freedUser string
 
 	// load reads a session's row, its merged state and, unless told not
 	// to, its events after a sequence number; and, when told to, its
@@ -76,8 +89,8 @@ type queries struct {
 // value): its own keys, and the app's and the user's under their app: and
 // user: prefixes. $1, $2 and $3 are the session's key.
 const mergedState = `SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = $2 AND session_id = $3
-	UNION ALL SELECT 'app:'::bytea || key, value FROM §.app_state WHERE app = $1
-	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = $2`
+	UNION ALL SELECT 'app:'::bytea || key, value FROM §.app_state WHERE app = $1 AND value IS NOT NULL
+	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = $2 AND value IS NOT NULL`
 
 // afterRecent and recentOrder page sessions the most recent first: after
 // the session ($2, $3) last updated at $T ("~", after every time, starts
@@ -90,21 +103,21 @@ const (
 )
 
 func newQueries(schema string) queries {
-	q := func(s string) string { return strings.ReplaceAll(s, "§", schema) }
+	positions := positionsLiteral(schema)
+	q := func(s string) string { return strings.NewReplacer("§positions", positions, "§", schema).Replace(s) }
 	const key = "app = $1 AND user_id = $2 AND session_id = $3"
-	// The reads take the head position (and the guard) as scalar
-	// subqueries, one row whatever the planner guesses of the head
-	// table, which it may never have analyzed.
+	// The reads take the guard as a scalar subquery, one row whatever the
+	// planner guesses of the table it reads.
 	read := func(guard, where string) string {
-		return q(`SELECT h.head, h.guard, r.position, r.seq, r.body
-FROM (SELECT (SELECT position FROM §.head) AS head, ` + guard + ` AS guard) h
+		return q(`SELECT h.guard, r.position, r.seq, r.body
+FROM (SELECT ` + guard + ` AS guard) h
 LEFT JOIN LATERAL (SELECT position, seq, body FROM §.records WHERE position > $1` + where + ` ORDER BY position LIMIT $2) r ON true
 ORDER BY r.position`)
 	}
 	list := func(where, order string) string {
 		return q(`SELECT NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text,
 	array_agg('app:'::bytea || key), array_agg(value)
-FROM §.app_state WHERE app = $1
+FROM §.app_state WHERE app = $1 AND value IS NOT NULL
 UNION ALL
 SELECT p.user_id, p.session_id, p.created, p.version, p.updated, st.keys, st.vals
 FROM (SELECT user_id, session_id, created, version, updated FROM §.sessions
@@ -112,24 +125,31 @@ FROM (SELECT user_id, session_id, created, version, updated FROM §.sessions
 	ORDER BY ` + order + ` LIMIT $4) p
 CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals FROM (
 	SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = p.user_id AND session_id = p.session_id
-	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = p.user_id) m) st`)
+	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = p.user_id AND value IS NOT NULL) m) st`)
 	}
 	return queries{
-		next:          q(`UPDATE §.head SET position = position + 1 RETURNING position`),
-		lockHead:      q(`SELECT position FROM §.head FOR UPDATE`),
-		setHead:       q(`UPDATE §.head SET position = $1`),
+		next:          q(`SELECT §.take_position()`),
+		lastPosition:  q(`SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM §.positions`),
+		takeID:        `SELECT pg_current_xact_id()`,
+		setPosition:   q(`SELECT setval(§positions, greatest($1::bigint, 1), $1::bigint > 0)`),
 		createSession: q(`SELECT status, pos, keys, vals FROM §.create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
+		lockBatch:     q(`SELECT §.lock_batch($1, $2, $3, $4, $5, $6, $7)`),
 		appendEvent:   q(`SELECT status, pos, seq, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
-		insertRecord:  q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) VALUES ((SELECT position FROM §.head), $1, $2, $3, $4, $5, $6, $7)`),
+		insertRecord:  q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) VALUES (currval(§positions), $1, $2, $3, $4, $5, $6, $7)`),
 		insertAt:      q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),
-		takePositions: q(`UPDATE §.head SET position = position + $1 RETURNING position`),
 		insertEvents: q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body)
-SELECT (SELECT position FROM §.head) - cardinality($4::bytea[]) + t.seq, 2, $1, $2, $3, t.seq, t.id, t.body
-FROM unnest($4::bytea[], $5::bytea[]) WITH ORDINALITY AS t(id, body, seq)`),
-		setVersion:     q(`UPDATE §.sessions SET version = $4, updated = $5 WHERE ` + key),
-		writeStateBack: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head) - $7)`),
-		writeState:     q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.head))`),
-		notify:         `SELECT pg_notify($1, $2)`,
+SELECT p.pos, 2, $1, $2, $3, t.seq, t.id, t.body
+FROM unnest($4::bytea[], $5::bytea[]) WITH ORDINALITY AS t(id, body, seq)
+JOIN (SELECT pos, row_number() OVER (ORDER BY pos) AS n
+	FROM (SELECT §.take_position() AS pos FROM generate_series(1, cardinality($4::bytea[]))) g) p ON p.n = t.seq
+RETURNING seq, position`),
+		setVersion: q(`UPDATE §.sessions SET version = $4, updated = $5 WHERE ` + key),
+		writeStateAt: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.records
+	WHERE kind = 2 AND app = $1 AND user_id = $2 AND session_id = $3 AND seq = $7))`),
+		writeState: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, currval(§positions))`),
+		notify:     `SELECT pg_notify($1, $2)`,
+		horizon: q(`SELECT ARRAY(SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE application_name = $3 AND backend_xid IS NOT NULL),
+	ARRAY(SELECT position FROM §.records WHERE position > $1 ORDER BY position LIMIT $2)`),
 
 		lockSession: q(`SELECT s.created, r.position, r.seq, r.body FROM §.sessions s
 LEFT JOIN §.records r ON r.kind IN (1, 2) AND r.app = $1 AND r.user_id = $2 AND r.session_id = $3
@@ -143,13 +163,16 @@ ON CONFLICT (app) DO UPDATE SET position = greatest(§.app_freed.position, exclu
 		freeUser: q(`INSERT INTO §.user_freed (app, user_id, position) VALUES ($1, $2, $3)
 ON CONFLICT (app, user_id) DO UPDATE SET position = greatest(§.user_freed.position, excluded.position)`),
 
-		readAll: read("NULL::bigint", ""),
-		readApp: read("(SELECT position FROM §.app_freed WHERE app = $3)",
-			" AND app = $3 AND coalesce(h.guard, 0) <= $1"),
-		readUser: read("(SELECT position FROM §.user_freed WHERE app = $3 AND user_id = $4)",
-			" AND app = $3 AND user_id = $4 AND coalesce(h.guard, 0) <= $1"),
+		readAll: read("NULL::bigint", " AND position <= $3"),
+		readApp: read("(SELECT position FROM §.app_freed WHERE app = $4)",
+			" AND position <= $3 AND app = $4 AND coalesce(h.guard, 0) <= $1"),
+		readUser: read("(SELECT position FROM §.user_freed WHERE app = $4 AND user_id = $5)",
+			" AND position <= $3 AND app = $4 AND user_id = $5 AND coalesce(h.guard, 0) <= $1"),
 		readSession: read("(SELECT created FROM §.sessions WHERE app = $3 AND user_id = $4 AND session_id = $5)",
 			" AND kind = 2 AND app = $3 AND user_id = $4 AND session_id = $5 AND h.guard IS NOT NULL"),
+
+		freedApp:  q(`SELECT position FROM §.app_freed WHERE app = $1`),
+		freedUser: q(`SELECT position FROM §.user_freed WHERE app = $1 AND user_id = $2`),
 
 		load: q(`SELECT s.created, s.version, s.updated, st.keys, st.vals, NULL::bigint, NULL::bigint, NULL::bytea
 FROM §.sessions s

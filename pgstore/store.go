@@ -5,9 +5,13 @@
 // The log is the truth. Each record is a row with its store-wide position;
 // the database itself keeps each session's sequence numbers unique and
 // gapless (optimistic concurrency, CONTRACT A6) and its event IDs unique
-// (idempotent appends, A7). Writes take the next position under one row
-// lock and hold it until they commit, so records commit in position order
-// and a reader that sees a position has seen every record before it.
+// (idempotent appends, A7). Positions come from a sequence, and no lock is
+// held by every write: appends to different sessions commit side by side
+// (Z1). A session's records take their positions while its row is locked,
+// so they commit in position order; records of different sessions may
+// commit out of order, so a reader of an app, a user or the whole store
+// reads up to a horizon below which every record has committed (see
+// Read).
 //
 // The read model lives beside the log, in tables written in the same
 // transaction as each record: the sessions' rows (incarnation, version,
@@ -158,6 +162,16 @@ type Store struct {
 	timeout  time.Duration // each call's bound; 0: none
 	logger   *slog.Logger
 
+	// horizon is how far readers of more than one session may read;
+	// nudge wakes them while it waits for open transactions; holder is
+	// the application_name of a transaction holding positions.
+	horizon      *horizon
+	holder       string
+	pollInterval time.Duration
+	nudgeMu      sync.Mutex
+	nudging      bool
+	nudgeDelay   time.Duration
+
 	// listenRetry is the listener's first pause after a failure, in
 	// nanoseconds: listenRetry, unless a test changed it.
 	listenRetry atomic.Int64
@@ -232,6 +246,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		logger:  cmp.Or(opts.Logger, discard),
 		timeout: statementTimeout(opts.StatementTimeout),
 		commits: committer{onCommit: opts.Observer.OnCommit},
+		horizon: newHorizon(),
+		holder:  holderName(name),
+
+		pollInterval: poll,
 	}
 	s.listenRetry.Store(int64(listenRetry))
 	s.sql = newQueries(s.schema)

@@ -199,11 +199,11 @@ func TestMigrationPadsLastUpdateTimes(t *testing.T) {
 		_, err := conn.Exec(ctx, "UPDATE "+s+".sessions SET updated = $1 WHERE session_id = $2", at.Format(time.RFC3339Nano), []byte(fmt.Sprint("s", i)))
 		require.NoError(t, err)
 	}
-	_, err := conn.Exec(ctx, "DELETE FROM "+s+".migrations WHERE version = 4")
-	require.NoError(t, err)
+	require.NoError(t, pgstore.RunMigrationSQL(ctx, conn, schema, 4))
 
-	store = open(t, schema) // applies migration 4 again
+	store = open(t, schema)
 	var views []eventlog.View
+	var err error
 	var unpadded int
 	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM "+s+`.sessions WHERE updated !~ '\.[0-9]{9}Z$'`).Scan(&unpadded))
 	assert.Zero(t, unpadded)

@@ -23,7 +23,7 @@ func importCmd(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	in := fs.String("i", "", "read from `file` instead of stdin")
 	format := fs.String("format", "records", "the input's `form`: records (JSON lines, as export writes them) or adk (one ADK session document, in any runtime's time forms)")
 	anyOrder := fs.Bool("any-time-order", false, "with -format adk: accept events whose timestamps go back")
-	mkdir := fs.Bool("create", false, "make a file store's directory, and a new store in it, if the directory does not exist")
+	mkdir := fs.Bool("create", false, "make a new store if there is none: a file store's directory, a SQLite database file (in a directory that exists)")
 	ref, err := e.parse(fs, args)
 	if err != nil {
 		return err

@@ -1,14 +1,15 @@
 // Command sessionlog inspects and maintains a sessionlog store from the
-// shell: a file store (package filestore) or a PostgreSQL store (package
-// pgstore).
+// shell: a file store (package filestore), a SQLite store (package
+// sqlitestore) or a PostgreSQL store (package pgstore).
 //
 // Usage:
 //
 //	sessionlog <command> -store STORE [flags]
 //
-// STORE is file:DIR (a file store's directory; -dir DIR says the same) or
-// a PostgreSQL URL, postgres://... or postgresql://..., whose tables are
-// in the schema -schema names (default pgstore.DefaultSchema).
+// STORE is file:DIR (a file store's directory; -dir DIR says the same),
+// sqlite:FILE (a SQLite database file) or a PostgreSQL URL, postgres://...
+// or postgresql://..., whose tables are in the schema -schema names
+// (default pgstore.DefaultSchema).
 //
 // The commands:
 //
@@ -37,16 +38,19 @@
 // On a file store, inspect, show, export, verify and salvage only read
 // the store: they take no lock and change nothing in it, so they may run
 // beside a process that has the store open. import, compact, rewind and
-// fork need the directory to themselves. A PostgreSQL store is shared:
-// every command may run beside the processes that use it.
+// fork need the directory to themselves. A SQLite or PostgreSQL store is
+// shared: every command may run beside the processes that use it. A
+// command refuses a SQLite file that does not exist (import makes one with
+// -create).
 //
 // -h or --help after the command name, or alone, prints the usage on
 // stdout and exits with status 0. Every error is printed on stderr with
 // what went wrong and ends the command with a non-zero exit status: 1 for
 // a failure, 2 for a usage error, which includes naming a store that the
-// command does not work on (compact and salvage on PostgreSQL). On a
-// terminal, commands that run for more than a second show their progress
-// on stderr, on one line that they rewrite and blank at the end.
+// command does not work on (compact and salvage on SQLite and
+// PostgreSQL). On a terminal, commands that run for more than a second
+// show their progress on stderr, on one line that they rewrite and blank
+// at the end.
 package main
 
 import (
@@ -110,8 +114,8 @@ whole.`},
 into a store that holds none; or, with -format adk, adds one ADK session
 document as a new session. Reads FILE (-i) or stdin. All or nothing: the
 input is tried on a copy in memory first, and bad input writes nothing.
-A file store's directory must exist, unless -create is given; a
-PostgreSQL schema is made when missing. -any-time-order accepts a
+A file store's directory or a SQLite file must exist, unless -create is
+given; a PostgreSQL schema is made when missing. -any-time-order accepts a
 document whose event times go back (a session's own log may).`},
 	{name: "verify", run: verify, synopsis: []string{""},
 		summary: "check the store; exit status 1 on damage or a difference",
@@ -128,7 +132,7 @@ not changed. File stores only.`},
 		summary: "drop the records deleted sessions no longer need",
 		help: `Rewrites a file store's log without the creations and events of deleted
 sessions (the app: and user: state they wrote stays). File stores only:
-PostgreSQL frees them when the session is deleted.`},
+SQLite and PostgreSQL free them when the session is deleted.`},
 	{name: "rewind", run: rewind, synopsis: []string{"-app A -user U -session S (-before INVOCATION | -version N)"},
 		summary: "take a session back by appending a rewind event",
 		help: `Takes the session back to just before the first event of INVOCATION, or

@@ -87,7 +87,7 @@ func TestUsageErrors(t *testing.T) {
 		{"an unknown command fails with the usage", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"a command without a store fails", []string{"inspect"}, 2, "-store is required"},
 		{"-store and -dir together fail", []string{"inspect", "-dir", "x", "-store", "file:x"}, 2, "-store and -dir both name the store"},
-		{"a store of no known kind fails", []string{"inspect", "-store", "mysql://x"}, 2, `-store "mysql://x" is not a store: name it as file:DIR, postgres://..., postgresql://...`},
+		{"a store of no known kind fails", []string{"inspect", "-store", "mysql://x"}, 2, `-store "mysql://x" is not a store: name it as file:DIR, sqlite:FILE, postgres://..., postgresql://...`},
 		{"a store kind without an address fails", []string{"inspect", "-store", "file:"}, 2, "-store file: names no store"},
 		{"-schema on a file store fails", []string{"inspect", "-dir", "x", "-schema", "s"}, 2, "-schema names a PostgreSQL schema, and the store is a file store"},
 		{"an unknown flag fails", []string{"verify", "-dir", "x", "-zap"}, 2, "flag provided but not defined: -zap"},

@@ -14,12 +14,13 @@ import (
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/filestore"
 	"github.com/sessionlog/sessionlog/pgstore"
+	"github.com/sessionlog/sessionlog/sqlitestore"
 )
 
 // storeKind is one kind of store a command can open. A new kind is one
 // more entry in storeKinds.
 type storeKind struct {
-	// name names the kind in messages: "file", "PostgreSQL".
+	// name names the kind in messages: "file", "SQLite", "PostgreSQL".
 	name string
 	// prefixes are how a -store value of this kind starts.
 	prefixes []string
@@ -39,6 +40,9 @@ type storeKind struct {
 	// check, if set, refuses early a store that open would not open in
 	// mode, before a command reads its input.
 	check func(ref storeRef, mode openMode) error
+	// whyNot says, for each command that works on file stores only, why
+	// this kind has no need of it; nil for the file kind.
+	whyNot map[string]string
 }
 
 // openMode is what a command does with a store.
@@ -66,6 +70,26 @@ var (
 		},
 		show: func(ref storeRef) string { return "file:" + ref.addr },
 	}
+	sqliteKind = &storeKind{
+		name:     "SQLite",
+		prefixes: []string{"sqlite:"},
+		open: func(ctx context.Context, ref storeRef, _ openMode) (eventlog.Store, error) {
+			// SQLite lets readers and one writer at a time share the
+			// file, across processes, so every mode opens it the same
+			// way; check keeps a read from making a new, empty file.
+			return sqlitestore.Open(ctx, ref.addr, sqlitestore.Options{Sync: sqlitestore.SyncFull, Logger: warnings})
+		},
+		check: checkFile,
+		holdsLog: func(ref storeRef) bool {
+			_, err := os.Stat(ref.addr)
+			return err == nil
+		},
+		show: func(ref storeRef) string { return "sqlite:" + ref.addr },
+		whyNot: map[string]string{
+			"salvage": "SQLite keeps its file whole itself through its write-ahead log (restore a damaged database from a backup)",
+			"compact": "SQLite frees a deleted session's rows when it is deleted and reuses their space",
+		},
+	}
 	postgresKind = &storeKind{
 		name:       "PostgreSQL",
 		prefixes:   []string{"postgres://", "postgresql://"},
@@ -86,9 +110,13 @@ var (
 			}
 			return s + " schema " + schema
 		},
+		whyNot: map[string]string{
+			"salvage": "PostgreSQL keeps its tables whole itself (restore a damaged database from its backups)",
+			"compact": "PostgreSQL frees a deleted session's records when it is deleted",
+		},
 	}
 	// storeKinds are the kinds -store takes, in the order usage names them.
-	storeKinds = []*storeKind{fileKind, postgresKind}
+	storeKinds = []*storeKind{fileKind, sqliteKind, postgresKind}
 )
 
 // storeRef is a store named on the command line.
@@ -132,12 +160,13 @@ func (r storeRef) check(mode openMode) error {
 }
 
 // fileOnly refuses a store that is not a file store, for the commands that
-// work on a log file (errUnsupported).
-func (r storeRef) fileOnly(cmd, why string) error {
+// work on a log file (errUnsupported), saying why the store's kind has no
+// need of cmd.
+func (r storeRef) fileOnly(cmd string) error {
 	if r.kind == fileKind {
 		return nil
 	}
-	return fmt.Errorf("%w: %s works on file stores only, and %s is a %s store: %s", errUnsupported, cmd, r, r.kind.name, why)
+	return fmt.Errorf("%w: %s works on file stores only, and %s is a %s store: %s", errUnsupported, cmd, r, r.kind.name, r.kind.whyNot[cmd])
 }
 
 // storeFlags are the flags that name a store, the same in every command.
@@ -148,7 +177,7 @@ type storeFlags struct {
 // addStoreFlags defines -store, -dir and -schema on fs.
 func addStoreFlags(fs *flag.FlagSet) *storeFlags {
 	f := new(storeFlags)
-	fs.StringVar(&f.store, "store", "", "the `store`: file:DIR (a directory) or postgres://... (a PostgreSQL URL; postgresql:// too)")
+	fs.StringVar(&f.store, "store", "", "the `store`: file:DIR (a directory), sqlite:FILE (a SQLite database file) or postgres://... (a PostgreSQL URL; postgresql:// too)")
 	fs.StringVar(&f.dir, "dir", "", "the store's `directory`: the same as -store file:DIR")
 	fs.StringVar(&f.schema, "schema", "", "the PostgreSQL `schema` of the store's tables (default "+pgstore.DefaultSchema+")")
 	return f
@@ -196,10 +225,13 @@ func storeForms() string {
 	var forms []string
 	for _, k := range storeKinds {
 		for _, p := range k.prefixes {
-			if k.keepPrefix {
+			switch {
+			case k.keepPrefix:
 				forms = append(forms, p+"...")
-			} else {
+			case k == fileKind:
 				forms = append(forms, p+"DIR")
+			default:
+				forms = append(forms, p+"FILE")
 			}
 		}
 	}
@@ -236,4 +268,26 @@ func checkDir(ref storeRef, mode openMode) error {
 		return fmt.Errorf("the directory %s does not exist: check %s, or add -create to make a new store there", ref.addr, ref.flag)
 	}
 	return err
+}
+
+// checkFile checks that a SQLite store's file to read or write exists,
+// unless mode is create, and that a new one's directory does: a mistyped
+// path must not make a new, empty store.
+func checkFile(ref storeRef, mode openMode) error {
+	info, err := os.Stat(ref.addr)
+	switch {
+	case err == nil && info.IsDir():
+		return fmt.Errorf("%s names a directory, not a SQLite database file: name a file, as sqlite:%s", ref.arg(), filepath.Join(ref.addr, "sessions.db"))
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	case mode != create:
+		return fmt.Errorf("the SQLite database %s does not exist: check %s, or add -create to make a new store there", ref.addr, ref.flag)
+	}
+	dir := filepath.Dir(ref.addr)
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return fmt.Errorf("the directory %s of the new SQLite database %s does not exist: make it first, or check %s", dir, ref.addr, ref.flag)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/sessionlog/sessionlog/filestore"
 	"github.com/sessionlog/sessionlog/pgstore"
 	"github.com/sessionlog/sessionlog/service"
+	"github.com/sessionlog/sessionlog/sqlitestore"
 )
 
 // testStore is an empty store of one kind, as a test names it to the
@@ -32,6 +34,8 @@ type testStore struct {
 	// exec runs SQL on a PostgreSQL store's database, with the store's
 	// quoted schema in place of each %s; nil for other kinds.
 	exec func(t *testing.T, sql string) int64
+	// path is a SQLite store's file; empty for other kinds.
+	path string
 }
 
 // with returns the command line args of the command cmd on the store,
@@ -40,11 +44,12 @@ func (s testStore) with(cmd string, more ...string) []string {
 	return append(append([]string{cmd}, s.args...), more...)
 }
 
-// forEachStore runs f on an empty store of each kind: a file store, and a
-// PostgreSQL store in a schema of its own (skipped, saying why, without
-// SESSIONLOG_POSTGRES_DSN).
+// forEachStore runs f on an empty store of each kind: a file store, a
+// SQLite store, and a PostgreSQL store in a schema of its own (skipped,
+// saying why, without SESSIONLOG_POSTGRES_DSN).
 func forEachStore(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) testStore)) {
 	t.Run("file", func(t *testing.T) { f(t, newFileStore) })
+	t.Run("sqlite", func(t *testing.T) { f(t, newSQLiteStore) })
 	t.Run("postgres", func(t *testing.T) {
 		pgDSN(t)
 		f(t, newPostgresStore)
@@ -63,6 +68,22 @@ func newFileStore(t *testing.T) testStore {
 			require.NoError(t, err)
 			return s
 		},
+	}
+}
+
+// newSQLiteStore names a SQLite store in a new file (made by the first
+// write, which must say -create or open it through the test).
+func newSQLiteStore(t *testing.T) testStore {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	return testStore{
+		kind: "sqlite",
+		args: []string{"-store", "sqlite:" + path},
+		open: func(t *testing.T) eventlog.Store {
+			s, err := sqlitestore.Open(context.Background(), path, sqlitestore.Options{})
+			require.NoError(t, err)
+			return s
+		},
+		path: path,
 	}
 }
 
@@ -314,6 +335,28 @@ func TestVerifyFindsADifferenceOnPostgres(t *testing.T) {
 	require.Empty(t, r.stdout)
 }
 
+// CONTRACT R1: verify fails, with exit status 1, on a SQLite store whose
+// served state was changed behind its back (here through the driver the
+// store itself uses), and names the difference and the file.
+func TestVerifyFindsADifferenceOnSQLite(t *testing.T) {
+	s := newSQLiteStore(t)
+	fillSmall(t, s)
+	db, err := sql.Open("sqlite", s.path)
+	require.NoError(t, err)
+	res, err := db.Exec(`UPDATE session_state SET value = CAST('"tampered"' AS BLOB)
+		WHERE (app, user_id, session_id, key) = (SELECT app, user_id, session_id, key FROM session_state LIMIT 1)`)
+	require.NoError(t, err)
+	n, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	require.NoError(t, db.Close())
+	r := sessionlog(t, "", s.with("verify")...)
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "tampered")
+	require.Contains(t, r.stderr, "sqlite:"+s.path)
+	require.Empty(t, r.stdout)
+}
+
 // Each form of -store names its kind of store; -dir is file:.
 func TestStoreNames(t *testing.T) {
 	for _, c := range []struct {
@@ -323,6 +366,8 @@ func TestStoreNames(t *testing.T) {
 		{storeFlags{store: "file:/tmp/x"}, "file", "/tmp/x", ""},
 		{storeFlags{store: "file:rel/dir"}, "file", "rel/dir", ""},
 		{storeFlags{dir: "/tmp/y"}, "file", "/tmp/y", ""},
+		{storeFlags{store: "sqlite:/tmp/s.db"}, "SQLite", "/tmp/s.db", ""},
+		{storeFlags{store: "sqlite:rel/s.db"}, "SQLite", "rel/s.db", ""},
 		{storeFlags{store: "postgres://h/db"}, "PostgreSQL", "postgres://h/db", ""},
 		{storeFlags{store: "postgresql://h/db?sslmode=disable", schema: "s1"}, "PostgreSQL", "postgresql://h/db?sslmode=disable", "s1"},
 	} {
@@ -352,12 +397,73 @@ func TestFileOnlyCommandsRefusePostgres(t *testing.T) {
 	require.Equal(t, before, sessionlog(t, "", s.with("export")...).stdout)
 }
 
+// compact and salvage work on a log file: on SQLite they say so and why,
+// name the store, exit with status 2 and change nothing.
+func TestFileOnlyCommandsRefuseSQLite(t *testing.T) {
+	s := newSQLiteStore(t)
+	fillSmall(t, s)
+	before := sessionlog(t, "", s.with("export")...).stdout
+	for _, c := range []struct {
+		args []string
+		why  string
+	}{
+		{s.with("compact"), "frees a deleted session's rows when it is deleted"},
+		{s.with("salvage", "-o", t.TempDir()), "keeps its file whole itself"},
+	} {
+		r := sessionlog(t, "", c.args...)
+		require.Equal(t, 2, r.code, "%v: %s", c.args, r.stderr)
+		require.Contains(t, r.stderr, c.args[0]+" works on file stores only")
+		require.Contains(t, r.stderr, "sqlite:"+s.path+" is a SQLite store: SQLite "+c.why)
+		require.NotContains(t, r.stderr, "Flags:", "not a usage error: the usage is not printed")
+		require.Empty(t, r.stdout)
+	}
+	require.Equal(t, before, sessionlog(t, "", s.with("export")...).stdout)
+}
+
+// A SQLite store named on the command line must exist, unless import
+// makes it with -create in a directory that exists: a mistyped path never
+// makes a new, empty database. A directory is not a database file.
+func TestSQLiteStoreMustExist(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope.db")
+	for _, args := range [][]string{
+		{"inspect", "-store", "sqlite:" + missing},
+		{"verify", "-store", "sqlite:" + missing},
+		{"export", "-store", "sqlite:" + missing},
+		{"rewind", "-store", "sqlite:" + missing, "-app", "a", "-user", "u", "-session", "s", "-version", "0"},
+	} {
+		r := sessionlog(t, "", args...)
+		require.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
+		require.Contains(t, r.stderr, "the SQLite database "+missing+" does not exist: check -store")
+		require.NoFileExists(t, missing, "%v made the file", args)
+	}
+	r := sessionlog(t, "", "import", "-store", "sqlite:"+missing)
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "add -create to make a new store there")
+	require.NoFileExists(t, missing)
+
+	r = sessionlog(t, "", "import", "-create", "-store", "sqlite:"+filepath.Join(dir, "no-dir", "s.db"))
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "the directory "+filepath.Join(dir, "no-dir")+" of the new SQLite database")
+
+	r = sessionlog(t, "", "inspect", "-store", "sqlite:"+dir)
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "names a directory, not a SQLite database file")
+
+	r = sessionlog(t, "", "import", "-create", "-store", "sqlite:"+missing)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.FileExists(t, missing)
+	r = sessionlog(t, "", "inspect", "-store", "sqlite:"+missing)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "\n0 apps\n")
+}
+
 // The store's address is shown without its password.
 func TestPostgresAddressIsShownWithoutPassword(t *testing.T) {
 	ref, err := (&storeFlags{store: "postgres://ada:secret@db.example:5432/x?sslmode=disable"}).ref()
 	require.NoError(t, err)
 	require.Equal(t, "postgres://ada:xxxxx@db.example:5432/x?sslmode=disable schema sessionlog", ref.String())
-	require.NotContains(t, ref.fileOnly("compact", "why").Error(), "secret")
+	require.NotContains(t, ref.fileOnly("compact").Error(), "secret")
 }
 
 // fillTimeline writes the session "chat"/"ada"/"c1" that TestShow prints:

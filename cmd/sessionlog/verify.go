@@ -129,7 +129,7 @@ func salvage(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		return err
 	}
-	if err := ref.fileOnly("salvage", "PostgreSQL keeps its tables whole itself (restore a damaged database from its backups)"); err != nil {
+	if err := ref.fileOnly("salvage"); err != nil {
 		return err
 	}
 	if *out == "" {
@@ -160,7 +160,7 @@ func compact(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		return err
 	}
-	if err := ref.fileOnly("compact", "PostgreSQL frees a deleted session's records when it is deleted"); err != nil {
+	if err := ref.fileOnly("compact"); err != nil {
 		return err
 	}
 	c, err := filestore.CompactWith(ctx, ref.addr, filestore.CompactOptions{Logger: warnings})

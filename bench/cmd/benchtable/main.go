@@ -13,9 +13,17 @@
 // ADK's gorm-based session/database service on that server, and prints a
 // second table of their ratios.
 //
+// With -sqlite (the default), it also runs the SQLite workloads,
+// sessionlog's sqlitestore against the same ADK service over gorm's
+// SQLite driver, database files side by side in one directory, and prints
+// a table of their ratios, each against the target 0.5 (for a throughput,
+// the ratio of the time per append). -big adds the start-up workloads over
+// 1,000,000 events to the PostgreSQL and SQLite runs (SESSIONLOG_BENCH_BIG=1).
+//
 // Run it from the bench directory:
 //
 //	go run ./cmd/benchtable -count 3
+//	go run ./cmd/benchtable -mem=false -big -count 5   # the SQLite table alone, with 1,000,000 events
 package main
 
 import (
@@ -41,6 +49,10 @@ func main() {
 	heap := flag.Bool("heap", true, "also measure the heap per stored event (1,000,000 events a side: about 30 s and 3 GiB)")
 	pg := flag.Bool("pg", os.Getenv("SESSIONLOG_POSTGRES_DSN") != "", "also run the PostgreSQL workloads against the server at SESSIONLOG_POSTGRES_DSN (default: when it is set)")
 	pgTime := flag.String("pgbenchtime", "3s", "benchtime of the PostgreSQL writer, Get and List workloads")
+	mem := flag.Bool("mem", true, "run the in-memory workloads (and, with -heap, the heap per event)")
+	sqlite := flag.Bool("sqlite", true, "also run the SQLite workloads")
+	sqliteTime := flag.String("sqlitebenchtime", "2s", "benchtime of the SQLite writer, Get and List workloads")
+	big := flag.Bool("big", false, "also run the start-up workloads over 1,000,000 events (SESSIONLOG_BENCH_BIG=1)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: benchtable [flags] [go test output files]\n\n"+
 			"With files, it prints the tables of the benchmark output they hold and runs nothing.\n\n")
@@ -60,7 +72,7 @@ func main() {
 			in = append(in, f, strings.NewReader("\n"))
 		}
 		res, cpu := parse(io.MultiReader(in...))
-		printTables(res, cpu, hasPG(res))
+		printTables(res, cpu, hasPrefix(res, "AppendOne/"), hasPG(res), hasPrefix(res, "SQLite"))
 		return
 	}
 
@@ -70,9 +82,11 @@ func main() {
 	// Rebuild folds a million events per iteration, so it runs on its own
 	// with a fixed three iterations; everything else uses the default
 	// benchtime.
-	runs := [][]string{
-		{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$|^BenchmarkPG", "-benchmem", "-count", n},
-		{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n},
+	var runs [][]string
+	if *mem {
+		runs = append(runs,
+			[]string{"test", "-run", "^$", "-bench", ".", "-skip", "^BenchmarkRebuild1M$|^BenchmarkPG|^BenchmarkSQLite", "-benchmem", "-count", n},
+			[]string{"test", "-run", "^$", "-bench", "^BenchmarkRebuild1M$", "-benchtime", "3x", "-benchmem", "-count", n})
 	}
 	if *pg {
 		// The PostgreSQL workloads run in rounds of one count each, so
@@ -88,6 +102,20 @@ func main() {
 			runs = append(runs, []string{"test", "-run", "^$", "-bench", "^BenchmarkPGStartUp$", "-benchtime", "5x", "-benchmem", "-count", "1"})
 		}
 	}
+	if *sqlite {
+		// As on PostgreSQL: rounds of one count each, the sides of a
+		// workload one right after another on one disk.
+		for range *count {
+			runs = append(runs, []string{"test", "-run", "^$", "-bench", "^BenchmarkSQLite", "-skip", "^BenchmarkSQLiteStartUp$", "-benchtime", *sqliteTime, "-benchmem", "-count", "1"})
+		}
+		for range *count {
+			runs = append(runs, []string{"test", "-run", "^$", "-bench", "^BenchmarkSQLiteStartUp$", "-benchtime", "5x", "-benchmem", "-count", "1"})
+		}
+	}
+	var env []string
+	if *big {
+		env = []string{"SESSIONLOG_BENCH_BIG=1"}
+	}
 	var out strings.Builder
 	run := func(env []string, args ...string) {
 		fmt.Fprintln(os.Stderr, strings.Join(append(env, "go"), " "), strings.Join(args, " "))
@@ -102,32 +130,42 @@ func main() {
 		}
 	}
 	for _, args := range runs {
-		run(nil, args...)
+		run(env, args...)
 	}
-	if *heap {
+	if *mem && *heap {
 		// A test, not a benchmark: it fills each side once and reads the
 		// live heap, which b.N iterations would only repeat.
 		run([]string{"SESSIONLOG_BENCH_HEAP=1"}, "test", "-run", "^TestHeapPerEvent$", "-count", "1", "-v")
 	}
 	res, cpu := parse(strings.NewReader(out.String()))
-	printTables(res, cpu, *pg)
+	printTables(res, cpu, *mem, *pg, *sqlite)
 }
 
-// printTables writes the machine line and the in-memory table, and the
-// PostgreSQL table if pg.
-func printTables(res map[string]float64, cpu string, pg bool) {
-	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Print(table(res))
+// printTables writes the machine line, the in-memory table if mem, the
+// PostgreSQL table if pg and the SQLite table if sqlite.
+func printTables(res map[string]float64, cpu string, mem, pg, sqlite bool) {
+	fmt.Printf("Machine: %d CPUs (%s), %s/%s, %s\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	if mem {
+		fmt.Printf("\n%s", table(res))
+	}
 	if pg {
 		fmt.Printf("\nPostgreSQL, sessionlog's pgstore against the Go ADK's session/database (gorm):\n\n")
 		fmt.Print(pgTable(res))
 	}
+	if sqlite {
+		fmt.Printf("\nSQLite, sessionlog's sqlitestore against the Go ADK's session/database (gorm, mattn/go-sqlite3):\n\n")
+		fmt.Print(sqliteTable(res))
+	}
 }
 
 // hasPG reports whether res holds a result of a PostgreSQL workload.
-func hasPG(res map[string]float64) bool {
+func hasPG(res map[string]float64) bool { return hasPrefix(res, "PG") }
+
+// hasPrefix reports whether res holds a result of a workload whose name
+// starts with prefix.
+func hasPrefix(res map[string]float64, prefix string) bool {
 	for name := range res {
-		if strings.HasPrefix(name, "PG") {
+		if strings.HasPrefix(name, prefix) {
 			return true
 		}
 	}
@@ -410,4 +448,80 @@ func human(v float64, ok bool, unit string) string {
 		}
 	}
 	return ""
+}
+
+// sqliteTarget is the highest acceptable ratio of sessionlog's time to
+// the ADK's in every SQLite row (issue 17).
+const sqliteTarget = 0.5
+
+// sqliteRows lists the SQLite comparisons. Unless a row says otherwise,
+// both sides run in WAL mode with synchronous=FULL (sessionlog's
+// SyncFull).
+func sqliteRows() []pgRow {
+	const one, par = "SQLiteAppendOne/", "SQLiteAppendParallel/"
+	rows := []pgRow{
+		{"append, 1 writer", one + "adk", one + "sessionlog/sync=full", "ns/op", false, false},
+		{"append, 1 writer, both synchronous=NORMAL", one + "adk-normal", one + "sessionlog/sync=normal", "ns/op", false, false},
+		{"append, 1 writer, the ADK with the driver's defaults (rollback journal, FULL)", one + "adk-defaults", one + "sessionlog/sync=full", "ns/op", false, false},
+		{"append, 16 writers", par + "adk appends/s", par + "sessionlog/sync=full appends/s", "appends/s", true, false},
+		{"append, 16 writers, both synchronous=NORMAL", par + "adk-normal appends/s", par + "sessionlog/sync=normal appends/s", "appends/s", true, false},
+		{"Get of a 10,000-event session, all events", "SQLiteGetAll10000/adk", "SQLiteGetAll10000/sessionlog", "ns/op", false, false},
+		{"Get of a 10,000-event session, last 10", "SQLiteGetLast10/adk", "SQLiteGetLast10/sessionlog", "ns/op", false, false},
+		{"List a user's 100 sessions (of 1,000)", "SQLiteList100/adk", "SQLiteList100/sessionlog", "ns/op", false, false},
+	}
+	for _, size := range []struct{ key, label string }{{"100000", "100,000"}, {"1000000", "1,000,000"}} {
+		base := "SQLiteStartUp/events=" + size.key + "/"
+		rows = append(rows, pgRow{"open and first Get (100 events), over " + size.label + " events", base + "adk", base + "sessionlog", "ns/op", false, false})
+		for _, m := range []struct {
+			metric, label, unit string
+			adkOnly             bool
+		}{
+			{"open-ns", "open", "ns", false},
+			{"migrate-ns", "of which the ADK's AutoMigrate", "ns", true},
+			{"first-get-ns", "its first Get", "ns", false},
+			{"get-warm-ns", "the same Get again", "ns", false},
+			{"heap-open-B", "Go heap added by the open", "B", false},
+			{"heap-get-B", "Go heap added by the open and the first Get", "B", false},
+		} {
+			rows = append(rows, pgRow{m.label + ", over " + size.label + " events",
+				base + "adk " + m.metric, base + "sessionlog " + m.metric, m.unit, false, m.adkOnly})
+		}
+	}
+	return rows
+}
+
+// sqliteTable renders the SQLite comparisons as a markdown table: each
+// side's median, the ratio of sessionlog's time (or bytes) to the ADK's
+// (for a throughput, the ADK's appends/s over sessionlog's, which is the
+// ratio of the time per append) and whether it meets sqliteTarget. A row
+// is left out unless both its sides ran (the ADK's alone for a step only
+// it has): the sides of a SQLite workload run in one benchmark.
+func sqliteTable(res map[string]float64) string {
+	var b strings.Builder
+	b.WriteString("| workload | ADK | sessionlog | ratio sessionlog/ADK | ≤ 0.5? |\n")
+	b.WriteString("|---|---:|---:|---:|---|\n")
+	for _, r := range sqliteRows() {
+		adk, okA := res[r.adk]
+		sl, okS := res[r.ours]
+		if !okA || !okS && !r.adkOnly {
+			continue
+		}
+		ratio, met := "n/a", "n/a"
+		if okA && okS && adk > 0 && sl > 0 {
+			x := sl / adk
+			if r.higher {
+				x = adk / sl
+			}
+			ratio = fmt.Sprintf("%.3f", x)
+			met = "no"
+			if x <= sqliteTarget {
+				met = "yes"
+			}
+		}
+		if r.adkOnly {
+			met = "—"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.label, human(adk, okA, r.unit), human(sl, okS, r.unit), ratio, met)
+	}
+	return b.String()
 }

@@ -180,3 +180,42 @@ func TestHuman(t *testing.T) {
 		}
 	}
 }
+
+const sqliteSample = `cpu: Test CPU @ 3.00GHz
+BenchmarkSQLiteAppendOne/adk-2                       	    1980	   1300000 ns/op	       769.2 appends/s	   55558 B/op	     737 allocs/op
+BenchmarkSQLiteAppendOne/adk-normal-2                	    7293	    600000 ns/op	      1667 appends/s	   55499 B/op	     737 allocs/op
+BenchmarkSQLiteAppendOne/sessionlog/sync=full-2      	    2000	   1000000 ns/op	      1000 appends/s	   5555 B/op	     73 allocs/op
+BenchmarkSQLiteAppendOne/sessionlog/sync=normal-2    	   20000	    100000 ns/op	     10000 appends/s	   5555 B/op	     73 allocs/op
+BenchmarkSQLiteAppendParallel/adk-2                  	     706	   3224257 ns/op	       300.0 appends/s	   56196 B/op	     744 allocs/op
+BenchmarkSQLiteAppendParallel/sessionlog/sync=full-2 	    7060	    322425 ns/op	      3000 appends/s	   56196 B/op	     744 allocs/op
+BenchmarkSQLiteStartUp/events=100000/adk-2           	       5	 400000000 ns/op	 300000000 first-get-ns	 290000000 get-warm-ns	    165536 heap-get-B	    122488 heap-open-B	  90000000 migrate-ns	 100000000 open-ns	 1494661 B/op	   18522 allocs/op
+BenchmarkSQLiteStartUp/events=100000/sessionlog-2    	       5	  20000000 ns/op	  15000000 first-get-ns	     10000 get-warm-ns	    293376 heap-get-B	    107240 heap-open-B	   5000000 open-ns	  636656 B/op	    7441 allocs/op
+`
+
+// The SQLite table gives each row the ratio of sessionlog's time to the
+// ADK's (for a throughput, the inverse of the ratio of appends/s) and
+// checks it against 0.5; rows that did not run are left out.
+func TestSQLiteTable(t *testing.T) {
+	res, _ := parse(strings.NewReader(sqliteSample))
+	if !hasPrefix(res, "SQLite") || hasPG(res) {
+		t.Errorf("hasPrefix(SQLite), hasPG = %v, %v; want true, false", hasPrefix(res, "SQLite"), hasPG(res))
+	}
+	got := sqliteTable(res)
+	for _, line := range []string{
+		"| append, 1 writer | 1.30 ms | 1.00 ms | 0.769 | no |",
+		"| append, 1 writer, both synchronous=NORMAL | 600 µs | 100 µs | 0.167 | yes |",
+		"| append, 16 writers | 300 appends/s | 3000 appends/s | 0.100 | yes |",
+		"| open and first Get (100 events), over 100,000 events | 400 ms | 20.0 ms | 0.050 | yes |",
+		"| of which the ADK's AutoMigrate, over 100,000 events | 90.0 ms | n/a | n/a | — |",
+		"| Go heap added by the open, over 100,000 events | 120 KiB | 105 KiB | 0.876 | no |",
+	} {
+		if !strings.Contains(got, line+"\n") {
+			t.Errorf("table lacks %q:\n%s", line, got)
+		}
+	}
+	for _, absent := range []string{"the driver's defaults", "16 writers, both synchronous=NORMAL", "Get of a 10,000-event session", "over 1,000,000 events"} {
+		if strings.Contains(got, absent) {
+			t.Errorf("table has a row for %q, which did not run:\n%s", absent, got)
+		}
+	}
+}

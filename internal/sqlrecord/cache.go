@@ -1,0 +1,178 @@
+package sqlrecord
+
+import (
+	"sync"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+)
+
+// Cache keeps some sessions' events in memory once read, so that every
+// reader of a session shares one copy of each event, and a Load asks the
+// database only for the events after the ones it holds. It is bounded: at
+// most MaxSessions sessions, and at most MaxBytes bytes of events (as
+// stored, in JSON) unless one session alone holds more. To make room it
+// drops sessions, arbitrary ones (Go's map order). A session also leaves
+// it when the store deletes it or a Load finds it gone. A cached session
+// is checked against the database's row (incarnation and version) on
+// every Load, so it can be behind, never wrong. The zero value with its
+// bounds set is ready for use.
+//
+// Lock order: a session's Mu before the cache's lock, never the other way.
+type Cache struct {
+	MaxSessions int
+	MaxBytes    int64
+
+	mu       sync.Mutex
+	bytes    int64 // the sum of the cached sessions' counted
+	sessions map[eventlog.SessionKey]*Session
+}
+
+// Session is one cached session's events.
+type Session struct {
+	// Mu is held across the database read, so that concurrent readers of
+	// one session do not fetch the same events twice; the fields below
+	// are read and changed under it.
+	Mu          sync.Mutex
+	Created     eventlog.Position // the incarnation held; 0 before the first read
+	Records     []*eventlog.Record
+	Events      []*eventlog.Event // the same events as Records
+	TimeOrdered bool              // the events' timestamps never decrease
+	size        int64             // the records' bytes as stored
+
+	counted int64 // the part of size in Cache.bytes; guarded by Cache.mu
+}
+
+// Get returns the session's entry, making an empty one if needed.
+func (c *Cache) Get(key eventlog.SessionKey) *Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions == nil {
+		c.sessions = map[eventlog.SessionKey]*Session{}
+	}
+	cs := c.sessions[key]
+	if cs == nil {
+		cs = &Session{TimeOrdered: true}
+		c.sessions[key] = cs
+		c.shrinkLocked(key)
+	}
+	return cs
+}
+
+func (c *Cache) lookup(key eventlog.SessionKey) *Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessions[key]
+}
+
+// Drop removes the session at key.
+func (c *Cache) Drop(key eventlog.SessionKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cs := c.sessions[key]; cs != nil {
+		c.bytes -= cs.counted
+		delete(c.sessions, key)
+	}
+}
+
+// DropIf removes the session at key if its entry is still cs.
+func (c *Cache) DropIf(key eventlog.SessionKey, cs *Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions[key] == cs {
+		c.bytes -= cs.counted
+		delete(c.sessions, key)
+	}
+}
+
+// Account counts cs's size, which grew, and makes room for it. The caller
+// holds cs.Mu.
+func (c *Cache) Account(key eventlog.SessionKey, cs *Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions[key] != cs {
+		return // dropped meanwhile: its events go with its last reader
+	}
+	c.bytes += cs.size - cs.counted
+	cs.counted = cs.size
+	c.shrinkLocked(key)
+}
+
+// shrinkLocked drops sessions other than keep until the cache is within
+// its bounds.
+func (c *Cache) shrinkLocked(keep eventlog.SessionKey) {
+	for (len(c.sessions) > c.MaxSessions || c.bytes > c.MaxBytes) && len(c.sessions) > 1 {
+		for k, cs := range c.sessions {
+			if k != keep {
+				c.bytes -= cs.counted
+				delete(c.sessions, k)
+				break
+			}
+		}
+	}
+}
+
+// Reset makes cs hold the incarnation created, with no events yet. The
+// caller holds cs.Mu.
+func (cs *Session) Reset(created eventlog.Position) {
+	cs.Created, cs.Records, cs.Events, cs.TimeOrdered, cs.size = created, nil, nil, true, 0
+}
+
+// Add appends the next event record, whose body took size bytes. The
+// caller holds cs.Mu.
+func (cs *Session) Add(rec *eventlog.Record, size int) {
+	if n := len(cs.Events); n > 0 && rec.Event.Timestamp.Before(cs.Events[n-1].Timestamp) {
+		cs.TimeOrdered = false
+	}
+	cs.Records = append(cs.Records, rec)
+	cs.Events = append(cs.Events, rec.Event)
+	cs.size += int64(size)
+}
+
+// Appended adds a record the store just committed to the cached session
+// of its incarnation, if the cache holds every event before it.
+func (c *Cache) Appended(incarnation eventlog.Position, rec *eventlog.Record, size int) {
+	cs := c.lookup(rec.Key)
+	if cs == nil {
+		return
+	}
+	cs.Mu.Lock()
+	defer cs.Mu.Unlock()
+	if cs.Created == incarnation && uint64(len(cs.Records))+1 == rec.Seq {
+		cs.Add(rec, size)
+		c.Account(rec.Key, cs)
+	}
+}
+
+// Filled caches a session the store just created with its events, as a
+// fork does, unless the cache holds its incarnation already.
+func (c *Cache) Filled(incarnation eventlog.Position, events []*eventlog.Record, sizes []int) {
+	key := events[0].Key
+	cs := c.Get(key)
+	cs.Mu.Lock()
+	defer cs.Mu.Unlock()
+	if cs.Created == incarnation {
+		return
+	}
+	cs.Reset(incarnation)
+	for i, rec := range events {
+		cs.Add(rec, sizes[i])
+	}
+	c.Account(key, cs)
+}
+
+// Event returns the stored event record with id of the session's
+// incarnation: the cached one if the cache holds it, so that a retry
+// returns the very record readers share, or else the one decoded from
+// body.
+func (c *Cache) Event(incarnation eventlog.Position, key eventlog.SessionKey, id string, pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, error) {
+	if cs := c.lookup(key); cs != nil {
+		cs.Mu.Lock()
+		defer cs.Mu.Unlock()
+		if cs.Created == incarnation && seq >= 1 && seq <= uint64(len(cs.Records)) {
+			if rec := cs.Records[seq-1]; rec.Event.ID == id {
+				return rec, nil
+			}
+		}
+	}
+	return Decode(pos, seq, body)
+}

@@ -1,0 +1,147 @@
+package sqlrecord_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/leaktest"
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
+	"github.com/sessionlog/sessionlog/projection"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, leaktest.Options()...)
+}
+
+// The text of a sortable time sorts as the time does, and reads back as
+// the same instant, in UTC.
+func TestSortableTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
+	for range 1000 {
+		a := base.Add(time.Duration(r.Int64N(int64(48 * time.Hour))))
+		b := a.Add(time.Duration(r.Int64N(2000) - 1000))
+		sa, sb := sqlrecord.SortableTime(a), sqlrecord.SortableTime(b)
+		assert.Equal(t, a.Compare(b), compare(sa, sb), "%s vs %s", sa, sb)
+		back, err := sqlrecord.ParseTime(sa)
+		require.NoError(t, err)
+		assert.True(t, back.Equal(a))
+		assert.Equal(t, time.UTC, back.Location())
+	}
+	_, err := sqlrecord.ParseTime("yesterday")
+	require.ErrorContains(t, err, "damaged")
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Encode refuses what JSON cannot hold, before any write, and sorts a
+// record's writes into their scopes without their prefixes, leaving temp:
+// keys out and encoding a Removed value as nil.
+func TestEncode(t *testing.T) {
+	k := eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	_, err := sqlrecord.Encode(&eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, State: map[string]any{"x": math.NaN()}})
+	require.ErrorIs(t, err, eventlog.ErrInvalidArgument)
+
+	ev := &eventlog.Event{ID: "e", Actions: eventlog.EventActions{StateDelta: map[string]any{
+		"own": 1, "app:shared": "a", "user:gone": projection.Removed, "temp:t": true}}}
+	e, err := sqlrecord.Encode(&eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: 3, Event: ev})
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), e.Rec.Seq)
+	got := map[string]string{}
+	for i, key := range e.Keys {
+		got[[]string{"session", "app", "user"}[e.Scopes[i]]+"/"+string(key)] = string(e.Values[i])
+	}
+	require.Equal(t, map[string]string{"session/own": "1", "app/shared": `"a"`, "user/gone": ""}, got)
+
+	// A retained record writes only its app: and user: keys.
+	w, err := sqlrecord.WritesOf(&eventlog.Record{Kind: eventlog.KindStateRetained, Key: k, State: map[string]any{"own": 1, "app:x": 2}})
+	require.NoError(t, err)
+	require.Equal(t, []int16{sqlrecord.ScopeApp}, w.Scopes)
+
+	back, err := sqlrecord.Decode(9, 3, e.Body)
+	require.NoError(t, err)
+	require.Equal(t, eventlog.Position(9), back.Position)
+	_, err = sqlrecord.Decode(9, 3, []byte("{"))
+	require.ErrorContains(t, err, "position 9 is damaged")
+}
+
+// The cache keeps within its bounds, keeping the session being read.
+func TestCacheBounds(t *testing.T) {
+	c := sqlrecord.Cache{MaxSessions: 2, MaxBytes: 1 << 20}
+	for i := range 5 {
+		k := eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: string(rune('a' + i))}
+		cs := c.Get(k)
+		cs.Mu.Lock()
+		cs.Reset(eventlog.Position(i + 1))
+		cs.Add(&eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: 1, Event: &eventlog.Event{ID: "e"}}, 10)
+		c.Account(k, cs)
+		cs.Mu.Unlock()
+		require.Same(t, cs, c.Get(k), "the session just read stays")
+	}
+	// An append the cache holds every event before is added; one after a
+	// gap is not.
+	k := eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: "e"}
+	c.Appended(5, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: 2, Event: &eventlog.Event{ID: "f"}}, 10)
+	c.Appended(5, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: 4, Event: &eventlog.Event{ID: "h"}}, 10)
+	require.Len(t, c.Get(k).Records, 2)
+	rec, err := c.Event(5, k, "f", 0, 2, nil)
+	require.NoError(t, err)
+	require.Same(t, c.Get(k).Records[1], rec, "a duplicate returns the record readers share")
+}
+
+// A waiter is woken by its app's change, by any change when it waits on
+// the whole store, and by Close.
+func TestWaker(t *testing.T) {
+	var w sqlrecord.Waker
+	a, b, all := w.Wait("a"), w.Wait("b"), w.Wait("")
+	w.Fire("a")
+	requireClosed(t, a, true)
+	requireClosed(t, all, true)
+	requireClosed(t, b, false)
+	w.Close()
+	requireClosed(t, b, true)
+	requireClosed(t, w.Wait("c"), true)
+}
+
+func requireClosed(t *testing.T, ch <-chan struct{}, closed bool) {
+	t.Helper()
+	select {
+	case <-ch:
+		require.True(t, closed, "closed too early")
+	default:
+		require.False(t, closed, "not closed")
+	}
+}
+
+// A record's writes come sorted by scope (the session's own, the app's,
+// the user's), then key byte by byte, whatever order its map gives them:
+// the one order in which writers lock shared state rows.
+func TestWritesOfAreSorted(t *testing.T) {
+	delta := map[string]any{"user:b": 1.0, "app:z": 2.0, "k": 3.0, "app:a": projection.Removed, "user:a": 4.0, "b": 5.0, "temp:x": 6.0}
+	for range 20 { // map order varies from run to run
+		w, err := sqlrecord.WritesOf(&eventlog.Record{Kind: eventlog.KindEventAppended,
+			Event: &eventlog.Event{ID: "e", Actions: eventlog.EventActions{StateDelta: delta}}})
+		require.NoError(t, err)
+		var got []string
+		for i, k := range w.Keys {
+			got = append(got, string(rune('0'+w.Scopes[i]))+":"+string(k))
+		}
+		require.Equal(t, []string{"0:b", "0:k", "1:a", "1:z", "2:a", "2:b"}, got)
+		require.Nil(t, w.Values[2], "a removed key has no value")
+	}
+}

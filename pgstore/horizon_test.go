@@ -1,0 +1,148 @@
+package pgstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/pgstore"
+)
+
+// CONTRACT S2 Z1: appends take positions without a store-wide lock, so a
+// later position can commit before an earlier one. Here one replica's
+// append takes its position and holds its transaction open; another
+// replica's append to another session takes the next position and
+// commits. The later record is stored and readable in its session, but an
+// app follower does not pass the earlier position while its transaction
+// is open; once it commits, the follower delivers both, in position
+// order, with no gap and no repeat.
+func TestFollowerWaitsForAnEarlierPositionThatCommitsLater(t *testing.T) {
+	schema := newSchema(t)
+	ctx := t.Context()
+	held, other, reader := open(t, schema), open(t, schema), open(t, schema)
+	a := eventlog.SessionKey{AppName: "app", UserID: "u1", SessionID: "a"}
+	b := eventlog.SessionKey{AppName: "app", UserID: "u2", SessionID: "b"}
+	for _, k := range []eventlog.SessionKey{a, b} {
+		_, err := other.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+		require.NoError(t, err)
+	}
+	start, through, err := reader.Read(ctx, eventlog.Scope{AppName: "app"}, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, start, 2)
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	pgstore.BeforeCommit(held, func(pgx.Tx) {
+		close(holding)
+		<-release
+	})
+	var wg sync.WaitGroup
+	var first eventlog.AppendResult
+	wg.Go(func() {
+		var err error
+		first, err = held.Append(ctx, eventRecord(a, 1, "earlier"))
+		assert.NoError(t, err)
+	})
+	<-holding // the earlier position is taken, its transaction open
+	second, err := other.Append(ctx, eventRecord(b, 1, "later"))
+	require.NoError(t, err)
+
+	// The later record has committed: its session shows it at once.
+	v, err := reader.Load(ctx, b, eventlog.LoadOptions{})
+	require.NoError(t, err)
+	require.Len(t, v.Events, 1)
+
+	// An app follower, and a user follower of its user, do not pass the
+	// open position.
+	follower, stop := follow(ctx, reader, eventlog.Scope{AppName: "app"}, through)
+	defer stop()
+	for _, scope := range []eventlog.Scope{{AppName: "app"}, {AppName: "app", UserID: "u2"}} {
+		recs, upTo, err := reader.Read(ctx, scope, through, 10)
+		require.NoError(t, err)
+		assert.Empty(t, recs, "%v: nothing is read past a position whose record may still commit", scope)
+		assert.Less(t, upTo, second.Record.Position, "%v: the read stops before the later record", scope)
+	}
+	select {
+	case rec := <-follower:
+		t.Fatalf("the follower delivered position %d while an earlier one was open", rec.Position)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	close(release)
+	wg.Wait()
+	require.Less(t, first.Record.Position, second.Record.Position, "the held append took the earlier position")
+	var got []eventlog.Position
+	for len(got) < 2 {
+		select {
+		case rec := <-follower:
+			got = append(got, rec.Position)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the follower delivered %v and then nothing", got)
+		}
+	}
+	assert.Equal(t, []eventlog.Position{first.Record.Position, second.Record.Position}, got, "both, in position order")
+	select {
+	case rec := <-follower:
+		t.Fatalf("the follower delivered position %d again or out of nowhere", rec.Position)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// A transaction that rolls back leaves its positions unused: the app
+// follower passes them once it has ended, without waiting for anything
+// else, and delivers what follows.
+func TestFollowerPassesPositionsOfARollback(t *testing.T) {
+	schema := newSchema(t)
+	ctx := t.Context()
+	store, reader := open(t, schema), open(t, schema)
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+	follower, stop := follow(ctx, reader, eventlog.Scope{AppName: "app"}, 0)
+	defer stop()
+	require.Equal(t, eventlog.KindSessionCreated, (<-follower).Kind)
+
+	// A transaction of the store's takes positions, then rolls back.
+	conn := pgxConn(t)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	var taken int64
+	require.NoError(t, tx.QueryRow(ctx, "SELECT "+pgx.Identifier{schema}.Sanitize()+".take_position()").Scan(&taken))
+	require.NoError(t, tx.Rollback(ctx))
+
+	res, err := store.Append(ctx, eventRecord(k, 1, "after"))
+	require.NoError(t, err)
+	require.Greater(t, res.Record.Position, eventlog.Position(taken))
+	select {
+	case rec := <-follower:
+		assert.Equal(t, res.Record.Position, rec.Position)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower stopped at the unused position")
+	}
+}
+
+// follow runs eventlog.Follow in a goroutine of the test's, sending each
+// record on the channel, until stop is called.
+func follow(ctx context.Context, store eventlog.Store, scope eventlog.Scope, after eventlog.Position) (<-chan *eventlog.Record, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan *eventlog.Record, 16)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for rec, err := range eventlog.Follow(ctx, store, scope, after) {
+			if err != nil {
+				return
+			}
+			select {
+			case out <- rec:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return out, func() { cancel(); wg.Wait() }
+}

@@ -1,0 +1,275 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
+)
+
+// Load implements [eventlog.Store.Load] in one read transaction (one
+// snapshot): the session's row, its merged state from the state tables,
+// and the events after those the cache holds of its incarnation (none
+// with opts.NoEvents). The cache then holds every event up to the
+// session's version, and opts selects from them there.
+//
+// With opts.AsOf the session's own state as of that version is folded
+// from its creation record and events (package projection's
+// FoldSession). Its app: and user: state are as they are now, not as they
+// stood then: the state tables hold only the latest value of each key.
+func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
+	if err := s.check(ctx); err != nil {
+		return eventlog.View{}, err
+	}
+	if err := opts.Check(); err != nil {
+		return eventlog.View{}, fmt.Errorf("load %s: %w", key, err)
+	}
+	v, err := s.load(ctx, key, opts)
+	switch {
+	case isDomain(err):
+		return eventlog.View{}, fmt.Errorf("load %s: %w", key, err)
+	case err != nil:
+		return eventlog.View{}, s.dbError(fmt.Sprintf("load %s", key), err)
+	}
+	return v, nil
+}
+
+// loaded is what a Load read.
+type loaded struct {
+	found    bool
+	created  int64
+	version  int64
+	updated  string
+	keys     [][]byte
+	vals     [][]byte
+	events   []row
+	creation *row
+}
+
+// read reads the session at key in one snapshot: its row, its merged
+// state, its events after seq have (unless noEvents; all of them when the
+// session is not incarnation), and its creation record if asked.
+func (s *Store) read(ctx context.Context, key eventlog.SessionKey, incarnation eventlog.Position, have uint64, noEvents, creation bool) (l loaded, err error) {
+	t, err := s.begin(ctx, false)
+	if err != nil {
+		return loaded{}, err
+	}
+	defer func() { err = errors.Join(err, t.tx.Rollback()) }()
+	ka := keyArgs(key)
+	switch err := t.scan(qSessionRow, ka, &l.created, &l.version, &l.updated); {
+	case errors.Is(err, sql.ErrNoRows):
+		return loaded{}, nil
+	case err != nil:
+		return loaded{}, err
+	}
+	l.found = true
+	if l.keys, l.vals, err = t.merged(key); err != nil {
+		return loaded{}, err
+	}
+	if !noEvents {
+		after := int64(0)
+		if eventlog.Position(l.created) == incarnation {
+			after = int64(have)
+		}
+		if l.events, err = t.records(qEventsAfter, args(ka, []any{after})...); err != nil {
+			return loaded{}, err
+		}
+	}
+	if creation {
+		rows, err := t.records(qRecordAt, l.created)
+		if err != nil {
+			return loaded{}, err
+		}
+		if len(rows) == 1 {
+			l.creation = &rows[0]
+		}
+	}
+	return l, nil
+}
+
+func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
+	if opts.NoEvents && opts.AsOf == nil {
+		l, err := s.read(ctx, key, 0, 0, true, false)
+		if err != nil {
+			return eventlog.View{}, err
+		}
+		if !l.found {
+			return eventlog.View{}, eventlog.ErrNotFound
+		}
+		return l.view(key)
+	}
+	cs := s.cache.Get(key)
+	cs.Mu.Lock()
+	defer cs.Mu.Unlock()
+	l, err := s.read(ctx, key, cs.Created, uint64(len(cs.Records)), false, opts.AsOf != nil)
+	if err != nil {
+		return eventlog.View{}, err
+	}
+	if !l.found {
+		s.cache.DropIf(key, cs)
+		return eventlog.View{}, eventlog.ErrNotFound
+	}
+	if eventlog.Position(l.created) != cs.Created {
+		cs.Reset(eventlog.Position(l.created)) // another incarnation, or the first read
+	}
+	for _, r := range l.events {
+		if uint64(r.seq) != uint64(len(cs.Records))+1 {
+			continue
+		}
+		rec, err := sqlrecord.Decode(eventlog.Position(r.pos), uint64(r.seq), r.body)
+		if err != nil {
+			return eventlog.View{}, err
+		}
+		cs.Add(rec, len(r.body))
+	}
+	s.cache.Account(key, cs)
+	if uint64(len(cs.Records)) < uint64(l.version) {
+		return eventlog.View{}, fmt.Errorf("session %s holds %d of its %d events: its log has a gap", key, len(cs.Records), l.version)
+	}
+	v, err := l.view(key)
+	if err != nil {
+		return eventlog.View{}, err
+	}
+	n := uint64(l.version)
+	if opts.AsOf != nil {
+		var creation *eventlog.Record
+		if l.creation != nil {
+			if creation, err = sqlrecord.Decode(eventlog.Position(l.creation.pos), 0, l.creation.body); err != nil {
+				return eventlog.View{}, err
+			}
+		}
+		if v, err = sqlrecord.AsOf(v, creation, cs.Records[:n:n], opts); err != nil {
+			return eventlog.View{}, err
+		}
+	}
+	v.Events = opts.Select(cs.Events[:n:n], cs.TimeOrdered)
+	return v, nil
+}
+
+// view is the loaded session's view, without events.
+func (l loaded) view(key eventlog.SessionKey) (eventlog.View, error) {
+	updated, err := sqlrecord.ParseTime(l.updated)
+	if err != nil {
+		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
+	}
+	state, err := sqlrecord.DecodeState(l.keys, l.vals)
+	if err != nil {
+		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
+	}
+	return eventlog.View{Key: key, Created: eventlog.Position(l.created), Version: uint64(l.version), LastUpdateTime: updated, State: state}, nil
+}
+
+// List implements [eventlog.Store.List] in one read transaction (one
+// snapshot): a page of the sessions' rows in List's order, each with its
+// own and its user's state, and the app's state.
+func (s *Store) List(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("list app %q", app)
+	if user != "" {
+		what = fmt.Sprintf("list user %q of app %q", user, app)
+	}
+	if app == "" {
+		return nil, fmt.Errorf("%s: %w: app name is empty", what, eventlog.ErrInvalidArgument)
+	}
+	if err := opts.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	views, err := s.list(ctx, app, user, opts)
+	if err != nil {
+		return nil, s.dbError(what, err)
+	}
+	// The statement orders the page by the same rule; sorting by the one
+	// comparison every store uses keeps them equal by construction.
+	slices.SortFunc(views, func(a, b eventlog.View) int {
+		return opts.Compare(a.Key, a.LastUpdateTime, b.Key, b.LastUpdateTime)
+	})
+	return views, nil
+}
+
+func (s *Store) list(ctx context.Context, app, user string, opts eventlog.ListOptions) (views []eventlog.View, err error) {
+	t, err := s.begin(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, t.tx.Rollback()) }()
+	a, u, au, as := blob(app), blob(user), blob(opts.AfterUser), blob(opts.AfterSession)
+	var rows *sql.Rows
+	switch {
+	case opts.Order == eventlog.RecentFirst:
+		after := "~" // after every time: the beginning
+		if !opts.Start() {
+			after = sqlrecord.SortableTime(opts.AfterUpdate)
+		}
+		q := qRecentApp
+		if user != "" {
+			q = qRecentUser
+		}
+		rows, err = t.query(q, a, u, after, au, as, opts.Limit)
+	case user != "":
+		rows, err = t.query(qListUser, a, u, au, as, opts.Limit)
+	default:
+		rows, err = t.query(qListApp, a, au, as, opts.Limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	type page struct {
+		key              eventlog.SessionKey
+		created, version int64
+		updated          string
+	}
+	var ps []page
+	for rows.Next() {
+		var p page
+		var uid, sid []byte
+		if err := rows.Scan(&uid, &sid, &p.created, &p.version, &p.updated); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		p.key = eventlog.SessionKey{AppName: app, UserID: string(uid), SessionID: string(sid)}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	appKeys, appVals, err := t.pairs(nil, nil, eventlog.AppPrefix, qAppState, a)
+	if err != nil {
+		return nil, err
+	}
+	type pairs struct{ keys, vals [][]byte }
+	users := map[string]pairs{}
+	for _, p := range ps {
+		keys, vals, err := t.pairs(slices.Clone(appKeys), slices.Clone(appVals), "", qSessionState, keyArgs(p.key)...)
+		if err != nil {
+			return nil, err
+		}
+		us, ok := users[p.key.UserID]
+		if !ok {
+			if us.keys, us.vals, err = t.pairs(nil, nil, eventlog.UserPrefix, qUserState, a, blob(p.key.UserID)); err != nil {
+				return nil, err
+			}
+			users[p.key.UserID] = us
+		}
+		state, err := sqlrecord.DecodeState(append(keys, us.keys...), append(vals, us.vals...))
+		if err != nil {
+			return nil, fmt.Errorf("session %s: %w", p.key, err)
+		}
+		t, err := sqlrecord.ParseTime(p.updated)
+		if err != nil {
+			return nil, fmt.Errorf("session %s: %w", p.key, err)
+		}
+		views = append(views, eventlog.View{Key: p.key, Created: eventlog.Position(p.created), Version: uint64(p.version),
+			LastUpdateTime: t, State: state})
+	}
+	return views, nil
+}
