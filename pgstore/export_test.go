@@ -12,7 +12,7 @@ import (
 
 // SilenceNotifications makes s append without notifying other replicas, as
 // if every notification were lost.
-func SilenceNotifications(s *Store) { s.noNotify = true }
+func SilenceNotifications(s *Store) { s.announcer.off = true }
 
 // BeforeCommit makes s call f inside each append's transaction, after its
 // writes and before its commit.

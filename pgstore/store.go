@@ -179,9 +179,11 @@ type Store struct {
 	stop    context.CancelFunc
 	workers sync.WaitGroup
 
-	// Test hooks: appends send no notification; a function to run in each
-	// append's transaction before it commits.
-	noNotify     bool
+	// announcer tells other replicas of this one's appends.
+	announcer *announcer
+
+	// Test hook: a function to run in each append's transaction before it
+	// commits.
 	beforeCommit func(pgx.Tx)
 }
 
@@ -249,6 +251,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		horizon: newHorizon(),
 		holder:  holderName(name),
 
+		announcer: newAnnouncer(false),
+
 		pollInterval: poll,
 	}
 	s.listenRetry.Store(int64(listenRetry))
@@ -258,8 +262,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.workers.Add(2)
+	s.workers.Add(3)
 	go s.listen(runCtx, pool.Config().ConnConfig.Copy(), poll)
+	go s.announce(runCtx, s.announcer, pool.Config().ConnConfig.Copy())
 	go s.poll(runCtx, poll)
 	return s, nil
 }
