@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -233,32 +234,38 @@ func (s *Store) list(ctx context.Context, app, user string, opts eventlog.ListOp
 		appKeys, appVals   [][]byte
 		userKeys, userVals = map[string][][]byte{}, map[string][][]byte{}
 	)
+	// The bytes scan as sql.RawBytes, the driver's own copy, valid until
+	// the next row: each is copied once, to what keeps it.
+	var (
+		what             int
+		uid, sid, k, v   sql.RawBytes
+		created, version int64
+		updated          string
+		lastUser         string
+	)
 	for rows.Next() {
-		var (
-			what             int
-			uid, sid, k, v   []byte
-			created, version sql.NullInt64
-			updated          sql.NullString
-		)
 		if err := rows.Scan(&what, &uid, &sid, &created, &version, &updated, &k, &v); err != nil {
 			return nil, err
 		}
 		switch what {
 		case listApp:
-			appKeys, appVals = append(appKeys, append([]byte(eventlog.AppPrefix), k...)), append(appVals, v)
+			appKeys, appVals = append(appKeys, append([]byte(eventlog.AppPrefix), k...)), append(appVals, bytes.Clone(v))
 		case listUser:
 			u := string(uid)
-			userKeys[u], userVals[u] = append(userKeys[u], append([]byte(eventlog.UserPrefix), k...)), append(userVals[u], v)
+			userKeys[u], userVals[u] = append(userKeys[u], append([]byte(eventlog.UserPrefix), k...)), append(userVals[u], bytes.Clone(v))
 		case listSession:
-			key := eventlog.SessionKey{AppName: app, UserID: string(uid), SessionID: string(sid)}
+			if string(uid) != lastUser { // most pages list one user's sessions
+				lastUser = string(uid)
+			}
+			key := eventlog.SessionKey{AppName: app, UserID: lastUser, SessionID: string(sid)}
 			p := bySession[key]
 			if p == nil {
-				p = &page{key: key, created: created.Int64, version: version.Int64, updated: updated.String}
+				p = &page{key: key, created: created, version: version, updated: updated}
 				bySession[key] = p
 				ps = append(ps, p)
 			}
 			if v != nil { // a value is JSON, never empty: nil is the NULL of a session without state
-				p.keys, p.vals = append(p.keys, k), append(p.vals, v)
+				p.keys, p.vals = append(p.keys, bytes.Clone(k)), append(p.vals, bytes.Clone(v))
 			}
 		default:
 			return nil, fmt.Errorf("list: a row of kind %d, which the statement does not make", what)

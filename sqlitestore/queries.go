@@ -88,6 +88,9 @@ var (
 //   - listSession: a session's row, with one key and value of its state,
 //     or NULL ones when it has none.
 //
+// The columns a row does not use hold empty values rather than NULLs,
+// which scan as they are.
+//
 // The page is materialized once; the state tables are then read by their
 // primary keys, from the page's rows (CROSS JOIN keeps SQLite from
 // reading all of the app's user state and looking each row up in the
@@ -97,10 +100,10 @@ func list(where, order string) string {
 	SELECT user_id, session_id, created, version, updated FROM sessions
 	WHERE app = ?1` + where + `
 	ORDER BY ` + order + ` LIMIT ?4)
-SELECT ` + strconv.Itoa(listApp) + `, NULL, NULL, NULL, NULL, NULL, key, value FROM app_state
+SELECT ` + strconv.Itoa(listApp) + `, x'', x'', 0, 0, '', key, value FROM app_state
 WHERE app = ?1 AND EXISTS (SELECT 1 FROM page)
 UNION ALL
-SELECT ` + strconv.Itoa(listUser) + `, u.user_id, NULL, NULL, NULL, NULL, u.key, u.value
+SELECT ` + strconv.Itoa(listUser) + `, u.user_id, x'', 0, 0, '', u.key, u.value
 FROM (SELECT DISTINCT user_id FROM page) p
 CROSS JOIN user_state u ON u.app = ?1 AND u.user_id = p.user_id
 UNION ALL
