@@ -229,31 +229,30 @@ func (s *Store) list(ctx context.Context, app, user string, opts eventlog.ListOp
 		keys, vals       [][]byte
 	}
 	var (
-		ps                 []*page
-		bySession          = map[eventlog.SessionKey]*page{}
+		ps                 = make([]*page, 0, min(opts.Limit, 1024))
+		bySession          = make(map[eventlog.SessionKey]*page, cap(ps))
 		appKeys, appVals   [][]byte
 		userKeys, userVals = map[string][][]byte{}, map[string][][]byte{}
 	)
 	// The bytes scan as sql.RawBytes, the driver's own copy, valid until
 	// the next row: each is copied once, to what keeps it.
 	var (
-		what             int
 		uid, sid, k, v   sql.RawBytes
 		created, version int64
 		updated          string
 		lastUser         string
 	)
 	for rows.Next() {
-		if err := rows.Scan(&what, &uid, &sid, &created, &version, &updated, &k, &v); err != nil {
+		if err := rows.Scan(&uid, &sid, &created, &version, &updated, &k, &v); err != nil {
 			return nil, err
 		}
-		switch what {
-		case listApp:
+		switch {
+		case len(uid) == 0:
 			appKeys, appVals = append(appKeys, append([]byte(eventlog.AppPrefix), k...)), append(appVals, bytes.Clone(v))
-		case listUser:
+		case len(sid) == 0:
 			u := string(uid)
 			userKeys[u], userVals[u] = append(userKeys[u], append([]byte(eventlog.UserPrefix), k...)), append(userVals[u], bytes.Clone(v))
-		case listSession:
+		default:
 			if string(uid) != lastUser { // most pages list one user's sessions
 				lastUser = string(uid)
 			}
@@ -267,8 +266,6 @@ func (s *Store) list(ctx context.Context, app, user string, opts eventlog.ListOp
 			if v != nil { // a value is JSON, never empty: nil is the NULL of a session without state
 				p.keys, p.vals = append(p.keys, bytes.Clone(k)), append(p.vals, bytes.Clone(v))
 			}
-		default:
-			return nil, fmt.Errorf("list: a row of kind %d, which the statement does not make", what)
 		}
 	}
 	if err := rows.Err(); err != nil {

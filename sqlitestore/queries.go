@@ -1,9 +1,6 @@
 package sqlitestore
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // The store's SQL. Every key is bound as a BLOB (see the migration), and
 // the statements name the kind of record as a literal where a partial
@@ -79,45 +76,38 @@ var (
 )
 
 // list is a statement that reads a page of the app ?1's sessions (those
-// where selects, in order, at most ?4 of them) with their state, tagging
-// each row with what it holds:
+// where selects, in order, at most ?4 of them) with their state. Its rows
+// are (user_id, session_id, created, version, updated, key, value), of
+// three kinds, told apart by the IDs, which are never empty in a session:
 //
-//   - listApp: a key and value of the app's state (none when the page is
-//     empty);
-//   - listUser: a key and value of the state of a user in the page;
-//   - listSession: a session's row, with one key and value of its state,
-//     or NULL ones when it has none.
+//   - empty user and session IDs: a key and value of the app's state (none
+//     when the page is empty);
+//   - an empty session ID: a key and value of the state of a user in the
+//     page;
+//   - both IDs: a session's row, with one key and value of its state, or
+//     NULL ones when it has none.
 //
 // The columns a row does not use hold empty values rather than NULLs,
-// which scan as they are.
-//
-// The page is materialized once; the state tables are then read by their
-// primary keys, from the page's rows (CROSS JOIN keeps SQLite from
-// reading all of the app's user state and looking each row up in the
-// page instead).
+// which scan as they are. The page is materialized once; the state tables
+// are then read by their primary keys, from the page's rows (CROSS JOIN
+// keeps SQLite from reading all of the app's user state and looking each
+// row up in the page instead).
 func list(where, order string) string {
 	return `WITH page AS MATERIALIZED (
 	SELECT user_id, session_id, created, version, updated FROM sessions
 	WHERE app = ?1` + where + `
 	ORDER BY ` + order + ` LIMIT ?4)
-SELECT ` + strconv.Itoa(listApp) + `, x'', x'', 0, 0, '', key, value FROM app_state
+SELECT x'', x'', 0, 0, '', key, value FROM app_state
 WHERE app = ?1 AND EXISTS (SELECT 1 FROM page)
 UNION ALL
-SELECT ` + strconv.Itoa(listUser) + `, u.user_id, x'', 0, 0, '', u.key, u.value
+SELECT u.user_id, x'', 0, 0, '', u.key, u.value
 FROM (SELECT DISTINCT user_id FROM page) p
 CROSS JOIN user_state u ON u.app = ?1 AND u.user_id = p.user_id
 UNION ALL
-SELECT ` + strconv.Itoa(listSession) + `, p.user_id, p.session_id, p.created, p.version, p.updated, s.key, s.value
+SELECT p.user_id, p.session_id, p.created, p.version, p.updated, s.key, s.value
 FROM page p
 LEFT JOIN session_state s ON s.app = ?1 AND s.user_id = p.user_id AND s.session_id = p.session_id`
 }
-
-// What a row of a List statement holds (its first column).
-const (
-	listApp = iota + 1
-	listUser
-	listSession
-)
 
 // queries are all of the above, which Open prepares.
 var queries = []string{
