@@ -273,7 +273,9 @@ func (s *Store) list(ctx context.Context, app, user string, opts eventlog.ListOp
 	}
 	for _, p := range ps {
 		u := p.key.UserID
-		state, err := sqlrecord.DecodeState(slices.Concat(p.keys, appKeys, userKeys[u]), slices.Concat(p.vals, appVals, userVals[u]))
+		state := make(map[string]any, len(p.keys)+len(appKeys)+len(userKeys[u]))
+		err := errors.Join(sqlrecord.DecodeInto(state, p.keys, p.vals), sqlrecord.DecodeInto(state, appKeys, appVals),
+			sqlrecord.DecodeInto(state, userKeys[u], userVals[u]))
 		if err != nil {
 			return nil, fmt.Errorf("session %s: %w", p.key, err)
 		}
