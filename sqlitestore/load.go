@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -198,69 +199,83 @@ func (s *Store) list(ctx context.Context, app, user string, opts eventlog.ListOp
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, t.tx.Rollback()) }()
-	a, u, au, as := blob(app), blob(user), blob(opts.AfterUser), blob(opts.AfterSession)
-	var rows *sql.Rows
+	// The arguments as list numbers them: ?1 to ?4, then the user, the
+	// time, or both.
+	a := []any{blob(app), blob(opts.AfterUser), blob(opts.AfterSession), opts.Limit}
+	q := qListApp
 	switch {
 	case opts.Order == eventlog.RecentFirst:
 		after := "~" // after every time: the beginning
 		if !opts.Start() {
 			after = sqlrecord.SortableTime(opts.AfterUpdate)
 		}
-		q := qRecentApp
+		q = qRecentApp
 		if user != "" {
-			q = qRecentUser
+			q, a = qRecentUser, append(a, blob(user))
 		}
-		rows, err = t.query(q, a, u, after, au, as, opts.Limit)
+		a = append(a, after)
 	case user != "":
-		rows, err = t.query(qListUser, a, u, au, as, opts.Limit)
-	default:
-		rows, err = t.query(qListApp, a, au, as, opts.Limit)
+		q, a = qListUser, append(a, blob(user))
 	}
+	rows, err := t.query(q, a...)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	type page struct {
 		key              eventlog.SessionKey
 		created, version int64
 		updated          string
+		keys, vals       [][]byte
 	}
-	var ps []page
+	var (
+		ps                 = make([]*page, 0, min(opts.Limit, 1024))
+		bySession          = make(map[eventlog.SessionKey]*page, cap(ps))
+		appKeys, appVals   [][]byte
+		userKeys, userVals = map[string][][]byte{}, map[string][][]byte{}
+	)
+	// The bytes scan as sql.RawBytes, the driver's own copy, valid until
+	// the next row: each is copied once, to what keeps it.
+	var (
+		uid, sid, k, v   sql.RawBytes
+		created, version int64
+		updated          string
+		lastUser         string
+	)
 	for rows.Next() {
-		var p page
-		var uid, sid []byte
-		if err := rows.Scan(&uid, &sid, &p.created, &p.version, &p.updated); err != nil {
-			rows.Close()
+		if err := rows.Scan(&uid, &sid, &created, &version, &updated, &k, &v); err != nil {
 			return nil, err
 		}
-		p.key = eventlog.SessionKey{AppName: app, UserID: string(uid), SessionID: string(sid)}
-		ps = append(ps, p)
+		switch {
+		case len(uid) == 0:
+			appKeys, appVals = append(appKeys, append([]byte(eventlog.AppPrefix), k...)), append(appVals, bytes.Clone(v))
+		case len(sid) == 0:
+			u := string(uid)
+			userKeys[u], userVals[u] = append(userKeys[u], append([]byte(eventlog.UserPrefix), k...)), append(userVals[u], bytes.Clone(v))
+		default:
+			if string(uid) != lastUser { // most pages list one user's sessions
+				lastUser = string(uid)
+			}
+			key := eventlog.SessionKey{AppName: app, UserID: lastUser, SessionID: string(sid)}
+			p := bySession[key]
+			if p == nil {
+				p = &page{key: key, created: created, version: version, updated: updated}
+				bySession[key] = p
+				ps = append(ps, p)
+			}
+			if v != nil { // a value is JSON, never empty: nil is the NULL of a session without state
+				p.keys, p.vals = append(p.keys, bytes.Clone(k)), append(p.vals, bytes.Clone(v))
+			}
+		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(ps) == 0 {
-		return nil, nil
-	}
-	appKeys, appVals, err := t.pairs(nil, nil, eventlog.AppPrefix, qAppState, a)
-	if err != nil {
-		return nil, err
-	}
-	type pairs struct{ keys, vals [][]byte }
-	users := map[string]pairs{}
 	for _, p := range ps {
-		keys, vals, err := t.pairs(slices.Clone(appKeys), slices.Clone(appVals), "", qSessionState, keyArgs(p.key)...)
-		if err != nil {
-			return nil, err
-		}
-		us, ok := users[p.key.UserID]
-		if !ok {
-			if us.keys, us.vals, err = t.pairs(nil, nil, eventlog.UserPrefix, qUserState, a, blob(p.key.UserID)); err != nil {
-				return nil, err
-			}
-			users[p.key.UserID] = us
-		}
-		state, err := sqlrecord.DecodeState(append(keys, us.keys...), append(vals, us.vals...))
+		u := p.key.UserID
+		state := make(map[string]any, len(p.keys)+len(appKeys)+len(userKeys[u]))
+		err := errors.Join(sqlrecord.DecodeInto(state, p.keys, p.vals), sqlrecord.DecodeInto(state, appKeys, appVals),
+			sqlrecord.DecodeInto(state, userKeys[u], userVals[u]))
 		if err != nil {
 			return nil, fmt.Errorf("session %s: %w", p.key, err)
 		}
