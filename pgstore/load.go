@@ -63,28 +63,28 @@ func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 		return l.view(key)
 	}
 
-	cs := s.cache.get(key)
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	l, err := query(cs.created, uint64(len(cs.records)))
+	cs := s.cache.Get(key)
+	cs.Mu.Lock()
+	defer cs.Mu.Unlock()
+	l, err := query(cs.Created, uint64(len(cs.Records)))
 	if err != nil {
 		return eventlog.View{}, err
 	}
 	if !l.found {
-		s.cache.dropIf(key, cs)
+		s.cache.DropIf(key, cs)
 		return eventlog.View{}, eventlog.ErrNotFound
 	}
-	if l.created != cs.created {
-		cs.reset(l.created) // another incarnation, or the first read
+	if l.created != cs.Created {
+		cs.Reset(l.created) // another incarnation, or the first read
 	}
 	for i, rec := range l.events {
-		if rec.Seq == uint64(len(cs.records))+1 {
-			cs.add(rec, l.sizes[i])
+		if rec.Seq == uint64(len(cs.Records))+1 {
+			cs.Add(rec, l.sizes[i])
 		}
 	}
-	s.cache.account(key, cs)
-	if uint64(len(cs.records)) < l.version {
-		return eventlog.View{}, fmt.Errorf("session %s holds %d of its %d events: its log has a gap", key, len(cs.records), l.version)
+	s.cache.Account(key, cs)
+	if uint64(len(cs.Records)) < l.version {
+		return eventlog.View{}, fmt.Errorf("session %s holds %d of its %d events: its log has a gap", key, len(cs.Records), l.version)
 	}
 	v, err := l.view(key)
 	if err != nil {
@@ -92,11 +92,11 @@ func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 	}
 	n := l.version
 	if opts.AsOf != nil {
-		if v, err = l.asOf(v, cs.records[:n:n], opts); err != nil {
+		if v, err = l.asOf(v, cs.Records[:n:n], opts); err != nil {
 			return eventlog.View{}, err
 		}
 	}
-	v.Events = opts.Select(cs.events[:n:n], cs.timeOrdered)
+	v.Events = opts.Select(cs.Events[:n:n], cs.TimeOrdered)
 	return v, nil
 }
 
