@@ -72,9 +72,9 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Appe
 	if !res.Duplicate {
 		w.rec.Position, w.rec.Seq = rec.Position, rec.Seq
 		if rec.Kind == eventlog.KindSessionDeleted {
-			s.cache.drop(rec.Key)
+			s.cache.Drop(rec.Key)
 		}
-		s.wake.fire(rec.Key.AppName)
+		s.wake.Fire(rec.Key.AppName)
 		s.announcer.add(rec.Key.AppName)
 	}
 	return res, nil
@@ -255,7 +255,7 @@ func (s *Store) place(ctx context.Context, rec *eventlog.Record, w encoded) (eve
 		return eventlog.AppendResult{}, err
 	}
 	if appended != nil {
-		s.cache.appended(appended.created, w.rec, len(w.body))
+		s.cache.Appended(appended.created, w.rec, len(w.body))
 	}
 	return res, nil
 }
@@ -329,7 +329,7 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 	}
 	res, err := s.eventResult(rec, w, p)
 	if err == nil && !res.Duplicate {
-		s.cache.appended(p.created, w.rec, len(w.body))
+		s.cache.Appended(p.created, w.rec, len(w.body))
 	}
 	return res, err
 }
@@ -345,7 +345,7 @@ func (s *Store) eventResult(rec *eventlog.Record, w encoded, p *pending) (eventl
 	case statusNotFound:
 		return eventlog.AppendResult{}, eventlog.ErrNotFound
 	case statusDuplicate:
-		stored, err := s.cache.event(p.created, k, rec.Event.ID, p.pos, p.seq, p.stored)
+		stored, err := s.cache.Event(p.created, k, rec.Event.ID, p.pos, p.seq, p.stored)
 		if err != nil {
 			return eventlog.AppendResult{}, err
 		}

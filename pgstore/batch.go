@@ -66,9 +66,9 @@ func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 		}
 		// The fork is read at once (Fork returns it): its events, decoded
 		// already, need not come back from the database.
-		s.cache.filled(created.Position, stored, sizes)
+		s.cache.Filled(created.Position, stored, sizes)
 	}
-	s.wake.fire(created.Key.AppName)
+	s.wake.Fire(created.Key.AppName)
 	s.announcer.add(created.Key.AppName)
 	return eventlog.AppendResult{Record: ws[len(ws)-1].rec}, nil
 }

@@ -61,6 +61,6 @@ func RunMigrationSQL(ctx context.Context, conn *pgx.Conn, schema string, version
 	if err != nil {
 		return err
 	}
-	_, err = conn.Exec(ctx, expand(all[version-1].sql, schema, pgx.Identifier{schema}.Sanitize()))
+	_, err = conn.Exec(ctx, expand(all[version-1].SQL, schema, pgx.Identifier{schema}.Sanitize()))
 	return err
 }

@@ -58,6 +58,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
 // DefaultSchema is the schema that holds sessionlog's tables when
@@ -155,9 +156,9 @@ type Store struct {
 	schema   string // the schema's quoted identifier
 	channel  string // the NOTIFY channel
 	sql      queries
-	cache    cache
+	cache    sqlrecord.Cache
 	commits  committer
-	wake     waker
+	wake     sqlrecord.Waker
 	closed   atomic.Bool
 	timeout  time.Duration // each call's bound; 0: none
 	logger   *slog.Logger
@@ -244,7 +245,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		pool:    pool,
 		schema:  pgx.Identifier{name}.Sanitize(),
 		channel: channelFor(name),
-		cache:   cache{maxSessions: cached, maxBytes: cachedBytes},
+		cache:   sqlrecord.Cache{MaxSessions: cached, MaxBytes: cachedBytes},
 		logger:  cmp.Or(opts.Logger, discard),
 		timeout: statementTimeout(opts.StatementTimeout),
 		commits: committer{onCommit: opts.Observer.OnCommit},
@@ -301,7 +302,7 @@ func (s *Store) Close() error {
 	}
 	s.stop()
 	s.workers.Wait()
-	s.wake.close()
+	s.wake.Close()
 	if s.ownsPool {
 		s.pool.Close()
 	}

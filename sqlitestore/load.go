@@ -39,129 +39,62 @@ func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 	return v, nil
 }
 
-// loaded is what a Load read.
-type loaded struct {
-	found    bool
-	created  int64
-	version  int64
-	updated  string
-	keys     [][]byte
-	vals     [][]byte
-	events   []row
-	creation *row
-}
-
 // read reads the session at key in one snapshot: its row, its merged
 // state, its events after seq have (unless noEvents; all of them when the
 // session is not incarnation), and its creation record if asked.
-func (s *Store) read(ctx context.Context, key eventlog.SessionKey, incarnation eventlog.Position, have uint64, noEvents, creation bool) (l loaded, err error) {
+func (s *Store) read(ctx context.Context, key eventlog.SessionKey, incarnation eventlog.Position, have uint64, noEvents, creation bool) (l sqlrecord.Loaded, err error) {
 	t, err := s.begin(ctx, false)
 	if err != nil {
-		return loaded{}, err
+		return sqlrecord.Loaded{}, err
 	}
 	defer func() { err = errors.Join(err, t.tx.Rollback()) }()
 	ka := keyArgs(key)
-	switch err := t.scan(qSessionRow, ka, &l.created, &l.version, &l.updated); {
+	var created, version int64
+	switch err := t.scan(qSessionRow, ka, &created, &version, &l.Updated); {
 	case errors.Is(err, sql.ErrNoRows):
-		return loaded{}, nil
+		return sqlrecord.Loaded{}, nil
 	case err != nil:
-		return loaded{}, err
+		return sqlrecord.Loaded{}, err
 	}
-	l.found = true
-	if l.keys, l.vals, err = t.merged(key); err != nil {
-		return loaded{}, err
+	l.Found, l.Created, l.Version = true, eventlog.Position(created), uint64(version)
+	if l.Keys, l.Vals, err = t.merged(key); err != nil {
+		return sqlrecord.Loaded{}, err
 	}
 	if !noEvents {
 		after := int64(0)
-		if eventlog.Position(l.created) == incarnation {
+		if l.Created == incarnation {
 			after = int64(have)
 		}
-		if l.events, err = t.records(qEventsAfter, args(ka, []any{after})...); err != nil {
-			return loaded{}, err
+		rows, err := t.records(qEventsAfter, args(ka, []any{after})...)
+		if err != nil {
+			return sqlrecord.Loaded{}, err
+		}
+		for _, r := range rows {
+			rec, err := sqlrecord.Decode(eventlog.Position(r.pos), uint64(r.seq), r.body)
+			if err != nil {
+				return sqlrecord.Loaded{}, err
+			}
+			l.Events, l.Sizes = append(l.Events, rec), append(l.Sizes, len(r.body))
 		}
 	}
 	if creation {
-		rows, err := t.records(qRecordAt, l.created)
+		rows, err := t.records(qRecordAt, created)
 		if err != nil {
-			return loaded{}, err
+			return sqlrecord.Loaded{}, err
 		}
 		if len(rows) == 1 {
-			l.creation = &rows[0]
+			if l.Creation, err = sqlrecord.Decode(eventlog.Position(rows[0].pos), 0, rows[0].body); err != nil {
+				return sqlrecord.Loaded{}, err
+			}
 		}
 	}
 	return l, nil
 }
 
 func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
-	if opts.NoEvents && opts.AsOf == nil {
-		l, err := s.read(ctx, key, 0, 0, true, false)
-		if err != nil {
-			return eventlog.View{}, err
-		}
-		if !l.found {
-			return eventlog.View{}, eventlog.ErrNotFound
-		}
-		return l.view(key)
-	}
-	cs := s.cache.Get(key)
-	cs.Mu.Lock()
-	defer cs.Mu.Unlock()
-	l, err := s.read(ctx, key, cs.Created, uint64(len(cs.Records)), false, opts.AsOf != nil)
-	if err != nil {
-		return eventlog.View{}, err
-	}
-	if !l.found {
-		s.cache.DropIf(key, cs)
-		return eventlog.View{}, eventlog.ErrNotFound
-	}
-	if eventlog.Position(l.created) != cs.Created {
-		cs.Reset(eventlog.Position(l.created)) // another incarnation, or the first read
-	}
-	for _, r := range l.events {
-		if uint64(r.seq) != uint64(len(cs.Records))+1 {
-			continue
-		}
-		rec, err := sqlrecord.Decode(eventlog.Position(r.pos), uint64(r.seq), r.body)
-		if err != nil {
-			return eventlog.View{}, err
-		}
-		cs.Add(rec, len(r.body))
-	}
-	s.cache.Account(key, cs)
-	if uint64(len(cs.Records)) < uint64(l.version) {
-		return eventlog.View{}, fmt.Errorf("session %s holds %d of its %d events: its log has a gap", key, len(cs.Records), l.version)
-	}
-	v, err := l.view(key)
-	if err != nil {
-		return eventlog.View{}, err
-	}
-	n := uint64(l.version)
-	if opts.AsOf != nil {
-		var creation *eventlog.Record
-		if l.creation != nil {
-			if creation, err = sqlrecord.Decode(eventlog.Position(l.creation.pos), 0, l.creation.body); err != nil {
-				return eventlog.View{}, err
-			}
-		}
-		if v, err = sqlrecord.AsOf(v, creation, cs.Records[:n:n], opts); err != nil {
-			return eventlog.View{}, err
-		}
-	}
-	v.Events = opts.Select(cs.Events[:n:n], cs.TimeOrdered)
-	return v, nil
-}
-
-// view is the loaded session's view, without events.
-func (l loaded) view(key eventlog.SessionKey) (eventlog.View, error) {
-	updated, err := sqlrecord.ParseTime(l.updated)
-	if err != nil {
-		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
-	}
-	state, err := sqlrecord.DecodeState(l.keys, l.vals)
-	if err != nil {
-		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
-	}
-	return eventlog.View{Key: key, Created: eventlog.Position(l.created), Version: uint64(l.version), LastUpdateTime: updated, State: state}, nil
+	return s.cache.Load(key, opts, func(incarnation eventlog.Position, have uint64) (sqlrecord.Loaded, error) {
+		return s.read(ctx, key, incarnation, have, opts.NoEvents && opts.AsOf == nil, opts.AsOf != nil)
+	})
 }
 
 // List implements [eventlog.Store.List] in one read transaction (one
