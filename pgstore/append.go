@@ -72,9 +72,10 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Appe
 	if !res.Duplicate {
 		w.rec.Position, w.rec.Seq = rec.Position, rec.Seq
 		if rec.Kind == eventlog.KindSessionDeleted {
-			s.cache.drop(rec.Key)
+			s.cache.Drop(rec.Key)
 		}
-		s.wake.fire(rec.Key.AppName)
+		s.wake.Fire(rec.Key.AppName)
+		s.announcer.add(rec.Key.AppName)
 	}
 	return res, nil
 }
@@ -162,14 +163,13 @@ func checkLengths(rec *eventlog.Record) error {
 	return nil
 }
 
-// channelArgs are the notification's arguments of a function that sends
-// it: no channel when notifications are off.
-func (s *Store) channelArgs(app string) (*string, string) {
-	if s.noNotify {
-		return nil, ""
-	}
-	return &s.channel, payload(app)
-}
+// noChannel is the channel argument of create_session and append_event:
+// none. They can send a notification in their transaction, but a
+// transaction that sends one holds the server's notification lock from
+// just before its commit to its end, WAL flush included, so that every
+// notifying commit waits for the one before it; the store announces its
+// appends after they commit instead (announce.go).
+var noChannel *string
 
 // payload names the app in a notification. NOTIFY takes text of under
 // 8000 bytes; an app name that is not such text is sent as "", which
@@ -191,12 +191,11 @@ type querier interface {
 // returns the new session's merged state.
 func (s *Store) create(ctx context.Context, q querier, rec *eventlog.Record, w encoded) (eventlog.AppendResult, error) {
 	k := rec.Key
-	channel, note := s.channelArgs(k.AppName)
 	var status int16
 	var pos *int64
 	var keys, vals [][]byte
 	err := q.QueryRow(ctx, s.sql.createSession, []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID),
-		w.body, w.time, w.keys, w.values, w.scopes, channel, note).Scan(&status, &pos, &keys, &vals)
+		w.body, w.time, w.keys, w.values, w.scopes, noChannel, "").Scan(&status, &pos, &keys, &vals)
 	if err != nil {
 		return eventlog.AppendResult{}, err
 	}
@@ -256,7 +255,7 @@ func (s *Store) place(ctx context.Context, rec *eventlog.Record, w encoded) (eve
 		return eventlog.AppendResult{}, err
 	}
 	if appended != nil {
-		s.cache.appended(appended.created, w.rec, len(w.body))
+		s.cache.Appended(appended.created, w.rec, len(w.body))
 	}
 	return res, nil
 }
@@ -301,10 +300,9 @@ func (s *Store) placeAt(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w 
 // eventArgs are append_event's arguments for rec.
 func (s *Store) eventArgs(rec *eventlog.Record, w encoded) *pending {
 	k := rec.Key
-	channel, note := s.channelArgs(k.AppName)
 	return &pending{args: []any{
 		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body, w.time,
-		w.keys, w.values, w.scopes, channel, note, int64(rec.Incarnation),
+		w.keys, w.values, w.scopes, noChannel, "", int64(rec.Incarnation),
 	}}
 }
 
@@ -331,7 +329,7 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 	}
 	res, err := s.eventResult(rec, w, p)
 	if err == nil && !res.Duplicate {
-		s.cache.appended(p.created, w.rec, len(w.body))
+		s.cache.Appended(p.created, w.rec, len(w.body))
 	}
 	return res, err
 }
@@ -347,7 +345,7 @@ func (s *Store) eventResult(rec *eventlog.Record, w encoded, p *pending) (eventl
 	case statusNotFound:
 		return eventlog.AppendResult{}, eventlog.ErrNotFound
 	case statusDuplicate:
-		stored, err := s.cache.event(p.created, k, rec.Event.ID, p.pos, p.seq, p.stored)
+		stored, err := s.cache.Event(p.created, k, rec.Event.ID, p.pos, p.seq, p.stored)
 		if err != nil {
 			return eventlog.AppendResult{}, err
 		}
@@ -375,9 +373,6 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w en
 	b.Queue(s.sql.insertRecord, int16(rec.Kind), app, user, id, int64(rec.Seq), eventID, w.body)
 	if len(w.keys) > 0 {
 		b.Queue(s.sql.writeState, app, user, id, w.keys, w.values, w.scopes)
-	}
-	if !s.noNotify {
-		b.Queue(s.sql.notify, s.channel, payload(k.AppName))
 	}
 	return tx.SendBatch(ctx, b).Close()
 }

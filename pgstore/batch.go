@@ -66,9 +66,10 @@ func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 		}
 		// The fork is read at once (Fork returns it): its events, decoded
 		// already, need not come back from the database.
-		s.cache.filled(created.Position, stored, sizes)
+		s.cache.Filled(created.Position, stored, sizes)
 	}
-	s.wake.fire(created.Key.AppName)
+	s.wake.Fire(created.Key.AppName)
+	s.announcer.add(created.Key.AppName)
 	return eventlog.AppendResult{Record: ws[len(ws)-1].rec}, nil
 }
 
@@ -120,9 +121,6 @@ func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, events []*eventlog.R
 	b.Queue(s.sql.setVersion, app, user, id, int64(n), ws[n-1].time)
 	for at, g := range groups {
 		b.Queue(s.sql.writeStateAt, app, user, id, g.keys, g.values, g.scopes, int64(at+1))
-	}
-	if !s.noNotify {
-		b.Queue(s.sql.notify, s.channel, payload(k.AppName))
 	}
 	return tx.SendBatch(ctx, b).Close()
 }

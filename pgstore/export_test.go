@@ -12,7 +12,7 @@ import (
 
 // SilenceNotifications makes s append without notifying other replicas, as
 // if every notification were lost.
-func SilenceNotifications(s *Store) { s.noNotify = true }
+func SilenceNotifications(s *Store) { s.announcer.off = true }
 
 // BeforeCommit makes s call f inside each append's transaction, after its
 // writes and before its commit.
@@ -61,6 +61,6 @@ func RunMigrationSQL(ctx context.Context, conn *pgx.Conn, schema string, version
 	if err != nil {
 		return err
 	}
-	_, err = conn.Exec(ctx, expand(all[version-1].sql, schema, pgx.Identifier{schema}.Sanitize()))
+	_, err = conn.Exec(ctx, expand(all[version-1].SQL, schema, pgx.Identifier{schema}.Sanitize()))
 	return err
 }

@@ -146,3 +146,32 @@ func follow(ctx context.Context, store eventlog.Store, scope eventlog.Scope, aft
 	})
 	return out, func() { cancel(); wg.Wait() }
 }
+
+// CONTRACT S2: another replica's appends wake a subscriber through their
+// announcement, sent after they commit, long before its poll would.
+func TestAnotherReplicasAppendsWakeASubscriber(t *testing.T) {
+	schema := newSchema(t)
+	ctx := t.Context()
+	slow := func(o *pgstore.Options) { o.PollInterval = time.Hour }
+	writer, reader := open(t, schema, slow), open(t, schema, slow)
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	follower, stop := follow(ctx, reader, eventlog.Scope{AppName: "app"}, 0)
+	defer stop()
+	// Both listeners listen (each wakes its readers once as it starts).
+	conn := pgxConn(t)
+	waitFor(t, "the listeners", func() bool {
+		var n int
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE query = $1",
+			"LISTEN "+pgx.Identifier{pgstore.Channel(reader)}.Sanitize()).Scan(&n)
+		return err == nil && n == 2
+	})
+	time.Sleep(50 * time.Millisecond) // the follower is back waiting
+	res, err := writer.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+	select {
+	case rec := <-follower:
+		assert.Equal(t, res.Record.Position, rec.Position)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscriber was not woken by the other replica's append")
+	}
+}

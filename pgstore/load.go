@@ -44,147 +44,65 @@ func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 }
 
 func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
-	query := func(incarnation eventlog.Position, have uint64) (loaded, error) {
+	return s.cache.Load(key, opts, func(incarnation eventlog.Position, have uint64) (sqlrecord.Loaded, error) {
 		rows, err := s.pool.Query(ctx, s.sql.load, []byte(key.AppName), []byte(key.UserID), []byte(key.SessionID),
 			int64(incarnation), int64(have), opts.NoEvents && opts.AsOf == nil, opts.AsOf != nil)
 		if err != nil {
-			return loaded{}, err
+			return sqlrecord.Loaded{}, err
 		}
 		return scanLoad(rows)
-	}
-	if opts.NoEvents && opts.AsOf == nil {
-		l, err := query(0, 0)
-		if err != nil {
-			return eventlog.View{}, err
-		}
-		if !l.found {
-			return eventlog.View{}, eventlog.ErrNotFound
-		}
-		return l.view(key)
-	}
-
-	cs := s.cache.get(key)
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	l, err := query(cs.created, uint64(len(cs.records)))
-	if err != nil {
-		return eventlog.View{}, err
-	}
-	if !l.found {
-		s.cache.dropIf(key, cs)
-		return eventlog.View{}, eventlog.ErrNotFound
-	}
-	if l.created != cs.created {
-		cs.reset(l.created) // another incarnation, or the first read
-	}
-	for i, rec := range l.events {
-		if rec.Seq == uint64(len(cs.records))+1 {
-			cs.add(rec, l.sizes[i])
-		}
-	}
-	s.cache.account(key, cs)
-	if uint64(len(cs.records)) < l.version {
-		return eventlog.View{}, fmt.Errorf("session %s holds %d of its %d events: its log has a gap", key, len(cs.records), l.version)
-	}
-	v, err := l.view(key)
-	if err != nil {
-		return eventlog.View{}, err
-	}
-	n := l.version
-	if opts.AsOf != nil {
-		if v, err = l.asOf(v, cs.records[:n:n], opts); err != nil {
-			return eventlog.View{}, err
-		}
-	}
-	v.Events = opts.Select(cs.events[:n:n], cs.timeOrdered)
-	return v, nil
-}
-
-// asOf turns v, the session's view as it is now, into its view as it stood
-// after version *opts.AsOf: its own state, version and last update time
-// folded from its creation record and records (all of its events), its
-// app: and user: state kept as they are now.
-func (l loaded) asOf(v eventlog.View, records []*eventlog.Record, opts eventlog.LoadOptions) (eventlog.View, error) {
-	return sqlrecord.AsOf(v, l.creation, records, opts)
-}
-
-// loaded is what the load statement returned.
-type loaded struct {
-	found   bool
-	created eventlog.Position
-	version uint64
-	updated string
-	keys    [][]byte
-	vals    [][]byte
-	events  []*eventlog.Record // in sequence order
-	// creation is the session's creation record, when asked for.
-	creation *eventlog.Record
-	sizes    []int // the bytes of each event's body
+	})
 }
 
 // scanLoad reads the load statement's rows: one with the session's row and
 // merged state (none if the session does not exist), and one for each
 // event, in any order.
-func scanLoad(rows pgx.Rows) (loaded, error) {
+func scanLoad(rows pgx.Rows) (sqlrecord.Loaded, error) {
 	defer rows.Close()
-	var l loaded
+	var l sqlrecord.Loaded
 	for rows.Next() {
 		var created, version, pos, seq *int64
 		var updated *string
 		var keys, vals [][]byte
 		var body []byte
 		if err := rows.Scan(&created, &version, &updated, &keys, &vals, &pos, &seq, &body); err != nil {
-			return loaded{}, err
+			return sqlrecord.Loaded{}, err
 		}
 		if created != nil {
-			l.found, l.created, l.version, l.updated, l.keys, l.vals = true, eventlog.Position(*created), uint64(*version), *updated, keys, vals
+			l.Found, l.Created, l.Version, l.Updated, l.Keys, l.Vals = true, eventlog.Position(*created), uint64(*version), *updated, keys, vals
 			continue
 		}
 		rec, err := decode(eventlog.Position(*pos), uint64(*seq), body)
 		if err != nil {
-			return loaded{}, err
+			return sqlrecord.Loaded{}, err
 		}
 		if rec.Kind == eventlog.KindSessionCreated {
-			l.creation = rec
+			l.Creation = rec
 			continue
 		}
-		l.events = append(l.events, rec)
-		l.sizes = append(l.sizes, len(body))
+		l.Events = append(l.Events, rec)
+		l.Sizes = append(l.Sizes, len(body))
 	}
 	if err := rows.Err(); err != nil {
-		return loaded{}, err
+		return sqlrecord.Loaded{}, err
 	}
-	if !slices.IsSortedFunc(l.events, bySeq) {
-		idx := make([]int, len(l.events))
+	if !slices.IsSortedFunc(l.Events, bySeq) {
+		idx := make([]int, len(l.Events))
 		for i := range idx {
 			idx[i] = i
 		}
-		slices.SortFunc(idx, func(a, b int) int { return bySeq(l.events[a], l.events[b]) })
+		slices.SortFunc(idx, func(a, b int) int { return bySeq(l.Events[a], l.Events[b]) })
 		events, sizes := make([]*eventlog.Record, len(idx)), make([]int, len(idx))
 		for i, j := range idx {
-			events[i], sizes[i] = l.events[j], l.sizes[j]
+			events[i], sizes[i] = l.Events[j], l.Sizes[j]
 		}
-		l.events, l.sizes = events, sizes
+		l.Events, l.Sizes = events, sizes
 	}
 	return l, nil
 }
 
 func bySeq(a, b *eventlog.Record) int { return cmp.Compare(a.Seq, b.Seq) }
 
-// view is the loaded session's view, without events.
-func (l loaded) view(key eventlog.SessionKey) (eventlog.View, error) {
-	updated, err := parseTime(l.updated)
-	if err != nil {
-		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
-	}
-	state, err := decodeState(l.keys, l.vals)
-	if err != nil {
-		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
-	}
-	return eventlog.View{Key: key, Created: l.created, Version: l.version, LastUpdateTime: updated, State: state}, nil
-}
-
-// parseTime reads a time as a session's row keeps it.
 // sortableTime is a last update time as the sessions table keeps it:
 // RFC 3339 in UTC with all nine fractional digits, so that the text sorts
 // as the time does (byte by byte, for years 0 to 9999) and the
@@ -193,6 +111,7 @@ func sortableTime(t time.Time) string {
 	return sqlrecord.SortableTime(t)
 }
 
+// parseTime reads a time as a session's row keeps it.
 func parseTime(s string) (time.Time, error) {
 	return sqlrecord.ParseTime(s)
 }

@@ -4,14 +4,14 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
 // migrations are the schema's versions, applied in order: NNNN_name.sql,
@@ -36,31 +36,8 @@ type upgrade struct {
 	run  func(ctx context.Context, tx pgx.Tx, schema string) (sessions int, err error)
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for i, path := range names { // fs.Glob returns them sorted
-		name := strings.TrimPrefix(path, "migrations/")
-		v, err := strconv.Atoi(name[:strings.IndexByte(name, '_')])
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s is out of sequence", name)
-		}
-		b, err := migrations.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(b)})
-	}
-	return out, nil
+func loadMigrations() ([]sqlrecord.Migration, error) {
+	return sqlrecord.Migrations(migrations, "migrations")
 }
 
 // expand fills in a migration's placeholders: {{schema}}, the schema's
@@ -97,7 +74,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, name, schema string, logge
 
 // applied is what a migration did, logged once it is committed.
 type applied struct {
-	m        migration
+	m        sqlrecord.Migration
 	took     time.Duration
 	step     string // the upgrade step's name; empty when there is none
 	sessions int
@@ -142,18 +119,18 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, name, schema string, upT
 		for _, m := range all[min(have, len(all)):] {
 			a := applied{m: m}
 			start := time.Now()
-			if _, err := tx.Exec(ctx, expand(m.sql, name, schema)); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, expand(m.SQL, name, schema)); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
-			if up, ok := upgrades[m.version]; ok {
+			if up, ok := upgrades[m.Version]; ok {
 				stepStart := time.Now()
 				n, err := up.run(ctx, tx, schema)
 				if err != nil {
-					return fmt.Errorf("migration %s: upgrade the data: %w", m.name, err)
+					return fmt.Errorf("migration %s: upgrade the data: %w", m.Name, err)
 				}
 				a.step, a.sessions, a.stepTook = up.name, n, time.Since(stepStart)
 			}
-			if _, err := tx.Exec(ctx, "INSERT INTO "+schema+".migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			if _, err := tx.Exec(ctx, "INSERT INTO "+schema+".migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
 				return err
 			}
 			a.took = time.Since(start)
@@ -166,11 +143,11 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, name, schema string, upT
 	}
 	for _, a := range done {
 		if a.step != "" {
-			logger.Info("pgstore: ran a migration's data upgrade", "schema", name, "migration", a.m.name,
+			logger.Info("pgstore: ran a migration's data upgrade", "schema", name, "migration", a.m.Name,
 				"step", a.step, "sessions", a.sessions, "duration", a.stepTook)
 		}
-		logger.Info("pgstore: applied a schema migration", "schema", name, "migration", a.m.name,
-			"version", a.m.version, "duration", a.took)
+		logger.Info("pgstore: applied a schema migration", "schema", name, "migration", a.m.Name,
+			"version", a.m.Version, "duration", a.took)
 	}
 	return nil
 }

@@ -3,83 +3,11 @@ package pgstore
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// waker hands out channels that close at the next change of an app (or of
-// any app, for the empty name), made only when somebody waits.
-type waker struct {
-	mu     sync.Mutex
-	apps   map[string]chan struct{}
-	any    chan struct{}
-	closed bool
-}
-
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-func (w *waker) wait(app string) <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return closedChan
-	}
-	if app == "" {
-		if w.any == nil {
-			w.any = make(chan struct{})
-		}
-		return w.any
-	}
-	if w.apps == nil {
-		w.apps = map[string]chan struct{}{}
-	}
-	ch := w.apps[app]
-	if ch == nil {
-		ch = make(chan struct{})
-		w.apps[app] = ch
-	}
-	return ch
-}
-
-// fire wakes the waiters of app and of the whole store; an empty app
-// wakes everybody.
-func (w *waker) fire(app string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if app == "" {
-		w.fireAllLocked()
-		return
-	}
-	if ch := w.apps[app]; ch != nil {
-		close(ch)
-		delete(w.apps, app)
-	}
-	if w.any != nil {
-		close(w.any)
-		w.any = nil
-	}
-}
-
-func (w *waker) fireAllLocked() {
-	for app, ch := range w.apps {
-		close(ch)
-		delete(w.apps, app)
-	}
-	if w.any != nil {
-		close(w.any)
-		w.any = nil
-	}
-}
-
-func (w *waker) close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
-	w.fireAllLocked()
-}
 
 // The listener's reconnection: the first attempt after a failure waits
 // listenRetry (a test may change it per store), each later one twice as
@@ -121,7 +49,7 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, poll time.Durat
 		case <-timer.C:
 		}
 		err := s.listenOnce(ctx, cfg, func() { o.recovered(time.Now()) })
-		s.wake.fire("")
+		s.wake.Fire("")
 		if ctx.Err() != nil {
 			return
 		}
@@ -142,13 +70,13 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, listening f
 		return err
 	}
 	listening()
-	s.wake.fire("") // anything may have happened before this connection listened
+	s.wake.Fire("") // anything may have happened before this connection listened
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		s.wake.fire(n.Payload)
+		s.wake.Fire(n.Payload)
 	}
 }
 
@@ -219,7 +147,7 @@ func (s *Store) poll(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.wake.fire("")
+			s.wake.Fire("")
 		}
 	}
 }

@@ -37,7 +37,8 @@ type queries struct {
 	// writeState folds a record's state writes at the position just taken
 	// (see write_state in the migrations).
 	writeState string
-	notify     string
+	// announce notifies the channel $1 once for each payload in $2.
+	announce string
 
 	// horizon reads the transaction IDs of the holders of positions still
 	// running (application_name $3), then the positions visible after $1,
@@ -147,7 +148,7 @@ RETURNING seq, position`),
 		writeStateAt: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, (SELECT position FROM §.records
 	WHERE kind = 2 AND app = $1 AND user_id = $2 AND session_id = $3 AND seq = $7))`),
 		writeState: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, currval(§positions))`),
-		notify:     `SELECT pg_notify($1, $2)`,
+		announce:   `SELECT pg_notify($1, x) FROM unnest($2::text[]) x`,
 		horizon: q(`SELECT ARRAY(SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE application_name = $3 AND backend_xid IS NOT NULL),
 	ARRAY(SELECT position FROM §.records WHERE position > $1 ORDER BY position LIMIT $2)`),
 

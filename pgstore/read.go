@@ -118,7 +118,7 @@ func (s *Store) readRange(ctx context.Context, scope eventlog.Scope, after, upTo
 			return nil, fmt.Errorf("pgstore: read: %w", err)
 		}
 		if rec.Kind == eventlog.KindSessionDeleted {
-			s.cache.drop(rec.Key)
+			s.cache.Drop(rec.Key)
 		}
 		recs = append(recs, rec)
 	}
@@ -185,7 +185,7 @@ func (s *Store) nudge() {
 			s.nudgeDelay = 0
 		}
 		s.nudgeMu.Unlock()
-		s.wake.fire("")
+		s.wake.Fire("")
 	})
 }
 
@@ -196,5 +196,5 @@ const nudgeFirst = 2 * time.Millisecond
 // notification names the scope's app (or any app, for the whole store),
 // at the next poll, or when the store closes.
 func (s *Store) Changes(scope eventlog.Scope) <-chan struct{} {
-	return s.wake.wait(scope.AppName)
+	return s.wake.Wait(scope.AppName)
 }

@@ -58,6 +58,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
 // DefaultSchema is the schema that holds sessionlog's tables when
@@ -155,9 +156,9 @@ type Store struct {
 	schema   string // the schema's quoted identifier
 	channel  string // the NOTIFY channel
 	sql      queries
-	cache    cache
+	cache    sqlrecord.Cache
 	commits  committer
-	wake     waker
+	wake     sqlrecord.Waker
 	closed   atomic.Bool
 	timeout  time.Duration // each call's bound; 0: none
 	logger   *slog.Logger
@@ -179,9 +180,11 @@ type Store struct {
 	stop    context.CancelFunc
 	workers sync.WaitGroup
 
-	// Test hooks: appends send no notification; a function to run in each
-	// append's transaction before it commits.
-	noNotify     bool
+	// announcer tells other replicas of this one's appends.
+	announcer *announcer
+
+	// Test hook: a function to run in each append's transaction before it
+	// commits.
 	beforeCommit func(pgx.Tx)
 }
 
@@ -242,12 +245,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		pool:    pool,
 		schema:  pgx.Identifier{name}.Sanitize(),
 		channel: channelFor(name),
-		cache:   cache{maxSessions: cached, maxBytes: cachedBytes},
+		cache:   sqlrecord.Cache{MaxSessions: cached, MaxBytes: cachedBytes},
 		logger:  cmp.Or(opts.Logger, discard),
 		timeout: statementTimeout(opts.StatementTimeout),
 		commits: committer{onCommit: opts.Observer.OnCommit},
 		horizon: newHorizon(),
 		holder:  holderName(name),
+
+		announcer: newAnnouncer(false),
 
 		pollInterval: poll,
 	}
@@ -258,8 +263,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.workers.Add(2)
+	s.workers.Add(3)
 	go s.listen(runCtx, pool.Config().ConnConfig.Copy(), poll)
+	go s.announce(runCtx, s.announcer, pool.Config().ConnConfig.Copy())
 	go s.poll(runCtx, poll)
 	return s, nil
 }
@@ -296,7 +302,7 @@ func (s *Store) Close() error {
 	}
 	s.stop()
 	s.workers.Wait()
-	s.wake.close()
+	s.wake.Close()
 	if s.ownsPool {
 		s.pool.Close()
 	}

@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -38,129 +39,62 @@ func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 	return v, nil
 }
 
-// loaded is what a Load read.
-type loaded struct {
-	found    bool
-	created  int64
-	version  int64
-	updated  string
-	keys     [][]byte
-	vals     [][]byte
-	events   []row
-	creation *row
-}
-
 // read reads the session at key in one snapshot: its row, its merged
 // state, its events after seq have (unless noEvents; all of them when the
 // session is not incarnation), and its creation record if asked.
-func (s *Store) read(ctx context.Context, key eventlog.SessionKey, incarnation eventlog.Position, have uint64, noEvents, creation bool) (l loaded, err error) {
+func (s *Store) read(ctx context.Context, key eventlog.SessionKey, incarnation eventlog.Position, have uint64, noEvents, creation bool) (l sqlrecord.Loaded, err error) {
 	t, err := s.begin(ctx, false)
 	if err != nil {
-		return loaded{}, err
+		return sqlrecord.Loaded{}, err
 	}
 	defer func() { err = errors.Join(err, t.tx.Rollback()) }()
 	ka := keyArgs(key)
-	switch err := t.scan(qSessionRow, ka, &l.created, &l.version, &l.updated); {
+	var created, version int64
+	switch err := t.scan(qSessionRow, ka, &created, &version, &l.Updated); {
 	case errors.Is(err, sql.ErrNoRows):
-		return loaded{}, nil
+		return sqlrecord.Loaded{}, nil
 	case err != nil:
-		return loaded{}, err
+		return sqlrecord.Loaded{}, err
 	}
-	l.found = true
-	if l.keys, l.vals, err = t.merged(key); err != nil {
-		return loaded{}, err
+	l.Found, l.Created, l.Version = true, eventlog.Position(created), uint64(version)
+	if l.Keys, l.Vals, err = t.merged(key); err != nil {
+		return sqlrecord.Loaded{}, err
 	}
 	if !noEvents {
 		after := int64(0)
-		if eventlog.Position(l.created) == incarnation {
+		if l.Created == incarnation {
 			after = int64(have)
 		}
-		if l.events, err = t.records(qEventsAfter, args(ka, []any{after})...); err != nil {
-			return loaded{}, err
+		rows, err := t.records(qEventsAfter, args(ka, []any{after})...)
+		if err != nil {
+			return sqlrecord.Loaded{}, err
+		}
+		for _, r := range rows {
+			rec, err := sqlrecord.Decode(eventlog.Position(r.pos), uint64(r.seq), r.body)
+			if err != nil {
+				return sqlrecord.Loaded{}, err
+			}
+			l.Events, l.Sizes = append(l.Events, rec), append(l.Sizes, len(r.body))
 		}
 	}
 	if creation {
-		rows, err := t.records(qRecordAt, l.created)
+		rows, err := t.records(qRecordAt, created)
 		if err != nil {
-			return loaded{}, err
+			return sqlrecord.Loaded{}, err
 		}
 		if len(rows) == 1 {
-			l.creation = &rows[0]
+			if l.Creation, err = sqlrecord.Decode(eventlog.Position(rows[0].pos), 0, rows[0].body); err != nil {
+				return sqlrecord.Loaded{}, err
+			}
 		}
 	}
 	return l, nil
 }
 
 func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
-	if opts.NoEvents && opts.AsOf == nil {
-		l, err := s.read(ctx, key, 0, 0, true, false)
-		if err != nil {
-			return eventlog.View{}, err
-		}
-		if !l.found {
-			return eventlog.View{}, eventlog.ErrNotFound
-		}
-		return l.view(key)
-	}
-	cs := s.cache.Get(key)
-	cs.Mu.Lock()
-	defer cs.Mu.Unlock()
-	l, err := s.read(ctx, key, cs.Created, uint64(len(cs.Records)), false, opts.AsOf != nil)
-	if err != nil {
-		return eventlog.View{}, err
-	}
-	if !l.found {
-		s.cache.DropIf(key, cs)
-		return eventlog.View{}, eventlog.ErrNotFound
-	}
-	if eventlog.Position(l.created) != cs.Created {
-		cs.Reset(eventlog.Position(l.created)) // another incarnation, or the first read
-	}
-	for _, r := range l.events {
-		if uint64(r.seq) != uint64(len(cs.Records))+1 {
-			continue
-		}
-		rec, err := sqlrecord.Decode(eventlog.Position(r.pos), uint64(r.seq), r.body)
-		if err != nil {
-			return eventlog.View{}, err
-		}
-		cs.Add(rec, len(r.body))
-	}
-	s.cache.Account(key, cs)
-	if uint64(len(cs.Records)) < uint64(l.version) {
-		return eventlog.View{}, fmt.Errorf("session %s holds %d of its %d events: its log has a gap", key, len(cs.Records), l.version)
-	}
-	v, err := l.view(key)
-	if err != nil {
-		return eventlog.View{}, err
-	}
-	n := uint64(l.version)
-	if opts.AsOf != nil {
-		var creation *eventlog.Record
-		if l.creation != nil {
-			if creation, err = sqlrecord.Decode(eventlog.Position(l.creation.pos), 0, l.creation.body); err != nil {
-				return eventlog.View{}, err
-			}
-		}
-		if v, err = sqlrecord.AsOf(v, creation, cs.Records[:n:n], opts); err != nil {
-			return eventlog.View{}, err
-		}
-	}
-	v.Events = opts.Select(cs.Events[:n:n], cs.TimeOrdered)
-	return v, nil
-}
-
-// view is the loaded session's view, without events.
-func (l loaded) view(key eventlog.SessionKey) (eventlog.View, error) {
-	updated, err := sqlrecord.ParseTime(l.updated)
-	if err != nil {
-		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
-	}
-	state, err := sqlrecord.DecodeState(l.keys, l.vals)
-	if err != nil {
-		return eventlog.View{}, fmt.Errorf("session %s: %w", key, err)
-	}
-	return eventlog.View{Key: key, Created: eventlog.Position(l.created), Version: uint64(l.version), LastUpdateTime: updated, State: state}, nil
+	return s.cache.Load(key, opts, func(incarnation eventlog.Position, have uint64) (sqlrecord.Loaded, error) {
+		return s.read(ctx, key, incarnation, have, opts.NoEvents && opts.AsOf == nil, opts.AsOf != nil)
+	})
 }
 
 // List implements [eventlog.Store.List] in one read transaction (one
@@ -198,69 +132,83 @@ func (s *Store) list(ctx context.Context, app, user string, opts eventlog.ListOp
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, t.tx.Rollback()) }()
-	a, u, au, as := blob(app), blob(user), blob(opts.AfterUser), blob(opts.AfterSession)
-	var rows *sql.Rows
+	// The arguments as list numbers them: ?1 to ?4, then the user, the
+	// time, or both.
+	a := []any{blob(app), blob(opts.AfterUser), blob(opts.AfterSession), opts.Limit}
+	q := qListApp
 	switch {
 	case opts.Order == eventlog.RecentFirst:
 		after := "~" // after every time: the beginning
 		if !opts.Start() {
 			after = sqlrecord.SortableTime(opts.AfterUpdate)
 		}
-		q := qRecentApp
+		q = qRecentApp
 		if user != "" {
-			q = qRecentUser
+			q, a = qRecentUser, append(a, blob(user))
 		}
-		rows, err = t.query(q, a, u, after, au, as, opts.Limit)
+		a = append(a, after)
 	case user != "":
-		rows, err = t.query(qListUser, a, u, au, as, opts.Limit)
-	default:
-		rows, err = t.query(qListApp, a, au, as, opts.Limit)
+		q, a = qListUser, append(a, blob(user))
 	}
+	rows, err := t.query(q, a...)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	type page struct {
 		key              eventlog.SessionKey
 		created, version int64
 		updated          string
+		keys, vals       [][]byte
 	}
-	var ps []page
+	var (
+		ps                 = make([]*page, 0, min(opts.Limit, 1024))
+		bySession          = make(map[eventlog.SessionKey]*page, cap(ps))
+		appKeys, appVals   [][]byte
+		userKeys, userVals = map[string][][]byte{}, map[string][][]byte{}
+	)
+	// The bytes scan as sql.RawBytes, the driver's own copy, valid until
+	// the next row: each is copied once, to what keeps it.
+	var (
+		uid, sid, k, v   sql.RawBytes
+		created, version int64
+		updated          string
+		lastUser         string
+	)
 	for rows.Next() {
-		var p page
-		var uid, sid []byte
-		if err := rows.Scan(&uid, &sid, &p.created, &p.version, &p.updated); err != nil {
-			rows.Close()
+		if err := rows.Scan(&uid, &sid, &created, &version, &updated, &k, &v); err != nil {
 			return nil, err
 		}
-		p.key = eventlog.SessionKey{AppName: app, UserID: string(uid), SessionID: string(sid)}
-		ps = append(ps, p)
+		switch {
+		case len(uid) == 0:
+			appKeys, appVals = append(appKeys, append([]byte(eventlog.AppPrefix), k...)), append(appVals, bytes.Clone(v))
+		case len(sid) == 0:
+			u := string(uid)
+			userKeys[u], userVals[u] = append(userKeys[u], append([]byte(eventlog.UserPrefix), k...)), append(userVals[u], bytes.Clone(v))
+		default:
+			if string(uid) != lastUser { // most pages list one user's sessions
+				lastUser = string(uid)
+			}
+			key := eventlog.SessionKey{AppName: app, UserID: lastUser, SessionID: string(sid)}
+			p := bySession[key]
+			if p == nil {
+				p = &page{key: key, created: created, version: version, updated: updated}
+				bySession[key] = p
+				ps = append(ps, p)
+			}
+			if v != nil { // a value is JSON, never empty: nil is the NULL of a session without state
+				p.keys, p.vals = append(p.keys, bytes.Clone(k)), append(p.vals, bytes.Clone(v))
+			}
+		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(ps) == 0 {
-		return nil, nil
-	}
-	appKeys, appVals, err := t.pairs(nil, nil, eventlog.AppPrefix, qAppState, a)
-	if err != nil {
-		return nil, err
-	}
-	type pairs struct{ keys, vals [][]byte }
-	users := map[string]pairs{}
 	for _, p := range ps {
-		keys, vals, err := t.pairs(slices.Clone(appKeys), slices.Clone(appVals), "", qSessionState, keyArgs(p.key)...)
-		if err != nil {
-			return nil, err
-		}
-		us, ok := users[p.key.UserID]
-		if !ok {
-			if us.keys, us.vals, err = t.pairs(nil, nil, eventlog.UserPrefix, qUserState, a, blob(p.key.UserID)); err != nil {
-				return nil, err
-			}
-			users[p.key.UserID] = us
-		}
-		state, err := sqlrecord.DecodeState(append(keys, us.keys...), append(vals, us.vals...))
+		u := p.key.UserID
+		state := make(map[string]any, len(p.keys)+len(appKeys)+len(userKeys[u]))
+		err := errors.Join(sqlrecord.DecodeInto(state, p.keys, p.vals), sqlrecord.DecodeInto(state, appKeys, appVals),
+			sqlrecord.DecodeInto(state, userKeys[u], userVals[u]))
 		if err != nil {
 			return nil, fmt.Errorf("session %s: %w", p.key, err)
 		}

@@ -5,11 +5,10 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
 // migrations are the schema's versions, applied in order: NNNN_name.sql.
@@ -17,31 +16,8 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for i, path := range names { // fs.Glob returns them sorted
-		name := strings.TrimPrefix(path, "migrations/")
-		v, err := strconv.Atoi(name[:strings.IndexByte(name, '_')])
-		if err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s is out of sequence", name)
-		}
-		b, err := migrations.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(b)})
-	}
-	return out, nil
+func loadMigrations() ([]sqlrecord.Migration, error) {
+	return sqlrecord.Migrations(migrations, "migrations")
 }
 
 // migrate brings the schema up to the newest version this package knows,
@@ -62,7 +38,7 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger, path string) 
 		return nil
 	}
 	type applied struct {
-		m    migration
+		m    sqlrecord.Migration
 		took time.Duration
 	}
 	var done []applied
@@ -82,11 +58,11 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger, path string) 
 	}
 	for _, m := range all[have:] {
 		start := time.Now()
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			m.version, m.name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			m.Version, m.Name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
 		done = append(done, applied{m, time.Since(start)})
@@ -95,8 +71,8 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger, path string) 
 		return err
 	}
 	for _, a := range done {
-		logger.Info("sqlitestore: applied a schema migration", "file", path, "migration", a.m.name,
-			"version", a.m.version, "duration", a.took)
+		logger.Info("sqlitestore: applied a schema migration", "file", path, "migration", a.m.Name,
+			"version", a.m.Version, "duration", a.took)
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
 package sqlitestore
 
+import "strings"
+
 // The store's SQL. Every key is bound as a BLOB (see the migration), and
 // the statements name the kind of record as a literal where a partial
 // index (WHERE kind = 2) should serve them.
@@ -49,16 +51,63 @@ ON CONFLICT (app, user_id) DO UPDATE SET position = max(position, excluded.posit
 	qReadUser    = `SELECT position, seq, body FROM records WHERE app = ? AND user_id = ? AND position > ? ORDER BY position LIMIT ?`
 	qReadSession = `SELECT position, seq, body FROM records WHERE kind = 2 AND ` + key + ` AND position > ? ORDER BY position LIMIT ?`
 
-	// The pages of List: by key, after the session (?, ?); recent first,
-	// after the session (?, ?) last updated at ? ("~", after every time,
-	// starts at the beginning), in the text order of sortable times.
-	listCols    = `SELECT user_id, session_id, created, version, updated FROM sessions WHERE app = ?`
-	qListApp    = listCols + ` AND (user_id, session_id) > (?, ?) ORDER BY user_id, session_id LIMIT ?`
-	qListUser   = listCols + ` AND user_id = ? AND (user_id, session_id) > (?, ?) ORDER BY user_id, session_id LIMIT ?`
-	afterRecent = ` AND updated <= ?3 AND (updated < ?3 OR (user_id, session_id) > (?4, ?5)) ORDER BY updated DESC, user_id, session_id LIMIT ?6`
-	qRecentApp  = `SELECT user_id, session_id, created, version, updated FROM sessions WHERE app = ?1 AND ?2 = ?2` + afterRecent
-	qRecentUser = `SELECT user_id, session_id, created, version, updated FROM sessions WHERE app = ?1 AND user_id = ?2` + afterRecent
+	// afterRecent continues a recent-first page after the session (?2, ?3)
+	// last updated at $T ("~", after every time, starts at the beginning),
+	// in the text order of sortable times.
+	afterRecent = ` AND updated <= $T AND (updated < $T OR (user_id, session_id) > (?2, ?3))`
+	recentOrder = `updated DESC, user_id, session_id`
 )
+
+// The pages of List, each one statement that reads one snapshot: by key,
+// after the session (?2, ?3), of the app ?1 or of its user ?5; recent
+// first, of the app (time ?5) or of its user ?5 (time ?6). ?4 is the
+// limit. See list.
+var (
+	qListApp = list(` AND (user_id, session_id) > (?2, ?3)`, `user_id, session_id`)
+	// A user's page by key bounds session_id by itself, so that it is a
+	// range of the primary key rather than a scan of the app's sessions
+	// from (?2, ?3) on: with user_id = ?5, (user_id, session_id) > (?2, ?3)
+	// is session_id > ?3 when ?2 = ?5, every session when ?2 < ?5 (no
+	// session ID is empty) and none (NULL) when ?2 > ?5.
+	qListUser = list(` AND user_id = ?5 AND session_id > CASE WHEN ?2 = ?5 THEN ?3 WHEN ?2 < ?5 THEN x'' END`,
+		`user_id, session_id`)
+	qRecentApp  = list(strings.ReplaceAll(afterRecent, "$T", "?5"), recentOrder)
+	qRecentUser = list(` AND user_id = ?5`+strings.ReplaceAll(afterRecent, "$T", "?6"), recentOrder)
+)
+
+// list is a statement that reads a page of the app ?1's sessions (those
+// where selects, in order, at most ?4 of them) with their state. Its rows
+// are (user_id, session_id, created, version, updated, key, value), of
+// three kinds, told apart by the IDs, which are never empty in a session:
+//
+//   - empty user and session IDs: a key and value of the app's state (none
+//     when the page is empty);
+//   - an empty session ID: a key and value of the state of a user in the
+//     page;
+//   - both IDs: a session's row, with one key and value of its state, or
+//     NULL ones when it has none.
+//
+// The columns a row does not use hold empty values rather than NULLs,
+// which scan as they are. The page is materialized once; the state tables
+// are then read by their primary keys, from the page's rows (CROSS JOIN
+// keeps SQLite from reading all of the app's user state and looking each
+// row up in the page instead).
+func list(where, order string) string {
+	return `WITH page AS MATERIALIZED (
+	SELECT user_id, session_id, created, version, updated FROM sessions
+	WHERE app = ?1` + where + `
+	ORDER BY ` + order + ` LIMIT ?4)
+SELECT x'', x'', 0, 0, '', key, value FROM app_state
+WHERE app = ?1 AND EXISTS (SELECT 1 FROM page)
+UNION ALL
+SELECT u.user_id, x'', 0, 0, '', u.key, u.value
+FROM (SELECT DISTINCT user_id FROM page) p
+CROSS JOIN user_state u ON u.app = ?1 AND u.user_id = p.user_id
+UNION ALL
+SELECT p.user_id, p.session_id, p.created, p.version, p.updated, s.key, s.value
+FROM page p
+LEFT JOIN session_state s ON s.app = ?1 AND s.user_id = p.user_id AND s.session_id = p.session_id`
+}
 
 // queries are all of the above, which Open prepares.
 var queries = []string{

@@ -133,14 +133,23 @@ func Decode(pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, e
 // prefixes) and JSON values, read as every store reads them (CONTRACT V1).
 func DecodeState(keys, vals [][]byte) (map[string]any, error) {
 	state := make(map[string]any, len(keys))
+	if err := DecodeInto(state, keys, vals); err != nil {
+		return nil, err
+	}
+	return state, nil
+}
+
+// DecodeInto is DecodeState into state, for a state merged from several
+// lists of keys and values.
+func DecodeInto(state map[string]any, keys, vals [][]byte) error {
 	for i, k := range keys {
 		v, err := eventlog.DecodeValue(vals[i])
 		if err != nil {
-			return nil, fmt.Errorf("state %q is damaged: %w", k, err)
+			return fmt.Errorf("state %q is damaged: %w", k, err)
 		}
 		state[string(k)] = v
 	}
-	return state, nil
+	return nil
 }
 
 // SortableTime is a last update time as a sessions table keeps it: RFC

@@ -80,32 +80,9 @@ func TestEncode(t *testing.T) {
 	require.ErrorContains(t, err, "position 9 is damaged")
 }
 
-// The cache keeps within its bounds, keeping the session being read.
-func TestCacheBounds(t *testing.T) {
-	c := sqlrecord.Cache{MaxSessions: 2, MaxBytes: 1 << 20}
-	for i := range 5 {
-		k := eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: string(rune('a' + i))}
-		cs := c.Get(k)
-		cs.Mu.Lock()
-		cs.Reset(eventlog.Position(i + 1))
-		cs.Add(&eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: 1, Event: &eventlog.Event{ID: "e"}}, 10)
-		c.Account(k, cs)
-		cs.Mu.Unlock()
-		require.Same(t, cs, c.Get(k), "the session just read stays")
-	}
-	// An append the cache holds every event before is added; one after a
-	// gap is not.
-	k := eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: "e"}
-	c.Appended(5, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: 2, Event: &eventlog.Event{ID: "f"}}, 10)
-	c.Appended(5, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: 4, Event: &eventlog.Event{ID: "h"}}, 10)
-	require.Len(t, c.Get(k).Records, 2)
-	rec, err := c.Event(5, k, "f", 0, 2, nil)
-	require.NoError(t, err)
-	require.Same(t, c.Get(k).Records[1], rec, "a duplicate returns the record readers share")
-}
-
 // A waiter is woken by its app's change, by any change when it waits on
-// the whole store, and by Close.
+// the whole store, by a change of every app (an empty name), and by Close;
+// each wake hands later waiters a new channel.
 func TestWaker(t *testing.T) {
 	var w sqlrecord.Waker
 	a, b, all := w.Wait("a"), w.Wait("b"), w.Wait("")
@@ -113,6 +90,14 @@ func TestWaker(t *testing.T) {
 	requireClosed(t, a, true)
 	requireClosed(t, all, true)
 	requireClosed(t, b, false)
+	a, all = w.Wait("a"), w.Wait("")
+	requireClosed(t, a, false)
+	requireClosed(t, all, false)
+	w.Fire("") // what a store does when a change may have been missed
+	requireClosed(t, a, true)
+	requireClosed(t, all, true)
+	requireClosed(t, b, true)
+	b = w.Wait("b")
 	w.Close()
 	requireClosed(t, b, true)
 	requireClosed(t, w.Wait("c"), true)

@@ -1,4 +1,4 @@
-package pgstore
+package sqlrecord
 
 import (
 	"fmt"
@@ -12,29 +12,30 @@ import (
 )
 
 // fillSession makes the cache hold n events of size bytes each for the
-// session at key, as a Load would.
-func fillSession(c *cache, key eventlog.SessionKey, n, size int) *cachedSession {
-	cs := c.get(key)
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cs.reset(1)
+// session at key, as a store's Load would.
+func fillSession(c *Cache, key eventlog.SessionKey, n, size int) *Session {
+	cs := c.Get(key)
+	cs.Mu.Lock()
+	defer cs.Mu.Unlock()
+	cs.Reset(1)
 	for i := range n {
-		cs.add(&eventlog.Record{Position: eventlog.Position(i + 2), Kind: eventlog.KindEventAppended, Key: key, Seq: uint64(i + 1),
+		cs.Add(&eventlog.Record{Position: eventlog.Position(i + 2), Kind: eventlog.KindEventAppended, Key: key, Seq: uint64(i + 1),
 			Event: &eventlog.Event{ID: fmt.Sprint(i), Timestamp: time.Unix(int64(i), 0)}}, size)
 	}
-	c.account(key, cs)
+	c.Account(key, cs)
 	return cs
 }
 
-// A replica's memory is bounded: the cache holds at most maxSessions
-// sessions and, but for the session just read, at most maxBytes bytes of
-// events, whatever the database holds.
+// A store's memory is bounded: the cache holds at most MaxSessions
+// sessions and, but for the session just read, at most MaxBytes bytes of
+// events, whatever the database holds. An event the store appends joins
+// the cached session only where the cache holds every event before it.
 func TestCacheStaysWithinItsBounds(t *testing.T) {
 	key := func(i int) eventlog.SessionKey {
 		return eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprint(i)}
 	}
 	t.Run("sessions", func(t *testing.T) {
-		c := &cache{maxSessions: 3, maxBytes: 1 << 30}
+		c := &Cache{MaxSessions: 3, MaxBytes: 1 << 30}
 		for i := range 10 {
 			fillSession(c, key(i), 2, 10)
 			assert.LessOrEqual(t, len(c.sessions), 3)
@@ -43,7 +44,7 @@ func TestCacheStaysWithinItsBounds(t *testing.T) {
 		assert.Equal(t, int64(len(c.sessions)*20), c.bytes)
 	})
 	t.Run("bytes", func(t *testing.T) {
-		c := &cache{maxSessions: 100, maxBytes: 1000}
+		c := &Cache{MaxSessions: 100, MaxBytes: 1000}
 		for i := range 10 {
 			fillSession(c, key(i), 3, 100) // 300 bytes a session
 			assert.LessOrEqual(t, c.bytes, int64(1000))
@@ -53,20 +54,24 @@ func TestCacheStaysWithinItsBounds(t *testing.T) {
 		assert.Same(t, big, c.lookup(key(99)), "a session larger than the bound stays while it is read")
 		assert.Len(t, c.sessions, 1)
 		assert.Equal(t, int64(5000), c.bytes)
-		c.drop(key(99))
+		c.Drop(key(99))
 		assert.Zero(t, c.bytes)
 	})
 	t.Run("an event appended here joins the cached session", func(t *testing.T) {
-		c := &cache{maxSessions: 10, maxBytes: 1 << 20}
+		c := &Cache{MaxSessions: 10, MaxBytes: 1 << 20}
 		cs := fillSession(c, key(1), 2, 10)
 		rec := &eventlog.Record{Position: 9, Kind: eventlog.KindEventAppended, Key: key(1), Seq: 3, Event: &eventlog.Event{ID: "new"}}
-		c.appended(2, rec, 10) // another incarnation: left out
-		require.Len(t, cs.records, 2)
-		c.appended(1, rec, 10)
-		require.Len(t, cs.records, 3)
+		c.Appended(2, rec, 10) // another incarnation: left out
+		require.Len(t, cs.Records, 2)
+		c.Appended(1, &eventlog.Record{Position: 9, Kind: eventlog.KindEventAppended, Key: key(1), Seq: 4, Event: &eventlog.Event{ID: "gap"}}, 10)
+		require.Len(t, cs.Records, 2, "an event after a gap is left out")
+		c.Appended(1, rec, 10)
+		require.Len(t, cs.Records, 3)
 		assert.Equal(t, int64(30), c.bytes)
-		got, err := c.event(1, key(1), "new", 9, 3, nil)
+		got, err := c.Event(1, key(1), "new", 9, 3, nil)
 		require.NoError(t, err)
 		assert.Same(t, rec, got, "a duplicate gets the record readers share")
+		_, err = c.Event(1, key(1), "other", 9, 3, []byte("{"))
+		require.ErrorContains(t, err, "damaged", "an event the cache does not hold is decoded from its body")
 	})
 }
