@@ -219,11 +219,12 @@ func pgxConn(t testing.TB) *pgx.Conn {
 // proxy forwards TCP connections to a target until stopped, so a test can
 // take the database away from a store.
 type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
-	once  sync.Once
+	ln      net.Listener
+	mu      sync.Mutex
+	conns   []net.Conn
+	stopped bool
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -243,6 +244,12 @@ func startProxy(t *testing.T, target string) *proxy {
 				continue
 			}
 			p.mu.Lock()
+			if p.stopped { // accepted as stop began: cut it too
+				p.mu.Unlock()
+				c.Close()
+				up.Close()
+				return
+			}
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
 			p.wg.Go(func() { _, _ = io.Copy(up, c); up.Close() })
@@ -260,6 +267,7 @@ func (p *proxy) stop() {
 	p.once.Do(func() {
 		p.ln.Close()
 		p.mu.Lock()
+		p.stopped = true
 		for _, c := range p.conns {
 			c.Close()
 		}
