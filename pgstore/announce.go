@@ -59,6 +59,13 @@ func (a *announcer) take() []string {
 	return out
 }
 
+// changed tells this replica's readers of app at once, and the other
+// replicas' once the announcer sends.
+func (s *Store) changed(app string) {
+	s.wake.Fire(app)
+	s.announcer.add(app)
+}
+
 // announceFlush bounds the last announcement, sent as the store closes.
 const announceFlush = time.Second
 

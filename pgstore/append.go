@@ -74,8 +74,7 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Appe
 		if rec.Kind == eventlog.KindSessionDeleted {
 			s.cache.Drop(rec.Key)
 		}
-		s.wake.Fire(rec.Key.AppName)
-		s.announcer.add(rec.Key.AppName)
+		s.changed(rec.Key.AppName)
 	}
 	return res, nil
 }

@@ -68,8 +68,7 @@ func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 		// already, need not come back from the database.
 		s.cache.Filled(created.Position, stored, sizes)
 	}
-	s.wake.Fire(created.Key.AppName)
-	s.announcer.add(created.Key.AppName)
+	s.changed(created.Key.AppName)
 	return eventlog.AppendResult{Record: ws[len(ws)-1].rec}, nil
 }
 

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -222,7 +223,7 @@ func lockArgs(batch []*pending) []any {
 		}
 	}
 	cmp := func(a, b row) int {
-		return cmpOr(bytes.Compare(a.app, b.app), bytes.Compare(a.user, b.user),
+		return cmp.Or(bytes.Compare(a.app, b.app), bytes.Compare(a.user, b.user),
 			bytes.Compare(a.session, b.session), bytes.Compare(a.key, b.key))
 	}
 	eq := func(a, b row) bool { return cmp(a, b) == 0 }
@@ -242,14 +243,4 @@ func lockArgs(batch []*pending) []any {
 		}
 	}
 	return []any{sApps, sUsers, sIDs, stApps, stUsers, stKeys, stScopes}
-}
-
-// cmpOr is the first of cs that is not 0.
-func cmpOr(cs ...int) int {
-	for _, c := range cs {
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
 }

@@ -40,6 +40,14 @@ import (
 // write holds until it commits: a follower never passes a position whose
 // record may still commit.
 type horizon struct {
+	// pool, sql, holder and timeout are the store's: where a step runs,
+	// its statements, the application_name of a holder of positions, and
+	// the bound of a step (0: none).
+	pool    *pgxpool.Pool
+	sql     *queries
+	holder  string
+	timeout time.Duration
+
 	mu sync.Mutex
 	at eventlog.Position // every position up to it has committed or never will
 	// marks wait for the snapshot that settles them, oldest first.
@@ -75,17 +83,17 @@ type step struct {
 	led bool
 }
 
-func newHorizon() *horizon {
-	return &horizon{running: make(chan struct{}, 1)}
+func newHorizon(pool *pgxpool.Pool, sql *queries, holder string, timeout time.Duration) *horizon {
+	return &horizon{pool: pool, sql: sql, holder: holder, timeout: timeout, running: make(chan struct{}, 1)}
 }
 
 // fresh returns the horizon as far as the positions handed out before the
 // call are settled: it waits for a step that starts after it, which
 // callers arriving together share, and that step goes on until those
 // positions are settled or settleWait passes. The step runs to its end
-// whatever ctx does, since it serves other callers too; timeout (0: none)
-// bounds it.
-func (h *horizon) fresh(ctx context.Context, pool *pgxpool.Pool, sql *queries, holder string, timeout time.Duration) (eventlog.Position, error) {
+// whatever ctx does, since it serves other callers too; h.timeout bounds
+// it.
+func (h *horizon) fresh(ctx context.Context) (eventlog.Position, error) {
 	h.mu.Lock()
 	if h.next == nil {
 		h.next = &step{done: make(chan struct{})}
@@ -101,10 +109,10 @@ func (h *horizon) fresh(ctx context.Context, pool *pgxpool.Pool, sql *queries, h
 		h.mu.Unlock()
 		run := context.WithoutCancel(ctx)
 		cancel := context.CancelFunc(func() {})
-		if timeout > 0 {
-			run, cancel = context.WithTimeout(run, timeout)
+		if h.timeout > 0 {
+			run, cancel = context.WithTimeout(run, h.timeout)
 		}
-		st.at, st.err = h.settle(run, pool, sql, holder)
+		st.at, st.err = h.settle(run)
 		cancel()
 		<-h.running
 		close(st.done)
@@ -120,12 +128,12 @@ func (h *horizon) fresh(ctx context.Context, pool *pgxpool.Pool, sql *queries, h
 // settle steps until the positions handed out before its first step are
 // settled, pausing a little longer after each step, or until settleWait
 // passes.
-func (h *horizon) settle(ctx context.Context, pool *pgxpool.Pool, sql *queries, holder string) (eventlog.Position, error) {
+func (h *horizon) settle(ctx context.Context) (eventlog.Position, error) {
 	deadline := time.Now().Add(settleWait)
 	pause := time.Millisecond
 	var want eventlog.Position
 	for first := true; ; first = false {
-		at, last, err := h.step(ctx, pool, sql, holder)
+		at, last, err := h.step(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -152,16 +160,16 @@ const stepScan = 4096
 // step reads, in one round trip, the last position handed out, and then
 // the holders of positions still running with the positions visible after
 // the horizon; it moves the horizon by both rules.
-func (h *horizon) step(ctx context.Context, pool *pgxpool.Pool, sql *queries, holder string) (at, last eventlog.Position, err error) {
+func (h *horizon) step(ctx context.Context) (at, last eventlog.Position, err error) {
 	h.mu.Lock()
 	from := h.at
 	h.mu.Unlock()
 	var handed int64
 	var holders, visible []int64
 	b := &pgx.Batch{}
-	b.Queue(sql.lastPosition).QueryRow(func(row pgx.Row) error { return row.Scan(&handed) })
-	b.Queue(sql.horizon, int64(from), stepScan, holder).QueryRow(func(row pgx.Row) error { return row.Scan(&holders, &visible) })
-	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+	b.Queue(h.sql.lastPosition).QueryRow(func(row pgx.Row) error { return row.Scan(&handed) })
+	b.Queue(h.sql.horizon, int64(from), stepScan, h.holder).QueryRow(func(row pgx.Row) error { return row.Scan(&holders, &visible) })
+	if err := h.pool.SendBatch(ctx, b).Close(); err != nil {
 		return 0, 0, err
 	}
 	last = eventlog.Position(max(handed, 0))

@@ -50,7 +50,7 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 			return recs, recs[len(recs)-1].Position, nil
 		}
 	}
-	upTo, err := s.horizon.fresh(ctx, s.pool, &s.sql, s.holder, s.timeout)
+	upTo, err := s.horizon.fresh(ctx)
 	if err != nil {
 		return nil, after, s.dbError("read", err)
 	}

@@ -164,10 +164,8 @@ type Store struct {
 	logger   *slog.Logger
 
 	// horizon is how far readers of more than one session may read;
-	// nudge wakes them while it waits for open transactions; holder is
-	// the application_name of a transaction holding positions.
+	// nudge wakes them while it waits for open transactions.
 	horizon      *horizon
-	holder       string
 	pollInterval time.Duration
 	nudgeMu      sync.Mutex
 	nudging      bool
@@ -249,8 +247,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		logger:  cmp.Or(opts.Logger, discard),
 		timeout: statementTimeout(opts.StatementTimeout),
 		commits: committer{onCommit: opts.Observer.OnCommit},
-		horizon: newHorizon(),
-		holder:  holderName(name),
 
 		announcer: newAnnouncer(false),
 
@@ -258,6 +254,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	}
 	s.listenRetry.Store(int64(listenRetry))
 	s.sql = newQueries(s.schema)
+	s.horizon = newHorizon(pool, &s.sql, holderName(name), s.timeout)
 	if err := migrate(ctx, pool, name, s.schema, s.logger); err != nil {
 		return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
 	}
