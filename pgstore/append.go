@@ -105,7 +105,7 @@ type stateWrites struct {
 // readers decode it: a creation's and an event's keys in every scope, a
 // retained record's app: and user: keys; never a temp: key. They come
 // sorted by scope and then key, the order in which every write locks the
-// state rows that sessions share (see lock_batch in the migrations).
+// state rows that sessions share.
 func writesOf(rec *eventlog.Record) (stateWrites, error) {
 	w, err := sqlrecord.WritesOf(rec)
 	return stateWrites{keys: w.Keys, values: w.Values, scopes: w.Scopes}, err
@@ -269,7 +269,7 @@ func (s *Store) placeAt(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w 
 		return err
 	case eventlog.KindEventAppended:
 		p := s.eventArgs(rec, w)
-		if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args...)); err != nil {
+		if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args()...)); err != nil {
 			return err
 		}
 		if p.status == statusDuplicate {
@@ -296,13 +296,10 @@ func (s *Store) placeAt(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w 
 	return err
 }
 
-// eventArgs are append_event's arguments for rec.
+// eventArgs is the append of rec, whose encoding is w.
 func (s *Store) eventArgs(rec *eventlog.Record, w encoded) *pending {
-	k := rec.Key
-	return &pending{args: []any{
-		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), int64(rec.Seq), []byte(rec.Event.ID), w.body, w.time,
-		w.keys, w.values, w.scopes, noChannel, "", int64(rec.Incarnation),
-	}}
+	return &pending{key: rec.Key, wantSeq: int64(rec.Seq), eventID: []byte(rec.Event.ID), body: w.body, time: w.time,
+		incarnation: int64(rec.Incarnation), writes: w.stateWrites}
 }
 
 // appendEvent appends an event record through the committer, which sends
@@ -314,13 +311,13 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 	if s.beforeCommit != nil {
 		// Tests: one transaction of its own, with a pause before commit.
 		p.err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args...)); err != nil {
+			if err := p.scan(tx.QueryRow(ctx, s.sql.appendEvent, p.args()...)); err != nil {
 				return err
 			}
 			s.beforeCommit(tx)
 			return nil
 		})
-	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvent, s.sql.lockBatch, p, s.timeout); err != nil {
+	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvents, p, s.timeout); err != nil {
 		return eventlog.AppendResult{}, err
 	}
 	if p.err != nil {

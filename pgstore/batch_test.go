@@ -59,11 +59,16 @@ func eventRecord(k eventlog.SessionKey, seq uint64, id string) *eventlog.Record 
 	return &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: seq, Time: time.Now(), Event: &eventlog.Event{ID: id}}
 }
 
+// oneBatch opens a store with one batch of appends in flight at a time.
+func oneBatch(o *pgstore.Options) { o.Batches = 1 }
+
 // Appends that arrive while another batch is in flight travel together in
-// the next one, and each still gets its own outcome.
+// the next one, and each still gets its own outcome; a second append to a
+// session waits for the batch after that, and is checked against the
+// first.
 func TestAppendsWaitingTogetherShareABatch(t *testing.T) {
 	schema := newSchema(t)
-	store := open(t, schema)
+	store := open(t, schema, oneBatch)
 	ctx := t.Context()
 	const n = 6
 	keys := make([]eventlog.SessionKey, n+1)
@@ -88,22 +93,70 @@ func TestAppendsWaitingTogetherShareABatch(t *testing.T) {
 		wg.Go(func() { _, errs[i] = store.Append(ctx, eventRecord(keys[i], seq, fmt.Sprintf("e%d", i))) })
 	}
 	waitFor(t, "the followers to queue", func() bool { return pgstore.Queued(store) == n })
+	var second error
+	wg.Go(func() { _, second = store.Append(ctx, eventRecord(keys[0], 2, "second")) })
+	waitFor(t, "the second append to s0 to queue", func() bool { return pgstore.Queued(store) == n+1 })
 	release()
 	wg.Wait()
 	for i, err := range errs[:n-1] {
 		assert.NoError(t, err, "append %d", i)
 	}
 	assert.ErrorIs(t, errs[n-1], eventlog.ErrStaleSession)
+	assert.NoError(t, second, "checked after s0's first append, it is not stale")
 	batches, appends := pgstore.BatchStats(store)
-	assert.Equal(t, uint64(2), batches, "the leader's batch, then one for all that waited")
-	assert.Equal(t, uint64(n+1), appends)
+	assert.Equal(t, uint64(3), batches, "the leader's batch, one for all that waited, one for s0's second append")
+	assert.Equal(t, uint64(n+2), appends)
+	view, err := store.Load(ctx, keys[0], eventlog.LoadOptions{})
+	require.NoError(t, err)
+	require.Len(t, view.Events, 2)
+	assert.Equal(t, "second", view.Events[1].ID)
+}
+
+// Up to Options.Batches batches are in flight at once, each on a
+// connection of its own; an append that finds them all busy waits for the
+// first to finish and then leads the next.
+func TestBatchesInFlightAtOnce(t *testing.T) {
+	schema := newSchema(t)
+	store := open(t, schema, func(o *pgstore.Options) { o.Batches = 2 })
+	ctx := t.Context()
+	keys := make([]eventlog.SessionKey, 3)
+	for i := range keys {
+		keys[i] = eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprintf("s%d", i)}
+		_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: keys[i], Time: time.Now()})
+		require.NoError(t, err)
+	}
+	release := holdSessions(t, schema)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			_, err := store.Append(ctx, eventRecord(keys[i], 1, fmt.Sprintf("e%d", i)))
+			assert.NoError(t, err)
+		})
+	}
+	conn := pgxConn(t)
+	waitFor(t, "two batches to wait for the lock", func() bool {
+		var waiting int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%append_events%'`).Scan(&waiting))
+		return waiting == 2
+	})
+	wg.Go(func() {
+		_, err := store.Append(ctx, eventRecord(keys[2], 1, "e2"))
+		assert.NoError(t, err)
+	})
+	waitFor(t, "the third append to queue", func() bool { return pgstore.Queued(store) == 1 })
+	release()
+	wg.Wait()
+	batches, appends := pgstore.BatchStats(store)
+	assert.Equal(t, uint64(3), batches)
+	assert.Equal(t, uint64(3), appends)
 }
 
 // A follower whose context ends while it waits leaves the queue: its
 // caller gets the context's error, and the append is never sent.
 func TestAFollowerLeavesWhenItsContextEnds(t *testing.T) {
 	schema := newSchema(t)
-	store := open(t, schema)
+	store := open(t, schema, oneBatch)
 	ctx := t.Context()
 	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
 	_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})

@@ -1,9 +1,8 @@
 package pgstore
 
 import (
-	"bytes"
-	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,17 +25,27 @@ const (
 // maxBatch bounds the appends one round trip carries.
 const maxBatch = 256
 
+// DefaultBatches is how many batches of appends a store has in flight at
+// once when [Options.Batches] is zero: one, which on a server with few
+// cores gives the most appends per second (more, smaller batches cost the
+// server more per append).
+const DefaultBatches = 1
+
 // committer is group commit without a goroutine of its own: an append that
-// finds nobody sending becomes the leader and sends every append waiting
-// at that moment as one batch, which PostgreSQL runs as one implicit
-// transaction (one WAL flush for all of them). Appends that arrive while
-// it waits queue up; when it is done it hands the lead to the first of
-// them, so each caller leads at most once and a steady stream never keeps
-// one caller sending for others.
+// finds fewer than limit batches in flight becomes a leader and sends the
+// appends waiting at that moment as one batch, which append_events runs
+// in one statement and PostgreSQL commits as one implicit transaction (one
+// WAL flush for all of them). Appends that arrive while every slot is busy
+// queue up; a leader that is done hands its slot to the first of them, so
+// each caller leads at most once and a steady stream never keeps one
+// caller sending for others. A batch carries at most one append per
+// session: the others wait for a later batch, so that a session's appends
+// are checked one after the other, each against the one before.
 type committer struct {
-	mu    sync.Mutex
-	queue []*pending
-	busy  bool
+	mu       sync.Mutex
+	queue    []*pending
+	inFlight int
+	limit    int // batches in flight at most; at least 1
 
 	batches, appends atomic.Uint64 // sent so far, for measurements
 
@@ -44,10 +53,17 @@ type committer struct {
 	onCommit func(appends, roundTrips int, d time.Duration)
 }
 
-// pending is one append in the committer: its arguments, and the outcome
-// the batch's row gives it.
+// pending is one append in the committer: append_event's arguments, and
+// the outcome the batch's row gives it.
 type pending struct {
-	args    []any
+	key         eventlog.SessionKey
+	wantSeq     int64 // 0: the next one
+	eventID     []byte
+	body        []byte
+	time        string
+	incarnation int64 // 0: any
+	writes      stateWrites
+
 	status  int16
 	pos     eventlog.Position
 	seq     uint64
@@ -60,11 +76,26 @@ type pending struct {
 	promote chan struct{} // closed to make this append the leader
 }
 
+// args are p's arguments for append_event, which appends one event.
+func (p *pending) args() []any {
+	k := p.key
+	return []any{[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID), p.wantSeq, p.eventID, p.body, p.time,
+		p.writes.keys, p.writes.values, p.writes.scopes, noChannel, "", p.incarnation}
+}
+
+// scan reads p's outcome from append_event's row.
 func (p *pending) scan(row pgx.Row) error {
 	var pos, seq, created, version *int64
 	if err := row.Scan(&p.status, &pos, &seq, &created, &version, &p.stored); err != nil {
 		return err
 	}
+	p.set(pos, seq, created, version)
+	return nil
+}
+
+// set records the outcome's positions and numbers, which are NULL where
+// the status gives none.
+func (p *pending) set(pos, seq, created, version *int64) {
 	if pos != nil {
 		p.pos = eventlog.Position(*pos)
 	}
@@ -77,20 +108,21 @@ func (p *pending) scan(row pgx.Row) error {
 	if version != nil {
 		p.version = uint64(*version)
 	}
-	return nil
 }
 
 // do runs p with whatever else is waiting, and returns when p holds its
 // outcome, or with ctx's error (and p no longer the caller's to read) if
-// ctx ends while p waits for another leader's batch. The leader's own
-// batch runs to its end, whatever the leader's ctx does, because it
-// carries other callers' appends too; timeout (0: none) bounds it, so that
-// a hung statement fails the batch rather than every append behind it.
-func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql, lock string, p *pending, timeout time.Duration) error {
+// ctx ends while p waits for another leader's batch. A leader's own batch
+// runs to its end, whatever the leader's ctx does, because it carries
+// other callers' appends too; timeout (0: none) bounds it, so that a hung
+// statement fails the batch rather than every append behind it.
+func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending, timeout time.Duration) error {
 	p.done, p.promote = make(chan struct{}), make(chan struct{})
 	c.mu.Lock()
-	c.queue = append(c.queue, p)
-	if c.busy {
+	if c.inFlight < max(c.limit, 1) {
+		c.inFlight++
+	} else {
+		c.queue = append(c.queue, p)
 		c.mu.Unlock()
 		select {
 		case <-p.done:
@@ -100,14 +132,11 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql, lock string
 			if c.leave(p) {
 				return ctx.Err() // p may be in a batch being sent: leave it alone
 			}
-			<-p.promote // promoted as ctx ended: the queue needs its leader
+			<-p.promote // promoted as ctx ended: its slot needs a leader
 		}
 		c.mu.Lock()
 	}
-	c.busy = true
-	n := min(len(c.queue), maxBatch)
-	batch := c.queue[:n:n]
-	c.queue = c.queue[n:]
+	batch := c.take(p)
 	c.mu.Unlock()
 
 	var start time.Time
@@ -118,7 +147,7 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql, lock string
 	if timeout > 0 {
 		lead, cancel = context.WithTimeout(lead, timeout)
 	}
-	trips := send(lead, pool, sql, lock, batch)
+	trips := send(lead, pool, sql, batch)
 	cancel()
 	elapsed := time.Since(start)
 	c.batches.Add(1)
@@ -126,18 +155,43 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql, lock string
 
 	c.mu.Lock()
 	if len(c.queue) > 0 {
-		close(c.queue[0].promote) // busy stays set: the lead passes on
+		next := c.queue[0] // the slot passes on
+		c.queue = c.queue[1:]
+		close(next.promote)
 	} else {
-		c.busy = false
+		c.inFlight--
 		c.queue = nil
 	}
 	c.mu.Unlock()
 	if c.onCommit != nil {
-		// Once the lead has passed on, so that the next batch waits for
+		// Once the slot has passed on, so that the next batch waits for
 		// no observer.
-		c.onCommit(n, trips, elapsed)
+		c.onCommit(len(batch), trips, elapsed)
 	}
 	return nil
+}
+
+// take makes leader's batch, with c.mu held: the leader's append, then
+// the queue's in order, up to maxBatch, but for an append whose session
+// the batch has already; those stay queued, in their order.
+func (c *committer) take(leader *pending) []*pending {
+	batch := []*pending{leader}
+	if len(c.queue) == 0 {
+		return batch
+	}
+	sessions := map[eventlog.SessionKey]struct{}{leader.key: {}}
+	left := c.queue[:0]
+	for _, p := range c.queue {
+		if _, ok := sessions[p.key]; ok || len(batch) == maxBatch {
+			left = append(left, p)
+			continue
+		}
+		sessions[p.key] = struct{}{}
+		batch = append(batch, p)
+	}
+	clear(c.queue[len(left):])
+	c.queue = left
+	return batch
 }
 
 // leave takes a follower whose ctx ended out of the queue, if it is still
@@ -159,17 +213,17 @@ func (c *committer) leave(p *pending) bool {
 	return true
 }
 
-// send runs a batch in one round trip. If any statement fails, the
-// implicit transaction rolls back and nothing in it is stored; so that one
+// send runs a batch in one round trip. If it fails, the implicit
+// transaction rolls back and nothing in it is stored; so that one
 // append's failure is not its neighbours', each is then sent again on its
 // own and gets its own outcome. It returns the round trips it took.
-func send(ctx context.Context, pool *pgxpool.Pool, sql, lock string, batch []*pending) (roundTrips int) {
+func send(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) (roundTrips int) {
 	roundTrips = 1
-	if err := sendBatch(ctx, pool, sql, lock, batch); err != nil {
+	if err := sendBatch(ctx, pool, sql, batch); err != nil {
 		for _, p := range batch {
 			p.err = err
 			if len(batch) > 1 {
-				p.err = sendBatch(ctx, pool, sql, lock, []*pending{p})
+				p.err = sendBatch(ctx, pool, sql, []*pending{p})
 				roundTrips++
 			}
 		}
@@ -180,67 +234,45 @@ func send(ctx context.Context, pool *pgxpool.Pool, sql, lock string, batch []*pe
 	return roundTrips
 }
 
-// sendBatch sends batch's appends, which commit together. More than one
-// take their locks first, with lock (unless it is empty), in the order
-// every write takes them; one append takes them in that order by itself.
-func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql, lock string, batch []*pending) error {
-	b := &pgx.Batch{}
-	if len(batch) > 1 && lock != "" {
-		b.Queue(lock, lockArgs(batch)...)
-	}
-	for _, p := range batch {
-		b.Queue(sql, p.args...).QueryRow(p.scan)
-	}
-	return pool.SendBatch(ctx, b).Close()
-}
-
-// The arguments of append_event that lockArgs reads.
-const (
-	argApp     = 0
-	argUser    = 1
-	argSession = 2
-	argKeys    = 7
-	argScopes  = 9
-)
-
-// lockArgs are lock_batch's arguments for batch: the sessions' keys, and
-// the keys of the app and user state the appends write, each sorted byte
-// by byte and without repeats.
-func lockArgs(batch []*pending) []any {
-	type row struct{ app, user, session, key []byte }
-	var sessions, apps, users []row
-	for _, p := range batch {
-		app, user := p.args[argApp].([]byte), p.args[argUser].([]byte)
-		sessions = append(sessions, row{app: app, user: user, session: p.args[argSession].([]byte)})
-		keys, scopes := p.args[argKeys].([][]byte), p.args[argScopes].([]int16)
-		for i, k := range keys {
-			switch scopes[i] {
-			case scopeApp:
-				apps = append(apps, row{app: app, key: k})
-			case scopeUser:
-				users = append(users, row{app: app, user: user, key: k})
-			}
+// sendBatch sends batch's appends to append_events (sql), which commits
+// them together, and gives each its row's outcome.
+func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) error {
+	n := len(batch)
+	apps, users, ids := make([][]byte, n), make([][]byte, n), make([][]byte, n)
+	eventIDs, bodies, times := make([][]byte, n), make([][]byte, n), make([]string, n)
+	seqs, incarnations := make([]int64, n), make([]int64, n)
+	var of []int32
+	var keys, values [][]byte
+	var scopes []int16
+	for i, p := range batch {
+		k := p.key
+		apps[i], users[i], ids[i] = []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
+		eventIDs[i], bodies[i], times[i] = p.eventID, p.body, p.time
+		seqs[i], incarnations[i] = p.wantSeq, p.incarnation
+		for range p.writes.keys {
+			of = append(of, int32(i+1))
 		}
+		keys, values, scopes = append(keys, p.writes.keys...), append(values, p.writes.values...), append(scopes, p.writes.scopes...)
 	}
-	cmp := func(a, b row) int {
-		return cmp.Or(bytes.Compare(a.app, b.app), bytes.Compare(a.user, b.user),
-			bytes.Compare(a.session, b.session), bytes.Compare(a.key, b.key))
+	rows, err := pool.Query(ctx, sql, apps, users, ids, seqs, eventIDs, bodies, times, incarnations, of, keys, values, scopes)
+	if err != nil {
+		return err
 	}
-	eq := func(a, b row) bool { return cmp(a, b) == 0 }
-	for _, rows := range []*[]row{&sessions, &apps, &users} {
-		slices.SortFunc(*rows, cmp)
-		*rows = slices.CompactFunc(*rows, eq)
-	}
-	var sApps, sUsers, sIDs, stApps, stUsers, stKeys [][]byte
-	var stScopes []int16
-	for _, r := range sessions {
-		sApps, sUsers, sIDs = append(sApps, r.app), append(sUsers, r.user), append(sIDs, r.session)
-	}
-	for i, rows := range [][]row{apps, users} {
-		for _, r := range rows {
-			stApps, stUsers, stKeys = append(stApps, r.app), append(stUsers, r.user), append(stKeys, r.key)
-			stScopes = append(stScopes, []int16{scopeApp, scopeUser}[i])
+	defer rows.Close()
+	for rows.Next() {
+		var i int32
+		var status int16
+		var pos, seq, created, version *int64
+		var stored []byte
+		if err := rows.Scan(&i, &status, &pos, &seq, &created, &version, &stored); err != nil {
+			return err
 		}
+		if i < 1 || int(i) > n {
+			return fmt.Errorf("append_events returned append %d of %d", i, n)
+		}
+		p := batch[i-1]
+		p.status, p.stored = status, stored
+		p.set(pos, seq, created, version)
 	}
-	return []any{sApps, sUsers, sIDs, stApps, stUsers, stKeys, stScopes}
+	return rows.Err()
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessionlog/sessionlog/eventlog"
 )
 
 // A statement that fails inside a batch rolls the whole batch back; each
@@ -22,14 +25,17 @@ func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
 	require.NoError(t, err)
 	defer pool.Close()
 
-	// 1/$1 fails for 0, as an append_event call can fail on what the
-	// database refuses.
-	const sql = "SELECT 0::smallint, 1/$1::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bytea"
-	batch := []*pending{{args: []any{1}}, {args: []any{0}}, {args: []any{2}}}
+	// 1/seq fails for 0, as an append_events call can fail on what the
+	// database refuses; its fourth argument holds the appends' sequence
+	// numbers.
+	const sql = `SELECT n::int, 0::smallint, 1/seq, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bytea
+FROM unnest($4::bigint[]) WITH ORDINALITY AS t(seq, n), (SELECT $1::bytea[], $2::bytea[], $3::bytea[], $5::bytea[], $6::bytea[],
+	$7::text[], $8::bigint[], $9::int[], $10::bytea[], $11::bytea[], $12::smallint[]) a`
+	batch := []*pending{{wantSeq: 1}, {wantSeq: 0}, {wantSeq: 2}}
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	trips := send(ctx, pool, sql, "", batch)
+	trips := send(ctx, pool, sql, batch)
 	assert.Equal(t, 1+len(batch), trips, "the failed batch, then each append on its own")
 	for _, p := range batch {
 		<-p.done
@@ -40,9 +46,47 @@ func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
 	assert.NoError(t, batch[2].err, "a neighbour of the failing statement still gets its outcome")
 	assert.Equal(t, int64(0), int64(batch[2].pos), "1/2 in integers")
 
-	batch = []*pending{{args: []any{1}}, {args: []any{2}}}
+	batch = []*pending{{wantSeq: 1}, {wantSeq: 2}}
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	assert.Equal(t, 1, send(ctx, pool, sql, "", batch), "a batch that succeeds is one round trip")
+	assert.Equal(t, 1, send(ctx, pool, sql, batch), "a batch that succeeds is one round trip")
+}
+
+// A batch carries at most one append per session, the leader's first; the
+// others stay queued in their order, for the batches after it.
+func TestTakeLeavesASessionsSecondAppendQueued(t *testing.T) {
+	key := func(id string) eventlog.SessionKey {
+		return eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: id}
+	}
+	leader := &pending{key: key("a")}
+	b1, a2, c1, b2 := &pending{key: key("b")}, &pending{key: key("a")}, &pending{key: key("c")}, &pending{key: key("b")}
+	c := &committer{queue: []*pending{b1, a2, c1, b2}}
+	assert.Equal(t, []*pending{leader, b1, c1}, c.take(leader))
+	assert.Equal(t, []*pending{a2, b2}, c.queue)
+	c.queue = c.queue[1:] // a2 promoted, as do hands a slot on
+	assert.Equal(t, []*pending{a2, b2}, c.take(a2))
+	assert.Empty(t, c.queue)
+}
+
+// The slots: up to limit leaders send at once; an append that finds them
+// all busy waits in the queue until a leader hands its slot on.
+func TestCommitterHandsItsSlotsOn(t *testing.T) {
+	c := &committer{limit: 2}
+	c.mu.Lock()
+	c.inFlight = 2
+	c.mu.Unlock()
+	p := &pending{key: eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}}
+	errs := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { errs <- c.do(ctx, nil, "", p, 0) }()
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.queue) == 1
+	}, 5*time.Second, time.Millisecond, "both slots busy: the append waits in the queue")
+	cancel()
+	require.ErrorIs(t, <-errs, context.Canceled, "a waiting append leaves with its context's error")
+	assert.Empty(t, c.queue)
+	assert.Equal(t, 2, c.inFlight)
 }

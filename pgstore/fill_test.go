@@ -45,7 +45,7 @@ INSERT INTO §.session_state (app, user_id, session_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), convert_to('s' || i, 'UTF8'), 'n', convert_to($2::int::text, 'UTF8'), (i - 1) * ($2 + 1) + 1 + $2
 FROM generate_series(1, $1) i;
 
-INSERT INTO §.user_state (app, user_id, key, value, position)
+INSERT INTO §.user_values (app, user_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), 'tier', '"gold"', max((i - 1) * ($2 + 1) + 1)
 FROM generate_series(1, $1) i GROUP BY i % 100;
 

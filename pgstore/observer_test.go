@@ -22,7 +22,7 @@ func TestObserverSeesEachGroupCommit(t *testing.T) {
 	var mu sync.Mutex
 	var commits []commit
 	schema := newSchema(t)
-	store := open(t, schema, func(o *pgstore.Options) {
+	store := open(t, schema, oneBatch, func(o *pgstore.Options) {
 		o.Observer.OnCommit = func(appends, roundTrips int, d time.Duration) {
 			assert.Positive(t, d)
 			mu.Lock()

@@ -19,9 +19,9 @@ type queries struct {
 	// (see the migrations).
 	createSession string
 	appendEvent   string
-	// lockBatch calls lock_batch (see the migrations) before a batch of
-	// appends.
-	lockBatch string
+	// appendEvents calls append_events (see the migrations) for a batch
+	// of appends.
+	appendEvents string
 	// insertRecord writes a record at the position just taken.
 	insertRecord string
 	// insertAt writes a record at a given position (what a deletion keeps).
@@ -134,10 +134,11 @@ CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals 
 		takeID:        `SELECT pg_current_xact_id()`,
 		setPosition:   q(`SELECT setval(§positions, greatest($1::bigint, 1), $1::bigint > 0)`),
 		createSession: q(`SELECT status, pos, keys, vals FROM §.create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
-		lockBatch:     q(`SELECT §.lock_batch($1, $2, $3, $4, $5, $6, $7)`),
-		appendEvent:   q(`SELECT status, pos, seq, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
-		insertRecord:  q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) VALUES (currval(§positions), $1, $2, $3, $4, $5, $6, $7)`),
-		insertAt:      q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),
+		appendEvents: q(`SELECT n, status, pos, seq, created, version, stored
+FROM §.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
+		appendEvent:  q(`SELECT status, pos, seq, created, version, stored FROM §.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
+		insertRecord: q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body) VALUES (currval(§positions), $1, $2, $3, $4, $5, $6, $7)`),
+		insertAt:     q(`INSERT INTO §.records (position, kind, app, user_id, session_id, body) VALUES ($1, $2, $3, $4, $5, $6)`),
 		insertEvents: q(`INSERT INTO §.records (position, kind, app, user_id, session_id, seq, event_id, body)
 SELECT p.pos, 2, $1, $2, $3, t.seq, t.id, t.body
 FROM unnest($4::bytea[], $5::bytea[]) WITH ORDINALITY AS t(id, body, seq)

@@ -115,6 +115,14 @@ type Options struct {
 	// ID then finds stored).
 	// Zero means [DefaultStatementTimeout]; a negative value means none.
 	StatementTimeout time.Duration
+	// Batches bounds the batches of appends the store has in flight at
+	// once (see [Store.Append]); zero means [DefaultBatches]. Each takes
+	// a connection of the pool while it runs. One batch at a time makes
+	// the biggest batches, which cost the server the least per append;
+	// a few more pay off when the server is far away or has cores to
+	// spare, so that one batch travels or runs while another waits for
+	// its commit to reach the disk.
+	Batches int
 	// Logger receives what an operator should know: the listener losing
 	// its connection (Warn, with the error and the pause before it
 	// reconnects; a long outage again at most once a minute, each failed
@@ -239,6 +247,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
+	batches, err := orDefault("batches", opts.Batches, DefaultBatches)
+	if err != nil {
+		return nil, err
+	}
 	s := &Store{
 		pool:    pool,
 		schema:  pgx.Identifier{name}.Sanitize(),
@@ -246,7 +258,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		cache:   sqlrecord.Cache{MaxSessions: cached, MaxBytes: cachedBytes},
 		logger:  cmp.Or(opts.Logger, discard),
 		timeout: statementTimeout(opts.StatementTimeout),
-		commits: committer{onCommit: opts.Observer.OnCommit},
+		commits: committer{limit: batches, onCommit: opts.Observer.OnCommit},
 
 		announcer: newAnnouncer(false),
 
