@@ -317,7 +317,7 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 			s.beforeCommit(tx)
 			return nil
 		})
-	} else if err := s.commits.do(ctx, s.pool, s.sql.appendEvents, p, s.timeout); err != nil {
+	} else if err := s.commits.do(ctx, s.pool, statements{one: s.sql.appendEvent, many: s.sql.appendEvents}, p, s.timeout); err != nil {
 		return eventlog.AppendResult{}, err
 	}
 	if p.err != nil {

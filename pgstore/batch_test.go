@@ -137,7 +137,7 @@ func TestBatchesInFlightAtOnce(t *testing.T) {
 	waitFor(t, "two batches to wait for the lock", func() bool {
 		var waiting int
 		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%append_events%'`).Scan(&waiting))
+			WHERE wait_event_type = 'Lock' AND query LIKE '%append_event%'`).Scan(&waiting))
 		return waiting == 2
 	})
 	wg.Go(func() {

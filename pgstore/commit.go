@@ -116,7 +116,7 @@ func (p *pending) set(pos, seq, created, version *int64) {
 // runs to its end, whatever the leader's ctx does, because it carries
 // other callers' appends too; timeout (0: none) bounds it, so that a hung
 // statement fails the batch rather than every append behind it.
-func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql string, p *pending, timeout time.Duration) error {
+func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql statements, p *pending, timeout time.Duration) error {
 	p.done, p.promote = make(chan struct{}), make(chan struct{})
 	c.mu.Lock()
 	if c.inFlight < max(c.limit, 1) {
@@ -213,11 +213,15 @@ func (c *committer) leave(p *pending) bool {
 	return true
 }
 
+// statements are the SQL a batch is sent with: one for a batch of one
+// append (append_event), many for more (append_events).
+type statements struct{ one, many string }
+
 // send runs a batch in one round trip. If it fails, the implicit
 // transaction rolls back and nothing in it is stored; so that one
 // append's failure is not its neighbours', each is then sent again on its
 // own and gets its own outcome. It returns the round trips it took.
-func send(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) (roundTrips int) {
+func send(ctx context.Context, pool *pgxpool.Pool, sql statements, batch []*pending) (roundTrips int) {
 	roundTrips = 1
 	if err := sendBatch(ctx, pool, sql, batch); err != nil {
 		for _, p := range batch {
@@ -234,10 +238,14 @@ func send(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending)
 	return roundTrips
 }
 
-// sendBatch sends batch's appends to append_events (sql), which commits
-// them together, and gives each its row's outcome.
-func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pending) error {
+// sendBatch sends batch's appends, which commit together, and gives each
+// its row's outcome. One append alone goes to append_event, which does
+// less than append_events.
+func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql statements, batch []*pending) error {
 	n := len(batch)
+	if n == 1 && sql.one != "" {
+		return batch[0].scan(pool.QueryRow(ctx, sql.one, batch[0].args()...))
+	}
 	apps, users, ids := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	eventIDs, bodies, times := make([][]byte, n), make([][]byte, n), make([]string, n)
 	seqs, incarnations := make([]int64, n), make([]int64, n)
@@ -254,7 +262,7 @@ func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql string, batch []*pen
 		}
 		keys, values, scopes = append(keys, p.writes.keys...), append(values, p.writes.values...), append(scopes, p.writes.scopes...)
 	}
-	rows, err := pool.Query(ctx, sql, apps, users, ids, seqs, eventIDs, bodies, times, incarnations, of, keys, values, scopes)
+	rows, err := pool.Query(ctx, sql.many, apps, users, ids, seqs, eventIDs, bodies, times, incarnations, of, keys, values, scopes)
 	if err != nil {
 		return err
 	}

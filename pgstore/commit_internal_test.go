@@ -35,7 +35,7 @@ FROM unnest($4::bigint[]) WITH ORDINALITY AS t(seq, n), (SELECT $1::bytea[], $2:
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	trips := send(ctx, pool, sql, batch)
+	trips := send(ctx, pool, statements{many: sql}, batch)
 	assert.Equal(t, 1+len(batch), trips, "the failed batch, then each append on its own")
 	for _, p := range batch {
 		<-p.done
@@ -50,7 +50,7 @@ FROM unnest($4::bigint[]) WITH ORDINALITY AS t(seq, n), (SELECT $1::bytea[], $2:
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	assert.Equal(t, 1, send(ctx, pool, sql, batch), "a batch that succeeds is one round trip")
+	assert.Equal(t, 1, send(ctx, pool, statements{many: sql}, batch), "a batch that succeeds is one round trip")
 }
 
 // A batch carries at most one append per session, the leader's first; the
@@ -79,7 +79,7 @@ func TestCommitterHandsItsSlotsOn(t *testing.T) {
 	p := &pending{key: eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}}
 	errs := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { errs <- c.do(ctx, nil, "", p, 0) }()
+	go func() { errs <- c.do(ctx, nil, statements{}, p, 0) }()
 	require.Eventually(t, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
