@@ -174,21 +174,27 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 	var (
 		views    []eventlog.View
 		appState map[string]any
+		users    = map[string]map[string]any{} // each user's state, by user ID
 	)
 	for rows.Next() {
+		var kind int16
 		var user, id []byte
 		var created, version *int64
 		var updated *string
 		var keys, vals [][]byte
-		if err := rows.Scan(&user, &id, &created, &version, &updated, &keys, &vals); err != nil {
+		if err := rows.Scan(&kind, &user, &id, &created, &version, &updated, &keys, &vals); err != nil {
 			return nil, err
 		}
 		state, err := decodeState(keys, vals)
 		if err != nil {
 			return nil, fmt.Errorf("app %q: %w", app, err)
 		}
-		if created == nil {
-			appState = state // the app's row
+		switch kind {
+		case 0:
+			appState = state
+			continue
+		case 1:
+			users[string(user)] = state
 			continue
 		}
 		key := eventlog.SessionKey{AppName: app, UserID: string(user), SessionID: string(id)}
@@ -202,14 +208,23 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for i := range views {
-		for k, v := range appState {
-			if i == 0 {
-				views[i].State[k] = v // the first view takes the decoded values, the others copies
+	// Each view gets its own copy of the values it shares with others; the
+	// first to take a decoded value takes it as it is.
+	taken := map[string]bool{}
+	merge := func(into, from map[string]any, owner string) {
+		first := !taken[owner]
+		taken[owner] = true
+		for k, v := range from {
+			if first {
+				into[k] = v
 			} else {
-				views[i].State[k] = eventlog.CloneValue(v)
+				into[k] = eventlog.CloneValue(v)
 			}
 		}
+	}
+	for i := range views {
+		merge(views[i].State, users[views[i].Key.UserID], "user:"+views[i].Key.UserID)
+		merge(views[i].State, appState, "")
 	}
 	return views, nil
 }

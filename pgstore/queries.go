@@ -115,18 +115,26 @@ FROM (SELECT ` + guard + ` AS guard) h
 LEFT JOIN LATERAL (SELECT position, seq, body FROM §.records WHERE position > $1` + where + ` ORDER BY position LIMIT $2) r ON true
 ORDER BY r.position`)
 	}
+	// A page's rows, by their first column: 0 the app's state, 1 the
+	// state of a user the page holds (once per user, however many of the
+	// user's sessions it lists), 2 a session with its own state.
 	list := func(where, order string) string {
-		return q(`SELECT NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text,
-	array_agg('app:'::bytea || key), array_agg(value)
-FROM §.app_state WHERE app = $1 AND value IS NOT NULL
-UNION ALL
-SELECT p.user_id, p.session_id, p.created, p.version, p.updated, st.keys, st.vals
-FROM (SELECT user_id, session_id, created, version, updated FROM §.sessions
+		return q(`WITH p AS MATERIALIZED (SELECT user_id, session_id, created, version, updated FROM §.sessions
 	WHERE app = $1` + where + `
-	ORDER BY ` + order + ` LIMIT $4) p
-CROSS JOIN LATERAL (SELECT array_agg(m.key) AS keys, array_agg(m.value) AS vals FROM (
-	SELECT key, value FROM §.session_state WHERE app = $1 AND user_id = p.user_id AND session_id = p.session_id
-	UNION ALL SELECT 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = p.user_id AND value IS NOT NULL) m) st`)
+	ORDER BY ` + order + ` LIMIT $4)
+SELECT 0::smallint, NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text,
+	array_agg('app:'::bytea || key), array_agg(value)
+FROM §.app_state WHERE app = $1
+UNION ALL
+SELECT 1, u.user_id, NULL, NULL, NULL, NULL, st.keys, st.vals
+FROM (SELECT DISTINCT user_id FROM p) u
+CROSS JOIN LATERAL (SELECT array_agg('user:'::bytea || key) AS keys, array_agg(value) AS vals
+	FROM §.user_state WHERE app = $1 AND user_id = u.user_id) st
+UNION ALL
+SELECT 2, p.user_id, p.session_id, p.created, p.version, p.updated, st.keys, st.vals
+FROM p
+CROSS JOIN LATERAL (SELECT array_agg(key) AS keys, array_agg(value) AS vals FROM §.session_state
+	WHERE app = $1 AND user_id = p.user_id AND session_id = p.session_id) st`)
 	}
 	return queries{
 		next:          q(`SELECT §.take_position()`),
