@@ -634,11 +634,11 @@ INSERT INTO §.session_state (app, user_id, session_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), convert_to('s' || i, 'UTF8'), 'k', convert_to(($2 - 1)::text, 'UTF8'), i * ($2 + 1)
 FROM generate_series(1, $1) i;
 
-INSERT INTO §.user_state (app, user_id, key, value, position)
+INSERT INTO §.user_values (app, user_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), 'u', convert_to(($2 - 1)::text, 'UTF8'), max(i * ($2 + 1))
 FROM generate_series(1, $1) i GROUP BY i % 100;
 
-INSERT INTO §.app_state (app, key, value, position)
+INSERT INTO §.app_values (app, key, value, position)
 VALUES ('app', 'a', convert_to(($2 - 1)::text, 'UTF8'), $1 * ($2 + 1));
 
 SELECT setval('§.positions', $1 * ($2 + 1));
