@@ -59,6 +59,19 @@ func eventRecord(k eventlog.SessionKey, seq uint64, id string) *eventlog.Record 
 	return &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: seq, Time: time.Now(), Event: &eventlog.Event{ID: id}}
 }
 
+// createSessions creates sessions s0, s1, ... of user u in app, n of them,
+// and returns their keys.
+func createSessions(t *testing.T, store *pgstore.Store, n int) []eventlog.SessionKey {
+	t.Helper()
+	keys := make([]eventlog.SessionKey, n)
+	for i := range keys {
+		keys[i] = eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprintf("s%d", i)}
+		_, err := store.Append(t.Context(), &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: keys[i], Time: time.Now()})
+		require.NoError(t, err)
+	}
+	return keys
+}
+
 // oneBatch opens a store with one batch of appends in flight at a time.
 func oneBatch(o *pgstore.Options) { o.Batches = 1 }
 
@@ -71,12 +84,7 @@ func TestAppendsWaitingTogetherShareABatch(t *testing.T) {
 	store := open(t, schema, oneBatch)
 	ctx := t.Context()
 	const n = 6
-	keys := make([]eventlog.SessionKey, n+1)
-	for i := range keys {
-		keys[i] = eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprintf("s%d", i)}
-		_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: keys[i], Time: time.Now()})
-		require.NoError(t, err)
-	}
+	keys := createSessions(t, store, n+1)
 	release := holdSessions(t, schema)
 	var wg sync.WaitGroup
 	wg.Go(func() { // the leader: its batch waits for the lock
@@ -119,12 +127,7 @@ func TestBatchesInFlightAtOnce(t *testing.T) {
 	schema := newSchema(t)
 	store := open(t, schema, func(o *pgstore.Options) { o.Batches = 2 })
 	ctx := t.Context()
-	keys := make([]eventlog.SessionKey, 3)
-	for i := range keys {
-		keys[i] = eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprintf("s%d", i)}
-		_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: keys[i], Time: time.Now()})
-		require.NoError(t, err)
-	}
+	keys := createSessions(t, store, 3)
 	release := holdSessions(t, schema)
 	var wg sync.WaitGroup
 	for i := range 2 {

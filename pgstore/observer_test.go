@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/pgstore"
 )
 
@@ -32,12 +31,7 @@ func TestObserverSeesEachGroupCommit(t *testing.T) {
 	})
 	ctx := t.Context()
 	const n = 5
-	keys := make([]eventlog.SessionKey, n+1)
-	for i := range keys {
-		keys[i] = eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprintf("s%d", i)}
-		_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: keys[i], Time: time.Now()})
-		require.NoError(t, err)
-	}
+	keys := createSessions(t, store, n+1)
 	mu.Lock()
 	require.Empty(t, commits, "a creation is not a group commit")
 	mu.Unlock()
