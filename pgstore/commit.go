@@ -47,6 +47,16 @@ type committer struct {
 	inFlight int
 	limit    int // batches in flight at most; at least 1
 
+	// The last batch sent: how many appends it carried and how long it
+	// took. A leader that finds the queue shorter than that batch gathers
+	// first (see gather).
+	last     int
+	lastTook time.Duration
+	// gathered, while a leader gathers, is closed once the queue holds
+	// want appends.
+	gathered chan struct{}
+	want     int
+
 	batches, appends atomic.Uint64 // sent so far, for measurements
 
 	// onCommit, when set, is told of each batch sent (Observer.OnCommit).
@@ -121,8 +131,9 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql statements, 
 	c.mu.Lock()
 	if c.inFlight < max(c.limit, 1) {
 		c.inFlight++
+		c.gather()
 	} else {
-		c.queue = append(c.queue, p)
+		c.enqueue(p)
 		c.mu.Unlock()
 		select {
 		case <-p.done:
@@ -139,10 +150,7 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql statements, 
 	batch := c.take(p)
 	c.mu.Unlock()
 
-	var start time.Time
-	if c.onCommit != nil {
-		start = time.Now()
-	}
+	start := time.Now()
 	lead, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
 	if timeout > 0 {
 		lead, cancel = context.WithTimeout(lead, timeout)
@@ -154,6 +162,7 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql statements, 
 	c.appends.Add(uint64(len(batch)))
 
 	c.mu.Lock()
+	c.last, c.lastTook = len(batch), elapsed
 	if len(c.queue) > 0 {
 		next := c.queue[0] // the slot passes on
 		c.queue = c.queue[1:]
@@ -169,6 +178,47 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql statements, 
 		c.onCommit(len(batch), trips, elapsed)
 	}
 	return nil
+}
+
+// maxGather bounds how long a leader gathers appends.
+const maxGather = time.Millisecond
+
+// gather, with c.mu held by a new leader, waits a moment for the callers
+// of the last batch to come back when that batch carried several appends
+// and fewer are queued now: under a steady load they return together, and
+// the first one back would otherwise send a batch of one, then the rest
+// a batch of their own, doubling the transactions and the WAL flushes.
+// It waits until the queue holds as many appends as the last batch less
+// one, or half as long as that batch took (at most maxGather), whichever
+// comes first. A lone caller (a last batch of one) never waits.
+func (c *committer) gather() {
+	if c.last < 2 || len(c.queue) >= c.last-1 {
+		return
+	}
+	ch := make(chan struct{})
+	c.gathered, c.want = ch, c.last-1
+	wait := min(c.lastTook/2, maxGather)
+	c.mu.Unlock()
+	t := time.NewTimer(wait)
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+	t.Stop()
+	c.mu.Lock()
+	if c.gathered == ch {
+		c.gathered = nil
+	}
+}
+
+// enqueue queues p, with c.mu held, and ends a leader's gathering once
+// the queue holds what it waits for.
+func (c *committer) enqueue(p *pending) {
+	c.queue = append(c.queue, p)
+	if c.gathered != nil && len(c.queue) >= c.want {
+		close(c.gathered)
+		c.gathered = nil
+	}
 }
 
 // take makes leader's batch, with c.mu held: the leader's append, then

@@ -90,3 +90,44 @@ func TestCommitterHandsItsSlotsOn(t *testing.T) {
 	assert.Empty(t, c.queue)
 	assert.Equal(t, 2, c.inFlight)
 }
+
+// A new leader gathers when the last batch carried several appends: it
+// sends once as many are queued as that batch held less one, or when its
+// moment is up; after a batch of one it sends at once.
+func TestLeaderGathersAfterABigBatch(t *testing.T) {
+	c := &committer{last: 3, lastTook: time.Hour}
+	got := make(chan int)
+	go func() {
+		c.mu.Lock()
+		c.gather()
+		n := len(c.queue)
+		c.mu.Unlock()
+		got <- n
+	}()
+	for range 2 {
+		require.Eventually(t, func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.gathered != nil
+		}, 5*time.Second, 100*time.Microsecond, "the leader gathers")
+		c.mu.Lock()
+		c.enqueue(&pending{})
+		c.mu.Unlock()
+	}
+	assert.Equal(t, 2, <-got, "it sends once two are queued")
+
+	c = &committer{last: 3, lastTook: 2 * time.Millisecond}
+	c.mu.Lock()
+	start := time.Now()
+	c.gather()
+	c.mu.Unlock()
+	assert.Empty(t, c.queue, "nobody came: its moment ran out")
+	assert.Nil(t, c.gathered)
+	assert.Less(t, time.Since(start), time.Second)
+
+	c = &committer{last: 1, lastTook: time.Hour}
+	c.mu.Lock()
+	c.gather()
+	assert.Nil(t, c.gathered, "after a batch of one, no gathering")
+	c.mu.Unlock()
+}
