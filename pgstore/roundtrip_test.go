@@ -183,3 +183,21 @@ func TestOneRoundTripPerCall(t *testing.T) {
 		require.ErrorIs(t, err, eventlog.ErrNotFound)
 	})
 }
+
+// Open readies its connection for the first read: a new replica's first
+// Load is one round trip too, the load statement prepared already.
+func TestOpenReadiesTheFirstLoad(t *testing.T) {
+	schema := newSchema(t)
+	writer := open(t, schema)
+	ctx := t.Context()
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	_, err := writer.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+
+	reader, rt := tracedStore(t, schema)
+	n, statements := rt.count(func() {
+		_, err = reader.Load(ctx, k, eventlog.LoadOptions{})
+		require.NoError(t, err)
+	})
+	assert.Equal(t, 1, n, "the first Load takes one round trip, nothing to prepare; it sent %q", statements)
+}
