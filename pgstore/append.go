@@ -104,8 +104,7 @@ type stateWrites struct {
 // writesOf returns the writes the fold applies for rec, a record as
 // readers decode it: a creation's and an event's keys in every scope, a
 // retained record's app: and user: keys; never a temp: key. They come
-// sorted by scope and then key, the order in which every write locks the
-// state rows that sessions share.
+// sorted by scope and then key.
 func writesOf(rec *eventlog.Record) (stateWrites, error) {
 	w, err := sqlrecord.WritesOf(rec)
 	return stateWrites{keys: w.Keys, values: w.Values, scopes: w.Scopes}, err
@@ -317,7 +316,7 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 			s.beforeCommit(tx)
 			return nil
 		})
-	} else if err := s.commits.do(ctx, s.pool, statements{one: s.sql.appendEvent, many: s.sql.appendEvents}, p, s.timeout); err != nil {
+	} else if err := s.commits.do(ctx, p); err != nil {
 		return eventlog.AppendResult{}, err
 	}
 	if p.err != nil {

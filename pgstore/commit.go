@@ -42,6 +42,10 @@ const DefaultBatches = 1
 // session: the others wait for a later batch, so that a session's appends
 // are checked one after the other, each against the one before.
 type committer struct {
+	pool    *pgxpool.Pool
+	sql     statements
+	timeout time.Duration // bounds a batch; 0: none
+
 	mu       sync.Mutex
 	queue    []*pending
 	inFlight int
@@ -124,9 +128,9 @@ func (p *pending) set(pos, seq, created, version *int64) {
 // outcome, or with ctx's error (and p no longer the caller's to read) if
 // ctx ends while p waits for another leader's batch. A leader's own batch
 // runs to its end, whatever the leader's ctx does, because it carries
-// other callers' appends too; timeout (0: none) bounds it, so that a hung
+// other callers' appends too; c.timeout bounds it, so that a hung
 // statement fails the batch rather than every append behind it.
-func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql statements, p *pending, timeout time.Duration) error {
+func (c *committer) do(ctx context.Context, p *pending) error {
 	p.done, p.promote = make(chan struct{}), make(chan struct{})
 	c.mu.Lock()
 	if c.inFlight < max(c.limit, 1) {
@@ -152,10 +156,10 @@ func (c *committer) do(ctx context.Context, pool *pgxpool.Pool, sql statements, 
 
 	start := time.Now()
 	lead, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
-	if timeout > 0 {
-		lead, cancel = context.WithTimeout(lead, timeout)
+	if c.timeout > 0 {
+		lead, cancel = context.WithTimeout(lead, c.timeout)
 	}
-	trips := send(lead, pool, sql, batch)
+	trips := send(lead, c.pool, c.sql, batch)
 	cancel()
 	elapsed := time.Since(start)
 	c.batches.Add(1)

@@ -79,7 +79,7 @@ func TestCommitterHandsItsSlotsOn(t *testing.T) {
 	p := &pending{key: eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}}
 	errs := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { errs <- c.do(ctx, nil, statements{}, p, 0) }()
+	go func() { errs <- c.do(ctx, p) }()
 	require.Eventually(t, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -210,21 +210,20 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 	}
 	// Each view gets its own copy of the values it shares with others; the
 	// first to take a decoded value takes it as it is.
-	taken := map[string]bool{}
-	merge := func(into, from map[string]any, owner string) {
-		first := !taken[owner]
-		taken[owner] = true
+	merge := func(into, from map[string]any, first bool) {
 		for k, v := range from {
-			if first {
-				into[k] = v
-			} else {
-				into[k] = eventlog.CloneValue(v)
+			if !first {
+				v = eventlog.CloneValue(v)
 			}
+			into[k] = v
 		}
 	}
+	userTaken := map[string]bool{}
 	for i := range views {
-		merge(views[i].State, users[views[i].Key.UserID], "user:"+views[i].Key.UserID)
-		merge(views[i].State, appState, "")
+		user := views[i].Key.UserID
+		merge(views[i].State, users[user], !userTaken[user])
+		userTaken[user] = true
+		merge(views[i].State, appState, i == 0)
 	}
 	return views, nil
 }
