@@ -385,6 +385,44 @@ type startSide struct {
 	open func(ctx context.Context, dsn, schema string) (get func(ctx context.Context, i int) (any, int, error), closeFn func() error, migrate time.Duration, err error)
 }
 
+// startUpSessions are the fills of the start-up benchmarks, in sessions of
+// 100 events: 1,000, and with SESSIONLOG_BENCH_BIG=1 also 10,000.
+func startUpSessions() []int {
+	if os.Getenv("SESSIONLOG_BENCH_BIG") == "1" {
+		return []int{1_000, 10_000}
+	}
+	return []int{1_000}
+}
+
+// adkStarted ends a start-up side's open of the ADK's service over a
+// filled database: its AutoMigrate, timed, as a starting program runs it;
+// then the side's Get and close.
+func adkStarted(svc adksession.Service, closeDB func() error) (func(context.Context, int) (any, int, error), func() error, time.Duration, error) {
+	start := time.Now()
+	if err := database.AutoMigrate(svc); err != nil {
+		return nil, nil, 0, errors.Join(err, closeDB())
+	}
+	migrate := time.Since(start)
+	return func(ctx context.Context, i int) (any, int, error) {
+		resp, err := adkFilledGet(ctx, svc, i, 0)
+		if err != nil {
+			return nil, 0, err
+		}
+		return resp, resp.Session.Events().Len(), nil
+	}, closeDB, migrate, nil
+}
+
+// slStarted is a start-up side's Get and close over sessionlog's service.
+func slStarted(svc *service.Service) (func(context.Context, int) (any, int, error), func() error, time.Duration, error) {
+	return func(ctx context.Context, i int) (any, int, error) {
+		sess, err := svc.Get(ctx, service.SessionKey{AppName: appName, UserID: filledUser(i), SessionID: filledSession(i)}, service.GetOptions{})
+		if err != nil {
+			return nil, 0, err
+		}
+		return sess, len(sess.Events), nil
+	}, svc.Close, 0, nil
+}
+
 var startSides = []startSide{
 	{
 		name: "adk",
@@ -400,18 +438,7 @@ var startSides = []startSide{
 			if err != nil {
 				return nil, nil, 0, err
 			}
-			start := time.Now()
-			if err := database.AutoMigrate(svc); err != nil {
-				return nil, nil, 0, errors.Join(err, closeDB())
-			}
-			migrate := time.Since(start)
-			return func(ctx context.Context, i int) (any, int, error) {
-				resp, err := svc.Get(ctx, &adksession.GetRequest{AppName: appName, UserID: filledUser(i), SessionID: filledSession(i)})
-				if err != nil {
-					return nil, 0, err
-				}
-				return resp, resp.Session.Events().Len(), nil
-			}, closeDB, migrate, nil
+			return adkStarted(svc, closeDB)
 		},
 	},
 	{
@@ -434,13 +461,7 @@ var startSides = []startSide{
 			if err != nil {
 				return nil, nil, 0, err
 			}
-			return func(ctx context.Context, i int) (any, int, error) {
-				sess, err := svc.Get(ctx, service.SessionKey{AppName: appName, UserID: filledUser(i), SessionID: filledSession(i)}, service.GetOptions{})
-				if err != nil {
-					return nil, 0, err
-				}
-				return sess, len(sess.Events), nil
-			}, svc.Close, 0, nil
+			return slStarted(svc)
 		},
 	},
 }
@@ -461,12 +482,8 @@ var startSides = []startSide{
 //	SESSIONLOG_POSTGRES_DSN=... go test -run '^$' -bench '^BenchmarkPGStartUp$' -benchtime 5x -count 1
 func BenchmarkPGStartUp(b *testing.B) {
 	dsn := pgDSN(b)
-	sizes := []int{1_000}
-	if os.Getenv("SESSIONLOG_BENCH_BIG") == "1" {
-		sizes = append(sizes, 10_000)
-	}
 	const events = 100
-	for _, sessions := range sizes {
+	for _, sessions := range startUpSessions() {
 		b.Run("events="+strconv.Itoa(sessions*events), func(b *testing.B) {
 			var schemas []string
 			for _, side := range startSides {

@@ -201,7 +201,7 @@ func fillADKSQLite(tb testing.TB, sessions, events int) string {
 	return path
 }
 
-// adkSQLiteGet reads session i of a fill through the ADK's service.
-func adkSQLiteGet(ctx context.Context, svc adksession.Service, i, recent int) (*adksession.GetResponse, error) {
+// adkFilledGet reads session i of a fill through the ADK's service.
+func adkFilledGet(ctx context.Context, svc adksession.Service, i, recent int) (*adksession.GetResponse, error) {
 	return svc.Get(ctx, &adksession.GetRequest{AppName: appName, UserID: filledUser(i), SessionID: filledSession(i), NumRecentEvents: recent})
 }

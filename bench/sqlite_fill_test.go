@@ -129,7 +129,7 @@ func TestSQLiteFillsMatchTheServices(t *testing.T) {
 		read := func(path string) func(i int) (any, map[string]any, string) {
 			svc := newADKSQLite(t, path, adkWAL)
 			return func(i int) (any, map[string]any, string) {
-				resp, err := adkSQLiteGet(ctx, svc, i, 0)
+				resp, err := adkFilledGet(ctx, svc, i, 0)
 				if err != nil {
 					t.Fatal(err)
 				}

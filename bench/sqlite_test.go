@@ -13,7 +13,6 @@ import (
 	"time"
 
 	adksession "google.golang.org/adk/v2/session"
-	"google.golang.org/adk/v2/session/database"
 
 	"github.com/sessionlog/sessionlog/service"
 )
@@ -115,7 +114,7 @@ func sqliteGetters(b *testing.B) []side {
 	sl := newSLSQLite(b, fillSLSQLite(b, 1, sqliteGetEvents), "full")
 	return []side{
 		{"adk", func(ctx context.Context, recent int) (int, error) {
-			resp, err := adkSQLiteGet(ctx, adk, 1, recent)
+			resp, err := adkFilledGet(ctx, adk, 1, recent)
 			if err != nil {
 				return 0, err
 			}
@@ -229,18 +228,7 @@ var sqliteStartSides = []startSide{
 			if err != nil {
 				return nil, nil, 0, err
 			}
-			start := time.Now()
-			if err := database.AutoMigrate(svc); err != nil {
-				return nil, nil, 0, errors.Join(err, closeDB())
-			}
-			migrate := time.Since(start)
-			return func(ctx context.Context, i int) (any, int, error) {
-				resp, err := adkSQLiteGet(ctx, svc, i, 0)
-				if err != nil {
-					return nil, 0, err
-				}
-				return resp, resp.Session.Events().Len(), nil
-			}, closeDB, migrate, nil
+			return adkStarted(svc, closeDB)
 		},
 	},
 	{
@@ -251,13 +239,7 @@ var sqliteStartSides = []startSide{
 			if err != nil {
 				return nil, nil, 0, err
 			}
-			return func(ctx context.Context, i int) (any, int, error) {
-				sess, err := svc.Get(ctx, service.SessionKey{AppName: appName, UserID: filledUser(i), SessionID: filledSession(i)}, service.GetOptions{})
-				if err != nil {
-					return nil, 0, err
-				}
-				return sess, len(sess.Events), nil
-			}, svc.Close, 0, nil
+			return slStarted(svc)
 		},
 	},
 }
@@ -275,12 +257,8 @@ var sqliteStartSides = []startSide{
 //
 //	SESSIONLOG_BENCH_BIG=1 go test -run '^$' -bench '^BenchmarkSQLiteStartUp$' -benchtime 5x -count 1
 func BenchmarkSQLiteStartUp(b *testing.B) {
-	sizes := []int{1_000}
-	if os.Getenv("SESSIONLOG_BENCH_BIG") == "1" {
-		sizes = append(sizes, 10_000)
-	}
 	const events = 100
-	for _, sessions := range sizes {
+	for _, sessions := range startUpSessions() {
 		b.Run("events="+strconv.Itoa(sessions*events), func(b *testing.B) {
 			var paths []string
 			for _, side := range sqliteStartSides {

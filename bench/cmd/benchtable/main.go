@@ -361,15 +361,27 @@ func pgRows() []pgRow {
 		pgRow{"Get of a 100-event session, all events", "PGGetAll100/adk", "PGGetAll100/sessionlog", "ns/op", false, false},
 		pgRow{"Get of a 100-event session, last 10", "PGGetLast10/adk", "PGGetLast10/sessionlog", "ns/op", false, false},
 		pgRow{"List a user's 100 sessions (of 1,000)", "PGList100/adk", "PGList100/sessionlog", "ns/op", false, false})
+	return append(rows, startUpRows("PGStartUp", "open a new replica", "its first Get (100 events)", false)...)
+}
+
+// startUpRows are the rows of a start-up benchmark (PGStartUp or
+// SQLiteStartUp) over 100,000 and 1,000,000 events: each of its metrics,
+// the open and the first Get under the labels given, and, with total, the
+// two together first (the benchmark's ns/op).
+func startUpRows(bench, open, firstGet string, total bool) []pgRow {
+	var rows []pgRow
 	for _, size := range []struct{ key, label string }{{"100000", "100,000"}, {"1000000", "1,000,000"}} {
-		base := "PGStartUp/events=" + size.key + "/"
+		base := bench + "/events=" + size.key + "/"
+		if total {
+			rows = append(rows, pgRow{"open and first Get (100 events), over " + size.label + " events", base + "adk", base + "sessionlog", "ns/op", false, false})
+		}
 		for _, m := range []struct {
 			metric, label, unit string
 			adkOnly             bool
 		}{
-			{"open-ns", "open a new replica", "ns", false},
+			{"open-ns", open, "ns", false},
 			{"migrate-ns", "of which the ADK's AutoMigrate", "ns", true},
-			{"first-get-ns", "its first Get (100 events)", "ns", false},
+			{"first-get-ns", firstGet, "ns", false},
 			{"get-warm-ns", "the same Get again", "ns", false},
 			{"heap-open-B", "Go heap added by the open", "B", false},
 			{"heap-get-B", "Go heap added by the open and the first Get", "B", false},
@@ -469,25 +481,7 @@ func sqliteRows() []pgRow {
 		{"Get of a 10,000-event session, last 10", "SQLiteGetLast10/adk", "SQLiteGetLast10/sessionlog", "ns/op", false, false},
 		{"List a user's 100 sessions (of 1,000)", "SQLiteList100/adk", "SQLiteList100/sessionlog", "ns/op", false, false},
 	}
-	for _, size := range []struct{ key, label string }{{"100000", "100,000"}, {"1000000", "1,000,000"}} {
-		base := "SQLiteStartUp/events=" + size.key + "/"
-		rows = append(rows, pgRow{"open and first Get (100 events), over " + size.label + " events", base + "adk", base + "sessionlog", "ns/op", false, false})
-		for _, m := range []struct {
-			metric, label, unit string
-			adkOnly             bool
-		}{
-			{"open-ns", "open", "ns", false},
-			{"migrate-ns", "of which the ADK's AutoMigrate", "ns", true},
-			{"first-get-ns", "its first Get", "ns", false},
-			{"get-warm-ns", "the same Get again", "ns", false},
-			{"heap-open-B", "Go heap added by the open", "B", false},
-			{"heap-get-B", "Go heap added by the open and the first Get", "B", false},
-		} {
-			rows = append(rows, pgRow{m.label + ", over " + size.label + " events",
-				base + "adk " + m.metric, base + "sessionlog " + m.metric, m.unit, false, m.adkOnly})
-		}
-	}
-	return rows
+	return append(rows, startUpRows("SQLiteStartUp", "open", "its first Get", true)...)
 }
 
 // sqliteTable renders the SQLite comparisons as a markdown table: each
