@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/internal/sqlrecord"
@@ -173,40 +174,76 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 	defer rows.Close()
 	var (
 		views    []eventlog.View
-		appState map[string]any
+		appState = map[string]any{}
 		users    = map[string]map[string]any{} // each user's state, by user ID
+		at       int                           // the view the last state row went to
+		early    []pageValue                   // state rows read before their session's row
+		kind     int16
+		user, id pgtype.DriverBytes
+		created  pgtype.Int8
+		version  pgtype.Int8
+		updated  pgtype.Text
+		k, v     pgtype.DriverBytes
 	)
-	for rows.Next() {
-		var kind int16
-		var user, id []byte
-		var created, version *int64
-		var updated *string
-		var keys, vals [][]byte
-		if err := rows.Scan(&kind, &user, &id, &created, &version, &updated, &keys, &vals); err != nil {
-			return nil, err
+	// userID gives the page's rows of one user one string.
+	userID := func(b []byte) string {
+		if n := len(views); n > 0 && views[n-1].Key.UserID == string(b) {
+			return views[n-1].Key.UserID
 		}
-		state, err := decodeState(keys, vals)
-		if err != nil {
-			return nil, fmt.Errorf("app %q: %w", app, err)
+		return string(b)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&kind, &user, &id, &created, &version, &updated, &k, &v); err != nil {
+			return nil, err
 		}
 		switch kind {
 		case 0:
-			appState = state
-			continue
+			if err := sqlrecord.DecodeKey(appState, k, v); err != nil {
+				return nil, fmt.Errorf("app %q: %w", app, err)
+			}
 		case 1:
-			users[string(user)] = state
-			continue
+			state := users[string(user)]
+			if state == nil {
+				state = map[string]any{}
+				users[string(user)] = state
+			}
+			if err := sqlrecord.DecodeKey(state, k, v); err != nil {
+				return nil, fmt.Errorf("app %q, user %q: %w", app, user, err)
+			}
+		case 2:
+			key := eventlog.SessionKey{AppName: app, UserID: userID(user), SessionID: string(id)}
+			if !created.Valid || !version.Valid || !updated.Valid {
+				return nil, fmt.Errorf("session %s: row is damaged", key)
+			}
+			t, err := parseTime(updated.String)
+			if err != nil {
+				return nil, fmt.Errorf("session %s: %w", key, err)
+			}
+			views = append(views, eventlog.View{Key: key, Created: eventlog.Position(created.Int64),
+				Version: uint64(version.Int64), LastUpdateTime: t, State: map[string]any{}})
+		case 3:
+			i, ok := findView(views, at, user, id)
+			if !ok {
+				early = append(early, pageValue{user: string(user), id: string(id), key: slices.Clone(k), value: slices.Clone(v)})
+				continue
+			}
+			at = i
+			if err := sqlrecord.DecodeKey(views[i].State, k, v); err != nil {
+				return nil, fmt.Errorf("session %s: %w", views[i].Key, err)
+			}
 		}
-		key := eventlog.SessionKey{AppName: app, UserID: string(user), SessionID: string(id)}
-		t, err := parseTime(*updated)
-		if err != nil {
-			return nil, fmt.Errorf("session %s: %w", key, err)
-		}
-		views = append(views, eventlog.View{Key: key, Created: eventlog.Position(*created), Version: uint64(*version),
-			LastUpdateTime: t, State: state})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	for _, e := range early {
+		i, ok := findView(views, 0, []byte(e.user), []byte(e.id))
+		if !ok {
+			return nil, fmt.Errorf("app %q: state of session %q of user %q has no session row", app, e.id, e.user)
+		}
+		if err := sqlrecord.DecodeKey(views[i].State, e.key, e.value); err != nil {
+			return nil, fmt.Errorf("session %s: %w", views[i].Key, err)
+		}
 	}
 	// Each view gets its own copy of the values it shares with others; the
 	// first to take a decoded value takes it as it is.
@@ -226,4 +263,24 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 		merge(views[i].State, appState, i == 0)
 	}
 	return views, nil
+}
+
+// pageValue is a key of a session's state that a page's statement
+// returned before the session's row.
+type pageValue struct {
+	user, id   string
+	key, value []byte
+}
+
+// findView finds the view of session (user, id) among views, looking
+// from views[at] on and then from the start: a page's state rows come in
+// the order of its session rows, so the search seldom moves far.
+func findView(views []eventlog.View, at int, user, id []byte) (int, bool) {
+	for n := range len(views) {
+		i := (at + n) % len(views)
+		if views[i].Key.SessionID == string(id) && views[i].Key.UserID == string(user) {
+			return i, true
+		}
+	}
+	return 0, false
 }

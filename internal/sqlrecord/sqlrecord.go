@@ -143,12 +143,20 @@ func DecodeState(keys, vals [][]byte) (map[string]any, error) {
 // lists of keys and values.
 func DecodeInto(state map[string]any, keys, vals [][]byte) error {
 	for i, k := range keys {
-		v, err := eventlog.DecodeValue(vals[i])
-		if err != nil {
-			return fmt.Errorf("state %q is damaged: %w", k, err)
+		if err := DecodeKey(state, k, vals[i]); err != nil {
+			return err
 		}
-		state[string(k)] = v
 	}
+	return nil
+}
+
+// DecodeKey decodes one key's stored value into state.
+func DecodeKey(state map[string]any, key, value []byte) error {
+	v, err := eventlog.DecodeValue(value)
+	if err != nil {
+		return fmt.Errorf("state %q is damaged: %w", key, err)
+	}
+	state[string(key)] = v
 	return nil
 }
 
