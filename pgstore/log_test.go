@@ -28,10 +28,12 @@ const (
 	msgUpgrade   = "pgstore: ran a migration's data upgrade"
 )
 
-// listenerPID waits until store's listener listens, and returns its
-// backend's process ID; a backend other than not.
+// listenerPID has a reader wait for changes of store, which starts its
+// listener, waits until the listener listens, and returns its backend's
+// process ID; a backend other than not.
 func listenerPID(t *testing.T, conn *pgx.Conn, store *pgstore.Store, not int32) int32 {
 	t.Helper()
+	store.Changes(eventlog.Scope{AppName: "app"})
 	var pid int32
 	require.Eventually(t, func() bool {
 		err := conn.QueryRow(t.Context(), `SELECT pid FROM pg_stat_activity
@@ -202,4 +204,48 @@ func TestNoLoggerIsSilent(t *testing.T) {
 	terminate(t, conn, pid)
 	listenerPID(t, conn, store, pid) // back
 	assert.Empty(t, def.Lines(), "logged through the default logger")
+}
+
+// A replica that nobody follows holds no listener connection: the
+// listener starts with the first reader that waits for changes, once,
+// however many wait. A store closed while readers start waiting stops
+// whatever it started (goleak checks the goroutines at the end), and
+// after Close a wait ends at once without starting anything.
+func TestListenerStartsWithTheFirstSubscriber(t *testing.T) {
+	schema := newSchema(t)
+	conn := pgxConn(t)
+	store := open(t, schema)
+	listeners := func() int {
+		var n int
+		require.NoError(t, conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE query = $1",
+			"LISTEN "+pgx.Identifier{pgstore.Channel(store)}.Sanitize()).Scan(&n))
+		return n
+	}
+	_, err := store.Append(t.Context(), &eventlog.Record{Kind: eventlog.KindSessionCreated, Time: time.Now(),
+		Key: eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}})
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // time enough for a listener to connect, were there one
+	assert.Zero(t, listeners(), "a store that nobody follows listens")
+
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { store.Changes(eventlog.Scope{AppName: "app"}) })
+	}
+	wg.Wait()
+	listenerPID(t, conn, store, 0)
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, 1, listeners(), "each wait started a listener")
+
+	// Close while readers begin to wait.
+	other := open(t, schema)
+	for range 4 {
+		wg.Go(func() { other.Changes(eventlog.Scope{AppName: "app"}) })
+	}
+	require.NoError(t, other.Close())
+	wg.Wait()
+	select {
+	case <-other.Changes(eventlog.Scope{AppName: "app"}):
+	case <-time.After(5 * time.Second):
+		t.Fatal("a wait on a closed store does not end")
+	}
 }

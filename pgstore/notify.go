@@ -24,6 +24,19 @@ const (
 // that an operator can tell it apart in pg_stat_activity.
 const listenerName = "sessionlog listener"
 
+// startListening starts the listener, unless it runs already or the
+// store is closed.
+func (s *Store) startListening() {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	if s.listening || s.closed.Load() {
+		return
+	}
+	s.listening = true
+	s.workers.Add(1)
+	go s.listen(s.run, s.pool.Config().ConnConfig.Copy(), s.pollInterval)
+}
+
 // listen holds a connection of its own that LISTENs for other replicas'
 // appends and wakes the readers of the app each names, until ctx ends.
 // When the connection fails it wakes everybody (a notification may have

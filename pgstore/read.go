@@ -194,7 +194,10 @@ const nudgeFirst = 2 * time.Millisecond
 
 // Changes implements [eventlog.Store.Changes]: the channel closes when a
 // notification names the scope's app (or any app, for the whole store),
-// at the next poll, or when the store closes.
+// at the next poll, or when the store closes. The first call starts the
+// listener's connection; until it listens, the poll wakes the readers,
+// and once it listens it wakes them all, for what it may have missed.
 func (s *Store) Changes(scope eventlog.Scope) <-chan struct{} {
+	s.startListening()
 	return s.wake.Wait(scope.AppName)
 }

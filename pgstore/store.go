@@ -185,6 +185,15 @@ type Store struct {
 
 	stop    context.CancelFunc
 	workers sync.WaitGroup
+	// run is the workers' context, which Close cancels.
+	run context.Context
+
+	// listening is set once the listener runs: it starts with the first
+	// reader that waits for changes (see Changes), so that a replica that
+	// nobody follows holds no connection for it. listenMu orders its
+	// start against Close.
+	listenMu  sync.Mutex
+	listening bool
 
 	// announcer tells other replicas of this one's appends.
 	announcer *announcer
@@ -198,9 +207,10 @@ var _ eventlog.Store = (*Store)(nil)
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
 // string, as pgx reads it) with a pool of its own, applies sessionlog's
-// migrations to opts.Schema, and starts listening for other replicas'
-// appends. It reads nothing else: the store is ready at once, whatever the
-// database holds. Close closes the pool.
+// migrations to opts.Schema, and readies the pool's connection for the
+// first read. It reads nothing else: the store is ready at once, whatever
+// the database holds. Other replicas' appends are listened for from the
+// first time a subscriber waits for records. Close closes the pool.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -211,6 +221,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(d.Milliseconds(), 10)
 		}
 	}
+	// The pool runs the store's statements only: caches sized for them
+	// save each connection most of the memory pgx's defaults set aside.
+	cfg.ConnConfig.StatementCacheCapacity = min(cfg.ConnConfig.StatementCacheCapacity, statementCache)
+	cfg.ConnConfig.DescriptionCacheCapacity = min(cfg.ConnConfig.DescriptionCacheCapacity, statementCache)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
@@ -225,8 +239,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 }
 
 // New is [Open] over a pool the caller owns: Close leaves it open. The
-// store also opens one connection of its own, with the pool's settings, to
-// listen for notifications.
+// store also opens two connections of its own, with the pool's settings:
+// one to listen for notifications, once a subscriber first waits for
+// records, and one to announce appends, with the first append.
 func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
 	if ctx == nil || pool == nil {
 		return nil, fmt.Errorf("pgstore: open: %w: nil ctx or pool", eventlog.ErrInvalidArgument)
@@ -275,8 +290,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	s.warm(ctx)
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.workers.Add(3)
-	go s.listen(runCtx, pool.Config().ConnConfig.Copy(), poll)
+	s.run = runCtx
+	s.workers.Add(2)
 	go s.announce(runCtx, s.announcer, pool.Config().ConnConfig.Copy())
 	go s.poll(runCtx, poll)
 	return s, nil
@@ -297,6 +312,15 @@ func (s *Store) warm(ctx context.Context) {
 		rows.Close()
 	}
 }
+
+// statementCache is how many prepared statements each connection of a
+// pool made by Open keeps (pgx keeps 512 unless told otherwise, a map
+// preallocated at about 27 KB per connection for each of its two caches).
+// The store runs fewer distinct statements than that (see
+// TestStatementCacheHoldsTheStoresStatements); a DSN that asks for fewer,
+// or none (statement_cache_capacity=0, as behind a transaction pooler),
+// keeps its own.
+const statementCache = 64
 
 // discard is the logger of a store given none.
 var discard = slog.New(slog.DiscardHandler)
@@ -328,6 +352,8 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.listenMu.Lock() // a listener starting now has been counted in workers
+	s.listenMu.Unlock()
 	s.stop()
 	s.workers.Wait()
 	s.wake.Close()
