@@ -22,6 +22,13 @@ import (
 // replicas' subscribers at their next poll (Options.PollInterval), as a
 // lost notification always did. This replica's own subscribers are woken
 // at once, without the database.
+//
+// Nor does it announce when no replica listens: before it sends, it
+// looks for a listener's connection on the schema's channel in
+// pg_stat_activity, at most once per announceCheck, and drops what it
+// gathered while it finds none. A listener that starts meanwhile wakes
+// its readers once it listens and again after twice announceCheck, which
+// covers every announcement dropped before the announcers saw it.
 type announcer struct {
 	mu   sync.Mutex
 	apps map[string]struct{} // payloads to send; "" wakes every reader
@@ -69,6 +76,11 @@ func (s *Store) changed(app string) {
 // announceFlush bounds the last announcement, sent as the store closes.
 const announceFlush = time.Second
 
+// announceCheck is how long an announcer trusts what it last found about
+// listeners: a single writer pays for the look once per period, not a
+// statement per append.
+const announceCheck = 100 * time.Millisecond
+
 // announce sends what a gathers until ctx ends, and then what is left,
 // within announceFlush. A failed statement drops its payloads (readers
 // on other replicas see those appends at their next poll) and the
@@ -82,6 +94,10 @@ func (s *Store) announce(ctx context.Context, a *announcer, cfg *pgx.ConnConfig)
 			conn.Close(context.Background())
 		}
 	}()
+	var (
+		heard    = true    // a listener was found at the last look
+		lookedAt time.Time // when the last look began
+	)
 	send := func(ctx context.Context, apps []string) {
 		if len(apps) == 0 {
 			return
@@ -90,7 +106,13 @@ func (s *Store) announce(ctx context.Context, a *announcer, cfg *pgx.ConnConfig)
 		if conn == nil {
 			conn, err = pgx.ConnectConfig(ctx, cfg)
 		}
-		if err == nil {
+		if err == nil && time.Since(lookedAt) >= time.Duration(s.announceCheck.Load()) {
+			start := time.Now()
+			if err = conn.QueryRow(ctx, s.sql.listened, listenerApp(s.channel, "")).Scan(&heard); err == nil {
+				lookedAt = start
+			}
+		}
+		if err == nil && heard {
 			_, err = conn.Exec(ctx, s.sql.announce, s.channel, apps)
 		}
 		if err != nil {

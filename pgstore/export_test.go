@@ -42,8 +42,13 @@ func Channel(s *Store) string { return s.channel }
 // SetListenRetry sets the listener's first pause after a failure.
 func SetListenRetry(s *Store, d time.Duration) { s.listenRetry.Store(int64(d)) }
 
-// ListenerName is the application_name of the listener's connection.
-const ListenerName = listenerName
+// SetAnnounceCheck sets how long s's announcer trusts its last look for
+// listeners, and so when s's listener wakes its readers again.
+func SetAnnounceCheck(s *Store, d time.Duration) { s.announceCheck.Store(int64(d)) }
+
+// ListenerApp is the application_name of the listener's connection, on a
+// pool without one of its own.
+func ListenerApp(s *Store) string { return listenerApp(s.channel, "") }
 
 // Migrations is how many schema versions the embedded migrations make.
 func Migrations() int {

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -174,5 +175,83 @@ func TestAnotherReplicasAppendsWakeASubscriber(t *testing.T) {
 		assert.Equal(t, res.Record.Position, rec.Position)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the subscriber was not woken by the other replica's append")
+	}
+}
+
+// An announcer sends nothing while no replica listens on the schema's
+// channel: a connection that LISTENs without being a store's listener
+// hears no notification. Once a store's listener listens, announcements
+// flow again (S2).
+func TestNoAnnouncementsWhileNobodyListens(t *testing.T) {
+	schema := newSchema(t)
+	ctx := t.Context()
+	slow := func(o *pgstore.Options) { o.PollInterval = time.Hour }
+	writer, reader := open(t, schema, slow), open(t, schema, slow)
+	probe := pgxConn(t)
+	_, err := probe.Exec(ctx, "LISTEN "+pgx.Identifier{pgstore.Channel(writer)}.Sanitize())
+	require.NoError(t, err)
+	heard := func(within time.Duration) bool {
+		wctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		_, err := probe.WaitForNotification(wctx)
+		return err == nil
+	}
+
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	_, err = writer.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+	for i := range 5 {
+		_, err := writer.Append(ctx, eventRecord(k, uint64(i+1), fmt.Sprint("quiet", i)))
+		require.NoError(t, err)
+		time.Sleep(30 * time.Millisecond) // past announceCheck over the loop
+	}
+	assert.False(t, heard(300*time.Millisecond), "an append was announced while nobody listened")
+
+	reader.Changes(eventlog.Scope{AppName: "app"}) // its listener starts
+	conn := pgxConn(t)
+	waitFor(t, "the listener", func() bool {
+		var n int
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+			pgstore.ListenerApp(reader)).Scan(&n)
+		return err == nil && n == 1
+	})
+	time.Sleep(250 * time.Millisecond) // the writer's last look at listeners is stale
+	_, err = writer.Append(ctx, eventRecord(k, 6, "heard"))
+	require.NoError(t, err)
+	assert.True(t, heard(10*time.Second), "an append was not announced to a listening replica")
+}
+
+// An append whose announcement is dropped because its announcer had not
+// yet seen a new listener still reaches that listener's followers, long
+// before their poll: the listener wakes its readers again once every
+// announcer has looked since it began to listen (S2).
+func TestAListenerCatchesWhatAnnouncersSkippedBeforeSeeingIt(t *testing.T) {
+	schema := newSchema(t)
+	ctx := t.Context()
+	slow := func(o *pgstore.Options) { o.PollInterval = time.Hour }
+	writer, reader := open(t, schema, slow), open(t, schema, slow)
+	// The writer's announcer looks once, at the first append, and finds
+	// nobody; the reader's listener counts on a look every 100 ms.
+	pgstore.SetAnnounceCheck(writer, time.Hour)
+	pgstore.SetAnnounceCheck(reader, 100*time.Millisecond)
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	created, err := writer.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+	follower, stop := follow(ctx, reader, eventlog.Scope{AppName: "app"}, created.Record.Position)
+	defer stop()
+	conn := pgxConn(t)
+	waitFor(t, "the listener", func() bool {
+		var n int
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'",
+			pgstore.ListenerApp(reader)).Scan(&n)
+		return err == nil && n == 1
+	})
+	res, err := writer.Append(ctx, eventRecord(k, 1, "early"))
+	require.NoError(t, err)
+	select {
+	case rec := <-follower:
+		assert.Equal(t, res.Record.Position, rec.Position)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follower missed an append announced before its listener was seen")
 	}
 }

@@ -38,7 +38,7 @@ func listenerPID(t *testing.T, conn *pgx.Conn, store *pgstore.Store, not int32) 
 	require.Eventually(t, func() bool {
 		err := conn.QueryRow(t.Context(), `SELECT pid FROM pg_stat_activity
 WHERE application_name = $1 AND query = $2 AND pid <> $3`,
-			pgstore.ListenerName, "LISTEN "+pgx.Identifier{pgstore.Channel(store)}.Sanitize(), not).Scan(&pid)
+			pgstore.ListenerApp(store), "LISTEN "+pgx.Identifier{pgstore.Channel(store)}.Sanitize(), not).Scan(&pid)
 		return err == nil
 	}, 20*time.Second, 10*time.Millisecond, "the listener does not listen")
 	return pid

@@ -20,9 +20,22 @@ const (
 	listenReport   = time.Minute
 )
 
-// listenerName is the application_name of the listener's connection, so
-// that an operator can tell it apart in pg_stat_activity.
+// listenerName begins the application_name of the listener's connection,
+// followed by the schema's channel: an operator can tell it apart in
+// pg_stat_activity, and other replicas' announcers can tell whether
+// anybody listens on the channel (see announcer).
 const listenerName = "sessionlog listener"
+
+// listenerApp is the application_name of the listener of channel on a
+// connection whose own is app: the marker first, so that the server's
+// 63-byte limit cuts the caller's part, not the marker.
+func listenerApp(channel, app string) string {
+	name := listenerName + " " + channel
+	if app != "" {
+		name += " (" + app + ")"
+	}
+	return name
+}
 
 // startListening starts the listener, unless it runs already or the
 // store is closed.
@@ -47,11 +60,7 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, poll time.Durat
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
-	if app := cfg.RuntimeParams["application_name"]; app != "" {
-		cfg.RuntimeParams["application_name"] = app + " (" + listenerName + ")"
-	} else {
-		cfg.RuntimeParams["application_name"] = listenerName
-	}
+	cfg.RuntimeParams["application_name"] = listenerApp(s.channel, cfg.RuntimeParams["application_name"])
 	o := outage{logger: s.logger, poll: poll, retry: &s.listenRetry}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -84,6 +93,11 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, listening f
 	}
 	listening()
 	s.wake.Fire("") // anything may have happened before this connection listened
+	// Announcers that last looked before this connection listened skip
+	// their announcements for up to announceCheck more: once that has
+	// passed, wake the readers again for what they skipped.
+	late := time.AfterFunc(2*time.Duration(s.announceCheck.Load()), func() { s.wake.Fire("") })
+	defer late.Stop()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -39,6 +39,9 @@ type queries struct {
 	writeState string
 	// announce notifies the channel $1 once for each payload in $2.
 	announce string
+	// listened says whether a connection whose application_name begins
+	// with $1 (a listener's, see listenerApp) is open.
+	listened string
 
 	// horizon reads the transaction IDs of the holders of positions still
 	// running (application_name $3), then the positions visible after $1,
@@ -173,6 +176,7 @@ RETURNING seq, position`),
 	WHERE kind = 2 AND app = $1 AND user_id = $2 AND session_id = $3 AND seq = $7))`),
 		writeState: q(`SELECT §.write_state($1, $2, $3, $4, $5, $6, currval(§positions))`),
 		announce:   `SELECT pg_notify($1, x) FROM unnest($2::text[]) x`,
+		listened:   `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE left(application_name, length($1)) = $1)`,
 		horizon: q(`SELECT ARRAY(SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE application_name = $3 AND backend_xid IS NOT NULL),
 	ARRAY(SELECT position FROM §.records WHERE position > $1 ORDER BY position LIMIT $2)`),
 

@@ -182,6 +182,10 @@ type Store struct {
 	// listenRetry is the listener's first pause after a failure, in
 	// nanoseconds: listenRetry, unless a test changed it.
 	listenRetry atomic.Int64
+	// announceCheck is how long the announcer trusts its last look for
+	// listeners, and half the listener's wait before it wakes its readers
+	// again, in nanoseconds: announceCheck, unless a test changed it.
+	announceCheck atomic.Int64
 
 	stop    context.CancelFunc
 	workers sync.WaitGroup
@@ -280,6 +284,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		pollInterval: poll,
 	}
 	s.listenRetry.Store(int64(listenRetry))
+	s.announceCheck.Store(int64(announceCheck))
 	s.sql = newQueries(s.schema)
 	s.commits.pool, s.commits.timeout = pool, s.timeout
 	s.commits.sql = statements{one: s.sql.appendEvent, many: s.sql.appendEvents}
