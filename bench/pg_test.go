@@ -200,7 +200,8 @@ func pgWriterSides() []struct {
 
 // BenchmarkPGAppendOne appends from one goroutine to one session, the
 // event of the in-memory workloads, on each side. With several sessionlog
-// replicas the writer uses the first; the others listen for its appends.
+// replicas the writer uses the first; the others are open and idle (with
+// no subscriber they do not listen, so nothing is announced to them).
 //
 //	SESSIONLOG_POSTGRES_DSN=... go test -run '^$' -bench '^BenchmarkPGAppendOne$' -count 6
 func BenchmarkPGAppendOne(b *testing.B) {
