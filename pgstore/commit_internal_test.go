@@ -16,14 +16,8 @@ import (
 // A statement that fails inside a batch rolls the whole batch back; each
 // of its appends is then sent on its own, so only the failing one fails.
 func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
-	dsn := os.Getenv("SESSIONLOG_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("SESSIONLOG_POSTGRES_DSN is not set: skipping the PostgreSQL tests")
-	}
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
-	require.NoError(t, err)
-	defer pool.Close()
+	pool := testPool(t)
 
 	// 1/seq fails for 0, as an append_events call can fail on what the
 	// database refuses; its fourth argument holds the appends' sequence
@@ -130,4 +124,23 @@ func TestLeaderGathersAfterABigBatch(t *testing.T) {
 	c.gather()
 	assert.Nil(t, c.gathered, "after a batch of one, no gathering")
 	c.mu.Unlock()
+}
+
+// testDSN is the test database's address; the test skips without one.
+func testDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("SESSIONLOG_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("SESSIONLOG_POSTGRES_DSN is not set: skipping the PostgreSQL tests")
+	}
+	return dsn
+}
+
+// testPool is a pool to the test database, closed when the test ends.
+func testPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), testDSN(t))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
 }

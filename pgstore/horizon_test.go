@@ -207,15 +207,8 @@ func TestNoAnnouncementsWhileNobodyListens(t *testing.T) {
 	}
 	assert.False(t, heard(300*time.Millisecond), "an append was announced while nobody listened")
 
-	reader.Changes(eventlog.Scope{AppName: "app"}) // its listener starts
-	conn := pgxConn(t)
-	waitFor(t, "the listener", func() bool {
-		var n int
-		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-			pgstore.ListenerApp(reader)).Scan(&n)
-		return err == nil && n == 1
-	})
-	time.Sleep(250 * time.Millisecond) // the writer's last look at listeners is stale
+	listenerPID(t, pgxConn(t), reader, 0) // its listener starts and listens
+	time.Sleep(250 * time.Millisecond)    // the writer's last look at listeners is stale
 	_, err = writer.Append(ctx, eventRecord(k, 6, "heard"))
 	require.NoError(t, err)
 	assert.True(t, heard(10*time.Second), "an append was not announced to a listening replica")
@@ -239,13 +232,7 @@ func TestAListenerCatchesWhatAnnouncersSkippedBeforeSeeingIt(t *testing.T) {
 	require.NoError(t, err)
 	follower, stop := follow(ctx, reader, eventlog.Scope{AppName: "app"}, created.Record.Position)
 	defer stop()
-	conn := pgxConn(t)
-	waitFor(t, "the listener", func() bool {
-		var n int
-		err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'",
-			pgstore.ListenerApp(reader)).Scan(&n)
-		return err == nil && n == 1
-	})
+	listenerPID(t, pgxConn(t), reader, 0)
 	res, err := writer.Append(ctx, eventRecord(k, 1, "early"))
 	require.NoError(t, err)
 	select {

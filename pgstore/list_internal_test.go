@@ -1,11 +1,9 @@
 package pgstore
 
 import (
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -18,15 +16,8 @@ import (
 // session's, still lands in the right view; a state row whose session the
 // page does not hold is an error, not a silent loss.
 func TestListTakesAPagesRowsInAnyOrder(t *testing.T) {
-	dsn := os.Getenv("SESSIONLOG_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("SESSIONLOG_POSTGRES_DSN is not set: skipping the PostgreSQL tests")
-	}
 	ctx := t.Context()
-	pool, err := pgxpool.New(ctx, dsn)
-	require.NoError(t, err)
-	defer pool.Close()
-	s := &Store{pool: pool}
+	s := &Store{pool: testPool(t)}
 
 	const rows = `SELECT k::smallint, u::bytea, i::bytea, c::bigint, v::bigint, t::text, key::bytea, value::bytea
 FROM (VALUES %s) AS r(k, u, i, c, v, t, key, value)`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -37,10 +36,7 @@ func TestStatementCacheHoldsTheStoresStatements(t *testing.T) {
 // Open sizes its connections' statement caches to statementCache, unless
 // the DSN asks for smaller ones; the store works either way.
 func TestOpenSizesTheStatementCache(t *testing.T) {
-	dsn := os.Getenv("SESSIONLOG_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("SESSIONLOG_POSTGRES_DSN is not set: skipping the PostgreSQL tests")
-	}
+	dsn := testDSN(t)
 	for _, c := range []struct {
 		param string
 		want  int
