@@ -3,6 +3,7 @@ package pgstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -60,20 +61,29 @@ func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 // event, in any order.
 func scanLoad(rows pgx.Rows) (sqlrecord.Loaded, error) {
 	defer rows.Close()
-	var l sqlrecord.Loaded
+	var (
+		l                          sqlrecord.Loaded
+		created, version, pos, seq pgtype.Int8
+		updated                    pgtype.Text
+		keys, vals                 [][]byte
+		body                       pgtype.DriverBytes // decoding copies what it keeps
+	)
 	for rows.Next() {
-		var created, version, pos, seq *int64
-		var updated *string
-		var keys, vals [][]byte
-		var body []byte
+		keys, vals = nil, nil
 		if err := rows.Scan(&created, &version, &updated, &keys, &vals, &pos, &seq, &body); err != nil {
 			return sqlrecord.Loaded{}, err
 		}
-		if created != nil {
-			l.Found, l.Created, l.Version, l.Updated, l.Keys, l.Vals = true, eventlog.Position(*created), uint64(*version), *updated, keys, vals
+		if created.Valid {
+			if !version.Valid || !updated.Valid {
+				return sqlrecord.Loaded{}, errors.New("the session's row is damaged")
+			}
+			l.Found, l.Created, l.Version, l.Updated, l.Keys, l.Vals = true, eventlog.Position(created.Int64), uint64(version.Int64), updated.String, keys, vals
 			continue
 		}
-		rec, err := decode(eventlog.Position(*pos), uint64(*seq), body)
+		if !pos.Valid || !seq.Valid {
+			return sqlrecord.Loaded{}, errors.New("a record's row is damaged")
+		}
+		rec, err := decode(eventlog.Position(pos.Int64), uint64(seq.Int64), body)
 		if err != nil {
 			return sqlrecord.Loaded{}, err
 		}
