@@ -224,9 +224,11 @@ func TestAListenerCatchesWhatAnnouncersSkippedBeforeSeeingIt(t *testing.T) {
 	slow := func(o *pgstore.Options) { o.PollInterval = time.Hour }
 	writer, reader := open(t, schema, slow), open(t, schema, slow)
 	// The writer's announcer looks once, at the first append, and finds
-	// nobody; the reader's listener counts on a look every 100 ms.
+	// nobody; the reader's listener counts on a look every second, so it
+	// wakes its readers again 2 s after it listens, time enough for the
+	// append below on a loaded machine.
 	pgstore.SetAnnounceCheck(writer, time.Hour)
-	pgstore.SetAnnounceCheck(reader, 100*time.Millisecond)
+	pgstore.SetAnnounceCheck(reader, time.Second)
 	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
 	created, err := writer.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
 	require.NoError(t, err)
@@ -238,7 +240,7 @@ func TestAListenerCatchesWhatAnnouncersSkippedBeforeSeeingIt(t *testing.T) {
 	select {
 	case rec := <-follower:
 		assert.Equal(t, res.Record.Position, rec.Position)
-	case <-time.After(5 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("the follower missed an append announced before its listener was seen")
 	}
 }
