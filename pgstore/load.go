@@ -68,9 +68,10 @@ func scanLoad(rows pgx.Rows) (sqlrecord.Loaded, error) {
 		keys, vals                 [][]byte
 		body                       pgtype.DriverBytes // decoding copies what it keeps
 	)
+	dest := []any{&created, &version, &updated, &keys, &vals, &pos, &seq, &body} // one slice for every row
 	for rows.Next() {
 		keys, vals = nil, nil
-		if err := rows.Scan(&created, &version, &updated, &keys, &vals, &pos, &seq, &body); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return sqlrecord.Loaded{}, err
 		}
 		if created.Valid {
@@ -202,8 +203,9 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 		}
 		return string(b)
 	}
+	dest := []any{&kind, &user, &id, &created, &version, &updated, &k, &v} // one slice for every row
 	for rows.Next() {
-		if err := rows.Scan(&kind, &user, &id, &created, &version, &updated, &k, &v); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		switch kind {
