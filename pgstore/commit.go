@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -60,6 +61,9 @@ type committer struct {
 	// want appends.
 	gathered chan struct{}
 	want     int
+	// gatherMax bounds a gathering; zero means maxGather (tests lengthen
+	// it so that their steps need not fit in a millisecond).
+	gatherMax time.Duration
 
 	batches, appends atomic.Uint64 // sent so far, for measurements
 
@@ -201,7 +205,7 @@ func (c *committer) gather() {
 	}
 	ch := make(chan struct{})
 	c.gathered, c.want = ch, c.last-1
-	wait := min(c.lastTook/2, maxGather)
+	wait := min(c.lastTook/2, cmp.Or(c.gatherMax, maxGather))
 	c.mu.Unlock()
 	t := time.NewTimer(wait)
 	select {
