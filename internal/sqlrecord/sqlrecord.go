@@ -119,8 +119,14 @@ func Encode(rec *eventlog.Record) (Encoded, error) {
 // number, are the row's columns'.
 func Decode(pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, error) {
 	rec := new(eventlog.Record)
-	if err := json.Unmarshal(body, rec); err != nil {
+	// The record's own UnmarshalJSON checks the body as it decodes it;
+	// through json.Unmarshal the whole body would be scanned once more
+	// first, a quarter of a small record's decoding time.
+	if err := rec.UnmarshalJSON(body); err != nil {
 		return nil, fmt.Errorf("record at position %d is damaged: %w", pos, err)
+	}
+	if !rec.Kind.Valid() {
+		return nil, fmt.Errorf("record at position %d is damaged: it has no kind", pos)
 	}
 	rec.Position = pos
 	if rec.Kind == eventlog.KindEventAppended {

@@ -76,8 +76,10 @@ func TestEncode(t *testing.T) {
 	back, err := sqlrecord.Decode(9, 3, e.Body)
 	require.NoError(t, err)
 	require.Equal(t, eventlog.Position(9), back.Position)
-	_, err = sqlrecord.Decode(9, 3, []byte("{"))
-	require.ErrorContains(t, err, "position 9 is damaged")
+	for _, body := range []string{"{", "", "null", "[]", `{"kind":"eventAppended","time":"yesterday"}`} {
+		_, err = sqlrecord.Decode(9, 3, []byte(body))
+		require.ErrorContains(t, err, "position 9 is damaged", "%q", body)
+	}
 }
 
 // A waiter is woken by its app's change, by any change when it waits on
