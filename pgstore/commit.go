@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionlog/sessionlog/eventlog"
@@ -101,30 +102,44 @@ func (p *pending) args() []any {
 		p.writes.keys, p.writes.values, p.writes.scopes, noChannel, "", p.incarnation}
 }
 
+// outcome is an append's row from append_event, and from append_events
+// after its index: the status, then the positions and numbers the status
+// gives (NULL where it gives none), and a duplicate's stored body.
+type outcome struct {
+	status                     int16
+	pos, seq, created, version pgtype.Int8
+	stored                     []byte
+}
+
+// dest are the scan destinations of o's columns.
+func (o *outcome) dest() []any {
+	return []any{&o.status, &o.pos, &o.seq, &o.created, &o.version, &o.stored}
+}
+
 // scan reads p's outcome from append_event's row.
 func (p *pending) scan(row pgx.Row) error {
-	var pos, seq, created, version *int64
-	if err := row.Scan(&p.status, &pos, &seq, &created, &version, &p.stored); err != nil {
+	var o outcome
+	if err := row.Scan(o.dest()...); err != nil {
 		return err
 	}
-	p.set(pos, seq, created, version)
+	p.set(o)
 	return nil
 }
 
-// set records the outcome's positions and numbers, which are NULL where
-// the status gives none.
-func (p *pending) set(pos, seq, created, version *int64) {
-	if pos != nil {
-		p.pos = eventlog.Position(*pos)
+// set records o as p's outcome.
+func (p *pending) set(o outcome) {
+	p.status, p.stored = o.status, o.stored
+	if o.pos.Valid {
+		p.pos = eventlog.Position(o.pos.Int64)
 	}
-	if seq != nil {
-		p.seq = uint64(*seq)
+	if o.seq.Valid {
+		p.seq = uint64(o.seq.Int64)
 	}
-	if created != nil {
-		p.created = eventlog.Position(*created)
+	if o.created.Valid {
+		p.created = eventlog.Position(o.created.Int64)
 	}
-	if version != nil {
-		p.version = uint64(*version)
+	if o.version.Valid {
+		p.version = uint64(o.version.Int64)
 	}
 }
 
@@ -301,7 +316,7 @@ func send(ctx context.Context, pool *pgxpool.Pool, sql statements, batch []*pend
 // less than append_events.
 func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql statements, batch []*pending) error {
 	n := len(batch)
-	if n == 1 && sql.one != "" {
+	if n == 1 {
 		return batch[0].scan(pool.QueryRow(ctx, sql.one, batch[0].args()...))
 	}
 	apps, users, ids := make([][]byte, n), make([][]byte, n), make([][]byte, n)
@@ -325,20 +340,18 @@ func sendBatch(ctx context.Context, pool *pgxpool.Pool, sql statements, batch []
 		return err
 	}
 	defer rows.Close()
+	var i int32
+	var o outcome
+	dest := append([]any{&i}, o.dest()...)
 	for rows.Next() {
-		var i int32
-		var status int16
-		var pos, seq, created, version *int64
-		var stored []byte
-		if err := rows.Scan(&i, &status, &pos, &seq, &created, &version, &stored); err != nil {
+		o = outcome{}
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		if i < 1 || int(i) > n {
 			return fmt.Errorf("append_events returned append %d of %d", i, n)
 		}
-		p := batch[i-1]
-		p.status, p.stored = status, stored
-		p.set(pos, seq, created, version)
+		batch[i-1].set(o)
 	}
 	return rows.Err()
 }

@@ -22,14 +22,20 @@ func TestSendRetriesAFailedBatchOneByOne(t *testing.T) {
 	// 1/seq fails for 0, as an append_events call can fail on what the
 	// database refuses; its fourth argument holds the appends' sequence
 	// numbers.
-	const sql = `SELECT n::int, 0::smallint, 1/seq, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bytea
+	const many = `SELECT n::int, 0::smallint, 1/seq, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bytea
 FROM unnest($4::bigint[]) WITH ORDINALITY AS t(seq, n), (SELECT $1::bytea[], $2::bytea[], $3::bytea[], $5::bytea[], $6::bytea[],
 	$7::text[], $8::bigint[], $9::int[], $10::bytea[], $11::bytea[], $12::smallint[]) a`
+	// The same for one append (append_event's arguments), as the retries
+	// send it.
+	const one = `SELECT 0::smallint, 1/$4::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bytea
+FROM (SELECT $1::bytea, $2::bytea, $3::bytea, $5::bytea, $6::bytea, $7::text, $8::bytea[], $9::bytea[],
+	$10::smallint[], $11::text, $12::text, $13::bigint) a`
+	sql := statements{one: one, many: many}
 	batch := []*pending{{wantSeq: 1}, {wantSeq: 0}, {wantSeq: 2}}
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	trips := send(ctx, pool, statements{many: sql}, batch)
+	trips := send(ctx, pool, sql, batch)
 	assert.Equal(t, 1+len(batch), trips, "the failed batch, then each append on its own")
 	for _, p := range batch {
 		<-p.done
@@ -44,7 +50,7 @@ FROM unnest($4::bigint[]) WITH ORDINALITY AS t(seq, n), (SELECT $1::bytea[], $2:
 	for _, p := range batch {
 		p.done = make(chan struct{})
 	}
-	assert.Equal(t, 1, send(ctx, pool, statements{many: sql}, batch), "a batch that succeeds is one round trip")
+	assert.Equal(t, 1, send(ctx, pool, sql, batch), "a batch that succeeds is one round trip")
 }
 
 // A batch carries at most one append per session, the leader's first; the
