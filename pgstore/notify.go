@@ -38,14 +38,18 @@ func listenerApp(channel, app string) string {
 }
 
 // startListening starts the listener, unless it runs already or the
-// store is closed.
+// store is closed. Every follower's wait calls it: once the listener
+// runs, it costs one atomic load.
 func (s *Store) startListening() {
+	if s.listening.Load() {
+		return // every wait after the first
+	}
 	s.listenMu.Lock()
 	defer s.listenMu.Unlock()
-	if s.listening || s.closed.Load() {
+	if s.listening.Load() || s.closed.Load() {
 		return
 	}
-	s.listening = true
+	s.listening.Store(true)
 	s.workers.Add(1)
 	go s.listen(s.run, s.pool.Config().ConnConfig.Copy(), s.pollInterval)
 }

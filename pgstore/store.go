@@ -197,7 +197,7 @@ type Store struct {
 	// nobody follows holds no connection for it. listenMu orders its
 	// start against Close.
 	listenMu  sync.Mutex
-	listening bool
+	listening atomic.Bool
 
 	// announcer tells other replicas of this one's appends.
 	announcer *announcer
