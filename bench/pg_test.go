@@ -621,7 +621,7 @@ SELECT 'app', jsonb_build_object('a', $2 - 1), timestamptz '0001-01-01 00:00:00+
 `
 
 // slFillSQL fills pgstore's tables: the records in the store's format,
-// the sessions' rows, the state of the three scopes and the sequence of positions. Session
+// the sessions' rows (their own state encoded last), the state of the three scopes and the sequence of positions. Session
 // i's creation is at position (i-1)*($2+1)+1 and its event j at the
 // position after that plus j. A timestamp is written as Go's RFC 3339
 // with nanoseconds writes it: no trailing zeros in the fraction.
@@ -651,6 +651,8 @@ FROM generate_series(1, $1) i, generate_series(0, $2) j,
 INSERT INTO §.session_state (app, user_id, session_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), convert_to('s' || i, 'UTF8'), 'k', convert_to(($2 - 1)::text, 'UTF8'), i * ($2 + 1)
 FROM generate_series(1, $1) i;
+
+UPDATE §.sessions s SET state = (SELECT e.state FROM §.encode_state(s.app, s.user_id, s.session_id) e);
 
 INSERT INTO §.user_values (app, user_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), 'u', convert_to(($2 - 1)::text, 'UTF8'), max(i * ($2 + 1))

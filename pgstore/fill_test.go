@@ -45,6 +45,8 @@ INSERT INTO §.session_state (app, user_id, session_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), convert_to('s' || i, 'UTF8'), 'n', convert_to($2::int::text, 'UTF8'), (i - 1) * ($2 + 1) + 1 + $2
 FROM generate_series(1, $1) i;
 
+UPDATE §.sessions s SET state = (SELECT e.state FROM §.encode_state(s.app, s.user_id, s.session_id) e);
+
 INSERT INTO §.user_values (app, user_id, key, value, position)
 SELECT 'app', convert_to('u' || (i % 100), 'UTF8'), 'tier', '"gold"', max((i - 1) * ($2 + 1) + 1)
 FROM generate_series(1, $1) i GROUP BY i % 100;
@@ -66,7 +68,11 @@ func fill(t testing.TB, schema string, sessions, events int) {
 		if strings.TrimSpace(stmt) == "" {
 			continue
 		}
-		_, err := tx.Exec(ctx, stmt, sessions, events)
+		var args []any // the parameters of the statements that take them
+		if strings.Contains(stmt, "$1") {
+			args = []any{sessions, events}
+		}
+		_, err := tx.Exec(ctx, stmt, args...)
 		require.NoError(t, err, "fill: %.80s", strings.TrimSpace(stmt))
 	}
 	require.NoError(t, tx.Commit(ctx))

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -165,7 +166,7 @@ func (s *Store) List(ctx context.Context, app, user string, opts eventlog.ListOp
 		}
 		args = append(args, after)
 	}
-	views, err := s.list(ctx, app, query, args)
+	views, err := s.list(ctx, app, opts.Limit, query, args)
 	if err != nil {
 		return nil, s.dbError(what, err)
 	}
@@ -177,18 +178,16 @@ func (s *Store) List(ctx context.Context, app, user string, opts eventlog.ListOp
 	return views, nil
 }
 
-func (s *Store) list(ctx context.Context, app, query string, args []any) ([]eventlog.View, error) {
+func (s *Store) list(ctx context.Context, app string, limit int, query string, args []any) ([]eventlog.View, error) {
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var (
-		views    []eventlog.View
+		views    = make([]eventlog.View, 0, min(limit, 256))
 		appState = map[string]any{}
 		users    = map[string]map[string]any{} // each user's state, by user ID
-		at       int                           // the view the last state row went to
-		early    []pageValue                   // state rows read before their session's row
 		kind     int16
 		user, id pgtype.DriverBytes
 		created  pgtype.Int8
@@ -231,31 +230,16 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 			if err != nil {
 				return nil, fmt.Errorf("session %s: %w", key, err)
 			}
+			state := map[string]any{}
+			if err := decodeOwnState(state, v); err != nil {
+				return nil, fmt.Errorf("session %s: %w", key, err)
+			}
 			views = append(views, eventlog.View{Key: key, Created: eventlog.Position(created.Int64),
-				Version: uint64(version.Int64), LastUpdateTime: t, State: map[string]any{}})
-		case 3:
-			i, ok := findView(views, at, user, id)
-			if !ok {
-				early = append(early, pageValue{user: string(user), id: string(id), key: slices.Clone(k), value: slices.Clone(v)})
-				continue
-			}
-			at = i
-			if err := sqlrecord.DecodeKey(views[i].State, k, v); err != nil {
-				return nil, fmt.Errorf("session %s: %w", views[i].Key, err)
-			}
+				Version: uint64(version.Int64), LastUpdateTime: t, State: state})
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
-	}
-	for _, e := range early {
-		i, ok := findView(views, 0, []byte(e.user), []byte(e.id))
-		if !ok {
-			return nil, fmt.Errorf("app %q: state of session %q of user %q has no session row", app, e.id, e.user)
-		}
-		if err := sqlrecord.DecodeKey(views[i].State, e.key, e.value); err != nil {
-			return nil, fmt.Errorf("session %s: %w", views[i].Key, err)
-		}
 	}
 	// Each view gets its own copy of the values it shares with others; the
 	// first to take a decoded value takes it as it is.
@@ -277,22 +261,40 @@ func (s *Store) list(ctx context.Context, app, query string, args []any) ([]even
 	return views, nil
 }
 
-// pageValue is a key of a session's state that a page's statement
-// returned before the session's row.
-type pageValue struct {
-	user, id   string
-	key, value []byte
+// decodeOwnState decodes a session's own state as sessions.state encodes it
+// (the migration's encode_state: each key and value a 4-byte big-endian
+// length and the bytes) into state.
+func decodeOwnState(state map[string]any, b []byte) error {
+	for len(b) > 0 {
+		k, rest, ok := cutField(b)
+		if !ok {
+			return errDamagedState
+		}
+		v, rest, ok := cutField(rest)
+		if !ok {
+			return errDamagedState
+		}
+		if err := sqlrecord.DecodeKey(state, k, v); err != nil {
+			return err
+		}
+		b = rest
+	}
+	return nil
 }
 
-// findView finds the view of session (user, id) among views, looking
-// from views[at] on and then from the start: a page's state rows come in
-// the order of its session rows, so the search seldom moves far.
-func findView(views []eventlog.View, at int, user, id []byte) (int, bool) {
-	for n := range len(views) {
-		i := (at + n) % len(views)
-		if views[i].Key.SessionID == string(id) && views[i].Key.UserID == string(user) {
-			return i, true
-		}
+// errDamagedState is decodeOwnState's error for bytes that end within a
+// field.
+var errDamagedState = errors.New("its encoded state is damaged")
+
+// cutField cuts the length-prefixed field at the start of b.
+func cutField(b []byte) (field, rest []byte, ok bool) {
+	if len(b) < 4 {
+		return nil, nil, false
 	}
-	return 0, false
+	n := binary.BigEndian.Uint32(b)
+	b = b[4:]
+	if uint64(n) > uint64(len(b)) {
+		return nil, nil, false
+	}
+	return b[:n], b[n:], true
 }

@@ -120,40 +120,40 @@ ORDER BY r.position`)
 	}
 	// A page's rows, by their first column: 0 a key of the app's state,
 	// 1 a key of the state of a user the page holds (once per user,
-	// however many of the user's sessions it lists), 2 a session, 3 a key
-	// of a session's own state. Rows of kind 3 come from states: given
-	// the page p, the session_state rows of its sessions. (OFFSET 0 keeps
-	// the user's state a probe per user: pulled up into the join, the
-	// view would be read for every user of the app.)
-	list := func(where, order, states string) string {
-		return q(`WITH p AS MATERIALIZED (SELECT user_id, session_id, created, version, updated FROM §.sessions
-	WHERE app = $1` + where + `
-	ORDER BY ` + order + ` LIMIT $4)
-SELECT 0::smallint, NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text, 'app:'::bytea || key, value
+	// however many of the user's sessions it lists), 2 a session, with its
+	// own state as sessions.state encodes it (encode_state) in the last
+	// column. page is the page's sessions, the rows of kind 2 in the
+	// order it wants; users is the rows of kind 1.
+	list := func(page, users string) string {
+		return `SELECT 0::smallint, NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text, 'app:'::bytea || key, value
 FROM §.app_state WHERE app = $1
 UNION ALL
-SELECT 1, u.user_id, NULL, NULL, NULL, NULL, 'user:'::bytea || st.key, st.value
+` + users + `
+UNION ALL
+` + page
+	}
+	// pageOf is the statement's sessions, those after the page's start
+	// (where) in order, up to the page's size.
+	pageOf := func(where, order string) string {
+		return `SELECT 2::smallint, user_id, session_id, created, version, updated, NULL::bytea, state FROM §.sessions
+	WHERE app = $1` + where + `
+	ORDER BY ` + order + ` LIMIT $4`
+	}
+	// A user's page reads that user's state. An app's page reads the
+	// state of the users its sessions belong to: the page is taken first,
+	// then the state of each of its users. (OFFSET 0 keeps the state a
+	// probe per user: pulled up into the join, the view would be read for
+	// every user of the app.)
+	ofUser := `SELECT 1, user_id, NULL, NULL, NULL, NULL, 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = $5`
+	listApp := func(where, order string) string {
+		return q(`WITH p AS MATERIALIZED (` + pageOf(where, order) + `)
+` + list(`SELECT * FROM p`, `SELECT 1, u.user_id, NULL, NULL, NULL, NULL, 'user:'::bytea || st.key, st.value
 FROM (SELECT DISTINCT user_id FROM p) u
-CROSS JOIN LATERAL (SELECT key, value FROM §.user_state WHERE app = $1 AND user_id = u.user_id OFFSET 0) st
-UNION ALL
-SELECT 2, user_id, session_id, created, version, updated, NULL, NULL FROM p
-UNION ALL
-SELECT 3, st.user_id, st.session_id, NULL, NULL, NULL, st.key, st.value ` + states)
+CROSS JOIN LATERAL (SELECT key, value FROM §.user_state WHERE app = $1 AND user_id = u.user_id OFFSET 0) st`))
 	}
-	// A page in key order holds every session between its bounds, so one
-	// range scan of session_state reads their states, up to the page's
-	// last key (a parameter to the scan, computed once).
-	const last = `(SELECT user_id FROM p ORDER BY user_id DESC, session_id DESC LIMIT 1),
-	(SELECT session_id FROM p ORDER BY user_id DESC, session_id DESC LIMIT 1)`
-	rangeStates := func(where string) string {
-		return `FROM §.session_state st
-WHERE st.app = $1` + where + ` AND (st.user_id, st.session_id) <= (` + last + `)`
+	listUser := func(where, order string) string {
+		return q(list(`SELECT * FROM (`+pageOf(where, order)+`) p`, ofUser))
 	}
-	// A page in recent-first order is scattered over the key space: its
-	// sessions' states are probed one by one.
-	const probeStates = `FROM p
-CROSS JOIN LATERAL (SELECT user_id, session_id, key, value FROM §.session_state
-	WHERE app = $1 AND user_id = p.user_id AND session_id = p.session_id) st`
 	return queries{
 		next:          q(`SELECT §.take_position()`),
 		lastPosition:  q(`SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM §.positions`),
@@ -218,13 +218,11 @@ SELECT NULL, NULL, NULL, NULL, NULL, r.position, r.seq, r.body
 FROM §.sessions s
 JOIN §.records r ON r.position = s.created
 WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + ` AND $7`),
-		listApp: list(" AND (user_id, session_id) > ($2, $3)", "user_id, session_id",
-			rangeStates(" AND (st.user_id, st.session_id) > ($2, $3)")),
-		listUser: list(" AND user_id = $5 AND (user_id, session_id) > ($2, $3)", "user_id, session_id",
-			rangeStates(" AND st.user_id = $5 AND (st.user_id, st.session_id) > ($2, $3)")),
+		listApp:  listApp(" AND (user_id, session_id) > ($2, $3)", "user_id, session_id"),
+		listUser: listUser(" AND user_id = $5 AND (user_id, session_id) > ($2, $3)", "user_id, session_id"),
 		// The text of a last update time sorts as the time (sortableTime),
 		// byte by byte: the C collation, as the indexes have it.
-		recentApp:  list(strings.ReplaceAll(afterRecent, "$T", "$5"), recentOrder, probeStates),
-		recentUser: list(" AND user_id = $5"+strings.ReplaceAll(afterRecent, "$T", "$6"), recentOrder, probeStates),
+		recentApp:  listApp(strings.ReplaceAll(afterRecent, "$T", "$5"), recentOrder),
+		recentUser: listUser(" AND user_id = $5"+strings.ReplaceAll(afterRecent, "$T", "$6"), recentOrder),
 	}
 }

@@ -9,12 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// write_state (one record's writes, a key at a time) and write_states
-// (any writes, in one statement) fold the same writes into the same
-// state: here the same records, written one by one in one schema and all
-// at once in another, with writes of every scope, removals, keys written
-// again at later positions and positions out of order, leave the same
-// values at the same positions.
+// write_state (one record's writes, a key at a time) and fold_states
+// (any writes, in one statement, as a batch of appends folds them) fold
+// the same writes into the same state: here the same records, written one
+// by one in one schema and all at once in another, with writes of every
+// scope, removals, keys written again at later positions and positions
+// out of order, leave the same values at the same positions. write_state
+// also leaves each session's own state encoded in its row.
 func TestWriteStateAgreesWithWriteStates(t *testing.T) {
 	one, all := newSchema(t), newSchema(t)
 	open(t, one)
@@ -40,6 +41,9 @@ func TestWriteStateAgreesWithWriteStates(t *testing.T) {
 		{"u2", "b", 5, []write{{"lang", `"zig"`, 2}, {"size", nil, 1}}},
 		{"u1", "a", 6, []write{{"own", `2`, 0}, {"lang", `"c"`, 2}}},
 	}
+	_, err := conn.Exec(ctx, `INSERT INTO `+pgx.Identifier{one}.Sanitize()+`.sessions (app, user_id, session_id, created, version, updated)
+VALUES ('app', 'u1', 'a', 1, 0, ''), ('app', 'u2', 'b', 2, 0, ''), ('app', 'u1', 'c', 3, 0, '')`)
+	require.NoError(t, err)
 	var apps, users, sessions, keys, values [][]byte
 	var scopes []int16
 	var positions []int64
@@ -59,7 +63,7 @@ func TestWriteStateAgreesWithWriteStates(t *testing.T) {
 			[]byte("app"), []byte(r.user), []byte(r.session), rk, rv, rs, r.pos)
 		require.NoError(t, err)
 	}
-	_, err := conn.Exec(ctx, "SELECT "+pgx.Identifier{all}.Sanitize()+".write_states($1, $2, $3, $4, $5, $6, $7)",
+	_, err = conn.Exec(ctx, "SELECT "+pgx.Identifier{all}.Sanitize()+".fold_states($1, $2, $3, $4, $5, $6, $7)",
 		apps, users, sessions, keys, values, scopes, positions)
 	require.NoError(t, err)
 
@@ -90,4 +94,20 @@ ORDER BY 1, 2`)
 		`user u1 lang="c" @6`,
 		`user u2 lang="zig" @5`,
 	}, got)
+
+	var encoded []string
+	rows, err := conn.Query(ctx, `SELECT convert_from(user_id, 'UTF8') || '/' || convert_from(session_id, 'UTF8'), state FROM `+pgx.Identifier{one}.Sanitize()+`.sessions ORDER BY 1`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		var state []byte
+		require.NoError(t, rows.Scan(&id, &state))
+		encoded = append(encoded, fmt.Sprintf("%s %x", id, state))
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, []string{
+		"u1/a 000000036f776e0000000132",         // own=2
+		"u1/c 000000046d696e650000000474727565", // mine=true
+		"u2/b ",
+	}, encoded)
 }
