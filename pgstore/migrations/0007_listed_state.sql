@@ -9,15 +9,17 @@
 -- log's fold, so a column that disagreed would show.
 
 -- encode_state is the session's own state as sessions.state holds it:
--- each key (without a prefix) and its value, in key order, each as a
--- 4-byte big-endian length followed by its bytes; empty when the session
--- has no keys. It returns one row so that a statement that reads it in
+-- each key (without a prefix) and its value, each as a 4-byte big-endian
+-- length followed by its bytes; empty when the session has no keys. The
+-- pairs come in the order the scan meets them (the key's, through the
+-- primary key): a reader needs no order, and sorting them would cost every
+-- append a sort of its own. It returns one row so that a statement that reads it in
 -- its FROM list has it inlined and planned with the statement: a scalar
 -- SQL function would be planned at every call, and a PL/pgSQL one costs a
 -- call.
 CREATE FUNCTION {{schema}}.encode_state(p_app bytea, p_user bytea, p_session bytea)
 RETURNS TABLE (state bytea) LANGUAGE sql STABLE AS $$
-	SELECT coalesce(string_agg(int4send(length(key)) || key || int4send(length(value)) || value, ''::bytea ORDER BY key), ''::bytea)
+	SELECT coalesce(string_agg(int4send(length(key)) || key || int4send(length(value)) || value, ''::bytea), ''::bytea)
 	FROM {{schema}}.session_state WHERE app = p_app AND user_id = p_user AND session_id = p_session
 $$;
 
