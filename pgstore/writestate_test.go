@@ -40,6 +40,7 @@ func TestWriteStateAgreesWithWriteStates(t *testing.T) {
 		{"u1", "c", 3, []write{{"color", `"green"`, 1}, {"mine", `true`, 0}}}, // commits after position 4
 		{"u2", "b", 5, []write{{"lang", `"zig"`, 2}, {"size", nil, 1}}},
 		{"u1", "a", 6, []write{{"own", `2`, 0}, {"lang", `"c"`, 2}}},
+		{"u1", "c", 7, []write{{"mine", nil, 0}}}, // its only key goes
 	}
 	_, err := conn.Exec(ctx, `INSERT INTO `+pgx.Identifier{one}.Sanitize()+`.sessions (app, user_id, session_id, created, version, updated)
 VALUES ('app', 'u1', 'a', 1, 0, ''), ('app', 'u2', 'b', 2, 0, ''), ('app', 'u1', 'c', 3, 0, '')`)
@@ -90,7 +91,6 @@ ORDER BY 1, 2`)
 	assert.Equal(t, []string{
 		`app color="green" @3`,
 		`session u1/a own=2 @6`,
-		`session u1/c mine=true @3`,
 		`user u1 lang="c" @6`,
 		`user u2 lang="zig" @5`,
 	}, got)
@@ -106,8 +106,8 @@ ORDER BY 1, 2`)
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, []string{
-		"u1/a 000000036f776e0000000132",         // own=2
-		"u1/c 000000046d696e650000000474727565", // mine=true
-		"u2/b ",
+		"u1/a 000000036f776e0000000132", // own=2
+		"u1/c ",                         // no keys left
+		"u2/b ",                         // none written
 	}, encoded)
 }
