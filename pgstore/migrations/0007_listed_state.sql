@@ -5,8 +5,12 @@
 -- write of state changes, and each write of a session's keys re-encodes
 -- them into its row in the same transaction (write_state, append_event
 -- and append_events below; the fold functions they call are the only
--- writers of session_state). Verify compares what List serves with the
--- log's fold, so a column that disagreed would show.
+-- writers of session_state but for a deletion, which takes the row too,
+-- and version 2's upgrade, which ran before this one). Verify compares
+-- what List serves with the log's fold, so a column that disagreed would
+-- show. An append that writes one of a session's own keys encodes all of
+-- them again: a session with a large state of its own pays that on each
+-- such append.
 
 -- encode_state is the session's own state as sessions.state holds it:
 -- each key (without a prefix) and its value, each as a 4-byte big-endian
