@@ -123,14 +123,19 @@ ORDER BY r.position`)
 	// however many of the user's sessions it lists), 2 a session, with its
 	// own state as sessions.state encodes it (encode_state) in the last
 	// column. page is the page's sessions, the rows of kind 2 in the
-	// order it wants; users is the rows of kind 1.
+	// order it wants; users names the users whose state the page needs,
+	// each probed on its own. (OFFSET 0 keeps the state a probe per user:
+	// pulled up into the join, the view would be read for every user of
+	// the app.)
 	list := func(page, users string) string {
-		return `SELECT 0::smallint, NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text, 'app:'::bytea || key, value
+		return q(`SELECT 0::smallint, NULL::bytea, NULL::bytea, NULL::bigint, NULL::bigint, NULL::text, 'app:'::bytea || key, value
 FROM §.app_state WHERE app = $1
 UNION ALL
-` + users + `
+SELECT 1, u.user_id, NULL, NULL, NULL, NULL, 'user:'::bytea || st.key, st.value
+FROM (` + users + `) u
+CROSS JOIN LATERAL (SELECT key, value FROM §.user_state WHERE app = $1 AND user_id = u.user_id OFFSET 0) st
 UNION ALL
-` + page
+` + page)
 	}
 	// pageOf is the statement's sessions, those after the page's start
 	// (where) in order, up to the page's size.
@@ -139,20 +144,14 @@ UNION ALL
 	WHERE app = $1` + where + `
 	ORDER BY ` + order + ` LIMIT $4`
 	}
-	// A user's page reads that user's state. An app's page reads the
-	// state of the users its sessions belong to: the page is taken first,
-	// then the state of each of its users. (OFFSET 0 keeps the state a
-	// probe per user: pulled up into the join, the view would be read for
-	// every user of the app.)
-	ofUser := `SELECT 1, user_id, NULL, NULL, NULL, NULL, 'user:'::bytea || key, value FROM §.user_state WHERE app = $1 AND user_id = $5`
+	// A user's page needs that user's state ($5). An app's page needs the
+	// state of the users its sessions belong to: the page is taken first.
 	listApp := func(where, order string) string {
-		return q(`WITH p AS MATERIALIZED (` + pageOf(where, order) + `)
-` + list(`SELECT * FROM p`, `SELECT 1, u.user_id, NULL, NULL, NULL, NULL, 'user:'::bytea || st.key, st.value
-FROM (SELECT DISTINCT user_id FROM p) u
-CROSS JOIN LATERAL (SELECT key, value FROM §.user_state WHERE app = $1 AND user_id = u.user_id OFFSET 0) st`))
+		return `WITH p AS MATERIALIZED (` + q(pageOf(where, order)) + `)
+` + list(`SELECT * FROM p`, `SELECT DISTINCT user_id FROM p`)
 	}
 	listUser := func(where, order string) string {
-		return q(list(`SELECT * FROM (`+pageOf(where, order)+`) p`, ofUser))
+		return list(`SELECT * FROM (`+pageOf(where, order)+`) p`, `SELECT $5::bytea AS user_id`)
 	}
 	return queries{
 		next:          q(`SELECT §.take_position()`),
