@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/pgstore"
+	"github.com/sessionlog/sessionlog/projection"
 	"github.com/sessionlog/sessionlog/service"
 )
 
@@ -118,6 +119,88 @@ func TestAppendsWaitingTogetherShareABatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, view.Events, 2)
 	assert.Equal(t, "second", view.Events[1].ID)
+}
+
+// CONTRACT A6 A7: in one batch, a retry of a stored event returns the
+// stored record, whether it names the next sequence number (its insert
+// meets the stored record) or the one it was stored at (it is stale); a
+// stale append that is no retry is refused; an unknown session is not
+// found. None of them changes the log or the state, and the appends beside
+// them are stored.
+func TestRetriesInABatchReturnTheStoredEvents(t *testing.T) {
+	schema := newSchema(t)
+	store := open(t, schema, oneBatch)
+	ctx := t.Context()
+	keys := createSessions(t, store, 6)
+	withDelta := func(rec *eventlog.Record, v string) *eventlog.Record {
+		rec.Event.Actions.StateDelta = map[string]any{"k": v, "user:u": v}
+		return rec
+	}
+	stored := make([]*eventlog.Record, 3)
+	for i := range stored {
+		res, err := store.Append(ctx, withDelta(eventRecord(keys[i], 1, fmt.Sprintf("stored%d", i)), "stored"))
+		require.NoError(t, err)
+		stored[i] = res.Record
+	}
+
+	release := holdSessions(t, schema)
+	var wg sync.WaitGroup
+	wg.Go(func() { // the leader: its batch waits for the lock
+		_, err := store.Append(ctx, eventRecord(keys[5], 1, "lead"))
+		assert.NoError(t, err)
+	})
+	lockWaiter(t)
+	missing := keys[0]
+	missing.SessionID = "missing"
+	recs := []*eventlog.Record{
+		withDelta(eventRecord(keys[0], 0, "stored0"), "retry"), // the next number: its insert meets the stored record
+		withDelta(eventRecord(keys[1], 1, "stored1"), "retry"), // the number it was stored at: stale, and a retry
+		withDelta(eventRecord(keys[2], 7, "new2"), "stale"),    // stale
+		withDelta(eventRecord(missing, 0, "new"), "missing"),
+		withDelta(eventRecord(keys[3], 0, "new3"), "new"),
+		withDelta(eventRecord(keys[4], 1, "new4"), "new"),
+	}
+	results, errs := make([]eventlog.AppendResult, len(recs)), make([]error, len(recs))
+	for i, rec := range recs {
+		wg.Go(func() { results[i], errs[i] = store.Append(ctx, rec) })
+	}
+	waitFor(t, "the appends to queue", func() bool { return pgstore.Queued(store) == len(recs) })
+	release()
+	wg.Wait()
+	batches, appends := pgstore.BatchStats(store)
+	require.Equal(t, uint64(3+2), batches, "the three stored one by one, the leader's batch, one for all that waited")
+	require.Equal(t, uint64(3+1+len(recs)), appends)
+
+	for i := range 2 {
+		require.NoError(t, errs[i], "retry %d", i)
+		assert.True(t, results[i].Duplicate, "retry %d", i)
+		assert.Equal(t, stored[i].Position, results[i].Record.Position, "retry %d", i)
+		assert.Equal(t, uint64(1), results[i].Record.Seq, "retry %d", i)
+		assert.Equal(t, "stored", results[i].Record.Event.Actions.StateDelta["k"], "retry %d: the stored event", i)
+	}
+	assert.ErrorIs(t, errs[2], eventlog.ErrStaleSession)
+	assert.ErrorIs(t, errs[3], eventlog.ErrNotFound)
+	for i := 4; i < len(recs); i++ {
+		require.NoError(t, errs[i], "append %d", i)
+		assert.False(t, results[i].Duplicate, "append %d", i)
+		assert.Equal(t, uint64(1), results[i].Record.Seq, "append %d", i)
+		assert.Greater(t, results[i].Record.Position, stored[2].Position, "append %d", i)
+	}
+	assert.NotEqual(t, results[4].Record.Position, results[5].Record.Position)
+
+	for i, k := range keys[:5] {
+		view, err := store.Load(ctx, k, eventlog.LoadOptions{})
+		require.NoError(t, err)
+		require.Len(t, view.Events, 1, "session %d", i)
+		assert.Equal(t, uint64(1), view.Version, "session %d", i)
+		want := "stored"
+		if i >= 3 {
+			want = "new"
+		}
+		assert.Equal(t, want, view.State["k"], "session %d", i)
+		assert.Equal(t, "new", view.State["user:u"], "session %d: the user's key, last written by the batch", i)
+	}
+	require.NoError(t, projection.Verify(ctx, store))
 }
 
 // Up to Options.Batches batches are in flight at once, each on a

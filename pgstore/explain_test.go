@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -162,6 +163,30 @@ func TestHotStatementsUseIndexesAndNoJIT(t *testing.T) {
 				_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Time: ev.Timestamp, Event: ev})
 				require.NoError(t, err)
 			})
+			do("a batch of appends", func() {
+				// The leader's append waits for a lock held here; the
+				// appends queued behind it go as one batch.
+				release := holdSessions(t, schema)
+				var wg sync.WaitGroup
+				n++
+				wg.Go(func() {
+					_, err := store.Append(ctx, eventRecord(filledKey(100), 0, fmt.Sprintf("%s-lead-%d", mode, n)))
+					assert.NoError(t, err)
+				})
+				lockWaiter(t)
+				const followers = 3
+				for j := range followers {
+					wg.Go(func() {
+						rec := eventRecord(filledKey(101+j), 0, fmt.Sprintf("%s-%d-%d", mode, n, j))
+						rec.Event.Actions.StateDelta = map[string]any{"own": 1.0, "app:a": 2.0, "user:u": 3.0}
+						_, err := store.Append(ctx, rec)
+						assert.NoError(t, err)
+					})
+				}
+				waitFor(t, "the batch to queue", func() bool { return pgstore.Queued(store) == followers })
+				release()
+				wg.Wait()
+			})
 			do("a creation", func() {
 				n++
 				_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Time: time.Now(),
@@ -210,6 +235,7 @@ func TestHotStatementsUseIndexesAndNoJIT(t *testing.T) {
 				"List of a user":               {"sessions_pkey"},
 				"List of a user, recent first": {"sessions_pkey"},
 				"an event append":              {"records_session_event"},
+				"a batch of appends":           {"Conflict Arbiter Indexes: records_session_event"},
 				"Read of an app":               {"records_app"},
 				"Read of a user":               {"records_user"},
 				"Read of a session":            {"records_"},
@@ -224,6 +250,18 @@ func TestHotStatementsUseIndexesAndNoJIT(t *testing.T) {
 						// A session's own state comes in its row.
 						assert.NotContains(t, plan, "session_state", "%s reads session_state:\n%s", name, plan)
 					}
+				}
+				if name == "a batch of appends" {
+					// A batch reads no record: a retry of a stored event
+					// is found by its insert, through the index of events.
+					batch := false
+					for _, plan := range what[name] {
+						if strings.Contains(plan, "append_events") {
+							batch = true
+						}
+						assert.NotRegexp(t, `Scan (Backward )?using records_`, plan, "%s reads the log", name)
+					}
+					assert.True(t, batch, "the appends went as a batch")
 				}
 				if name == "an event append" {
 					// The session's own keys, encoded into its row, are read
