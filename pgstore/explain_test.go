@@ -101,7 +101,18 @@ var (
 // reached through an index (but the sequence of positions, one row), and
 // nothing is JIT-compiled, with the plans PostgreSQL makes for the first executions
 // of a prepared statement and with the generic plans it may use later.
+//
+// It runs over two fills: a plan the planner makes for tables it has no
+// statistics of depends on their sizes (the first version of a batch's
+// check for retried events chose the index of sequence numbers at about
+// 12,000 to 26,000 records, and the index of event IDs at 40,000).
 func TestHotStatementsUseIndexesAndNoJIT(t *testing.T) {
+	for _, events := range []int{6, 20} {
+		t.Run(fmt.Sprintf("records=%d", 2000*(events+1)), func(t *testing.T) { hotStatementsUseIndexes(t, 2000, events) })
+	}
+}
+
+func hotStatementsUseIndexes(t *testing.T, sessions, events int) {
 	schema := newSchema(t)
 	ctx := t.Context()
 	conn := pgxConn(t)
@@ -115,7 +126,6 @@ func TestHotStatementsUseIndexesAndNoJIT(t *testing.T) {
 		_, err := conn.Exec(ctx, stmt)
 		require.NoError(t, err)
 	}
-	const sessions, events = 2000, 20
 	fill(t, schema, sessions, events)
 
 	for i, mode := range []string{"auto", "force_generic_plan"} {
