@@ -22,7 +22,8 @@ import (
 // server takes, and how many appends per second the server allows: the
 // pgWriters writers of BenchmarkPGAppendParallel make batches of 16 with
 // one batch in flight (pgstore's default, Options.Batches), and two
-// batches of 8 with two.
+// batches of 8 with two. benchtable shows them under the 16-writer rows.
+//
 // Each append is the workload's: the same record body (read back from an
 // append through the service) and the same three state writes, one per
 // scope.

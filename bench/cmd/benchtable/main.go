@@ -357,6 +357,15 @@ func pgRows() []pgRow {
 			pgRow{"append, 1 writer" + replicas, "PGAppendOne/adk", "PGAppendOne/" + sl, "ns/op", false, false},
 			pgRow{"append, 16 writers" + replicas, "PGAppendParallel/adk appends/s", "PGAppendParallel/" + sl + " appends/s", "appends/s", true, false})
 	}
+	// The floor: the server's side of pgstore's batches alone, as 16
+	// writers make them with one batch in flight and with two.
+	for _, f := range []struct{ key, label string }{
+		{"batch=16/in-flight=1", "batches of 16, one in flight"},
+		{"batch=8/in-flight=2", "batches of 8, two in flight"},
+		{"batch=16/in-flight=2", "batches of 16, two in flight (32 writers)"},
+	} {
+		rows = append(rows, pgRow{"the server alone, " + f.label, "", "PGBatchFloor/" + f.key + " appends/s", "appends/s", true, false})
+	}
 	rows = append(rows,
 		pgRow{"Get of a 100-event session, all events", "PGGetAll100/adk", "PGGetAll100/sessionlog", "ns/op", false, false},
 		pgRow{"Get of a 100-event session, last 10", "PGGetLast10/adk", "PGGetLast10/sessionlog", "ns/op", false, false},
