@@ -126,12 +126,23 @@ func TestAppendsWaitingTogetherShareABatch(t *testing.T) {
 // meets the stored record) or the one it was stored at (it is stale); a
 // stale append that is no retry is refused; an unknown session is not
 // found. None of them changes the log or the state, and the appends beside
-// them are stored.
+// them are stored. Each batch goes in one round trip: a batch that failed
+// would be sent again append by append, which would hide its outcomes.
+// The first batch holds a retry that is not stale and no stale append, so
+// that each reason to look an append up is tested on its own.
 func TestRetriesInABatchReturnTheStoredEvents(t *testing.T) {
 	schema := newSchema(t)
-	store := open(t, schema, oneBatch)
+	var mu sync.Mutex
+	var trips []int
+	store := open(t, schema, oneBatch, func(o *pgstore.Options) {
+		o.Observer.OnCommit = func(_, roundTrips int, _ time.Duration) {
+			mu.Lock()
+			trips = append(trips, roundTrips)
+			mu.Unlock()
+		}
+	})
 	ctx := t.Context()
-	keys := createSessions(t, store, 6)
+	keys := createSessions(t, store, 7)
 	withDelta := func(rec *eventlog.Record, v string) *eventlog.Record {
 		rec.Event.Actions.StateDelta = map[string]any{"k": v, "user:u": v}
 		return rec
@@ -142,51 +153,65 @@ func TestRetriesInABatchReturnTheStoredEvents(t *testing.T) {
 		require.NoError(t, err)
 		stored[i] = res.Record
 	}
-
-	release := holdSessions(t, schema)
-	var wg sync.WaitGroup
-	wg.Go(func() { // the leader: its batch waits for the lock
-		_, err := store.Append(ctx, eventRecord(keys[5], 1, "lead"))
-		assert.NoError(t, err)
-	})
-	lockWaiter(t)
 	missing := keys[0]
 	missing.SessionID = "missing"
-	recs := []*eventlog.Record{
-		withDelta(eventRecord(keys[0], 0, "stored0"), "retry"), // the next number: its insert meets the stored record
-		withDelta(eventRecord(keys[1], 1, "stored1"), "retry"), // the number it was stored at: stale, and a retry
-		withDelta(eventRecord(keys[2], 7, "new2"), "stale"),    // stale
-		withDelta(eventRecord(missing, 0, "new"), "missing"),
-		withDelta(eventRecord(keys[3], 0, "new3"), "new"),
-		withDelta(eventRecord(keys[4], 1, "new4"), "new"),
-	}
-	results, errs := make([]eventlog.AppendResult, len(recs)), make([]error, len(recs))
-	for i, rec := range recs {
-		wg.Go(func() { results[i], errs[i] = store.Append(ctx, rec) })
-	}
-	waitFor(t, "the appends to queue", func() bool { return pgstore.Queued(store) == len(recs) })
-	release()
-	wg.Wait()
-	batches, appends := pgstore.BatchStats(store)
-	require.Equal(t, uint64(3+2), batches, "the three stored one by one, the leader's batch, one for all that waited")
-	require.Equal(t, uint64(3+1+len(recs)), appends)
 
-	for i := range 2 {
-		require.NoError(t, errs[i], "retry %d", i)
-		assert.True(t, results[i].Duplicate, "retry %d", i)
-		assert.Equal(t, stored[i].Position, results[i].Record.Position, "retry %d", i)
-		assert.Equal(t, uint64(1), results[i].Record.Seq, "retry %d", i)
-		assert.Equal(t, "stored", results[i].Record.Event.Actions.StateDelta["k"], "retry %d: the stored event", i)
+	// batch sends recs as one batch, behind a leader's append to lead.
+	batch := func(lead eventlog.SessionKey, recs ...*eventlog.Record) ([]eventlog.AppendResult, []error) {
+		release := holdSessions(t, schema)
+		var wg sync.WaitGroup
+		wg.Go(func() { // the leader: its batch waits for the lock
+			_, err := store.Append(ctx, eventRecord(lead, 0, "lead"))
+			assert.NoError(t, err)
+		})
+		lockWaiter(t)
+		results, errs := make([]eventlog.AppendResult, len(recs)), make([]error, len(recs))
+		for i, rec := range recs {
+			wg.Go(func() { results[i], errs[i] = store.Append(ctx, rec) })
+		}
+		waitFor(t, "the appends to queue", func() bool { return pgstore.Queued(store) == len(recs) })
+		release()
+		wg.Wait()
+		return results, errs
 	}
-	assert.ErrorIs(t, errs[2], eventlog.ErrStaleSession)
-	assert.ErrorIs(t, errs[3], eventlog.ErrNotFound)
-	for i := 4; i < len(recs); i++ {
-		require.NoError(t, errs[i], "append %d", i)
-		assert.False(t, results[i].Duplicate, "append %d", i)
-		assert.Equal(t, uint64(1), results[i].Record.Seq, "append %d", i)
-		assert.Greater(t, results[i].Record.Position, stored[2].Position, "append %d", i)
+	retried := func(res eventlog.AppendResult, err error, i int) {
+		t.Helper()
+		require.NoError(t, err, "retry of stored%d", i)
+		assert.True(t, res.Duplicate, "retry of stored%d", i)
+		assert.Equal(t, stored[i].Position, res.Record.Position, "retry of stored%d", i)
+		assert.Equal(t, uint64(1), res.Record.Seq, "retry of stored%d", i)
+		assert.Equal(t, "stored", res.Record.Event.Actions.StateDelta["k"], "retry of stored%d: the stored event", i)
 	}
-	assert.NotEqual(t, results[4].Record.Position, results[5].Record.Position)
+	appended := func(res eventlog.AppendResult, err error, what string) {
+		t.Helper()
+		require.NoError(t, err, what)
+		assert.False(t, res.Duplicate, what)
+		assert.Equal(t, uint64(1), res.Record.Seq, what)
+		assert.Greater(t, res.Record.Position, stored[2].Position, what)
+	}
+
+	results, errs := batch(keys[5],
+		withDelta(eventRecord(keys[0], 0, "stored0"), "retry"), // the next number: its insert meets the stored record
+		withDelta(eventRecord(keys[3], 0, "new3"), "new"))
+	retried(results[0], errs[0], 0)
+	appended(results[1], errs[1], "new3")
+
+	results, errs = batch(keys[6],
+		withDelta(eventRecord(keys[1], 1, "stored1"), "retry"), // the number it was stored at: stale, and a retry
+		withDelta(eventRecord(keys[2], 7, "new2"), "stale"),
+		withDelta(eventRecord(missing, 0, "new"), "missing"),
+		withDelta(eventRecord(keys[4], 1, "new4"), "new"))
+	retried(results[0], errs[0], 1)
+	assert.ErrorIs(t, errs[1], eventlog.ErrStaleSession)
+	assert.ErrorIs(t, errs[2], eventlog.ErrNotFound)
+	appended(results[3], errs[3], "new4")
+
+	batches, appends := pgstore.BatchStats(store)
+	require.Equal(t, uint64(3+4), batches, "the three stored one by one, then a leader's batch and one for those behind it, twice")
+	require.Equal(t, uint64(3+2+2+4), appends)
+	mu.Lock()
+	assert.Equal(t, []int{1, 1, 1, 1, 1, 1, 1}, trips, "every batch in one round trip")
+	mu.Unlock()
 
 	for i, k := range keys[:5] {
 		view, err := store.Load(ctx, k, eventlog.LoadOptions{})
@@ -198,7 +223,7 @@ func TestRetriesInABatchReturnTheStoredEvents(t *testing.T) {
 			want = "new"
 		}
 		assert.Equal(t, want, view.State["k"], "session %d", i)
-		assert.Equal(t, "new", view.State["user:u"], "session %d: the user's key, last written by the batch", i)
+		assert.Equal(t, "new", view.State["user:u"], "session %d: the user's key, last written by the batches", i)
 	}
 	require.NoError(t, projection.Verify(ctx, store))
 }
