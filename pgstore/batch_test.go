@@ -60,6 +60,30 @@ func eventRecord(k eventlog.SessionKey, seq uint64, id string) *eventlog.Record 
 	return &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: seq, Time: time.Now(), Event: &eventlog.Event{ID: id}}
 }
 
+// asOneBatch appends recs to store as one batch: lead's append leads a
+// batch that waits for the sessions' locks, held here until recs are
+// queued behind it, so that they go together in the next batch. It
+// returns recs' outcomes.
+func asOneBatch(t *testing.T, store *pgstore.Store, schema string, lead *eventlog.Record, recs ...*eventlog.Record) ([]eventlog.AppendResult, []error) {
+	t.Helper()
+	ctx := t.Context()
+	release := holdSessions(t, schema)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, err := store.Append(ctx, lead)
+		assert.NoError(t, err, "the leader's append")
+	})
+	lockWaiter(t)
+	results, errs := make([]eventlog.AppendResult, len(recs)), make([]error, len(recs))
+	for i, rec := range recs {
+		wg.Go(func() { results[i], errs[i] = store.Append(ctx, rec) })
+	}
+	waitFor(t, "the appends to queue", func() bool { return pgstore.Queued(store) == len(recs) })
+	release()
+	wg.Wait()
+	return results, errs
+}
+
 // createSessions creates sessions s0, s1, ... of user u in app, n of them,
 // and returns their keys.
 func createSessions(t *testing.T, store *pgstore.Store, n int) []eventlog.SessionKey {
@@ -156,24 +180,6 @@ func TestRetriesInABatchReturnTheStoredEvents(t *testing.T) {
 	missing := keys[0]
 	missing.SessionID = "missing"
 
-	// batch sends recs as one batch, behind a leader's append to lead.
-	batch := func(lead eventlog.SessionKey, recs ...*eventlog.Record) ([]eventlog.AppendResult, []error) {
-		release := holdSessions(t, schema)
-		var wg sync.WaitGroup
-		wg.Go(func() { // the leader: its batch waits for the lock
-			_, err := store.Append(ctx, eventRecord(lead, 0, "lead"))
-			assert.NoError(t, err)
-		})
-		lockWaiter(t)
-		results, errs := make([]eventlog.AppendResult, len(recs)), make([]error, len(recs))
-		for i, rec := range recs {
-			wg.Go(func() { results[i], errs[i] = store.Append(ctx, rec) })
-		}
-		waitFor(t, "the appends to queue", func() bool { return pgstore.Queued(store) == len(recs) })
-		release()
-		wg.Wait()
-		return results, errs
-	}
 	retried := func(res eventlog.AppendResult, err error, i int) {
 		t.Helper()
 		require.NoError(t, err, "retry of stored%d", i)
@@ -190,13 +196,13 @@ func TestRetriesInABatchReturnTheStoredEvents(t *testing.T) {
 		assert.Greater(t, res.Record.Position, stored[2].Position, what)
 	}
 
-	results, errs := batch(keys[5],
+	results, errs := asOneBatch(t, store, schema, eventRecord(keys[5], 0, "lead"),
 		withDelta(eventRecord(keys[0], 0, "stored0"), "retry"), // the next number: its insert meets the stored record
 		withDelta(eventRecord(keys[3], 0, "new3"), "new"))
 	retried(results[0], errs[0], 0)
 	appended(results[1], errs[1], "new3")
 
-	results, errs = batch(keys[6],
+	results, errs = asOneBatch(t, store, schema, eventRecord(keys[6], 0, "lead"),
 		withDelta(eventRecord(keys[1], 1, "stored1"), "retry"), // the number it was stored at: stale, and a retry
 		withDelta(eventRecord(keys[2], 7, "new2"), "stale"),
 		withDelta(eventRecord(missing, 0, "new"), "missing"),

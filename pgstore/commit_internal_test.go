@@ -2,11 +2,9 @@ package pgstore
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -132,23 +130,4 @@ func TestLeaderGathersAfterABigBatch(t *testing.T) {
 	c.gather()
 	assert.Nil(t, c.gathered, "after a batch of one, no gathering")
 	c.mu.Unlock()
-}
-
-// testDSN is the test database's address; the test skips without one.
-func testDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("SESSIONLOG_POSTGRES_DSN")
-	if dsn == "" {
-		t.Skip("SESSIONLOG_POSTGRES_DSN is not set: skipping the PostgreSQL tests")
-	}
-	return dsn
-}
-
-// testPool is a pool to the test database, closed when the test ends.
-func testPool(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	pool, err := pgxpool.New(t.Context(), testDSN(t))
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
 }

@@ -174,28 +174,17 @@ func hotStatementsUseIndexes(t *testing.T, sessions, events int) {
 				require.NoError(t, err)
 			})
 			do("a batch of appends", func() {
-				// The leader's append waits for a lock held here; the
-				// appends queued behind it go as one batch.
-				release := holdSessions(t, schema)
-				var wg sync.WaitGroup
 				n++
-				wg.Go(func() {
-					_, err := store.Append(ctx, eventRecord(filledKey(100), 0, fmt.Sprintf("%s-lead-%d", mode, n)))
-					assert.NoError(t, err)
-				})
-				lockWaiter(t)
-				const followers = 3
-				for j := range followers {
-					wg.Go(func() {
-						rec := eventRecord(filledKey(101+j), 0, fmt.Sprintf("%s-%d-%d", mode, n, j))
-						rec.Event.Actions.StateDelta = map[string]any{"own": 1.0, "app:a": 2.0, "user:u": 3.0}
-						_, err := store.Append(ctx, rec)
-						assert.NoError(t, err)
-					})
+				var recs []*eventlog.Record
+				for j := range 3 {
+					rec := eventRecord(filledKey(101+j), 0, fmt.Sprintf("%s-%d-%d", mode, n, j))
+					rec.Event.Actions.StateDelta = map[string]any{"own": 1.0, "app:a": 2.0, "user:u": 3.0}
+					recs = append(recs, rec)
 				}
-				waitFor(t, "the batch to queue", func() bool { return pgstore.Queued(store) == followers })
-				release()
-				wg.Wait()
+				_, errs := asOneBatch(t, store, schema, eventRecord(filledKey(100), 0, fmt.Sprintf("%s-lead-%d", mode, n)), recs...)
+				for _, err := range errs {
+					require.NoError(t, err)
+				}
 			})
 			do("a creation", func() {
 				n++

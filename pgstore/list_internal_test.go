@@ -1,14 +1,9 @@
 package pgstore
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -109,22 +104,6 @@ FROM (VALUES %s) AS r(k, u, i, c, v, t, key, value)`
 
 	_, err = st.list(ctx, "app", 1, fmtRows(rows, `(2, 'u1', 's1', 1, NULL, `+t1+`, NULL, '')`), nil)
 	assert.ErrorContains(t, err, "row is damaged")
-}
-
-// testSchema migrates a schema of its own, dropped when the test ends,
-// and returns its quoted name.
-func testSchema(t *testing.T, pool *pgxpool.Pool) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "internal_" + hex.EncodeToString(b)
-	schema := pgx.Identifier{name}.Sanitize()
-	require.NoError(t, migrate(t.Context(), pool, name, schema, discard))
-	t.Cleanup(func() {
-		_, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		assert.NoError(t, err)
-	})
-	return schema
 }
 
 func fmtRows(rows, values string) string {
