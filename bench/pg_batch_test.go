@@ -3,10 +3,14 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -28,11 +32,19 @@ import (
 // append through the service) and the same three state writes, one per
 // scope.
 //
+// When the server runs on this machine (a loopback or Unix socket
+// address) and Linux shows its processes, server-ns/append is the CPU
+// time the backends spent on the calls, per append, read from
+// /proc/<pid>/schedstat: the server's work alone, which the load of other
+// processes changes less than it changes the rate. Batches of 4 beside
+// batches of 16, both with one in flight, split a call's CPU into a part
+// per call and a part per append.
+//
 //	SESSIONLOG_POSTGRES_DSN=... go test -run '^$' -bench 'PGAppendParallel/sessionlog/replicas=1$|PGBatchFloor' -count 6
 func BenchmarkPGBatchFloor(b *testing.B) {
 	dsn := pgDSN(b)
 	ctx := context.Background()
-	for _, run := range []struct{ batch, inFlight int }{{pgWriters, 1}, {pgWriters / 2, 2}, {pgWriters, 2}} {
+	for _, run := range []struct{ batch, inFlight int }{{pgWriters, 1}, {pgWriters / 2, 2}, {pgWriters, 2}, {pgWriters / 4, 1}} {
 		batch, inFlight := run.batch, run.inFlight
 		b.Run(fmt.Sprintf("batch=%d/in-flight=%d", batch, inFlight), func(b *testing.B) {
 			schema := pgSchema(b, "bench_floor")
@@ -68,9 +80,10 @@ func BenchmarkPGBatchFloor(b *testing.B) {
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			errs := make([]error, inFlight)
+			cpu := make([]time.Duration, inFlight) // each connection's backend's; -1: not known
 			b.ResetTimer()
 			for g := range inFlight {
-				wg.Go(func() { errs[g] = floorCalls(ctx, dsn, call, sessions[g], body, &next, calls) })
+				wg.Go(func() { cpu[g], errs[g] = floorCalls(ctx, dsn, call, sessions[g], body, &next, calls) })
 			}
 			wg.Wait()
 			b.StopTimer()
@@ -79,19 +92,35 @@ func BenchmarkPGBatchFloor(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(calls*int64(batch))/b.Elapsed().Seconds(), "appends/s")
+			appends := float64(calls * int64(batch))
+			b.ReportMetric(appends/b.Elapsed().Seconds(), "appends/s")
+			var total time.Duration
+			for _, d := range cpu {
+				if d < 0 {
+					return
+				}
+				total += d
+			}
+			b.ReportMetric(float64(total)/appends, "server-ns/append")
 		})
 	}
 }
 
 // floorCalls calls append_events on a connection of its own, a batch of
-// one append to each of sessions per call, until next reaches calls.
-func floorCalls(ctx context.Context, dsn, call string, sessions []service.SessionKey, body []byte, next *atomic.Int64, calls int64) error {
+// one append to each of sessions per call, until next reaches calls. It
+// returns the CPU time the connection's backend spent on the calls, or -1
+// when that cannot be read (see backendCPU).
+func floorCalls(ctx context.Context, dsn, call string, sessions []service.SessionKey, body []byte, next *atomic.Int64, calls int64) (time.Duration, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	defer conn.Close(context.Background())
+	cpu, err := backendCPU(ctx, conn)
+	if err != nil {
+		return -1, err
+	}
+	before := cpu()
 	n := len(sessions)
 	apps, users, ids := make([][]byte, n), make([][]byte, n), make([][]byte, n)
 	bodies, times, zeros := make([][]byte, n), make([]string, n), make([]int64, n)
@@ -115,11 +144,55 @@ func floorCalls(ctx context.Context, dsn, call string, sessions []service.Sessio
 		}
 		var appended int
 		if err := conn.QueryRow(ctx, call, apps, users, ids, zeros, eventIDs, bodies, times, zeros, of, keys, values, scopes).Scan(&appended); err != nil {
-			return err
+			return -1, err
 		}
 		if appended != n {
-			return fmt.Errorf("append_events appended %d of %d", appended, n)
+			return -1, fmt.Errorf("append_events appended %d of %d", appended, n)
 		}
 	}
-	return nil
+	if before < 0 {
+		return -1, nil
+	}
+	return cpu() - before, nil
+}
+
+// backendCPU returns a reader of the CPU time that conn's backend has
+// spent so far, which gives -1 unless the server runs on this machine:
+// conn's address is a loopback or Unix socket one, and
+// /proc/<pid>/schedstat of the backend's process ID is that of a postgres
+// process.
+func backendCPU(ctx context.Context, conn *pgx.Conn) (func() time.Duration, error) {
+	unknown := func() time.Duration { return -1 }
+	var pid int
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		return nil, err
+	}
+	switch a := conn.PgConn().Conn().RemoteAddr().(type) {
+	case *net.UnixAddr:
+	case *net.TCPAddr:
+		if !a.IP.IsLoopback() {
+			return unknown, nil
+		}
+	default:
+		return unknown, nil
+	}
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+		return unknown, nil
+	}
+	path := fmt.Sprintf("/proc/%d/schedstat", pid)
+	return func() time.Duration {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return -1
+		}
+		f := strings.Fields(string(b)) // on the CPU (ns), waiting to run (ns), time slices
+		if len(f) == 0 {
+			return -1
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return -1
+		}
+		return time.Duration(ns)
+	}, nil
 }
