@@ -7,7 +7,6 @@ package sqlrecord
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -99,7 +98,13 @@ type Encoded struct {
 // come from the decoded record, so that the state tables hold exactly what
 // a fold of the log gives.
 func Encode(rec *eventlog.Record) (Encoded, error) {
-	body, err := json.Marshal(rec)
+	if rec == nil {
+		return Encoded{}, fmt.Errorf("append: %w: no record", eventlog.ErrInvalidArgument)
+	}
+	// The record's own MarshalJSON gives what json.Marshal would: it is
+	// json.Marshal's output already, which json.Marshal would scan,
+	// compact and escape again without changing a byte.
+	body, err := rec.MarshalJSON()
 	if err != nil {
 		return Encoded{}, fmt.Errorf("append %s record to %s: %w: it cannot be encoded as JSON: %w",
 			rec.Kind, rec.Key, eventlog.ErrInvalidArgument, err)

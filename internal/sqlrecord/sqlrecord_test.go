@@ -1,6 +1,7 @@
 package sqlrecord_test
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -9,8 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+	"google.golang.org/genai"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/benchfloor"
 	"github.com/sessionlog/sessionlog/internal/leaktest"
 	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 	"github.com/sessionlog/sessionlog/projection"
@@ -82,6 +85,33 @@ func TestEncode(t *testing.T) {
 	}
 }
 
+// Encode's body is json.Marshal's encoding of the record, byte for byte,
+// so that records stored before and after it skipped json.Marshal's second
+// pass read the same: HTML characters and line separators escaped, in
+// every part of a record (its state, an event's text, metadata and
+// delta). A nil record is refused.
+func TestEncodeBodyIsJSONMarshal(t *testing.T) {
+	k := eventlog.SessionKey{AppName: "a<b>", UserID: "u&", SessionID: "s\u2028"}
+	tricky := "<script>&amp;\u2028\u2029\x00\"\\é"
+	ev := benchfloor.Event(7)
+	ev.Content.Parts = append(ev.Content.Parts, &genai.Part{Text: tricky})
+	ev.CustomMetadata = map[string]any{"m": tricky, "n": []any{1.5, tricky, nil}}
+	ev.Actions.StateDelta[tricky] = map[string]any{tricky: 1}
+	for _, rec := range []*eventlog.Record{
+		{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now(), State: map[string]any{"x": tricky, "app:y": []any{tricky}}},
+		{Kind: eventlog.KindEventAppended, Key: k, Time: time.Now(), Seq: 7, Event: ev},
+		{Kind: eventlog.KindSessionDeleted, Key: k, Time: time.Now()},
+	} {
+		want, err := json.Marshal(rec)
+		require.NoError(t, err)
+		e, err := sqlrecord.Encode(rec)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(e.Body), "%s record", rec.Kind)
+	}
+	_, err := sqlrecord.Encode(nil)
+	require.ErrorIs(t, err, eventlog.ErrInvalidArgument)
+}
+
 // A waiter is woken by its app's change, by any change when it waits on
 // the whole store, by a change of every app (an empty name), and by Close;
 // each wake hands later waiters a new channel.
@@ -130,5 +160,20 @@ func TestWritesOfAreSorted(t *testing.T) {
 		}
 		require.Equal(t, []string{"0:b", "0:k", "1:a", "1:z", "2:a", "2:b"}, got)
 		require.Nil(t, w.Values[2], "a removed key has no value")
+	}
+}
+
+// BenchmarkEncode encodes the append benchmarks' event record: its body,
+// the record as readers decode it, and its state writes.
+//
+//	go test -run '^$' -bench Encode -count 6 ./internal/sqlrecord/
+func BenchmarkEncode(b *testing.B) {
+	rec := &eventlog.Record{Kind: eventlog.KindEventAppended, Time: time.Now(),
+		Key: eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}, Seq: 1, Event: benchfloor.Event(1)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := sqlrecord.Encode(rec); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
