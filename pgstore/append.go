@@ -379,37 +379,42 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w en
 func (s *Store) delete(ctx context.Context, tx pgx.Tx, rec *eventlog.Record, w encoded) error {
 	k := rec.Key
 	app, user, id := []byte(k.AppName), []byte(k.UserID), []byte(k.SessionID)
-	rows, err := tx.Query(ctx, s.sql.lockSession, app, user, id)
-	if err != nil {
+	// One round trip: the records are read by a statement of their own,
+	// which starts once the lock is held (see lockSession).
+	b := &pgx.Batch{}
+	b.Queue(s.sql.lockSession, app, user, id)
+	b.Queue(s.sql.sessionRecords, app, user, id)
+	results := tx.SendBatch(ctx, b)
+	var created int64
+	if err := results.QueryRow().Scan(&created); err != nil {
+		_ = results.Close()
+		if errors.Is(err, pgx.ErrNoRows) {
+			return eventlog.ErrNotFound
+		}
 		return err
 	}
 	var records []*eventlog.Record
-	found := false
-	for rows.Next() {
-		var created int64
-		var pos, seq *int64
-		var body []byte
-		if err := rows.Scan(&created, &pos, &seq, &body); err != nil {
-			rows.Close()
-			return err
+	rows, err := results.Query()
+	if err == nil {
+		for rows.Next() {
+			var pos, seq int64
+			var body []byte
+			if err = rows.Scan(&pos, &seq, &body); err != nil {
+				break
+			}
+			var r *eventlog.Record
+			if r, err = decode(eventlog.Position(pos), uint64(seq), body); err != nil {
+				break
+			}
+			records = append(records, r)
 		}
-		found = true
-		if pos == nil {
-			continue
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
 		}
-		r, err := decode(eventlog.Position(*pos), uint64(*seq), body)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		records = append(records, r)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err = errors.Join(err, results.Close()); err != nil {
 		return err
-	}
-	if !found {
-		return eventlog.ErrNotFound
 	}
 	var freed int64
 	if len(records) > 0 {

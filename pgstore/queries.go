@@ -49,9 +49,14 @@ type queries struct {
 	// horizon.go).
 	horizon string
 
-	// lockSession locks a live session's row and returns its incarnation
-	// with its creation and event records, oldest first, for a deletion.
-	lockSession string
+	// lockSession locks a live session's row and returns its
+	// incarnation; sessionRecords then reads its creation and event
+	// records, oldest first, for a deletion. They are two statements so
+	// that the records are read after the lock is held: a statement that
+	// waits for the lock reads other tables as they were when it began,
+	// without the records of the append it waited for.
+	lockSession    string
+	sessionRecords string
 	// dropRecords, dropState and dropSession free a deleted session;
 	// freeApp and freeUser raise the last freed position of its app and
 	// its user.
@@ -179,13 +184,11 @@ RETURNING seq, position`),
 		horizon: q(`SELECT ARRAY(SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE application_name = $3 AND backend_xid IS NOT NULL),
 	ARRAY(SELECT position FROM §.records WHERE position > $1 ORDER BY position LIMIT $2)`),
 
-		lockSession: q(`SELECT s.created, r.position, r.seq, r.body FROM §.sessions s
-LEFT JOIN §.records r ON r.kind IN (1, 2) AND r.app = $1 AND r.user_id = $2 AND r.session_id = $3
-WHERE s.` + strings.ReplaceAll(key, " AND ", " AND s.") + `
-ORDER BY r.position FOR UPDATE OF s`),
-		dropRecords: q(`DELETE FROM §.records WHERE ` + key + ` AND kind IN (1, 2)`),
-		dropState:   q(`DELETE FROM §.session_state WHERE ` + key),
-		dropSession: q(`DELETE FROM §.sessions WHERE ` + key),
+		lockSession:    q(`SELECT created FROM §.sessions WHERE ` + key + ` FOR UPDATE`),
+		sessionRecords: q(`SELECT position, seq, body FROM §.records WHERE kind IN (1, 2) AND ` + key + ` ORDER BY position`),
+		dropRecords:    q(`DELETE FROM §.records WHERE ` + key + ` AND kind IN (1, 2)`),
+		dropState:      q(`DELETE FROM §.session_state WHERE ` + key),
+		dropSession:    q(`DELETE FROM §.sessions WHERE ` + key),
 		freeApp: q(`INSERT INTO §.app_freed (app, position) VALUES ($1, $2)
 ON CONFLICT (app) DO UPDATE SET position = greatest(§.app_freed.position, excluded.position)`),
 		freeUser: q(`INSERT INTO §.user_freed (app, user_id, position) VALUES ($1, $2, $3)
