@@ -74,8 +74,13 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Appe
 		if rec.Kind == eventlog.KindSessionDeleted {
 			s.cache.Drop(rec.Key)
 		}
-		s.changed(rec.Key.AppName)
 	}
+	// A duplicate too: it may be this very event, stored by an earlier
+	// try whose commit the caller never heard of (a connection lost at
+	// commit, a batch that failed after it committed), and then nobody
+	// has told the readers of it yet. When it is an older event, they
+	// read and find nothing new.
+	s.changed(rec.Key.AppName)
 	return res, nil
 }
 

@@ -389,3 +389,88 @@ func TestLongSchemaName(t *testing.T) {
 	_, err = svc.AppendEvent(t.Context(), sess, &service.Event{})
 	require.NoError(t, err)
 }
+
+// An append whose caller's context ends while its batch is on its way is
+// stored all the same (its caller gets the context's error, and a retry
+// with the same event ID finds the event, CONTRACT A7), and the store's
+// readers hear of it at once, as of any other append (S1): with a poll
+// an hour long, only that wake-up delivers it to a subscriber of its app.
+// A retry that finds it wakes them too.
+func TestAppendLeftOnItsWayWakesReaders(t *testing.T) {
+	schema := newSchema(t)
+	store := open(t, schema, oneBatch, func(o *pgstore.Options) { o.PollInterval = time.Hour })
+	pgstore.SetAnnounceCheck(store, time.Millisecond)
+	ctx := t.Context()
+	a := eventlog.SessionKey{AppName: "other", UserID: "u", SessionID: "a"}
+	c := eventlog.SessionKey{AppName: "other", UserID: "u", SessionID: "c"}
+	b := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "b"}
+	for _, k := range []eventlog.SessionKey{a, c, b} {
+		_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+		require.NoError(t, err)
+	}
+	subscribed, stop := follow(ctx, store, eventlog.Scope{AppName: "app"}, 3)
+	defer stop()
+	time.Sleep(100 * time.Millisecond) // past the listener's wake-ups as it starts
+
+	releaseA, releaseB := holdSession(t, schema, a), holdSession(t, schema, b)
+	var wg sync.WaitGroup
+	wg.Go(func() { // leads a batch that waits for a's lock
+		_, err := store.Append(ctx, eventRecord(a, 1, "a1"))
+		assert.NoError(t, err)
+	})
+	lockWaiter(t)
+	wg.Go(func() { // queued first: leads the next batch
+		_, err := store.Append(ctx, eventRecord(c, 1, "c1"))
+		assert.NoError(t, err)
+	})
+	waitFor(t, "c1 to queue", func() bool { return pgstore.Queued(store) == 1 })
+	leaving, leave := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() {
+		_, err := store.Append(leaving, eventRecord(b, 1, "b1"))
+		left <- err
+	}()
+	waitFor(t, "b1 to queue", func() bool { return pgstore.Queued(store) == 2 })
+	releaseA() // c1 leads c1 and b1, which wait for b's lock
+	waitFor(t, "c1 and b1 to be sent", func() bool { return pgstore.Queued(store) == 0 })
+	lockWaiter(t)
+	leave()
+	require.ErrorIs(t, <-left, context.Canceled)
+	releaseB()
+	wg.Wait()
+
+	select {
+	case rec := <-subscribed:
+		assert.Equal(t, "b1", rec.Event.ID)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the subscriber of b1's app was not woken for it")
+	}
+	// The retry of b1 finds it stored, and wakes the app's readers as well:
+	// a duplicate may be an append whose first try was never heard of.
+	time.Sleep(50 * time.Millisecond) // the announcement of b1 has come back
+	woken := store.Changes(eventlog.Scope{AppName: "app"})
+	res, err := store.Append(ctx, eventRecord(b, 1, "b1"))
+	require.NoError(t, err)
+	assert.True(t, res.Duplicate, "b1 was stored")
+	select {
+	case <-woken:
+	default:
+		t.Error("a duplicate does not wake the readers of its app")
+	}
+}
+
+// holdSession takes the row lock of session k in a transaction of its own
+// until release is called.
+func holdSession(t *testing.T, schema string, k eventlog.SessionKey) (release func()) {
+	t.Helper()
+	conn := pgxConn(t)
+	tx, err := conn.Begin(t.Context())
+	require.NoError(t, err)
+	_, err = tx.Exec(t.Context(), "SELECT 1 FROM "+pgx.Identifier{schema}.Sanitize()+".sessions WHERE app = $1 AND user_id = $2 AND session_id = $3 FOR UPDATE",
+		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID))
+	require.NoError(t, err)
+	var once sync.Once
+	release = func() { once.Do(func() { require.NoError(t, tx.Rollback(context.Background())) }) }
+	t.Cleanup(release)
+	return release
+}

@@ -70,6 +70,10 @@ type committer struct {
 
 	// onCommit, when set, is told of each batch sent (Observer.OnCommit).
 	onCommit func(appends, roundTrips int, d time.Duration)
+	// stored, when set, is told of the app of each append that a batch
+	// stored after its caller left (see leave): the caller, gone with its
+	// context's error, cannot tell the store's readers of it.
+	stored func(app string)
 }
 
 // pending is one append in the committer: append_event's arguments, and
@@ -93,6 +97,9 @@ type pending struct {
 
 	done    chan struct{} // closed with the outcome
 	promote chan struct{} // closed to make this append the leader
+	// abandoned, guarded by the committer's mu, is set when the caller
+	// left while the append was on its way in a batch.
+	abandoned bool
 }
 
 // args are p's arguments for append_event, which appends one event.
@@ -163,10 +170,13 @@ func (c *committer) do(ctx context.Context, p *pending) error {
 			return nil
 		case <-p.promote:
 		case <-ctx.Done():
-			if c.leave(p) {
-				return ctx.Err() // p may be in a batch being sent: leave it alone
+			switch c.leave(p) {
+			case left:
+				return ctx.Err()
+			case finished:
+				return nil
 			}
-			<-p.promote // promoted as ctx ended: its slot needs a leader
+			// promoted as ctx ended: its slot needs a leader
 		}
 		c.mu.Lock()
 	}
@@ -194,7 +204,21 @@ func (c *committer) do(ctx context.Context, p *pending) error {
 		c.inFlight--
 		c.queue = nil
 	}
+	// Every outcome is out (send closed each done), so a caller leaving
+	// from now on takes its outcome instead (leave); one that left
+	// before is told of here.
+	var apps []string
+	for _, b := range batch {
+		if b.abandoned && b.err == nil && b.status == statusAppended {
+			apps = append(apps, b.key.AppName)
+		}
+	}
 	c.mu.Unlock()
+	if c.stored != nil {
+		for _, app := range apps {
+			c.stored(app)
+		}
+	}
 	if c.onCommit != nil {
 		// Once the slot has passed on, so that the next batch waits for
 		// no observer.
@@ -267,23 +291,36 @@ func (c *committer) take(leader *pending) []*pending {
 	return batch
 }
 
-// leave takes a follower whose ctx ended out of the queue, if it is still
-// waiting there and not promoted. It reports false when the follower must
-// stay: promoted, it has to lead. A follower already sent is left to
-// finish unseen: its caller gets ctx's error, and whether the append was
-// stored is for a retry with the same event ID to find out (CONTRACT A7).
-func (c *committer) leave(p *pending) bool {
+// What a follower whose ctx ended does (leave).
+const (
+	left     = iota // return ctx's error
+	finished        // its outcome is out: return it
+	promoted        // lead, as the slot it was given needs a leader
+)
+
+// leave settles a follower whose ctx ended, with c.mu: promoted, it must
+// lead; with its outcome out, it returns that; still queued, it leaves
+// the queue and is never sent. An append already on its way in a batch
+// is left to finish: its caller gets ctx's error, and whether the append
+// was stored is for a retry with the same event ID to find out (CONTRACT
+// A7); if the batch stores it, the leader tells the store's readers
+// (stored), as the caller no longer can.
+func (c *committer) leave(p *pending) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	select {
 	case <-p.promote:
-		return false
+		return promoted
+	case <-p.done:
+		return finished
 	default:
 	}
 	if i := slices.Index(c.queue, p); i >= 0 {
 		c.queue = slices.Delete(c.queue, i, i+1)
+	} else {
+		p.abandoned = true
 	}
-	return true
+	return left
 }
 
 // statements are the SQL a batch is sent with: one for a batch of one

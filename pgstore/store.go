@@ -288,6 +288,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	s.sql = newQueries(s.schema)
 	s.commits.pool, s.commits.timeout = pool, s.timeout
 	s.commits.sql = statements{one: s.sql.appendEvent, many: s.sql.appendEvents}
+	s.commits.stored = s.changed
 	s.horizon = newHorizon(pool, &s.sql, holderName(name), s.timeout)
 	if err := migrate(ctx, pool, name, s.schema, s.logger); err != nil {
 		return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
