@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -252,4 +253,42 @@ func TestServerRestart(t *testing.T) {
 	for _, svc := range replicas {
 		require.NoError(t, svc.Verify(ctx))
 	}
+}
+
+// CONTRACT S3: a read of an app or a user waits for the horizon's step (a
+// statement that reads the log) only as long as its context lets it, as
+// every call does. Here the step hangs on a lock an operator holds on the
+// log's table: each read ends at its own deadline, not at the statement
+// timeout, though the second one comes while the first one's step still
+// runs; once the lock is gone, reads work again, and Close ends no later
+// than the steps it waits for (goleak checks that none is left).
+func TestReadOfAnAppEndsWithItsContext(t *testing.T) {
+	schema := newSchema(t)
+	store := open(t, schema, func(o *pgstore.Options) { o.StatementTimeout = 10 * time.Second })
+	ctx := t.Context()
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	_, err := store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+
+	conn := pgxConn(t)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{schema}.Sanitize()+".records IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+	for _, scope := range []eventlog.Scope{{AppName: "app"}, {AppName: "app", UserID: "u"}} {
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		start := time.Now()
+		_, _, err := store.Read(short, scope, 0, 10)
+		took := time.Since(start)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded, "%v", scope)
+		assert.Less(t, took, 3*time.Second, "%v: the read ends with its context", scope)
+	}
+	require.NoError(t, tx.Rollback(ctx))
+	recs, _, err := store.Read(ctx, eventlog.Scope{AppName: "app"}, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.NoError(t, store.Close())
+	_, _, err = store.Read(ctx, eventlog.Scope{AppName: "app"}, 0, 10)
+	require.ErrorIs(t, err, eventlog.ErrClosed)
 }

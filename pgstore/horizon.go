@@ -47,9 +47,14 @@ type horizon struct {
 	sql     *queries
 	holder  string
 	timeout time.Duration
+	// base ends when the store closes; it bounds the steps, which run in
+	// goroutines of their own (see fresh), counted in steps.
+	base  context.Context
+	steps sync.WaitGroup
 
-	mu sync.Mutex
-	at eventlog.Position // every position up to it has committed or never will
+	mu     sync.Mutex
+	closed bool              // no step starts any more
+	at     eventlog.Position // every position up to it has committed or never will
 	// marks wait for the snapshot that settles them, oldest first.
 	marks []mark
 	// next is the step callers wait for; it starts once the step
@@ -83,46 +88,74 @@ type step struct {
 	led bool
 }
 
-func newHorizon(pool *pgxpool.Pool, sql *queries, holder string, timeout time.Duration) *horizon {
-	return &horizon{pool: pool, sql: sql, holder: holder, timeout: timeout, running: make(chan struct{}, 1)}
+func newHorizon(base context.Context, pool *pgxpool.Pool, sql *queries, holder string, timeout time.Duration) *horizon {
+	return &horizon{base: base, pool: pool, sql: sql, holder: holder, timeout: timeout, running: make(chan struct{}, 1)}
 }
 
 // fresh returns the horizon as far as the positions handed out before the
 // call are settled: it waits for a step that starts after it, which
 // callers arriving together share, and that step goes on until those
-// positions are settled or settleWait passes. The step runs to its end
-// whatever ctx does, since it serves other callers too; h.timeout bounds
-// it.
+// positions are settled or settleWait passes. The step runs in a
+// goroutine of its own, to its end whatever ctx does, since it serves
+// other callers too (h.timeout and the store's Close bound it); the
+// caller waits for it only as long as ctx lets it.
 func (h *horizon) fresh(ctx context.Context) (eventlog.Position, error) {
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return 0, eventlog.ErrClosed
+	}
 	if h.next == nil {
 		h.next = &step{done: make(chan struct{})}
 	}
 	st := h.next
-	lead := !st.led
-	st.led = true
-	h.mu.Unlock()
-	if lead {
-		h.running <- struct{}{}
-		h.mu.Lock()
-		h.next = nil // later callers wait for the step after this one
-		h.mu.Unlock()
-		run := context.WithoutCancel(ctx)
-		cancel := context.CancelFunc(func() {})
-		if h.timeout > 0 {
-			run, cancel = context.WithTimeout(run, h.timeout)
-		}
-		st.at, st.err = h.settle(run)
-		cancel()
-		<-h.running
-		close(st.done)
+	if !st.led {
+		st.led = true
+		h.steps.Add(1)
+		go h.lead(st)
 	}
+	h.mu.Unlock()
 	select {
 	case <-st.done:
 		return st.at, st.err
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+// lead runs step st once the step before it is done, and closes st.done
+// with its outcome.
+func (h *horizon) lead(st *step) {
+	defer h.steps.Done()
+	defer close(st.done)
+	select {
+	case h.running <- struct{}{}:
+	case <-h.base.Done():
+		st.err = eventlog.ErrClosed
+		return
+	}
+	defer func() { <-h.running }()
+	h.mu.Lock()
+	h.next = nil // later callers wait for the step after this one
+	h.mu.Unlock()
+	run, cancel := h.base, context.CancelFunc(func() {})
+	if h.timeout > 0 {
+		run, cancel = context.WithTimeout(run, h.timeout)
+	}
+	defer cancel()
+	st.at, st.err = h.settle(run)
+	if st.err != nil && h.base.Err() != nil {
+		st.err = eventlog.ErrClosed
+	}
+}
+
+// close ends the steps running, and makes later calls of fresh fail with
+// ErrClosed; it returns once every step has ended.
+func (h *horizon) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.steps.Wait()
 }
 
 // settle steps until the positions handed out before its first step are

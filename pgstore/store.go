@@ -289,7 +289,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	s.commits.pool, s.commits.timeout = pool, s.timeout
 	s.commits.sql = statements{one: s.sql.appendEvent, many: s.sql.appendEvents}
 	s.commits.stored = s.changed
-	s.horizon = newHorizon(pool, &s.sql, holderName(name), s.timeout)
 	if err := migrate(ctx, pool, name, s.schema, s.logger); err != nil {
 		return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
 	}
@@ -297,6 +296,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.run = runCtx
+	s.horizon = newHorizon(runCtx, pool, &s.sql, holderName(name), s.timeout)
 	s.workers.Add(2)
 	go s.announce(runCtx, s.announcer, pool.Config().ConnConfig.Copy())
 	go s.poll(runCtx, poll)
@@ -362,6 +362,7 @@ func (s *Store) Close() error {
 	s.listenMu.Unlock()
 	s.stop()
 	s.workers.Wait()
+	s.horizon.close()
 	s.wake.Close()
 	if s.ownsPool {
 		s.pool.Close()
