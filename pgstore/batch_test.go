@@ -18,16 +18,24 @@ import (
 	"github.com/sessionlog/sessionlog/service"
 )
 
-// holdSessions takes the row lock of every session in a transaction of its
-// own, so that every append to a session that exists waits, until release
-// is called.
-func holdSessions(t *testing.T, schema string) (release func()) {
+// holdSessions takes the row locks of the sessions named, or of every
+// session when none is, in a transaction of its own, so that every append
+// to those sessions waits, until release is called.
+func holdSessions(t *testing.T, schema string, keys ...eventlog.SessionKey) (release func()) {
 	t.Helper()
 	conn := pgxConn(t)
 	tx, err := conn.Begin(t.Context())
 	require.NoError(t, err)
-	_, err = tx.Exec(t.Context(), "SELECT 1 FROM "+pgx.Identifier{schema}.Sanitize()+".sessions FOR UPDATE")
-	require.NoError(t, err)
+	sessions := pgx.Identifier{schema}.Sanitize() + ".sessions"
+	if len(keys) == 0 {
+		_, err = tx.Exec(t.Context(), "SELECT 1 FROM "+sessions+" FOR UPDATE")
+		require.NoError(t, err)
+	}
+	for _, k := range keys {
+		_, err = tx.Exec(t.Context(), "SELECT 1 FROM "+sessions+" WHERE app = $1 AND user_id = $2 AND session_id = $3 FOR UPDATE",
+			[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID))
+		require.NoError(t, err)
+	}
 	var once sync.Once
 	release = func() { once.Do(func() { require.NoError(t, tx.Rollback(context.Background())) }) }
 	t.Cleanup(release)
@@ -412,7 +420,7 @@ func TestAppendLeftOnItsWayWakesReaders(t *testing.T) {
 	defer stop()
 	time.Sleep(100 * time.Millisecond) // past the listener's wake-ups as it starts
 
-	releaseA, releaseB := holdSession(t, schema, a), holdSession(t, schema, b)
+	releaseA, releaseB := holdSessions(t, schema, a), holdSessions(t, schema, b)
 	var wg sync.WaitGroup
 	wg.Go(func() { // leads a batch that waits for a's lock
 		_, err := store.Append(ctx, eventRecord(a, 1, "a1"))
@@ -457,20 +465,4 @@ func TestAppendLeftOnItsWayWakesReaders(t *testing.T) {
 	default:
 		t.Error("a duplicate does not wake the readers of its app")
 	}
-}
-
-// holdSession takes the row lock of session k in a transaction of its own
-// until release is called.
-func holdSession(t *testing.T, schema string, k eventlog.SessionKey) (release func()) {
-	t.Helper()
-	conn := pgxConn(t)
-	tx, err := conn.Begin(t.Context())
-	require.NoError(t, err)
-	_, err = tx.Exec(t.Context(), "SELECT 1 FROM "+pgx.Identifier{schema}.Sanitize()+".sessions WHERE app = $1 AND user_id = $2 AND session_id = $3 FOR UPDATE",
-		[]byte(k.AppName), []byte(k.UserID), []byte(k.SessionID))
-	require.NoError(t, err)
-	var once sync.Once
-	release = func() { once.Do(func() { require.NoError(t, tx.Rollback(context.Background())) }) }
-	t.Cleanup(release)
-	return release
 }
