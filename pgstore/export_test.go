@@ -18,6 +18,10 @@ func SilenceNotifications(s *Store) { s.announcer.off = true }
 // writes and before its commit.
 func BeforeCommit(s *Store, f func(pgx.Tx)) { s.beforeCommit = f }
 
+// AfterFresh makes s call f in each Read of more than one session, right
+// after the Read learns the horizon.
+func AfterFresh(s *Store, f func()) { s.afterFresh = f }
+
 // BatchStats reports how many batches s has sent and how many appends
 // they carried.
 func BatchStats(s *Store) (batches, appends uint64) {

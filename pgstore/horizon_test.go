@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,6 +125,68 @@ func TestFollowerPassesPositionsOfARollback(t *testing.T) {
 		assert.Equal(t, res.Record.Position, rec.Position)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the follower stopped at the unused position")
+	}
+}
+
+// CONTRACT S1: a follower whose read stopped short of the horizon (a
+// holder of an earlier position still ran) is woken again when another
+// read's step moves the horizon past what it returned, though nothing
+// else will wake it: the holder rolls back, which announces nothing, and
+// the later record's announcement came before the follower's read. Here
+// the follower's read is held right after its step, while another read
+// settles the horizon; with a poll an hour long, only the store's own
+// nudge delivers the record.
+func TestFollowerWokenWhenAnotherReadMovesTheHorizon(t *testing.T) {
+	schema := newSchema(t)
+	ctx := t.Context()
+	writer := open(t, schema)
+	reader := open(t, schema, func(o *pgstore.Options) { o.PollInterval = time.Hour })
+	pgstore.SetAnnounceCheck(reader, time.Millisecond)
+	a := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "a"}
+	b := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "b"}
+	var created eventlog.Position
+	for _, k := range []eventlog.SessionKey{a, b} {
+		res, err := writer.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+		require.NoError(t, err)
+		created = res.Record.Position
+	}
+	reader.Changes(eventlog.Scope{AppName: "app"}) // the listener starts
+	time.Sleep(100 * time.Millisecond)             // and its first wake-ups pass
+
+	// A holder takes the next position and stays open; the record after
+	// it commits.
+	conn := pgxConn(t)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	var held int64
+	require.NoError(t, tx.QueryRow(ctx, "SELECT "+pgx.Identifier{schema}.Sanitize()+".take_position()").Scan(&held))
+	later, err := writer.Append(ctx, eventRecord(b, 1, "later"))
+	require.NoError(t, err)
+	require.Greater(t, later.Record.Position, eventlog.Position(held))
+	time.Sleep(100 * time.Millisecond) // its announcement has come and gone
+
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	pgstore.AfterFresh(reader, func() {
+		if first.CompareAndSwap(false, true) { // the follower's first read
+			close(paused)
+			<-resume
+		}
+	})
+	follower, stop := follow(ctx, reader, eventlog.Scope{AppName: "app"}, created)
+	defer stop()
+	<-paused // the follower's read has its horizon: before the held position
+	require.NoError(t, tx.Rollback(ctx))
+	recs, _, err := reader.Read(ctx, eventlog.Scope{AppName: "app"}, created, 10)
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "another read's step passes the rolled-back position")
+	close(resume)
+
+	select {
+	case rec := <-follower:
+		assert.Equal(t, later.Record.Position, rec.Position)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follower was not woken for the record past the horizon its read saw")
 	}
 }
 

@@ -54,7 +54,13 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 	if err != nil {
 		return nil, after, s.dbError("read", err)
 	}
-	if s.horizon.pending() {
+	if s.afterFresh != nil {
+		s.afterFresh()
+	}
+	// Positions still to be settled, or settled by another read's step
+	// since this one's (its reader would wait for a wake-up that was
+	// spent before it): the readers are woken again shortly.
+	if s.horizon.pending() || s.horizon.known() > upTo {
 		s.nudge()
 	}
 	from := max(after, known)

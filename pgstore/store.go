@@ -205,6 +205,9 @@ type Store struct {
 	// Test hook: a function to run in each append's transaction before it
 	// commits.
 	beforeCommit func(pgx.Tx)
+	// afterFresh, set by tests, runs in a Read of more than one session
+	// right after it learns the horizon.
+	afterFresh func()
 }
 
 var _ eventlog.Store = (*Store)(nil)
