@@ -17,6 +17,9 @@ type op struct {
 
 	done    chan struct{} // closed with the outcome
 	promote chan struct{} // closed to make this op the leader
+	// abandoned, guarded by the committer's mu, is set when the caller
+	// left while the op was in a batch being committed.
+	abandoned bool
 }
 
 // committer is group commit without a goroutine of its own: a write that
@@ -30,6 +33,10 @@ type committer struct {
 	mu    sync.Mutex
 	queue []*op
 	busy  bool
+	// stored, when set, is called after a batch that stored an op whose
+	// caller had left (see leave): that caller, gone with its context's
+	// error, cannot wake the store's readers.
+	stored func()
 }
 
 // do runs o with whatever else is waiting, and returns when o holds its
@@ -48,10 +55,13 @@ func (c *committer) do(ctx context.Context, o *op, commit func([]*op)) error {
 			return nil
 		case <-o.promote:
 		case <-ctx.Done():
-			if c.leave(o) {
+			switch c.leave(o) {
+			case left:
 				return ctx.Err()
+			case finished:
+				return nil
 			}
-			<-o.promote // promoted as ctx ended: the queue needs its leader
+			// promoted as ctx ended: the queue needs its leader
 		}
 		c.mu.Lock()
 	}
@@ -73,27 +83,46 @@ func (c *committer) do(ctx context.Context, o *op, commit func([]*op)) error {
 		c.busy = false
 		c.queue = nil
 	}
+	// Every outcome is out, so a caller leaving from now on takes its
+	// outcome instead (leave); one that left before is made up for here.
+	wake := slices.ContainsFunc(batch, func(b *op) bool { return b.abandoned && b.err == nil })
 	c.mu.Unlock()
+	if wake && c.stored != nil {
+		c.stored()
+	}
 	return nil
 }
 
-// leave takes a follower whose ctx ended out of the queue, if it is still
-// waiting there and not promoted. It reports false when the follower must
-// stay: promoted, it has to lead. A follower already in a batch is not in
-// the queue: it is left to finish unseen, and whether it was stored is
-// for a retry with the same event ID to find out (CONTRACT A7).
-func (c *committer) leave(o *op) bool {
+// What a follower whose ctx ended does (leave).
+const (
+	left     = iota // return ctx's error
+	finished        // its outcome is out: return it
+	promoted        // lead, as the queue needs its leader
+)
+
+// leave settles a follower whose ctx ended, with c.mu: promoted, it must
+// lead; with its outcome out, it returns that; still queued, it leaves
+// the queue and is not run. A follower already in a batch is left to
+// finish: its caller gets ctx's error, and whether it was stored is for a
+// retry with the same event ID to find out (CONTRACT A7); if the batch
+// stores it, the leader wakes the store's readers (stored), as the caller
+// no longer can.
+func (c *committer) leave(o *op) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	select {
 	case <-o.promote:
-		return false
+		return promoted
+	case <-o.done:
+		return finished
 	default:
 	}
 	if i := slices.Index(c.queue, o); i >= 0 {
 		c.queue = slices.Delete(c.queue, i, i+1)
+	} else {
+		o.abandoned = true
 	}
-	return true
+	return left
 }
 
 // write runs run as one op of a group commit, and returns its outcome.
@@ -160,6 +189,13 @@ func (s *Store) commitBatch(batch []*op) {
 	if err := t.tx.Commit(); err != nil {
 		fail(err)
 		return
+	}
+	// Records below the batch's were written by another store on the
+	// file since this one last looked: its readers are woken for them
+	// here, as the poll would have, since the poll now looks only above
+	// this batch's.
+	if s.raiseSeen(start) {
+		s.wake.Fire("")
 	}
 	s.raiseSeen(t.head)
 }

@@ -264,6 +264,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, openError(path, err)
 	}
 	s.seen.Store(head)
+	s.commits.stored = func() { s.wake.Fire("") }
 	if err := errors.Join(s.wst.prepare(ctx), s.rst.prepare(ctx)); err != nil {
 		s.closeDBs()
 		return nil, openError(path, err)
