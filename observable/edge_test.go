@@ -169,3 +169,37 @@ func TestJavaParityOfListEventsAndNumRecentEvents(t *testing.T) {
 	require.Empty(t, got.Events)
 	require.NotNil(t, got.Events)
 }
+
+// CONTRACT B1: a nil ctx or a nil function given to the operators that
+// start work or map an outcome is an ErrInvalidArgument outcome, never a
+// panic in a goroutine the caller cannot recover from; so is a nil ctx
+// for the zero Stream's BlockingForEach.
+func TestNilWorkAndContextAreRefused(t *testing.T) {
+	defer goleak.VerifyNone(t, append(leaktest.Options(), goleak.IgnoreCurrent())...)
+	ctx := t.Context()
+	var nilCtx context.Context
+	pending := observable.StartSingle(ctx, func(context.Context) (int, error) { return 1, nil })
+	for name, s := range map[string]observable.Single[int]{
+		"StartSingle, nil ctx":          observable.StartSingle(nilCtx, func(context.Context) (int, error) { return 1, nil }),
+		"StartSingle, nil work":         observable.StartSingle[int](ctx, nil),
+		"Map of a value, nil fn":        observable.Map[int, int](observable.SingleOf(1, nil), nil),
+		"Map of a pending one, nil fn":  observable.Map[int, int](pending, nil),
+		"FlatMap of a pending one, nil": observable.FlatMap[int, int](pending, nil),
+	} {
+		_, err := s.BlockingGet(ctx)
+		require.ErrorIs(t, err, service.ErrInvalidArgument, name)
+	}
+	_, _, err := observable.StartMaybe[int](ctx, nil).BlockingGet(ctx)
+	require.ErrorIs(t, err, service.ErrInvalidArgument, "StartMaybe, nil work")
+	_, _, err = observable.StartMaybe(nilCtx, func(context.Context) (int, bool, error) { return 1, true, nil }).BlockingGet(ctx)
+	require.ErrorIs(t, err, service.ErrInvalidArgument, "StartMaybe, nil ctx")
+	require.ErrorIs(t, observable.StartCompletable(ctx, nil).BlockingAwait(ctx), service.ErrInvalidArgument, "StartCompletable, nil work")
+	require.ErrorIs(t, observable.StartCompletable(nilCtx, func(context.Context) error { return nil }).BlockingAwait(ctx),
+		service.ErrInvalidArgument, "StartCompletable, nil ctx")
+	var zero observable.Stream[int]
+	require.ErrorIs(t, zero.BlockingForEach(nilCtx, func(int) error { return nil }), service.ErrInvalidArgument, "BlockingForEach, nil ctx")
+	require.ErrorIs(t, zero.BlockingForEach(ctx, nil), service.ErrInvalidArgument, "BlockingForEach, nil fn")
+	v, err := pending.BlockingGet(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+}

@@ -33,7 +33,7 @@ type pending[T any] struct {
 
 func newPending[T any]() *pending[T] { return &pending[T]{done: make(chan struct{})} }
 
-// errNilCtx is what a wait for a pending outcome gives for a nil ctx.
+// errNilCtx is the error of a call given a nil ctx.
 var errNilCtx = fmt.Errorf("observable: %w: ctx is nil", service.ErrInvalidArgument)
 
 // wait waits until the outcome is there or ctx is done, whichever comes
@@ -77,6 +77,9 @@ func SingleOf[T any](v T, err error) Single[T] {
 // Single.fromCallable(work).subscribeOn(...).cache(), for work that a
 // caller wants to overlap with its own.
 func StartSingle[T any](ctx context.Context, work func(context.Context) (T, error)) Single[T] {
+	if err := checkStart(ctx, work == nil); err != nil {
+		return Single[T]{err: err}
+	}
 	p := newPending[T]()
 	go func() {
 		v, err := work(ctx)
@@ -84,6 +87,22 @@ func StartSingle[T any](ctx context.Context, work func(context.Context) (T, erro
 	}()
 	return Single[T]{later: p}
 }
+
+// checkStart refuses the arguments of StartSingle, StartMaybe and
+// StartCompletable that would make work panic in a goroutine where its
+// caller could not recover: a nil ctx, or no work.
+func checkStart(ctx context.Context, noWork bool) error {
+	switch {
+	case ctx == nil:
+		return errNilCtx
+	case noWork:
+		return errNilFunc
+	}
+	return nil
+}
+
+// errNilFunc is the error of an operator given a nil function.
+var errNilFunc = fmt.Errorf("observable: %w: the function is nil", service.ErrInvalidArgument)
 
 // settled returns the Single with its outcome in hand, waiting for it as
 // BlockingGet does; the error is ctx's when ctx was done first.
@@ -198,12 +217,18 @@ func (s Single[T]) produce(ctx context.Context, next chan<- rxgo.Item) {
 // or, when s is pending, as soon as its outcome is there (the result is
 // pending until then).
 func Map[T, R any](s Single[T], fn func(T) (R, error)) Single[R] {
+	if fn == nil {
+		return Single[R]{err: errNilFunc}
+	}
 	return FlatMap(s, func(v T) Single[R] { return SingleOf(fn(v)) })
 }
 
 // FlatMap returns the Single that fn makes of s's value, or s's error,
 // like RxJava's flatMap. fn runs once, as [Map]'s does.
 func FlatMap[T, R any](s Single[T], fn func(T) Single[R]) Single[R] {
+	if fn == nil {
+		return Single[R]{err: errNilFunc}
+	}
 	if s.later == nil {
 		if s.err != nil {
 			return Single[R]{err: s.err}
@@ -253,6 +278,9 @@ func MaybeOf[T any](v T, ok bool, err error) Maybe[T] {
 // StartMaybe runs work once, now, in a goroutine of its own, and returns
 // the Maybe of its outcome, pending until work returns; see [StartSingle].
 func StartMaybe[T any](ctx context.Context, work func(context.Context) (T, bool, error)) Maybe[T] {
+	if err := checkStart(ctx, work == nil); err != nil {
+		return Maybe[T]{err: err}
+	}
 	p := newPending[T]()
 	go func() {
 		v, ok, err := work(ctx)
@@ -407,6 +435,9 @@ func CompletableOf(err error) Completable { return Completable{err: err} }
 // returns the Completable of its outcome, pending until work returns; see
 // [StartSingle].
 func StartCompletable(ctx context.Context, work func(context.Context) error) Completable {
+	if err := checkStart(ctx, work == nil); err != nil {
+		return CompletableOf(err)
+	}
 	p := newPending[struct{}]()
 	go func() {
 		err := work(ctx)

@@ -35,6 +35,12 @@ func (s Stream[T]) All(ctx context.Context) iter.Seq2[T, error] {
 // blockingForEach. It returns nil when the stream completes, the stream's
 // error or fn's, or ctx's error when ctx is done first.
 func (s Stream[T]) BlockingForEach(ctx context.Context, fn func(T) error) error {
+	switch {
+	case ctx == nil:
+		return errNilCtx
+	case fn == nil:
+		return errNilFunc
+	}
 	for item, err := range s.All(ctx) {
 		if err != nil {
 			return err
