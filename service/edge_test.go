@@ -235,3 +235,24 @@ func TestSubscriberNeverSeesTheLogAheadOfTheState(t *testing.T) {
 	}
 	require.NoError(t, <-done)
 }
+
+// CONTRACT D2: a handle of a session deleted and created again under the
+// same key appends nothing to the new one, complete event or partial:
+// both are ErrNotFound, and a handle of the new session takes both.
+func TestHandleOfADeletedSessionAppendsNothing(t *testing.T) {
+	ctx := context.Background()
+	var svc service.Service
+	defer svc.Close()
+	key := service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	old, err := svc.Create(ctx, key, nil)
+	require.NoError(t, err)
+	require.NoError(t, svc.Delete(ctx, key))
+	fresh, err := svc.Create(ctx, key, nil)
+	require.NoError(t, err)
+	for _, partial := range []bool{false, true} {
+		_, err := svc.AppendEvent(ctx, old, &service.Event{Author: "x", Partial: partial})
+		require.ErrorIs(t, err, service.ErrNotFound, "partial: %v", partial)
+		_, err = svc.AppendEvent(ctx, fresh, &service.Event{Author: "x", Partial: partial})
+		require.NoError(t, err, "partial: %v", partial)
+	}
+}

@@ -531,11 +531,17 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		return nil, fmt.Errorf("append event: %w", err)
 	}
 	if ev.Partial {
-		// Nothing is stored, but a missing session is still reported.
+		// Nothing is stored, but a missing session is still reported, and
+		// so is a deleted one of this key created again.
 		if err := checkEvent(ev); err != nil {
 			return nil, fmt.Errorf("append event: %w", err)
 		}
-		if _, err := s.store.Load(ctx, key, eventlog.LoadOptions{NoEvents: true}); err != nil {
+		v, err := s.store.Load(ctx, key, eventlog.LoadOptions{NoEvents: true})
+		if err == nil && sess.created != 0 && v.Created != sess.created {
+			// As a complete event through this handle would be refused.
+			err = fmt.Errorf("%w: session %s was deleted since this handle was read (it has been created again)", ErrNotFound, key)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("append event: %w", err)
 		}
 		return ev, nil
