@@ -47,7 +47,7 @@ func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 }
 
 func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
-	return s.cache.Load(key, opts, func(incarnation eventlog.Position, have uint64) (sqlrecord.Loaded, error) {
+	return s.cache.Load(ctx, key, opts, func(incarnation eventlog.Position, have uint64) (sqlrecord.Loaded, error) {
 		rows, err := s.pool.Query(ctx, s.sql.load, []byte(key.AppName), []byte(key.UserID), []byte(key.SessionID),
 			int64(incarnation), int64(have), opts.NoEvents && opts.AsOf == nil, opts.AsOf != nil)
 		if err != nil {

@@ -92,7 +92,7 @@ func (s *Store) read(ctx context.Context, key eventlog.SessionKey, incarnation e
 }
 
 func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
-	return s.cache.Load(key, opts, func(incarnation eventlog.Position, have uint64) (sqlrecord.Loaded, error) {
+	return s.cache.Load(ctx, key, opts, func(incarnation eventlog.Position, have uint64) (sqlrecord.Loaded, error) {
 		return s.read(ctx, key, incarnation, have, opts.NoEvents && opts.AsOf == nil, opts.AsOf != nil)
 	})
 }

@@ -1,6 +1,7 @@
 package sqlrecord
 
 import (
+	"context"
 	"sync"
 
 	"github.com/sessionlog/sessionlog/eventlog"
@@ -17,7 +18,7 @@ import (
 // every Load, so it can be behind, never wrong. The zero value with its
 // bounds set is ready for use.
 //
-// Lock order: a session's Mu before the cache's lock, never the other way.
+// Lock order: a session's lock before the cache's, never the other way.
 type Cache struct {
 	MaxSessions int
 	MaxBytes    int64
@@ -29,10 +30,12 @@ type Cache struct {
 
 // Session is one cached session's events.
 type Session struct {
-	// Mu is held across the database read, so that concurrent readers of
-	// one session do not fetch the same events twice; the fields below
-	// are read and changed under it.
-	Mu          sync.Mutex
+	// lock (Lock, TryLock, Unlock) is held across the database read, so
+	// that concurrent readers of one session do not fetch the same events
+	// twice; the fields below are read and changed under it. It is a
+	// channel, so that a reader waiting for it gives up when its context
+	// ends.
+	lock        chan struct{}
 	Created     eventlog.Position // the incarnation held; 0 before the first read
 	Records     []*eventlog.Record
 	Events      []*eventlog.Event // the same events as Records
@@ -51,7 +54,7 @@ func (c *Cache) Get(key eventlog.SessionKey) *Session {
 	}
 	cs := c.sessions[key]
 	if cs == nil {
-		cs = &Session{TimeOrdered: true}
+		cs = &Session{TimeOrdered: true, lock: make(chan struct{}, 1)}
 		c.sessions[key] = cs
 		c.shrinkLocked(key)
 	}
@@ -85,7 +88,7 @@ func (c *Cache) DropIf(key eventlog.SessionKey, cs *Session) {
 }
 
 // Account counts cs's size, which grew, and makes room for it. The caller
-// holds cs.Mu.
+// holds cs's lock.
 func (c *Cache) Account(key eventlog.SessionKey, cs *Session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -111,14 +114,37 @@ func (c *Cache) shrinkLocked(keep eventlog.SessionKey) {
 	}
 }
 
+// Lock takes cs's lock, or returns ctx's error if ctx ends first.
+func (cs *Session) Lock(ctx context.Context) error {
+	select {
+	case cs.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TryLock takes cs's lock if it is free, and reports whether it did.
+func (cs *Session) TryLock() bool {
+	select {
+	case cs.lock <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Unlock releases cs's lock.
+func (cs *Session) Unlock() { <-cs.lock }
+
 // Reset makes cs hold the incarnation created, with no events yet. The
-// caller holds cs.Mu.
+// caller holds cs's lock.
 func (cs *Session) Reset(created eventlog.Position) {
 	cs.Created, cs.Records, cs.Events, cs.TimeOrdered, cs.size = created, nil, nil, true, 0
 }
 
 // Add appends the next event record, whose body took size bytes. The
-// caller holds cs.Mu.
+// caller holds cs's lock.
 func (cs *Session) Add(rec *eventlog.Record, size int) {
 	if n := len(cs.Events); n > 0 && rec.Event.Timestamp.Before(cs.Events[n-1].Timestamp) {
 		cs.TimeOrdered = false
@@ -129,14 +155,15 @@ func (cs *Session) Add(rec *eventlog.Record, size int) {
 }
 
 // Appended adds a record the store just committed to the cached session
-// of its incarnation, if the cache holds every event before it.
+// of its incarnation, if the cache holds every event before it. It never
+// waits: while a reader holds the session, the record is left for the
+// next read to fetch, so that an append does not queue behind a read.
 func (c *Cache) Appended(incarnation eventlog.Position, rec *eventlog.Record, size int) {
 	cs := c.lookup(rec.Key)
-	if cs == nil {
+	if cs == nil || !cs.TryLock() {
 		return
 	}
-	cs.Mu.Lock()
-	defer cs.Mu.Unlock()
+	defer cs.Unlock()
 	if cs.Created == incarnation && uint64(len(cs.Records))+1 == rec.Seq {
 		cs.Add(rec, size)
 		c.Account(rec.Key, cs)
@@ -148,8 +175,10 @@ func (c *Cache) Appended(incarnation eventlog.Position, rec *eventlog.Record, si
 func (c *Cache) Filled(incarnation eventlog.Position, events []*eventlog.Record, sizes []int) {
 	key := events[0].Key
 	cs := c.Get(key)
-	cs.Mu.Lock()
-	defer cs.Mu.Unlock()
+	if !cs.TryLock() {
+		return // a reader holds it, and fetches the events itself
+	}
+	defer cs.Unlock()
 	if cs.Created == incarnation {
 		return
 	}
@@ -165,9 +194,8 @@ func (c *Cache) Filled(incarnation eventlog.Position, events []*eventlog.Record,
 // returns the very record readers share, or else the one decoded from
 // body.
 func (c *Cache) Event(incarnation eventlog.Position, key eventlog.SessionKey, id string, pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, error) {
-	if cs := c.lookup(key); cs != nil {
-		cs.Mu.Lock()
-		defer cs.Mu.Unlock()
+	if cs := c.lookup(key); cs != nil && cs.TryLock() {
+		defer cs.Unlock()
 		if cs.Created == incarnation && seq >= 1 && seq <= uint64(len(cs.Records)) {
 			if rec := cs.Records[seq-1]; rec.Event.ID == id {
 				return rec, nil

@@ -1,6 +1,7 @@
 package sqlrecord
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 // session at key, as a store's Load would.
 func fillSession(c *Cache, key eventlog.SessionKey, n, size int) *Session {
 	cs := c.Get(key)
-	cs.Mu.Lock()
-	defer cs.Mu.Unlock()
+	_ = cs.Lock(context.Background()) // cannot end
+	defer cs.Unlock()
 	cs.Reset(1)
 	for i := range n {
 		cs.Add(&eventlog.Record{Position: eventlog.Position(i + 2), Kind: eventlog.KindEventAppended, Key: key, Seq: uint64(i + 1),
@@ -74,4 +75,56 @@ func TestCacheStaysWithinItsBounds(t *testing.T) {
 		_, err = c.Event(1, key(1), "other", 9, 3, []byte("{"))
 		require.ErrorContains(t, err, "damaged", "an event the cache does not hold is decoded from its body")
 	})
+}
+
+// A Load waits for another Load of the same session (which holds it while
+// it reads the database) only as long as its context lets it, and a
+// record an append just committed never waits for a Load: the next read
+// fetches it instead.
+func TestLoadWaitsForAnotherOnlyAsLongAsItsContextLets(t *testing.T) {
+	c := &Cache{MaxSessions: 10, MaxBytes: 1 << 20}
+	key := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	reading, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.Load(context.Background(), key, eventlog.LoadOptions{}, func(eventlog.Position, uint64) (Loaded, error) {
+			close(reading)
+			<-release
+			return Loaded{Found: true, Created: 1, Updated: SortableTime(time.Now())}, nil
+		})
+		first <- err
+	}()
+	<-reading
+	defer func() {
+		close(release)
+		require.NoError(t, <-first)
+	}()
+
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() {
+		_, err := c.Load(short, key, eventlog.LoadOptions{}, func(eventlog.Position, uint64) (Loaded, error) {
+			return Loaded{}, fmt.Errorf("read while another reader held the session")
+		})
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Load waited for another past its context's end")
+	}
+
+	appended := make(chan struct{})
+	go func() {
+		c.Appended(1, &eventlog.Record{Position: 2, Kind: eventlog.KindEventAppended, Key: key, Seq: 1,
+			Event: &eventlog.Event{ID: "e1"}}, 10)
+		close(appended)
+	}()
+	select {
+	case <-appended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an appended record waited for a Load")
+	}
 }

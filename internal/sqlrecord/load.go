@@ -1,6 +1,7 @@
 package sqlrecord
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/sessionlog/sessionlog/eventlog"
@@ -48,8 +49,9 @@ func (l Loaded) View(key eventlog.SessionKey) (eventlog.View, error) {
 // with (0, 0).
 //
 // A missing session is eventlog.ErrNotFound; read's errors are returned
-// as they are.
-func (c *Cache) Load(key eventlog.SessionKey, opts eventlog.LoadOptions, read func(incarnation eventlog.Position, have uint64) (Loaded, error)) (eventlog.View, error) {
+// as they are, and so is ctx's when it ends while another reader of the
+// session holds it.
+func (c *Cache) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions, read func(incarnation eventlog.Position, have uint64) (Loaded, error)) (eventlog.View, error) {
 	if opts.NoEvents && opts.AsOf == nil {
 		l, err := read(0, 0)
 		if err != nil {
@@ -61,8 +63,10 @@ func (c *Cache) Load(key eventlog.SessionKey, opts eventlog.LoadOptions, read fu
 		return l.View(key)
 	}
 	cs := c.Get(key)
-	cs.Mu.Lock()
-	defer cs.Mu.Unlock()
+	if err := cs.Lock(ctx); err != nil {
+		return eventlog.View{}, err
+	}
+	defer cs.Unlock()
 	l, err := read(cs.Created, uint64(len(cs.Records)))
 	if err != nil {
 		return eventlog.View{}, err

@@ -61,29 +61,29 @@ func TestCacheLoad(t *testing.T) {
 		return out
 	}
 
-	v, err := c.Load(key, eventlog.LoadOptions{}, f.read)
+	v, err := c.Load(t.Context(), key, eventlog.LoadOptions{}, f.read)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"e1", "e2"}, ids(v))
 	assert.Equal(t, uint64(2), v.Version)
 	f.append("e3")
-	v, err = c.Load(key, eventlog.LoadOptions{}, f.read)
+	v, err = c.Load(t.Context(), key, eventlog.LoadOptions{}, f.read)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"e1", "e2", "e3"}, ids(v))
 	assert.Equal(t, [][2]uint64{{0, 0}, {1, 2}}, f.calls, "the second read asks only for the events after the two held")
 
 	one := uint64(1)
-	v, err = c.Load(key, eventlog.LoadOptions{AsOf: &one}, f.read)
+	v, err = c.Load(t.Context(), key, eventlog.LoadOptions{AsOf: &one}, f.read)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), v.Version, "the view as it stood after version 1")
 
-	v, err = c.Load(key, eventlog.LoadOptions{NoEvents: true}, f.read)
+	v, err = c.Load(t.Context(), key, eventlog.LoadOptions{NoEvents: true}, f.read)
 	require.NoError(t, err)
 	assert.Empty(t, v.Events)
 	assert.Equal(t, [2]uint64{0, 0}, f.calls[len(f.calls)-1], "NoEvents does not use the cache")
 
 	f.created, f.events = 7, nil // deleted and created again
 	f.append("n1")
-	v, err = c.Load(key, eventlog.LoadOptions{}, f.read)
+	v, err = c.Load(t.Context(), key, eventlog.LoadOptions{}, f.read)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"n1"}, ids(v), "nothing of the old incarnation is kept")
 	assert.Equal(t, eventlog.Position(7), v.Created)
@@ -92,15 +92,15 @@ func TestCacheLoad(t *testing.T) {
 		return sqlrecord.Loaded{Found: true, Created: 8, Version: 2, Updated: sqlrecord.SortableTime(time.Unix(1, 0)),
 			Events: []*eventlog.Record{{Kind: eventlog.KindEventAppended, Seq: 2, Event: &eventlog.Event{ID: "x"}}}, Sizes: []int{1}}, nil
 	}
-	_, err = c.Load(key, eventlog.LoadOptions{}, gap)
+	_, err = c.Load(t.Context(), key, eventlog.LoadOptions{}, gap)
 	require.ErrorContains(t, err, "gap")
 
 	f.gone = true
-	_, err = c.Load(key, eventlog.LoadOptions{}, f.read)
+	_, err = c.Load(t.Context(), key, eventlog.LoadOptions{}, f.read)
 	require.ErrorIs(t, err, eventlog.ErrNotFound)
 	f.gone, f.created, f.events = false, 9, nil
 	f.append("m1")
-	_, err = c.Load(key, eventlog.LoadOptions{}, f.read)
+	_, err = c.Load(t.Context(), key, eventlog.LoadOptions{}, f.read)
 	require.NoError(t, err)
 	assert.Equal(t, [2]uint64{0, 0}, f.calls[len(f.calls)-1], "a session gone left the cache")
 }
