@@ -403,8 +403,18 @@ func TestLongSchemaName(t *testing.T) {
 // with the same event ID finds the event, CONTRACT A7), and the store's
 // readers hear of it at once, as of any other append (S1): with a poll
 // an hour long, only that wake-up delivers it to a subscriber of its app.
-// A retry that finds it wakes them too.
+// So they do when the append comes back a duplicate of one stored
+// unannounced, and when a retry finds it.
 func TestAppendLeftOnItsWayWakesReaders(t *testing.T) {
+	t.Run("new", func(t *testing.T) { testAppendLeftOnItsWay(t, false) })
+	t.Run("stored already, unannounced", func(t *testing.T) { testAppendLeftOnItsWay(t, true) })
+}
+
+// testAppendLeftOnItsWay is TestAppendLeftOnItsWayWakesReaders; with
+// storedAlready, another replica that announces nothing has stored the
+// append before (as a try whose commit its caller never heard of would),
+// and the append left on its way comes back a duplicate.
+func testAppendLeftOnItsWay(t *testing.T, storedAlready bool) {
 	schema := newSchema(t)
 	store := open(t, schema, oneBatch, func(o *pgstore.Options) { o.PollInterval = time.Hour })
 	pgstore.SetAnnounceCheck(store, time.Millisecond)
@@ -419,6 +429,12 @@ func TestAppendLeftOnItsWayWakesReaders(t *testing.T) {
 	subscribed, stop := follow(ctx, store, eventlog.Scope{AppName: "app"}, 3)
 	defer stop()
 	time.Sleep(100 * time.Millisecond) // past the listener's wake-ups as it starts
+	if storedAlready {
+		silent := open(t, schema)
+		pgstore.SilenceNotifications(silent)
+		_, err := silent.Append(ctx, eventRecord(b, 1, "b1"))
+		require.NoError(t, err)
+	}
 
 	releaseA, releaseB := holdSessions(t, schema, a), holdSessions(t, schema, b)
 	var wg sync.WaitGroup

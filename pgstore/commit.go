@@ -71,8 +71,9 @@ type committer struct {
 	// onCommit, when set, is told of each batch sent (Observer.OnCommit).
 	onCommit func(appends, roundTrips int, d time.Duration)
 	// stored, when set, is told of the app of each append that a batch
-	// stored after its caller left (see leave): the caller, gone with its
-	// context's error, cannot tell the store's readers of it.
+	// stored, or found stored, after its caller left (see leave): the
+	// caller, gone with its context's error, cannot tell the store's
+	// readers of it (Append tells them of a duplicate too).
 	stored func(app string)
 }
 
@@ -209,7 +210,7 @@ func (c *committer) do(ctx context.Context, p *pending) error {
 	// before is told of here.
 	var apps []string
 	for _, b := range batch {
-		if b.abandoned && b.err == nil && b.status == statusAppended {
+		if b.abandoned && b.err == nil && (b.status == statusAppended || b.status == statusDuplicate) {
 			apps = append(apps, b.key.AppName)
 		}
 	}
