@@ -420,11 +420,12 @@ func (p *stmts) get(q string) (*sql.Stmt, error) {
 	return nil, fmt.Errorf("statement %q was not prepared at Open", q)
 }
 
+// close closes the statements. The map stays as it is, read by calls
+// that may still run as the store closes: a closed statement fails them.
 func (p *stmts) close() {
 	for _, st := range p.m {
 		st.Close()
 	}
-	p.m = nil
 }
 
 // blob is s as a BLOB argument: never nil, which would bind NULL.

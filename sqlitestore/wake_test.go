@@ -1,6 +1,8 @@
 package sqlitestore_test
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,4 +41,40 @@ func TestAnotherStoresAppendWakesReadersThoughThisOneCommitsFirst(t *testing.T) 
 	recs, _, err = a.Read(ctx, scope, 0, 10)
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
+}
+
+// CONTRACT S3 B1: Close while appends and loads run ends them with errors
+// (never a panic or a data race, which -race would report), and every
+// call after it fails with ErrClosed.
+func TestCloseWhileCallsRun(t *testing.T) {
+	for round := range 10 {
+		s, err := sqlitestore.Open(t.Context(), newFile(t), sqlitestore.Options{Sync: sqlitestore.SyncNormal})
+		require.NoError(t, err)
+		ctx := t.Context()
+		k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+		_, err = s.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for g := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					ev := &eventlog.Event{ID: fmt.Sprint(round, g, i), Timestamp: time.Now()}
+					_, _ = s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Time: ev.Timestamp, Event: ev})
+					_, _ = s.Load(ctx, k, eventlog.LoadOptions{NoEvents: i%2 == 0})
+				}
+			})
+		}
+		time.Sleep(20 * time.Millisecond)
+		require.NoError(t, s.Close())
+		close(stop)
+		wg.Wait()
+		_, err = s.Load(ctx, k, eventlog.LoadOptions{})
+		require.ErrorIs(t, err, eventlog.ErrClosed)
+	}
 }
