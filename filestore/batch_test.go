@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/filestore"
 	"github.com/sessionlog/sessionlog/service"
 )
@@ -159,4 +161,32 @@ func TestFormatOneLogTakesBatches(t *testing.T) {
 	fork, err := svc.Get(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "fork"}, service.GetOptions{})
 	require.NoError(t, err)
 	require.Equal(t, uint64(2), fork.Version)
+}
+
+// A log whose header writes its format version another way (here "02")
+// reads as the same log: Verify finds nothing damaged, and Open, read-only
+// or not, serves the same sessions and takes appends.
+func TestHeaderWithTheVersionWrittenAnotherWay(t *testing.T) {
+	ctx := context.Background()
+	file, _ := forkedLog(t)
+	first := bytes.IndexByte(file, '\n') + 1
+	other := append([]byte(fmt.Sprintf("%s 0%d\n", filestore.Magic, filestore.Version)), file[first:]...)
+	dir := logDir(t, other)
+	rep, err := filestore.Verify(ctx, dir)
+	require.NoError(t, err)
+	require.Empty(t, rep.Damage)
+	require.Empty(t, rep.Sessions)
+	for _, readOnly := range []bool{true, false} {
+		store, err := filestore.Open(ctx, dir, filestore.Options{ReadOnly: readOnly, Sync: filestore.SyncOS})
+		require.NoError(t, err, "read-only: %v", readOnly)
+		v, err := store.Load(ctx, eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "fork"}, eventlog.LoadOptions{})
+		require.NoError(t, err, "read-only: %v", readOnly)
+		require.Len(t, v.Events, 3)
+		if !readOnly {
+			_, err = store.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Time: time.Now(),
+				Key: eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "new"}})
+			require.NoError(t, err)
+		}
+		require.NoError(t, store.Close())
+	}
 }

@@ -357,10 +357,10 @@ func (a *analysis) header(path string) (int, error) {
 	if bytes.HasPrefix(a.data, []byte(header)) {
 		return len(header), nil
 	}
-	_, err := readHeader(bufio.NewReader(bytes.NewReader(a.data)), path)
+	_, size, err := readHeader(bufio.NewReader(bytes.NewReader(a.data)), path)
 	switch {
 	case err == nil: // the version written another way, such as "01"
-		return bytes.IndexByte(a.data, '\n') + 1, nil
+		return int(size), nil
 	case errors.Is(err, ErrVersion):
 		return 0, err
 	}

@@ -173,10 +173,10 @@ func scan(path string, fn func(off int64, rec *eventlog.Record) error) (Report, 
 	}
 	size := info.Size()
 	r := bufio.NewReaderSize(f, 1<<20)
-	if rep.Format, err = readHeader(r, path); err != nil {
+	var off int64 // where the records start: after the header line as written
+	if rep.Format, off, err = readHeader(r, path); err != nil {
 		return rep, err
 	}
-	off := int64(len(header))
 	var body []byte
 	// batch holds the lines of a batch read so far, which fn sees only
 	// once its last line is read; batchAt is where the batch starts.
@@ -232,28 +232,30 @@ func checkHeader(path string) error {
 		return fmt.Errorf("open log: %w", err)
 	}
 	defer f.Close()
-	_, err = readHeader(bufio.NewReaderSize(f, 256), path)
+	_, _, err = readHeader(bufio.NewReaderSize(f, 256), path)
 	return err
 }
 
-// readHeader checks the file's first line and returns its format version.
-func readHeader(r *bufio.Reader, path string) (int, error) {
+// readHeader checks the file's first line and returns its format version
+// and the line's length, where the records start (the version may be
+// written another way than this build writes it, such as "02").
+func readHeader(r *bufio.Reader, path string) (version int, size int64, err error) {
 	line, err := r.ReadSlice('\n')
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return 0, fmt.Errorf("read log %s: %w", path, err)
+		return 0, 0, fmt.Errorf("read log %s: %w", path, err)
 	}
 	magic, ver, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte(" "))
 	if !ok || string(magic) != Magic || len(line) == 0 || line[len(line)-1] != '\n' {
-		return 0, fmt.Errorf("%w: %s does not start with the line %q", ErrNotLog, path, header)
+		return 0, 0, fmt.Errorf("%w: %s does not start with the line %q", ErrNotLog, path, header)
 	}
 	v, err := strconv.Atoi(string(ver))
 	switch {
 	case err != nil || v < 1:
-		return 0, fmt.Errorf("%w: %s has format version %q, not a number from 1", ErrNotLog, path, ver)
+		return 0, 0, fmt.Errorf("%w: %s has format version %q, not a number from 1", ErrNotLog, path, ver)
 	case v > Version:
-		return 0, fmt.Errorf("%w: %s has format version %d; this build reads versions up to %d", ErrVersion, path, v, Version)
+		return 0, 0, fmt.Errorf("%w: %s has format version %d; this build reads versions up to %d", ErrVersion, path, v, Version)
 	}
-	return v, nil
+	return v, int64(len(line)), nil
 }
 
 // readRecord reads one record line of at most left bytes. It returns the
