@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -255,4 +256,33 @@ func TestHandleOfADeletedSessionAppendsNothing(t *testing.T) {
 		_, err = svc.AppendEvent(ctx, fresh, &service.Event{Author: "x", Partial: partial})
 		require.NoError(t, err, "partial: %v", partial)
 	}
+}
+
+// CONTRACT V1: a session written as JSON and read back has the values that
+// went in: a float holding a whole number stays a float, an integer an
+// int, as in its events' deltas; a state that is not an object is refused.
+func TestSessionAsJSONKeepsItsValues(t *testing.T) {
+	ctx := context.Background()
+	var svc service.Service
+	defer svc.Close()
+	state := map[string]any{"f": 3.0, "i": 3, "s": "x", "l": []any{1.0, 2}, "app:m": map[string]any{"g": 2.0}}
+	sess, err := svc.Create(ctx, service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}, state)
+	require.NoError(t, err)
+	_, err = svc.AppendEvent(ctx, sess, &service.Event{Author: "x", Actions: service.EventActions{StateDelta: map[string]any{"g": 2.0}}})
+	require.NoError(t, err)
+	b, err := json.Marshal(sess)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"f":3.0`)
+	var back service.Session
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, sess.State, back.State)
+	require.Equal(t, sess.Key(), back.Key())
+	require.Equal(t, sess.Version, back.Version)
+	require.Len(t, back.Events, 1)
+	require.Equal(t, 2.0, back.Events[0].Actions.StateDelta["g"])
+
+	require.Error(t, json.Unmarshal([]byte(`{"id":"s","state":[1]}`), &back))
+	var empty service.Session
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"s","state":null}`), &empty))
+	require.Nil(t, empty.State)
 }
