@@ -51,14 +51,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// lockWaiter waits until a batch waits for a session's lock, and returns its
-// backend's process ID.
-func lockWaiter(t *testing.T) int32 {
+// lockWaiter waits until a batch of schema's waits for a session's lock, and
+// returns its backend's process ID.
+func lockWaiter(t *testing.T, schema string) int32 {
 	t.Helper()
 	conn := pgxConn(t)
 	var pid int32
 	waitFor(t, "a batch to wait for the lock", func() bool {
-		err := conn.QueryRow(t.Context(), `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%append_event%' LIMIT 1`).Scan(&pid)
+		err := conn.QueryRow(t.Context(), `SELECT pid FROM pg_stat_activity
+WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '.append_event%' LIMIT 1`, pgx.Identifier{schema}.Sanitize()).Scan(&pid)
 		return err == nil
 	})
 	return pid
@@ -81,7 +82,7 @@ func asOneBatch(t *testing.T, store *pgstore.Store, schema string, lead *eventlo
 		_, err := store.Append(ctx, lead)
 		assert.NoError(t, err, "the leader's append")
 	})
-	lockWaiter(t)
+	lockWaiter(t, schema)
 	results, errs := make([]eventlog.AppendResult, len(recs)), make([]error, len(recs))
 	for i, rec := range recs {
 		wg.Go(func() { results[i], errs[i] = store.Append(ctx, rec) })
@@ -124,7 +125,7 @@ func TestAppendsWaitingTogetherShareABatch(t *testing.T) {
 		_, err := store.Append(ctx, eventRecord(keys[n], 1, "lead"))
 		assert.NoError(t, err)
 	})
-	lockWaiter(t)
+	lockWaiter(t, schema)
 	errs := make([]error, n)
 	for i := range n {
 		seq := uint64(1)
@@ -292,7 +293,7 @@ func TestAFollowerLeavesWhenItsContextEnds(t *testing.T) {
 		_, err := store.Append(ctx, eventRecord(k, 1, "lead"))
 		assert.NoError(t, err)
 	})
-	lockWaiter(t)
+	lockWaiter(t, schema)
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -330,7 +331,7 @@ func TestConnectionLostMidBatch(t *testing.T) {
 		})
 	}
 	// Cut off the backend whose batch waits for the lock.
-	pid := lockWaiter(t)
+	pid := lockWaiter(t, schema)
 	time.Sleep(50 * time.Millisecond) // let the other appends queue behind it
 	_, err := pgxConn(t).Exec(ctx, "SELECT pg_terminate_backend($1)", pid)
 	require.NoError(t, err)
@@ -442,7 +443,7 @@ func testAppendLeftOnItsWay(t *testing.T, storedAlready bool) {
 		_, err := store.Append(ctx, eventRecord(a, 1, "a1"))
 		assert.NoError(t, err)
 	})
-	lockWaiter(t)
+	lockWaiter(t, schema)
 	wg.Go(func() { // queued first: leads the next batch
 		_, err := store.Append(ctx, eventRecord(c, 1, "c1"))
 		assert.NoError(t, err)
@@ -457,7 +458,7 @@ func testAppendLeftOnItsWay(t *testing.T, storedAlready bool) {
 	waitFor(t, "b1 to queue", func() bool { return pgstore.Queued(store) == 2 })
 	releaseA() // c1 leads c1 and b1, which wait for b's lock
 	waitFor(t, "c1 and b1 to be sent", func() bool { return pgstore.Queued(store) == 0 })
-	lockWaiter(t)
+	lockWaiter(t, schema)
 	leave()
 	require.ErrorIs(t, <-left, context.Canceled)
 	releaseB()

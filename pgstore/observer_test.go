@@ -42,7 +42,7 @@ func TestObserverSeesEachGroupCommit(t *testing.T) {
 		_, err := store.Append(ctx, eventRecord(keys[n], 1, "lead"))
 		assert.NoError(t, err)
 	})
-	lockWaiter(t)
+	lockWaiter(t, schema)
 	for i := range n {
 		wg.Go(func() {
 			_, err := store.Append(ctx, eventRecord(keys[i], 1, fmt.Sprintf("e%d", i)))
