@@ -307,3 +307,37 @@ func TestAListenerCatchesWhatAnnouncersSkippedBeforeSeeingIt(t *testing.T) {
 		t.Fatal("the follower missed an append announced before its listener was seen")
 	}
 }
+
+// CONTRACT S2: a read of an app whose second range (past what the replica
+// knew had settled) meets a deletion that committed after its first range
+// fails with ErrCompacted as of the read's own start, since the records of
+// the first range are not returned either.
+func TestReadCompactedBetweenItsRangesSaysWhereItStarted(t *testing.T) {
+	schema := newSchema(t)
+	ctx := t.Context()
+	writer, reader := open(t, schema), open(t, schema)
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	created, err := writer.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+	_, err = writer.Append(ctx, eventRecord(k, 1, "e1"))
+	require.NoError(t, err)
+	scope := eventlog.Scope{AppName: "app"}
+	recs, _, err := reader.Read(ctx, scope, 0, 10) // the reader knows both have settled
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	_, err = writer.Append(ctx, eventRecord(k, 2, "e2"))
+	require.NoError(t, err)
+
+	var once atomic.Bool
+	pgstore.AfterFresh(reader, func() { // between the read's two ranges
+		if once.CompareAndSwap(false, true) {
+			_, err := writer.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionDeleted, Key: k, Time: time.Now()})
+			assert.NoError(t, err)
+		}
+	})
+	after := created.Record.Position
+	_, _, err = reader.Read(ctx, scope, after, 10)
+	var compacted *eventlog.CompactedError
+	require.ErrorAs(t, err, &compacted)
+	assert.Equal(t, after, compacted.After, "the read started after %d", after)
+}

@@ -68,6 +68,13 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 	case upTo > from:
 		more, err := s.readRange(ctx, scope, from, upTo, limit-len(recs))
 		if err != nil {
+			// A deletion that committed since the first range was read:
+			// the records of that range are dropped with the error, so
+			// the read is behind from its own start.
+			var compacted *eventlog.CompactedError
+			if errors.As(err, &compacted) {
+				compacted.After = after
+			}
 			return nil, after, err
 		}
 		recs = append(recs, more...)
