@@ -185,10 +185,7 @@ func (c *committer) do(ctx context.Context, p *pending) error {
 	c.mu.Unlock()
 
 	start := time.Now()
-	lead, cancel := context.WithoutCancel(ctx), context.CancelFunc(func() {})
-	if c.timeout > 0 {
-		lead, cancel = context.WithTimeout(lead, c.timeout)
-	}
+	lead, cancel := bounded(context.WithoutCancel(ctx), c.timeout)
 	trips := send(lead, c.pool, c.sql, batch)
 	cancel()
 	elapsed := time.Since(start)

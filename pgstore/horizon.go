@@ -138,10 +138,7 @@ func (h *horizon) lead(st *step) {
 	h.mu.Lock()
 	h.next = nil // later callers wait for the step after this one
 	h.mu.Unlock()
-	run, cancel := h.base, context.CancelFunc(func() {})
-	if h.timeout > 0 {
-		run, cancel = context.WithTimeout(run, h.timeout)
-	}
+	run, cancel := bounded(h.base, h.timeout)
 	defer cancel()
 	st.at, st.err = h.settle(run)
 	if st.err != nil && h.base.Err() != nil {

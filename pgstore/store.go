@@ -387,10 +387,16 @@ func statementTimeout(d time.Duration) time.Duration {
 
 // bound returns ctx bounded by the statement timeout, and its cancel.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.timeout <= 0 {
+	return bounded(ctx, s.timeout)
+}
+
+// bounded returns ctx bounded by timeout (0: not bounded), and its
+// cancel: the bound of a caller's call, of a batch and of a horizon step.
+func bounded(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, s.timeout)
+	return context.WithTimeout(ctx, timeout)
 }
 
 func (s *Store) check(ctx context.Context) error {
