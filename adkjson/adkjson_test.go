@@ -45,7 +45,7 @@ func fixtureSession() *service.Session {
 			{
 				ID: "ev-2", InvocationID: "e-inv-1", Author: "planner", Timestamp: t0.Add(1500 * time.Millisecond),
 				Content: &genai.Content{Role: "model", Parts: []*genai.Part{{FunctionCall: &genai.FunctionCall{
-					ID: "call-1", Name: "search_flights", Args: map[string]any{"to": "LIS", "passengers": float64(2)},
+					ID: "call-1", Name: "search_flights", Args: map[string]any{"to": "LIS", "passengers": 2}, // CONTRACT V1: an integer as int
 				}}}},
 				Actions: eventlog.EventActions{StateDelta: map[string]any{
 					"destination": "LIS", "user:last_search": "LIS", "app:searches": 41,

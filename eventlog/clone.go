@@ -21,6 +21,13 @@ import (
 // common case, a text or function-call Content and a few scalar state keys,
 // takes a handful of allocations.
 func (e *Event) Clone() *Event {
+	return e.clone(true)
+}
+
+// clone is Clone; without values, the maps of JSON values in the content's
+// parts (see partValues) are left nil in the copy, for NormalizeEvent to
+// fill with copies of its own.
+func (e *Event) clone(values bool) *Event {
 	if e == nil {
 		return nil
 	}
@@ -37,7 +44,7 @@ func (e *Event) Clone() *Event {
 			ptrs    [1]*genai.Part
 			part    genai.Part
 		}{ev: *e, content: *e.Content}
-		clonePartInto(&b.part, e.Content.Parts[0])
+		clonePartInto(&b.part, e.Content.Parts[0], values)
 		b.ptrs[0] = &b.part
 		b.content.Parts = b.ptrs[:]
 		c = &b.ev
@@ -48,7 +55,7 @@ func (e *Event) Clone() *Event {
 			ev      Event
 			content genai.Content
 		}{ev: *e, content: *e.Content}
-		b.content.Parts = cloneParts(e.Content.Parts)
+		b.content.Parts = cloneParts(e.Content.Parts, values)
 		c = &b.ev
 		c.Content = &b.content
 	default:
@@ -161,7 +168,7 @@ func NeedsClone(v any) bool {
 
 // cloneParts copies a Content's parts. The parts live in one backing array,
 // so n parts cost two allocations rather than n+1; nil entries stay nil.
-func cloneParts(parts []*genai.Part) []*genai.Part {
+func cloneParts(parts []*genai.Part, values bool) []*genai.Part {
 	if parts == nil {
 		return nil
 	}
@@ -178,19 +185,19 @@ func cloneParts(parts []*genai.Part) []*genai.Part {
 		if p == nil {
 			continue
 		}
-		clonePartInto(&backing[j], p)
+		clonePartInto(&backing[j], p, values)
 		out[i] = &backing[j]
 		j++
 	}
 	return out
 }
 
-// clonePartInto deep-copies p into dst. The fields models send on every turn
-// are copied by hand; the rare ones go through deepCopy, which is slower but
-// exact. A JSON round trip would not be: genai writes durations in whole
+// clonePartInto deep-copies p into dst, without its maps of JSON values
+// unless values. The fields models send on every turn are copied by hand;
+// the rare ones go through deepCopy, which is slower but exact. A JSON round trip would not be: genai writes durations in whole
 // seconds, and numbers in map[string]any come back as float64.
 // TestCloneCoversGenaiFields fails when genai adds a field this misses.
-func clonePartInto(dst, p *genai.Part) {
+func clonePartInto(dst, p *genai.Part, values bool) {
 	*dst = *p
 	dst.ThoughtSignature = bytes.Clone(p.ThoughtSignature)
 	if p.InlineData != nil {
@@ -204,7 +211,10 @@ func clonePartInto(dst, p *genai.Part) {
 	}
 	if p.FunctionCall != nil {
 		fc := *p.FunctionCall
-		fc.Args = CloneMap(fc.Args)
+		fc.Args = nil
+		if values {
+			fc.Args = CloneMap(p.FunctionCall.Args)
+		}
 		fc.WillContinue = cloneBoolPtr(fc.WillContinue)
 		if fc.PartialArgs != nil {
 			fc.PartialArgs = deepCopy(fc.PartialArgs)
@@ -213,7 +223,10 @@ func clonePartInto(dst, p *genai.Part) {
 	}
 	if p.FunctionResponse != nil {
 		fr := *p.FunctionResponse
-		fr.Response = CloneMap(fr.Response)
+		fr.Response = nil
+		if values {
+			fr.Response = CloneMap(p.FunctionResponse.Response)
+		}
 		fr.WillContinue = cloneBoolPtr(fr.WillContinue)
 		if fr.Parts != nil {
 			fr.Parts = deepCopy(fr.Parts)
@@ -228,7 +241,10 @@ func clonePartInto(dst, p *genai.Part) {
 		x := *p.CodeExecutionResult
 		dst.CodeExecutionResult = &x
 	}
-	dst.PartMetadata = CloneMap(p.PartMetadata)
+	dst.PartMetadata = nil
+	if values {
+		dst.PartMetadata = CloneMap(p.PartMetadata)
+	}
 	if p.MediaResolution != nil {
 		dst.MediaResolution = deepCopy(p.MediaResolution)
 	}
@@ -236,10 +252,18 @@ func clonePartInto(dst, p *genai.Part) {
 		dst.VideoMetadata = deepCopy(p.VideoMetadata)
 	}
 	if p.ToolCall != nil {
-		dst.ToolCall = deepCopy(p.ToolCall)
+		x := *p.ToolCall
+		if !values {
+			x.Args = nil
+		}
+		dst.ToolCall = deepCopy(&x)
 	}
 	if p.ToolResponse != nil {
-		dst.ToolResponse = deepCopy(p.ToolResponse)
+		x := *p.ToolResponse
+		if !values {
+			x.Response = nil
+		}
+		dst.ToolResponse = deepCopy(&x)
 	}
 	if p.AudioTranscription != nil {
 		dst.AudioTranscription = deepCopy(p.AudioTranscription)

@@ -17,7 +17,9 @@ import (
 const msThreshold = 100_000_000_000
 
 // MarshalJSON writes the event in ADK's camelCase wire shape, with a non-zero
-// Timestamp as the one string form [FormatTimestamp] produces. It fails for
+// Timestamp as the one string form [FormatTimestamp] produces. Fields come
+// in declaration order, but for the content and the fields of JSON
+// values, which come last, before the actions. It fails for
 // a timestamp outside the years 0001–9999, which no decoder could read back.
 func (e Event) MarshalJSON() ([]byte, error) {
 	type wire Event // drops the methods, so json.Marshal does not recurse
@@ -29,16 +31,18 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		}
 	}
 	// time.Time encodes itself as RFC 3339 with nanoseconds, which for a
-	// UTC time is exactly FormatTimestamp's output. The JSON values go
-	// through AppendValue (CONTRACT V1); the actions are written here
+	// UTC time is exactly FormatTimestamp's output. The JSON values, the
+	// content's included, go through AppendValue (CONTRACT V1); the
+	// actions are written here
 	// rather than by their own MarshalJSON, which would encode them apart
 	// and copy the result.
 	return json.Marshal(struct {
 		wire
+		Content        any        `json:"content,omitempty"`
 		CustomMetadata valueMap   `json:"customMetadata,omitempty"`
 		Output         jsonValue  `json:"output,omitzero"`
 		Actions        actionsOut `json:"actions"`
-	}{w, valueMap(e.CustomMetadata), jsonValue{e.Output}, newActionsOut(&e.Actions)})
+	}{w, contentOut(e.Content), valueMap(e.CustomMetadata), jsonValue{e.Output}, newActionsOut(&e.Actions)})
 }
 
 // actionsWire is EventActions without its methods.
@@ -144,6 +148,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		// shallower ones, so encoding/json decodes these here.
 		Timestamp      json.RawMessage `json:"timestamp"`
 		CustomMetadata json.RawMessage `json:"customMetadata"`
+		Content        contentIn       `json:"content"`
 		Output         jsonValue       `json:"output"`
 		Actions        actionsIn       `json:"actions"`
 	}{wire: (*wire)(&out), Actions: actionsIn{actionsWire: (*actionsWire)(&out.Actions)}}
@@ -155,6 +160,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("eventlog: decode event %q: %w", out.ID, err)
 	}
 	out.Timestamp = ts
+	out.Content = aux.Content.content()
 	out.Output = aux.Output.v
 	aux.Actions.set()
 	if out.CustomMetadata, err = decodeCustomMetadata(aux.CustomMetadata); err != nil {

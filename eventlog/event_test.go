@@ -421,12 +421,14 @@ func TestEventJSONFieldNames(t *testing.T) {
 		assert.Equal(t, &NodeInfo{OutputFor: []string{"a"}}, ev.NodeInfo)
 	})
 
-	t.Run("fields are written in declaration order", func(t *testing.T) {
+	t.Run("fields are written in declaration order, the content and the JSON values last", func(t *testing.T) {
 		b, err := json.Marshal(evFixture())
 		require.NoError(t, err)
 		s := string(b)
 		last := -1
-		for _, key := range []string{`"id"`, `"invocationId"`, `"author"`, `"branch"`, `"timestamp"`, `"content"`, `"partial"`, `"longRunningToolIds"`, `"actions"`} {
+		for _, key := range []string{`"id"`, `"invocationId"`, `"author"`, `"branch"`, `"timestamp"`, `"partial"`, `"longRunningToolIds"`,
+			`"nodeInfo"`, `"content"`, `"customMetadata"`, `"output":{"forecast"`, `"actions"`} {
+			// The event's output: the content's code result has one too.
 			i := strings.Index(s, key)
 			require.Greater(t, i, last, "key %s out of order in %s", key, s)
 			last = i

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"google.golang.org/genai"
 )
 
 // JSON values (CONTRACT V1).
@@ -137,10 +140,13 @@ func normalizeField(field string, m map[string]any, dropTemp bool) (map[string]a
 
 // NormalizeEvent returns the copy of ev that a store keeps: a deep copy as
 // [Event.Clone] makes, whose state delta has no temp: keys and whose JSON
-// values (the state delta, CustomMetadata, Output, RequestedInput.Payload,
-// RequestedAuthConfigs and RequestedToolConfirmations) are normalized by
-// [NormalizeValue]. genai values inside Content are copied as they are.
-// An error wraps [ErrInvalidArgument] and names the field.
+// values are normalized by [NormalizeValue]: the state delta,
+// CustomMetadata, Output, RequestedInput.Payload, RequestedAuthConfigs,
+// RequestedToolConfirmations, and in each part of Content the function
+// call's and the tool call's arguments, the function's and the tool's
+// responses, and the part's metadata. Content's other genai values are
+// copied as they are. An error wraps [ErrInvalidArgument] and names the
+// field.
 func NormalizeEvent(ev *Event) (*Event, error) {
 	if ev == nil {
 		return nil, nil
@@ -154,7 +160,9 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 		payload, c.Payload = c.Payload, nil
 		s.RequestedInput = &c
 	}
-	out := s.Clone()
+	// The content's maps are normalized from ev's below: the copy leaves
+	// them out, since a copy of a map that holds itself would not end.
+	out := s.clone(false)
 	var err error
 	if out.Actions.StateDelta, err = NormalizeState("actions.stateDelta", ev.Actions.StateDelta); err != nil {
 		return nil, err
@@ -182,7 +190,69 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 		}
 		out.RequestedInput.Payload = v
 	}
+	if ev.Content != nil {
+		for i, p := range ev.Content.Parts {
+			if p == nil {
+				continue
+			}
+			// out's part has a call or response where p has one, in the
+			// order partValues yields them, with a nil map in each.
+			var to [5]*map[string]any
+			n := 0
+			for _, m := range partValues(out.Content.Parts[i]) {
+				to[n] = m
+				n++
+			}
+			n = 0
+			for name, m := range partValues(p) {
+				dst := to[n]
+				n++
+				if *m == nil {
+					continue
+				}
+				norm, verr := normalizeMap(*m, 0, false)
+				if verr != nil {
+					return nil, verr.invalid(fmt.Sprintf("content.parts[%d].%s", i, name))
+				}
+				*dst = norm
+			}
+		}
+	}
 	return out, nil
+}
+
+// hasPartValues reports whether p holds a non-nil map of JSON values.
+func hasPartValues(p *genai.Part) bool {
+	for _, m := range partValues(p) {
+		if *m != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// partValues yields the maps of JSON values that p holds (nothing for a
+// nil p), each with its field's name: the ones CONTRACT V1 covers inside
+// an event's content. A map may be nil.
+func partValues(p *genai.Part) iter.Seq2[string, *map[string]any] {
+	return func(yield func(string, *map[string]any) bool) {
+		if p == nil {
+			return
+		}
+		if c := p.FunctionCall; c != nil && !yield("functionCall.args", &c.Args) {
+			return
+		}
+		if r := p.FunctionResponse; r != nil && !yield("functionResponse.response", &r.Response) {
+			return
+		}
+		if c := p.ToolCall; c != nil && !yield("toolCall.args", &c.Args) {
+			return
+		}
+		if r := p.ToolResponse; r != nil && !yield("toolResponse.response", &r.Response) {
+			return
+		}
+		yield("partMetadata", &p.PartMetadata)
+	}
 }
 
 // normalize is NormalizeValue for a value nested depth levels deep.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -122,6 +123,14 @@ func TestEventAndRecordKeepValueTypes(t *testing.T) {
 		ID: "e", CustomMetadata: vals, Output: vals,
 		RequestedInput: &eventlog.RequestInput{InterruptID: "i", Payload: vals},
 		Actions:        eventlog.EventActions{StateDelta: vals, RequestedAuthConfigs: vals, RequestedToolConfirmations: vals},
+		Content: &genai.Content{Role: "model", Parts: []*genai.Part{
+			{Text: "t"},
+			{FunctionCall: &genai.FunctionCall{Name: "f", Args: vals}},
+			nil,
+			{FunctionResponse: &genai.FunctionResponse{Name: "f", Response: vals}, PartMetadata: vals},
+			{ToolCall: &genai.ToolCall{ID: "c", Args: vals}},
+			{ToolResponse: &genai.ToolResponse{ID: "c", Response: vals}},
+		}},
 	}
 	rec := &eventlog.Record{Kind: eventlog.KindEventAppended, Position: 1, Seq: 1, Event: ev, State: vals}
 	b, err := json.Marshal(rec)
@@ -135,12 +144,91 @@ func TestEventAndRecordKeepValueTypes(t *testing.T) {
 		"customMetadata": got.CustomMetadata, "output": got.Output, "payload": got.RequestedInput.Payload,
 		"stateDelta": got.Actions.StateDelta, "requestedAuthConfigs": got.Actions.RequestedAuthConfigs,
 		"requestedToolConfirmations": got.Actions.RequestedToolConfirmations,
+		"functionCall.args":          got.Content.Parts[1].FunctionCall.Args,
+		"functionResponse.response":  got.Content.Parts[3].FunctionResponse.Response,
+		"partMetadata":               got.Content.Parts[3].PartMetadata,
+		"toolCall.args":              got.Content.Parts[4].ToolCall.Args,
+		"toolResponse.response":      got.Content.Parts[5].ToolResponse.Response,
 	} {
 		assert.Equal(t, vals, v, name)
 	}
 	again, err := json.Marshal(&back)
 	require.NoError(t, err)
 	assert.Equal(t, string(b), string(again), "decoding and encoding again gives the same bytes")
+}
+
+// CONTRACT V1: the content's maps of JSON values written by another
+// runtime, or by an earlier sessionlog, read as every other JSON value
+// does: an integer as int, whatever else genai's types would make of it.
+func TestContentValuesDecodeAsJSONValues(t *testing.T) {
+	var ev eventlog.Event
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"e","content":{"role":"model","parts":[
+		{"functionCall":{"name":"f","args":{"n":3,"f":2.0,"big":9007199254740993,"l":[1,{"x":1.5}]}}},
+		{"functionResponse":{"name":"f","response":null}},
+		{"text":"t","partMetadata":{}},
+		null]}}`), &ev))
+	parts := ev.Content.Parts
+	require.Len(t, parts, 4)
+	assert.Equal(t, map[string]any{"n": 3, "f": 2.0, "big": 9007199254740993, "l": []any{1, map[string]any{"x": 1.5}}},
+		parts[0].FunctionCall.Args)
+	assert.Equal(t, "f", parts[0].FunctionCall.Name, "the rest of the part is genai's")
+	assert.Nil(t, parts[1].FunctionCall)
+	assert.Nil(t, parts[1].FunctionResponse.Response)
+	assert.Equal(t, map[string]any{}, parts[2].PartMetadata)
+	assert.Nil(t, parts[3])
+
+	require.NoError(t, json.Unmarshal([]byte(`{"id":"e","content":{"parts":[{"toolCall":{"args":{"n":1}}},{"functionResponse":{}}]}}`), &ev))
+	assert.Equal(t, &genai.Content{Parts: []*genai.Part{
+		{ToolCall: &genai.ToolCall{Args: map[string]any{"n": 1}}},
+		{FunctionResponse: &genai.FunctionResponse{}},
+	}}, ev.Content, "a call that holds nothing but its arguments, and a response that holds nothing")
+
+	err := json.Unmarshal([]byte(`{"id":"e","content":{"parts":[{"functionCall":{"args":{"n":1e999}}}]}}`), &ev)
+	assert.Error(t, err, "a number no float64 holds is refused, as in the state")
+}
+
+// CONTRACT A8 V1: the store's copy of an event holds the content's maps
+// as JSON values of its own: the caller's types become JSON types, and
+// changing what the caller passed changes nothing in the copy. A value
+// JSON cannot hold, or a cycle, is refused and names the part.
+func TestNormalizeEventCopiesContentValues(t *testing.T) {
+	type point struct{ X int }
+	ids := []int{1, 2}
+	args := map[string]any{"ids": ids, "p": &point{X: 4}, "n": int64(5), "f": float32(0.5), "ok": 1.0}
+	meta := map[string]any{"m": uint8(1)}
+	ev := &eventlog.Event{ID: "e", Content: &genai.Content{Parts: []*genai.Part{
+		{Text: "t"},
+		{FunctionCall: &genai.FunctionCall{Name: "f", Args: args}, PartMetadata: meta},
+		{ToolResponse: &genai.ToolResponse{Response: map[string]any{"r": []string{"a"}}}},
+	}}}
+	out, err := eventlog.NormalizeEvent(ev)
+	require.NoError(t, err)
+	want := map[string]any{"ids": []any{1, 2}, "p": map[string]any{"X": 4}, "n": 5, "f": 0.5, "ok": 1.0}
+	assert.Equal(t, want, out.Content.Parts[1].FunctionCall.Args)
+	assert.Equal(t, map[string]any{"m": 1}, out.Content.Parts[1].PartMetadata)
+	assert.Equal(t, map[string]any{"r": []any{"a"}}, out.Content.Parts[2].ToolResponse.Response)
+	assert.Equal(t, []int{1, 2}, ev.Content.Parts[1].FunctionCall.Args["ids"], "the caller's event is left as it was")
+	assert.IsType(t, &point{}, ev.Content.Parts[1].FunctionCall.Args["p"])
+
+	ids[0] = 99
+	args["n"] = 6
+	ev.Content.Parts[1].FunctionCall.Name = "g"
+	assert.Equal(t, want, out.Content.Parts[1].FunctionCall.Args)
+	assert.Equal(t, "f", out.Content.Parts[1].FunctionCall.Name)
+
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	for field, p := range map[string]*genai.Part{
+		"content.parts[1].functionCall.args":         {FunctionCall: &genai.FunctionCall{Args: map[string]any{"x": math.NaN()}}},
+		"content.parts[1].functionResponse.response": {FunctionResponse: &genai.FunctionResponse{Response: cyclic}},
+		"content.parts[1].toolCall.args":             {ToolCall: &genai.ToolCall{Args: map[string]any{"c": make(chan int)}}},
+		"content.parts[1].toolResponse.response":     {ToolResponse: &genai.ToolResponse{Response: map[string]any{"u": uint64(math.MaxUint64)}}},
+		"content.parts[1].partMetadata":              {PartMetadata: map[string]any{"s": "a\xffb"}},
+	} {
+		_, err := eventlog.NormalizeEvent(&eventlog.Event{ID: "e", Content: &genai.Content{Parts: []*genai.Part{{Text: "t"}, p}}})
+		assert.ErrorIs(t, err, eventlog.ErrInvalidArgument, field)
+		assert.ErrorContains(t, err, field)
+	}
 }
 
 // The common case costs nothing beyond the copy CloneMap makes: scalar
@@ -183,9 +271,49 @@ func FuzzDecodeValue(f *testing.F) {
 	})
 }
 
+// functionCallEvent is a model's call of a tool: a text part and a
+// function call with a few arguments, and one state key.
+func functionCallEvent() *eventlog.Event {
+	return &eventlog.Event{
+		ID: "e2", Author: "agent", Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Content: &genai.Content{Role: genai.RoleModel, Parts: []*genai.Part{
+			{Text: "Looking it up."},
+			{FunctionCall: &genai.FunctionCall{ID: "call-1", Name: "search_flights",
+				Args: map[string]any{"to": "LIS", "from": "BER", "passengers": 2, "flexible": true, "budget": 450.5}}},
+		}},
+		Actions: eventlog.EventActions{StateDelta: map[string]any{"k": 12345}},
+	}
+}
+
+// BenchmarkEventJSON encodes and decodes an event with a function call,
+// as the stores that keep JSON do on each append and each read.
+func BenchmarkEventJSON(b *testing.B) {
+	ev := functionCallEvent()
+	data, err := json.Marshal(ev)
+	require.NoError(b, err)
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out eventlog.Event
+			if err := json.Unmarshal(data, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkStoreCopy compares the copy a store keeps of a common event
 // (one text part, three integer state keys) made by NormalizeEvent with
-// a plain deep copy by Clone and CloneMap.
+// a plain deep copy by Clone and CloneMap, and times the copy of an event
+// with a function call.
 func BenchmarkStoreCopy(b *testing.B) {
 	ev := &eventlog.Event{
 		ID: "e1", Author: "agent",
@@ -205,6 +333,15 @@ func BenchmarkStoreCopy(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := eventlog.NormalizeEvent(ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	call := functionCallEvent()
+	b.Run("normalize a function call", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := eventlog.NormalizeEvent(call); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -170,16 +170,8 @@ func checkEvent(ev *Event) error {
 	if r := ev.RequestedInput; r != nil && !shallow(r.Payload, maxDepth) {
 		return tooDeep("requestedInput.payload")
 	}
-	return checkContent(ev)
-}
-
-// checkContent is the part of [checkEvent] that the store's copy of an
-// event (eventlog.NormalizeEvent) does not check as it copies: the
-// response schema and the values inside the content's parts, which are
-// the model's types and copied as they are.
-func checkContent(ev *Event) error {
-	if r := ev.RequestedInput; r != nil && r.ResponseSchema != nil && !json.Valid(r.ResponseSchema) {
-		return invalid("requestedInput.responseSchema", "is not valid JSON (%.40q)", r.ResponseSchema)
+	if err := checkContent(ev); err != nil {
+		return err
 	}
 	if ev.Content == nil {
 		return nil
@@ -188,8 +180,7 @@ func checkContent(ev *Event) error {
 		if p == nil {
 			continue
 		}
-		// Field names are built only for the message: this runs on every
-		// append.
+		// Field names are built only for the message.
 		var field string
 		switch {
 		case p.FunctionCall != nil && !shallow(p.FunctionCall.Args, maxDepth):
@@ -206,6 +197,16 @@ func checkContent(ev *Event) error {
 			continue
 		}
 		return tooDeep(fmt.Sprintf("content.parts[%d].%s", i, field))
+	}
+	return nil
+}
+
+// checkContent is the part of [checkEvent] that the store's copy of an
+// event (eventlog.NormalizeEvent) does not check as it copies: the
+// response schema, which is JSON held as bytes.
+func checkContent(ev *Event) error {
+	if r := ev.RequestedInput; r != nil && r.ResponseSchema != nil && !json.Valid(r.ResponseSchema) {
+		return invalid("requestedInput.responseSchema", "is not valid JSON (%.40q)", r.ResponseSchema)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/genai"
 
 	"github.com/sessionlog/sessionlog/eventlog"
 	"github.com/sessionlog/sessionlog/service"
@@ -155,6 +156,84 @@ var valueFields = []struct {
 			m, _ := ev.RequestedInput.Payload.(map[string]any)
 			return m
 		}},
+	// The maps of JSON values inside the content's parts: each field
+	// adds a part of its own.
+	{"functionCall.args",
+		func(ev *service.Event, vals map[string]any) {
+			addPart(ev, &genai.Part{FunctionCall: &genai.FunctionCall{Name: "f", Args: vals}})
+		},
+		func(ev *service.Event) map[string]any {
+			p := findPart(ev, func(p *genai.Part) bool { return p.FunctionCall != nil })
+			if p == nil {
+				return nil
+			}
+			return p.FunctionCall.Args
+		}},
+	{"functionResponse.response",
+		func(ev *service.Event, vals map[string]any) {
+			addPart(ev, &genai.Part{FunctionResponse: &genai.FunctionResponse{Name: "f", Response: vals}})
+		},
+		func(ev *service.Event) map[string]any {
+			p := findPart(ev, func(p *genai.Part) bool { return p.FunctionResponse != nil })
+			if p == nil {
+				return nil
+			}
+			return p.FunctionResponse.Response
+		}},
+	{"toolCall.args",
+		func(ev *service.Event, vals map[string]any) {
+			addPart(ev, &genai.Part{ToolCall: &genai.ToolCall{ID: "t", Args: vals}})
+		},
+		func(ev *service.Event) map[string]any {
+			p := findPart(ev, func(p *genai.Part) bool { return p.ToolCall != nil })
+			if p == nil {
+				return nil
+			}
+			return p.ToolCall.Args
+		}},
+	{"toolResponse.response",
+		func(ev *service.Event, vals map[string]any) {
+			addPart(ev, &genai.Part{ToolResponse: &genai.ToolResponse{ID: "t", Response: vals}})
+		},
+		func(ev *service.Event) map[string]any {
+			p := findPart(ev, func(p *genai.Part) bool { return p.ToolResponse != nil })
+			if p == nil {
+				return nil
+			}
+			return p.ToolResponse.Response
+		}},
+	{"partMetadata",
+		func(ev *service.Event, vals map[string]any) {
+			addPart(ev, &genai.Part{Text: "with metadata", PartMetadata: vals})
+		},
+		func(ev *service.Event) map[string]any {
+			p := findPart(ev, func(p *genai.Part) bool { return p.PartMetadata != nil })
+			if p == nil {
+				return nil
+			}
+			return p.PartMetadata
+		}},
+}
+
+// addPart appends p to ev's content, which it creates if ev has none.
+func addPart(ev *service.Event, p *genai.Part) {
+	if ev.Content == nil {
+		ev.Content = &genai.Content{Role: genai.RoleModel}
+	}
+	ev.Content.Parts = append(ev.Content.Parts, p)
+}
+
+// findPart is the first part of ev's content that match accepts, or nil.
+func findPart(ev *service.Event, match func(*genai.Part) bool) *genai.Part {
+	if ev.Content == nil {
+		return nil
+	}
+	for _, p := range ev.Content.Parts {
+		if p != nil && match(p) {
+			return p
+		}
+	}
+	return nil
 }
 
 // valueSession is where the value checks write.

@@ -1,0 +1,162 @@
+package eventlog
+
+import (
+	"encoding/json"
+
+	"google.golang.org/genai"
+)
+
+// The maps of JSON values inside an event's content (see partValues) are
+// written by AppendValue and read by DecodeValue, as the event's other
+// JSON values are (CONTRACT V1); the rest of the content is genai's own
+// encoding. The types below shadow those maps' fields in genai's structs:
+// encoding/json takes the shallower of two fields of one name.
+
+// contentJSON is a Content whose parts' maps are coded as JSON values.
+type contentJSON struct {
+	*genai.Content
+	Parts []*partJSON `json:"parts,omitempty"`
+}
+
+type partJSON struct {
+	*genai.Part
+	FunctionCall     *functionCallJSON     `json:"functionCall,omitempty"`
+	FunctionResponse *functionResponseJSON `json:"functionResponse,omitempty"`
+	ToolCall         *toolCallJSON         `json:"toolCall,omitempty"`
+	ToolResponse     *toolResponseJSON     `json:"toolResponse,omitempty"`
+	PartMetadata     valueMap              `json:"partMetadata,omitempty"`
+}
+
+type functionCallJSON struct {
+	*genai.FunctionCall
+	Args valueMap `json:"args,omitempty"`
+}
+
+type functionResponseJSON struct {
+	*genai.FunctionResponse
+	Response valueMap `json:"response,omitempty"`
+}
+
+type toolCallJSON struct {
+	*genai.ToolCall
+	Args valueMap `json:"args,omitempty"`
+}
+
+type toolResponseJSON struct {
+	*genai.ToolResponse
+	Response valueMap `json:"response,omitempty"`
+}
+
+// contentOut is c as [Event.MarshalJSON] hands it to encoding/json: c
+// itself when its parts hold no map of JSON values (nil when c is nil,
+// so that the field is left out), and otherwise c with those maps
+// shadowed.
+func contentOut(c *genai.Content) any {
+	switch {
+	case c == nil:
+		return nil
+	case !anyPartValues(c):
+		return c
+	}
+	out := &contentJSON{Content: c, Parts: make([]*partJSON, len(c.Parts))}
+	for i, p := range c.Parts {
+		if p == nil {
+			continue // written as null, as genai writes it
+		}
+		q := &partJSON{Part: p, PartMetadata: p.PartMetadata}
+		if x := p.FunctionCall; x != nil {
+			q.FunctionCall = &functionCallJSON{x, x.Args}
+		}
+		if x := p.FunctionResponse; x != nil {
+			q.FunctionResponse = &functionResponseJSON{x, x.Response}
+		}
+		if x := p.ToolCall; x != nil {
+			q.ToolCall = &toolCallJSON{x, x.Args}
+		}
+		if x := p.ToolResponse; x != nil {
+			q.ToolResponse = &toolResponseJSON{x, x.Response}
+		}
+		out.Parts[i] = q
+	}
+	return out
+}
+
+// anyPartValues reports whether a part of c holds a map of JSON values.
+func anyPartValues(c *genai.Content) bool {
+	for _, p := range c.Parts {
+		if hasPartValues(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// contentIn decodes an event's content in one pass, its parts' maps by
+// DecodeValue.
+type contentIn struct{ c *contentJSON }
+
+func (in *contentIn) UnmarshalJSON(data []byte) error {
+	if isNull(data) {
+		in.c = nil
+		return nil
+	}
+	c := new(contentJSON)
+	if err := json.Unmarshal(data, c); err != nil {
+		return err
+	}
+	in.c = c
+	return nil
+}
+
+// content is the decoded content, nil for none or null.
+func (in contentIn) content() *genai.Content {
+	if in.c == nil {
+		return nil
+	}
+	c := in.c.Content
+	if c == nil {
+		c = new(genai.Content)
+	}
+	if in.c.Parts == nil {
+		c.Parts = nil
+		return c
+	}
+	c.Parts = make([]*genai.Part, len(in.c.Parts))
+	for i, q := range in.c.Parts {
+		if q == nil {
+			continue
+		}
+		p := q.Part
+		if p == nil {
+			p = new(genai.Part)
+		}
+		p.PartMetadata = q.PartMetadata
+		if x := q.FunctionCall; x != nil {
+			p.FunctionCall = orNew(x.FunctionCall)
+			p.FunctionCall.Args = x.Args
+		}
+		if x := q.FunctionResponse; x != nil {
+			p.FunctionResponse = orNew(x.FunctionResponse)
+			p.FunctionResponse.Response = x.Response
+		}
+		if x := q.ToolCall; x != nil {
+			p.ToolCall = orNew(x.ToolCall)
+			p.ToolCall.Args = x.Args
+		}
+		if x := q.ToolResponse; x != nil {
+			p.ToolResponse = orNew(x.ToolResponse)
+			p.ToolResponse.Response = x.Response
+		}
+		c.Parts[i] = p
+	}
+	return c
+}
+
+// orNew is p, or a new T when p is nil: a call or response whose JSON
+// object held no field but its map (or none at all).
+func orNew[T any](p *T) *T {
+	if p == nil {
+		return new(T)
+	}
+	return p
+}
