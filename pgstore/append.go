@@ -321,7 +321,7 @@ func (s *Store) appendEvent(ctx context.Context, rec *eventlog.Record, w encoded
 			s.beforeCommit(tx)
 			return nil
 		})
-	} else if err := s.commits.do(ctx, p); err != nil {
+	} else if err := s.commits.Do(ctx, p); err != nil {
 		return eventlog.AppendResult{}, err
 	}
 	if p.err != nil {

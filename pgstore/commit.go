@@ -1,12 +1,8 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/groupcommit"
 )
 
 // The statuses of append_event (see the migration).
@@ -33,49 +30,52 @@ const maxBatch = 256
 // server more per append).
 const DefaultBatches = 1
 
-// committer is group commit without a goroutine of its own: an append that
-// finds fewer than limit batches in flight becomes a leader and sends the
-// appends waiting at that moment as one batch, which append_events runs
-// in one statement and PostgreSQL commits as one implicit transaction (one
-// WAL flush for all of them). Appends that arrive while every slot is busy
-// queue up; a leader that is done hands its slot to the first of them, so
-// each caller leads at most once and a steady stream never keeps one
-// caller sending for others. A batch carries at most one append per
-// session: the others wait for a later batch, so that a session's appends
-// are checked one after the other, each against the one before.
-type committer struct {
-	pool    *pgxpool.Pool
-	sql     statements
-	timeout time.Duration // bounds a batch; 0: none
-
-	mu       sync.Mutex
-	queue    []*pending
-	inFlight int
-	limit    int // batches in flight at most; at least 1
-
-	// The last batch sent: how many appends it carried and how long it
-	// took. A leader that finds the queue shorter than that batch gathers
-	// first (see gather).
-	last     int
-	lastTook time.Duration
-	// gathered, while a leader gathers, is closed once the queue holds
-	// want appends.
-	gathered chan struct{}
-	want     int
-	// gatherMax bounds a gathering; zero means maxGather (tests lengthen
-	// it so that their steps need not fit in a millisecond).
-	gatherMax time.Duration
-
-	batches, appends atomic.Uint64 // sent so far, for measurements
-
-	// onCommit, when set, is told of each batch sent (Observer.OnCommit).
-	onCommit func(appends, roundTrips int, d time.Duration)
-	// stored, when set, is told of the app of each append that a batch
-	// stored, or found stored, after its caller left (see leave): the
-	// caller, gone with its context's error, cannot tell the store's
-	// readers of it (Append tells them of a duplicate too).
-	stored func(app string)
+// newCommitter is s's group commit of appends (see groupcommit): an
+// append that finds fewer than batches batches in flight becomes a leader
+// and sends the appends waiting at that moment as one batch, which
+// append_events runs in one statement and PostgreSQL commits as one
+// implicit transaction (one WAL flush for all of them). A batch carries
+// at most one append per session: the others wait for a later batch, so
+// that a session's appends are checked one after the other, each against
+// the one before. A leader's batch is bounded by the statement timeout,
+// not by the leader's context, so that a hung statement fails the batch
+// rather than every append behind it. onCommit, when set, is told of each
+// batch (Observer.OnCommit) once the slot has passed on, so that the next
+// batch waits for no observer.
+func (s *Store) newCommitter(batches int, onCommit func(appends, roundTrips int, d time.Duration)) *groupcommit.Committer[*pending, eventlog.SessionKey] {
+	sql := statements{one: s.sql.appendEvent, many: s.sql.appendEvents}
+	return &groupcommit.Committer[*pending, eventlog.SessionKey]{
+		Limit:  batches,
+		Max:    maxBatch,
+		Key:    func(p *pending) eventlog.SessionKey { return p.key },
+		Gather: maxGather,
+		Run: func(ctx context.Context, batch []*pending) func() {
+			start := time.Now()
+			lead, cancel := bounded(context.WithoutCancel(ctx), s.timeout)
+			trips := send(lead, s.pool, sql, batch)
+			cancel()
+			took := time.Since(start)
+			if onCommit == nil {
+				return nil
+			}
+			return func() { onCommit(len(batch), trips, took) }
+		},
+		// An append stored, or found stored, after its caller left: the
+		// caller, gone with its context's error, cannot tell the store's
+		// readers of it (Append tells them of a duplicate too), and
+		// whether it was stored is for a retry with the same event ID to
+		// find out (CONTRACT A7).
+		Abandoned: func(p *pending) {
+			if p.err == nil && (p.status == statusAppended || p.status == statusDuplicate) {
+				s.changed(p.key.AppName)
+			}
+		},
+	}
 }
+
+// maxGather bounds how long a new leader gathers appends
+// (groupcommit.Committer.Gather).
+const maxGather = time.Millisecond
 
 // pending is one append in the committer: append_event's arguments, and
 // the outcome the batch's row gives it.
@@ -95,12 +95,6 @@ type pending struct {
 	version uint64
 	stored  []byte
 	err     error
-
-	done    chan struct{} // closed with the outcome
-	promote chan struct{} // closed to make this append the leader
-	// abandoned, guarded by the committer's mu, is set when the caller
-	// left while the append was on its way in a batch.
-	abandoned bool
 }
 
 // args are p's arguments for append_event, which appends one event.
@@ -151,176 +145,6 @@ func (p *pending) set(o outcome) {
 	}
 }
 
-// do runs p with whatever else is waiting, and returns when p holds its
-// outcome, or with ctx's error (and p no longer the caller's to read) if
-// ctx ends while p waits for another leader's batch. A leader's own batch
-// runs to its end, whatever the leader's ctx does, because it carries
-// other callers' appends too; c.timeout bounds it, so that a hung
-// statement fails the batch rather than every append behind it.
-func (c *committer) do(ctx context.Context, p *pending) error {
-	p.done, p.promote = make(chan struct{}), make(chan struct{})
-	c.mu.Lock()
-	if c.inFlight < max(c.limit, 1) {
-		c.inFlight++
-		c.gather()
-	} else {
-		c.enqueue(p)
-		c.mu.Unlock()
-		select {
-		case <-p.done:
-			return nil
-		case <-p.promote:
-		case <-ctx.Done():
-			switch c.leave(p) {
-			case left:
-				return ctx.Err()
-			case finished:
-				return nil
-			}
-			// promoted as ctx ended: its slot needs a leader
-		}
-		c.mu.Lock()
-	}
-	batch := c.take(p)
-	c.mu.Unlock()
-
-	start := time.Now()
-	lead, cancel := bounded(context.WithoutCancel(ctx), c.timeout)
-	trips := send(lead, c.pool, c.sql, batch)
-	cancel()
-	elapsed := time.Since(start)
-	c.batches.Add(1)
-	c.appends.Add(uint64(len(batch)))
-
-	c.mu.Lock()
-	c.last, c.lastTook = len(batch), elapsed
-	if len(c.queue) > 0 {
-		next := c.queue[0] // the slot passes on
-		c.queue = c.queue[1:]
-		close(next.promote)
-	} else {
-		c.inFlight--
-		c.queue = nil
-	}
-	// Every outcome is out (send closed each done), so a caller leaving
-	// from now on takes its outcome instead (leave); one that left
-	// before is told of here.
-	var apps []string
-	for _, b := range batch {
-		if b.abandoned && b.err == nil && (b.status == statusAppended || b.status == statusDuplicate) {
-			apps = append(apps, b.key.AppName)
-		}
-	}
-	c.mu.Unlock()
-	if c.stored != nil {
-		for _, app := range apps {
-			c.stored(app)
-		}
-	}
-	if c.onCommit != nil {
-		// Once the slot has passed on, so that the next batch waits for
-		// no observer.
-		c.onCommit(len(batch), trips, elapsed)
-	}
-	return nil
-}
-
-// maxGather bounds how long a leader gathers appends.
-const maxGather = time.Millisecond
-
-// gather, with c.mu held by a new leader, waits a moment for the callers
-// of the last batch to come back when that batch carried several appends
-// and fewer are queued now: under a steady load they return together, and
-// the first one back would otherwise send a batch of one, then the rest
-// a batch of their own, doubling the transactions and the WAL flushes.
-// It waits until the queue holds as many appends as the last batch less
-// one, or half as long as that batch took (at most maxGather), whichever
-// comes first. A lone caller (a last batch of one) never waits.
-func (c *committer) gather() {
-	if c.last < 2 || len(c.queue) >= c.last-1 {
-		return
-	}
-	ch := make(chan struct{})
-	c.gathered, c.want = ch, c.last-1
-	wait := min(c.lastTook/2, cmp.Or(c.gatherMax, maxGather))
-	c.mu.Unlock()
-	t := time.NewTimer(wait)
-	select {
-	case <-ch:
-	case <-t.C:
-	}
-	t.Stop()
-	c.mu.Lock()
-	if c.gathered == ch {
-		c.gathered = nil
-	}
-}
-
-// enqueue queues p, with c.mu held, and ends a leader's gathering once
-// the queue holds what it waits for.
-func (c *committer) enqueue(p *pending) {
-	c.queue = append(c.queue, p)
-	if c.gathered != nil && len(c.queue) >= c.want {
-		close(c.gathered)
-		c.gathered = nil
-	}
-}
-
-// take makes leader's batch, with c.mu held: the leader's append, then
-// the queue's in order, up to maxBatch, but for an append whose session
-// the batch has already; those stay queued, in their order.
-func (c *committer) take(leader *pending) []*pending {
-	batch := []*pending{leader}
-	if len(c.queue) == 0 {
-		return batch
-	}
-	sessions := map[eventlog.SessionKey]struct{}{leader.key: {}}
-	left := c.queue[:0]
-	for _, p := range c.queue {
-		if _, ok := sessions[p.key]; ok || len(batch) == maxBatch {
-			left = append(left, p)
-			continue
-		}
-		sessions[p.key] = struct{}{}
-		batch = append(batch, p)
-	}
-	clear(c.queue[len(left):])
-	c.queue = left
-	return batch
-}
-
-// What a follower whose ctx ended does (leave).
-const (
-	left     = iota // return ctx's error
-	finished        // its outcome is out: return it
-	promoted        // lead, as the slot it was given needs a leader
-)
-
-// leave settles a follower whose ctx ended, with c.mu: promoted, it must
-// lead; with its outcome out, it returns that; still queued, it leaves
-// the queue and is never sent. An append already on its way in a batch
-// is left to finish: its caller gets ctx's error, and whether the append
-// was stored is for a retry with the same event ID to find out (CONTRACT
-// A7); if the batch stores it, the leader tells the store's readers
-// (stored), as the caller no longer can.
-func (c *committer) leave(p *pending) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	select {
-	case <-p.promote:
-		return promoted
-	case <-p.done:
-		return finished
-	default:
-	}
-	if i := slices.Index(c.queue, p); i >= 0 {
-		c.queue = slices.Delete(c.queue, i, i+1)
-	} else {
-		p.abandoned = true
-	}
-	return left
-}
-
 // statements are the SQL a batch is sent with: one for a batch of one
 // append (append_event), many for more (append_events).
 type statements struct{ one, many string }
@@ -339,9 +163,6 @@ func send(ctx context.Context, pool *pgxpool.Pool, sql statements, batch []*pend
 				roundTrips++
 			}
 		}
-	}
-	for _, p := range batch {
-		close(p.done)
 	}
 	return roundTrips
 }

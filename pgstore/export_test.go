@@ -25,15 +25,11 @@ func AfterFresh(s *Store, f func()) { s.afterFresh = f }
 // BatchStats reports how many batches s has sent and how many appends
 // they carried.
 func BatchStats(s *Store) (batches, appends uint64) {
-	return s.commits.batches.Load(), s.commits.appends.Load()
+	return s.commits.Stats()
 }
 
 // Queued reports how many appends wait in s's committer.
-func Queued(s *Store) int {
-	s.commits.mu.Lock()
-	defer s.commits.mu.Unlock()
-	return len(s.commits.queue)
-}
+func Queued(s *Store) int { return s.commits.Queued() }
 
 // MigrateTo brings schema up to version, and no further.
 func MigrateTo(ctx context.Context, pool *pgxpool.Pool, schema string, version int) error {

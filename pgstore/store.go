@@ -58,6 +58,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/groupcommit"
 	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
@@ -165,7 +166,7 @@ type Store struct {
 	channel  string // the NOTIFY channel
 	sql      queries
 	cache    sqlrecord.Cache
-	commits  committer
+	commits  *groupcommit.Committer[*pending, eventlog.SessionKey]
 	wake     sqlrecord.Waker
 	closed   atomic.Bool
 	timeout  time.Duration // each call's bound; 0: none
@@ -280,7 +281,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		cache:   sqlrecord.Cache{MaxSessions: cached, MaxBytes: cachedBytes},
 		logger:  cmp.Or(opts.Logger, discard),
 		timeout: statementTimeout(opts.StatementTimeout),
-		commits: committer{limit: batches, onCommit: opts.Observer.OnCommit},
 
 		announcer: newAnnouncer(false),
 
@@ -289,9 +289,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	s.listenRetry.Store(int64(listenRetry))
 	s.announceCheck.Store(int64(announceCheck))
 	s.sql = newQueries(s.schema)
-	s.commits.pool, s.commits.timeout = pool, s.timeout
-	s.commits.sql = statements{one: s.sql.appendEvent, many: s.sql.appendEvents}
-	s.commits.stored = s.changed
+	s.commits = s.newCommitter(batches, opts.Observer.OnCommit)
 	if err := migrate(ctx, pool, name, s.schema, s.logger); err != nil {
 		return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
 	}

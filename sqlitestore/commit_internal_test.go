@@ -30,11 +30,7 @@ func TestAppendLeftInItsBatchWakesReaders(t *testing.T) {
 	require.NoError(t, err)
 
 	queued := func(n int) func() bool {
-		return func() bool {
-			s.commits.mu.Lock()
-			defer s.commits.mu.Unlock()
-			return len(s.commits.queue) == n
-		}
+		return func() bool { return s.commits.Queued() == n }
 	}
 	// The first op holds the writer; the second leads the next batch and
 	// holds it until the append behind it has left.

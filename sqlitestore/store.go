@@ -52,6 +52,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/sessionlog/sessionlog/eventlog"
+	"github.com/sessionlog/sessionlog/internal/groupcommit"
 	"github.com/sessionlog/sessionlog/internal/sqlrecord"
 )
 
@@ -169,7 +170,7 @@ type Store struct {
 	rst     stmts   // the readers'
 	cache   sqlrecord.Cache
 	wake    sqlrecord.Waker
-	commits committer
+	commits *groupcommit.Committer[*op, struct{}]
 	closed  atomic.Bool
 	logger  *slog.Logger
 
@@ -264,7 +265,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, openError(path, err)
 	}
 	s.seen.Store(head)
-	s.commits.stored = func() { s.wake.Fire("") }
+	s.commits = s.newCommitter()
 	if err := errors.Join(s.wst.prepare(ctx), s.rst.prepare(ctx)); err != nil {
 		s.closeDBs()
 		return nil, openError(path, err)
