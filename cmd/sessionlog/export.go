@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,8 +53,15 @@ func export(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 			adk.Indent = "  "
 		}
 	}
-	if *out != "" && ref.kind == fileKind {
-		if err := outsideStore(ref.addr, *out); err != nil {
+	if *out != "" {
+		var err error
+		switch ref.kind {
+		case fileKind:
+			err = outsideStore(ref.addr, *out)
+		case sqliteKind:
+			err = notTheDatabase(ref.addr, *out)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -192,6 +200,9 @@ func sessionRecords(ctx context.Context, store eventlog.Store, key eventlog.Sess
 // outsideStore refuses an output path inside the store's directory, where
 // replacing a file could replace the log itself.
 func outsideStore(dir, path string) error {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target // writeOut writes there
+	}
 	absDir, err := filepath.Abs(dir)
 	if err == nil {
 		var absPath string
@@ -213,25 +224,62 @@ func outsideStore(dir, path string) error {
 	return nil
 }
 
-// writeOut runs write on stdout, or on a new file at path that replaces
-// any old one only once write has succeeded.
+// notTheDatabase refuses an output path that is the SQLite database at db
+// or one of the files SQLite keeps beside it (its write-ahead log, shared
+// memory index and rollback journal): writing there would replace the
+// store, or hand SQLite a file it would read as its own.
+func notTheDatabase(db, path string) error {
+	out, oerr := os.Stat(path)
+	absOut, aerr := filepath.Abs(path)
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		name := db + suffix
+		if abs, err := filepath.Abs(name); err == nil && aerr == nil && abs == absOut {
+			return fmt.Errorf("%w: -o %s is the SQLite database %s or a file of it", errUsage, path, db)
+		}
+		if fi, err := os.Stat(name); err == nil && oerr == nil && os.SameFile(fi, out) {
+			return fmt.Errorf("%w: -o %s is the SQLite database %s or a file of it", errUsage, path, db)
+		}
+	}
+	return nil
+}
+
+// writeOut runs write on stdout, or on the file at path. A regular file
+// (or a new one) is written as a new file that replaces the old one only
+// once write has succeeded, with the old one's permissions (a new one gets
+// the permissions os.Create gives); through a symbolic link, the file it
+// points to is replaced, not the link. Anything else (a named pipe, a
+// device) is written to directly.
 func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error {
 	if path == "" {
-		w := bufio.NewWriter(stdout)
-		if err := write(w); err != nil {
+		return writeTo(stdout, write)
+	}
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
+	perm := os.FileMode(0o666) // less the umask
+	old, err := os.Stat(path)
+	switch {
+	case err == nil && !old.Mode().IsRegular():
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
 			return err
 		}
-		return w.Flush()
+		err = writeTo(f, write)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	case err == nil:
+		perm = old.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	tmp, err := createTemp(path, perm)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	w := bufio.NewWriter(tmp)
-	err = write(w)
-	if err == nil {
-		err = w.Flush()
+	err = writeTo(tmp, write)
+	if err == nil && old != nil {
+		err = tmp.Chmod(perm) // exactly the old file's, whatever the umask
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -240,4 +288,26 @@ func writeOut(path string, stdout io.Writer, write func(io.Writer) error) error 
 		err = os.Rename(tmp.Name(), path)
 	}
 	return err
+}
+
+// writeTo runs write on a buffer over w and flushes it.
+func writeTo(w io.Writer, write func(io.Writer) error) error {
+	b := bufio.NewWriter(w)
+	if err := write(b); err != nil {
+		return err
+	}
+	return b.Flush()
+}
+
+// createTemp creates a new file beside path, named after it, with
+// permissions perm less the umask.
+func createTemp(path string, perm os.FileMode) (*os.File, error) {
+	for range 100 {
+		name := fmt.Sprintf("%s.tmp%d", path, rand.Uint32())
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, os.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("create a file beside %s: every name tried is taken", path)
 }

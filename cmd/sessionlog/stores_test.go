@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/genai"
 
@@ -587,4 +588,24 @@ func TestRewindAndForkOnEachStore(t *testing.T) {
 		require.Equal(t, 1, r.code)
 		require.Contains(t, r.stderr, "check -before")
 	})
+}
+
+// export -o never writes over the SQLite database it reads, nor over the
+// files SQLite keeps beside it: the rename that puts the export in place
+// would replace the store.
+func TestExportRefusesTheSQLiteDatabase(t *testing.T) {
+	s := newSQLiteStore(t)
+	fillSmall(t, s)
+	before := sessionlog(t, "", s.with("export")...)
+	require.Equal(t, 0, before.code, before.stderr)
+	link := filepath.Join(t.TempDir(), "alias.db")
+	require.NoError(t, os.Link(s.path, link))
+	for _, out := range []string{s.path, s.path + "-wal", s.path + "-shm", link} {
+		r := sessionlog(t, "", s.with("export", "-o", out)...)
+		assert.Equal(t, 2, r.code, "%s: %s", out, r.stderr)
+		assert.Contains(t, r.stderr, "is the SQLite database")
+	}
+	after := sessionlog(t, "", s.with("export")...)
+	require.Equal(t, 0, after.code, after.stderr)
+	assert.Equal(t, before.stdout, after.stdout, "the store is untouched")
 }
