@@ -323,13 +323,18 @@ func (s *Store) Close() error {
 	return s.closeDBs()
 }
 
+// closeDBs closes the readers, then the writer: the last connection to a
+// database closed by this process checkpoints its write-ahead log into the
+// file and removes it, which a read-only connection cannot do, so that a
+// closed store is its one database file.
 func (s *Store) closeDBs() error {
 	s.wst.close()
 	s.rst.close()
-	err := s.w.Close()
+	var err error
 	if s.r != nil {
-		err = errors.Join(err, s.r.Close())
+		err = s.r.Close()
 	}
+	err = errors.Join(err, s.w.Close())
 	if err != nil {
 		return fmt.Errorf("sqlitestore: close %s: %w", s.path, err)
 	}

@@ -105,6 +105,34 @@ func TestClosed(t *testing.T) {
 	require.ErrorIs(t, err, eventlog.ErrClosed)
 }
 
+// A closed store is its one database file: Close checkpoints the
+// write-ahead log into it and removes the log, so that a copy of the file
+// alone holds every record.
+func TestClosedStoreIsOneFile(t *testing.T) {
+	ctx := context.Background()
+	path := newFile(t)
+	s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
+	require.NoError(t, err)
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	_, err = s.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+	_, _, err = s.Read(ctx, eventlog.Scope{}, 0, 10) // the readers have connected
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoFileExists(t, path+"-wal")
+
+	copied := filepath.Join(t.TempDir(), "copy.db")
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(copied, b, 0o600))
+	c, err := sqlitestore.Open(ctx, copied, sqlitestore.Options{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, c.Close()) }()
+	v, err := c.Load(ctx, k, eventlog.LoadOptions{})
+	require.NoError(t, err, "the copy holds the session")
+	assert.Equal(t, k, v.Key)
+}
+
 // workload runs a mixed random workload from several goroutines over
 // stores that share one file: creations (some of sessions deleted
 // before), appends at the next sequence number or at 0, deltas that write
