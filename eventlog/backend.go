@@ -2,11 +2,19 @@ package eventlog
 
 import (
 	"fmt"
+	"math"
 	"unicode/utf8"
 )
 
 // Rules every store enforces, in one place: every backend calls the same
 // code.
+
+// MaxPosition is the largest position a record may be given: the largest
+// that the SQL stores' 64-bit signed columns hold, so that an export of
+// any store imports into every other. A store refuses an imported record
+// placed beyond it, which would also leave no positions for the appends
+// after it.
+const MaxPosition Position = math.MaxInt64
 
 // CheckRecord reports a record that no store may accept (nil, an undefined
 // kind, no app name, a session record without a user or session ID, an
@@ -15,11 +23,14 @@ import (
 // refused because JSON, the form every durable store and every export
 // writes, cannot carry them: two such names would come back as one, and a
 // store could then not open the log it wrote (CONTRACT K1, K2).
+// A preset Position (an import) above [MaxPosition] is refused too.
 // [Store.Append] implementations call it first.
 func CheckRecord(rec *Record) error {
 	switch {
 	case rec == nil:
 		return fmt.Errorf("append: %w: record is nil", ErrInvalidArgument)
+	case rec.Position > MaxPosition:
+		return fmt.Errorf("append %s record: %w: position %d is beyond the largest a store holds, %d", rec.Kind, ErrInvalidArgument, rec.Position, MaxPosition)
 	case !rec.Kind.Valid():
 		return fmt.Errorf("append: %w: record kind %d is not defined", ErrInvalidArgument, uint8(rec.Kind))
 	case rec.Key.AppName == "":

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/genai"
 
@@ -285,4 +287,69 @@ func TestSessionAsJSONKeepsItsValues(t *testing.T) {
 	var empty service.Session
 	require.NoError(t, json.Unmarshal([]byte(`{"id":"s","state":null}`), &empty))
 	require.Nil(t, empty.State)
+}
+
+// CONTRACT R2: records that hold positions are imported only into a store
+// that was empty when the import began, also when records without a
+// position come first; and no position beyond eventlog.MaxPosition is
+// taken, which would leave no room for the appends after it.
+func TestImportPlacesRecordsOnlyInAnEmptyStore(t *testing.T) {
+	ctx := context.Background()
+	key := func(id string) service.SessionKey {
+		return service.SessionKey{AppName: "a", UserID: "u", SessionID: id}
+	}
+	records := func(recs ...*service.Record) iter.Seq2[*service.Record, error] {
+		return func(yield func(*service.Record, error) bool) {
+			for _, r := range recs {
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+	svc, err := service.New(ctx, service.Options{})
+	require.NoError(t, err)
+	defer svc.Close()
+	_, err = svc.Create(ctx, key("held"), nil)
+	require.NoError(t, err)
+	err = svc.Import(ctx, records(
+		&service.Record{Kind: eventlog.KindSessionCreated, Key: key("free")},
+		&service.Record{Position: 100, Kind: eventlog.KindSessionCreated, Key: key("placed")},
+	))
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "record 2: invalid argument: the store already holds records")
+	_, err = svc.Get(ctx, key("placed"), service.GetOptions{})
+	require.ErrorIs(t, err, service.ErrNotFound, "the placed record is not stored")
+
+	empty, err := service.New(ctx, service.Options{})
+	require.NoError(t, err)
+	defer empty.Close()
+	require.NoError(t, empty.Import(ctx, records(
+		&service.Record{Kind: eventlog.KindSessionCreated, Key: key("free")},
+		&service.Record{Position: 100, Kind: eventlog.KindSessionCreated, Key: key("placed")},
+	)), "into a store empty when the import began, the import's own records come first")
+	assert.Equal(t, []service.Position{1, 100}, positions(t, empty))
+
+	for _, pos := range []service.Position{eventlog.MaxPosition + 1, math.MaxUint64} {
+		fresh, err := service.New(ctx, service.Options{})
+		require.NoError(t, err)
+		err = fresh.Import(ctx, records(&service.Record{Position: pos, Kind: eventlog.KindSessionCreated, Key: key("far")}))
+		require.ErrorIs(t, err, service.ErrInvalidArgument, "position %d", pos)
+		assert.Contains(t, err.Error(), "beyond the largest a store holds")
+		_, err = fresh.Create(ctx, key("next"), nil)
+		require.NoError(t, err)
+		assert.Equal(t, []service.Position{1}, positions(t, fresh), "the positions go on from where they were")
+		require.NoError(t, fresh.Close())
+	}
+}
+
+// positions are the positions of the records svc exports.
+func positions(t *testing.T, svc *service.Service) []service.Position {
+	t.Helper()
+	var out []service.Position
+	for rec, err := range svc.Export(context.Background()) {
+		require.NoError(t, err)
+		out = append(out, rec.Position)
+	}
+	return out
 }

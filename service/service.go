@@ -45,6 +45,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -788,11 +789,12 @@ func (s *Service) Export(ctx context.Context) iter.Seq2[*Record, error] {
 // so an app or user follower whose saved position is before such a
 // deletion gets ErrCompacted from the new store (Served is the position
 // before the deletion), where the original may have served it. The
-// records must come in increasing position order, as Export gives them. An
-// import whose first record holds a position is refused with
-// ErrInvalidArgument, before anything is written, if the store holds
-// records: placed among others, they would change what the others' positions
-// mean.
+// records must come in increasing position order, as Export gives them,
+// and no position may exceed eventlog.MaxPosition. A record that holds a
+// position is refused with ErrInvalidArgument if the store held records
+// when the import began: placed among others, they would change what the
+// others' positions mean. When the first record holds one, that is found
+// before anything is written.
 //
 // A record without a position (0) takes the next one, as the call that
 // would have made it does, in any store (package adkjson imports a session
@@ -812,7 +814,8 @@ func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error])
 	if records == nil {
 		return fmt.Errorf("import: %w", invalid("records", "is nil"))
 	}
-	n, checked := 0, false
+	n, checked, placed := 0, false, false
+	var held error    // why the store, as the import found it, takes no positions
 	var last Position // the position of the last record imported
 	for in, err := range records {
 		n++
@@ -824,11 +827,16 @@ func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error])
 			// Checked once the first record is known to be good, so that
 			// bad input is reported as such whatever the store holds.
 			checked = true
-			if rec.Position != 0 {
-				if err := s.checkEmpty(ctx); err != nil {
-					return fmt.Errorf("import: %w", err)
-				}
+			held = s.checkEmpty(ctx)
+			if held != nil && !errors.Is(held, ErrInvalidArgument) {
+				return fmt.Errorf("import: %w", held)
 			}
+		}
+		if err == nil && rec.Position != 0 && !placed {
+			// The first record that holds a position: the store must have
+			// been empty when the import began, whether or not records
+			// without a position came before this one.
+			placed, err = true, held
 		}
 		if err == nil && rec.Position != 0 && rec.Position <= last {
 			err = invalid("position", "%d is not after the position of the record before it, %d (records come in position order, as Export gives them)", rec.Position, last)
