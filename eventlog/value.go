@@ -145,8 +145,8 @@ func normalizeField(field string, m map[string]any, dropTemp bool) (map[string]a
 // RequestedToolConfirmations, and in each part of Content the function
 // call's and the tool call's arguments, the function's and the tool's
 // responses, and the part's metadata. Content's other genai values are
-// copied as they are. An error wraps [ErrInvalidArgument] and names the
-// field.
+// copied as they are. An empty map of the event, as none, is nil in the
+// copy. An error wraps [ErrInvalidArgument] and names the field.
 func NormalizeEvent(ev *Event) (*Event, error) {
 	if ev == nil {
 		return nil, nil
@@ -214,11 +214,25 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 				if verr != nil {
 					return nil, verr.invalid(fmt.Sprintf("content.parts[%d].%s", i, name))
 				}
-				*dst = norm
+				*dst = orNil(norm)
 			}
 		}
 	}
+	// An empty map is kept as none: the event's JSON leaves both out, so
+	// every store returns nil for it.
+	out.CustomMetadata = orNil(out.CustomMetadata)
+	a := &out.Actions
+	a.StateDelta, a.ArtifactDelta = orNil(a.StateDelta), orNil(a.ArtifactDelta)
+	a.RequestedAuthConfigs, a.RequestedToolConfirmations = orNil(a.RequestedAuthConfigs), orNil(a.RequestedToolConfirmations)
 	return out, nil
+}
+
+// orNil is m, or nil when m is empty.
+func orNil[M ~map[K]V, K comparable, V any](m M) M {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // hasPartValues reports whether p holds a non-nil map of JSON values.

@@ -239,6 +239,45 @@ func findPart(ev *service.Event, match func(*genai.Part) bool) *genai.Part {
 // valueSession is where the value checks write.
 var valueSession = key("values", "u", "s")
 
+// emptySession holds an event whose maps are all empty.
+var emptySession = key("values", "u2", "empty")
+
+// emptyMapsEvent is an event with an empty map in each of its map fields:
+// a store keeps none of them, as the JSON of the durable stores leaves
+// them out, so that every store returns the same event.
+func emptyMapsEvent() *service.Event {
+	ev := &service.Event{ID: "empty", Author: "agent",
+		CustomMetadata: map[string]any{},
+		Actions: service.EventActions{StateDelta: map[string]any{}, ArtifactDelta: map[string]int64{},
+			RequestedAuthConfigs: map[string]any{}, RequestedToolConfirmations: map[string]any{}}}
+	for _, f := range valueFields {
+		if isMapField(f.name) {
+			f.write(ev, map[string]any{})
+		}
+	}
+	return ev
+}
+
+// isMapField reports whether the value field named is a map of the event
+// (the others hold one JSON value, which may be an empty object).
+func isMapField(name string) bool { return name != "output" && name != "requestedInput.payload" }
+
+// checkEmptyMaps checks that ev, stored from emptyMapsEvent, holds no map.
+func checkEmptyMaps(t *testing.T, ev *service.Event, what string) {
+	t.Helper()
+	require.NotNil(t, ev, what)
+	assert.Nil(t, ev.CustomMetadata, "%s: customMetadata", what)
+	assert.Nil(t, ev.Actions.StateDelta, "%s: actions.stateDelta", what)
+	assert.Nil(t, ev.Actions.ArtifactDelta, "%s: actions.artifactDelta", what)
+	assert.Nil(t, ev.Actions.RequestedAuthConfigs, "%s: actions.requestedAuthConfigs", what)
+	assert.Nil(t, ev.Actions.RequestedToolConfirmations, "%s: actions.requestedToolConfirmations", what)
+	for _, f := range valueFields {
+		if isMapField(f.name) {
+			assert.Nil(t, f.read(ev), "%s: %s", what, f.name)
+		}
+	}
+}
+
 // writeValues creates valueSession with every case as session, app and
 // user state, and appends one event that holds every case in each of its
 // JSON-valued fields (in its state delta under "d."-prefixed keys, in
@@ -274,6 +313,7 @@ func (h *harness) writeValues() {
 	ev.Actions.StateDelta = delta
 	stored := h.appendEvent(sess, ev)
 	h.checkEvent(stored, want, "AppendEvent's result")
+	checkEmptyMaps(t, h.appendEvent(h.create(emptySession, nil), emptyMapsEvent()), "AppendEvent's result of an event of empty maps")
 	wantHandle := maps.Clone(wantState)
 	wantHandle["temp:kept as given"] = int64(5) // the handle keeps temp: values as given
 	sameValues(t, wantHandle, sess.State, "AppendEvent's handle")
@@ -301,6 +341,9 @@ func (h *harness) checkValues() {
 	events := h.events(valueSession, 0)
 	require.Len(t, events, 1)
 	h.checkEvent(events[0], want, "ListEvents' event")
+	empty := h.get(emptySession)
+	require.Len(t, empty.Events, 1)
+	checkEmptyMaps(t, empty.Events[0], "Get's event of empty maps")
 
 	listed := h.list(valueSession.AppName, valueSession.UserID, 0)
 	require.Len(t, listed, 1)
