@@ -27,12 +27,26 @@ const followBatch = 256
 // The iteration ends without an error when ctx is done or when a session
 // scope's session is deleted; a store failure is yielded as the final
 // error, and so is an empty scope (follow an app, a user or a session).
+// A session scope without an Incarnation follows the incarnation live when
+// the iteration starts (none: it ends at once), and ends with it too: a
+// session created again under the key is not followed.
 // Follow starts no goroutine: it runs in the caller's.
 func Follow(ctx context.Context, store Store, scope Scope, after Position) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
 		if scope.AppName == "" {
 			yield(nil, fmt.Errorf("follow: %w: scope names no app", ErrInvalidArgument))
 			return
+		}
+		if scope.IsSession() && scope.Incarnation == 0 {
+			v, err := store.Load(ctx, scope.Key(), LoadOptions{NoEvents: true})
+			switch {
+			case ctx.Err() != nil || errors.Is(err, ErrNotFound):
+				return
+			case err != nil:
+				yield(nil, err)
+				return
+			}
+			scope.Incarnation = v.Created
 		}
 		for {
 			changed := store.Changes(scope)

@@ -390,13 +390,18 @@ func TestFollowEndsWhenSessionIsDeleted(t *testing.T) {
 		{"a live cursor delivers every event, then ends at the deletion", 3, true, false, 3},
 		{"a cursor on an empty session ends at its deletion", 0, true, false, 0},
 		{"a pinned cursor ends even when the session is created again at once", 2, true, true, 2},
+		{"an unpinned cursor follows the incarnation live when it starts, and ends with it", 2, false, true, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := memstore.New()
 			created := memAppend(t, store, memCreated(k, nil))
 			var want []*eventlog.Record
-			ch, _ := flStart(t, store, eventlog.SessionScope(k, created.Position), created.Position)
+			pin := created.Position
+			if !tt.pinned {
+				pin = 0
+			}
+			ch, _ := flStart(t, store, eventlog.SessionScope(k, pin), created.Position)
 			for seq := 1; seq <= tt.stored; seq++ {
 				want = append(want, memAppend(t, store, memAppended(k, uint64(seq), strconv.Itoa(seq), nil)))
 			}
