@@ -26,3 +26,27 @@ func TestNegativeOptionsAreRefused(t *testing.T) {
 	_, err = pgstore.New(context.Background(), nil, pgstore.Options{})
 	require.ErrorIs(t, err, eventlog.ErrInvalidArgument)
 }
+
+// Open with Existing refuses a schema that holds no sessionlog store with
+// ErrNoStore and creates nothing; it opens a store's schema as Open does.
+func TestOpenExisting(t *testing.T) {
+	ctx := context.Background()
+	schema := newSchema(t)
+	addr := dsn(t)
+	exists := func() bool {
+		pool, err := pgxpool.New(ctx, addr)
+		require.NoError(t, err)
+		defer pool.Close()
+		var found bool
+		require.NoError(t, pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", schema).Scan(&found))
+		return found
+	}
+	_, err := pgstore.Open(ctx, addr, pgstore.Options{Schema: schema, Existing: true})
+	require.ErrorIs(t, err, pgstore.ErrNoStore)
+	require.False(t, exists(), "no schema is made")
+
+	open(t, schema) // makes the store
+	s, err := pgstore.Open(ctx, addr, pgstore.Options{Schema: schema, Existing: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+}

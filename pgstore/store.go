@@ -46,6 +46,7 @@ package pgstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -88,7 +89,8 @@ const DefaultCachedBytes = 32 << 20
 // [DefaultPollInterval], [DefaultCachedSessions] and [DefaultCachedBytes].
 type Options struct {
 	// Schema is the PostgreSQL schema of sessionlog's tables. It is created
-	// if missing. Replicas that share a log use the same schema.
+	// if missing (but see Existing). Replicas that share a log use the same
+	// schema.
 	Schema string
 	// PollInterval is how often waiting subscribers read the log even
 	// when no notification came, which bounds the delay a lost
@@ -135,7 +137,17 @@ type Options struct {
 	// Observer is told what the store does inside, for metrics. Its zero
 	// value observes nothing and costs nothing.
 	Observer Observer
+
+	// Existing makes Open refuse, with an error matching [ErrNoStore], a
+	// schema that does not hold a sessionlog store already, rather than
+	// make one; it creates nothing. Tools that read a store set it, so
+	// that a mistyped schema changes nothing.
+	Existing bool
 }
+
+// ErrNoStore reports a schema that holds no sessionlog store, to an Open
+// with [Options.Existing].
+var ErrNoStore = errors.New("no sessionlog store")
 
 // Observer receives measurements from inside a [Store], for metrics
 // (package otelstore, a module of its own, builds one that feeds
@@ -290,6 +302,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	s.announceCheck.Store(int64(announceCheck))
 	s.sql = newQueries(s.schema)
 	s.commits = s.newCommitter(batches, opts.Observer.OnCommit)
+	if opts.Existing {
+		var found bool
+		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", s.schema+".migrations").Scan(&found); err != nil {
+			return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
+		}
+		if !found {
+			return nil, fmt.Errorf("pgstore: open schema %q: %w: the schema, or its sessionlog tables, does not exist", name, ErrNoStore)
+		}
+	}
 	if err := migrate(ctx, pool, name, s.schema, s.logger); err != nil {
 		return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
 	}

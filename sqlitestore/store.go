@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -148,11 +149,21 @@ type Options struct {
 	// Readers is the most connections reads use at once; zero means the
 	// number of CPUs, at least 4.
 	Readers int
+	// Existing makes Open refuse, with an error matching [ErrNoStore], a
+	// file that does not hold a sessionlog store already (a missing file,
+	// an empty one, another program's database), rather than make a store
+	// in it; it leaves such a file as it was. Tools that read a store set
+	// it, so that a mistyped path changes nothing.
+	Existing bool
 }
 
 // ErrNotDatabase reports a file that is not a SQLite database (or whose
 // header is damaged).
 var ErrNotDatabase = errors.New("not a SQLite database")
+
+// ErrNoStore reports a file that holds no sessionlog store, to an Open
+// with [Options.Existing].
+var ErrNoStore = errors.New("no sessionlog store")
 
 // Store is the SQLite [eventlog.Store]. It is safe for concurrent use.
 //
@@ -222,6 +233,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	uri := "file:" + escapePath(path)
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)", busy.Milliseconds())
+	if opts.Existing {
+		if err := holdsStore(ctx, path, uri+"?mode=ro&"+common); err != nil {
+			return nil, err
+		}
+	}
 	// The writer: WAL mode (kept in the file), the sync policy, and
 	// BEGIN IMMEDIATE, which takes the write lock at once, so that a
 	// transaction never fails halfway on a lock another writer took.
@@ -275,6 +291,27 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.workers.Add(1)
 	go s.poll(runCtx, poll)
 	return s, nil
+}
+
+// holdsStore checks, through a read-only connection to uri, that the
+// file at path holds a sessionlog store: the table of its migrations.
+func holdsStore(ctx context.Context, path, uri string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("sqlitestore: open %s: %w: %w", path, ErrNoStore, err)
+	}
+	db, err := sql.Open("sqlite", uri)
+	if err != nil {
+		return openError(path, err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").Scan(&n); err != nil {
+		return openError(path, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlitestore: open %s: %w: the database holds no sessionlog tables", path, ErrNoStore)
+	}
+	return nil
 }
 
 // escapePath makes path the path of a file: URI, which SQLite decodes.

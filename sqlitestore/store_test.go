@@ -339,3 +339,53 @@ func TestChangesSeeAnotherStoresAppends(t *testing.T) {
 	require.Len(t, recs, 1)
 	require.Equal(t, eventlog.KindSessionCreated, recs[0].Kind)
 }
+
+// Open with Existing refuses a file that holds no sessionlog store (one
+// that does not exist, an empty one, another program's database) with
+// ErrNoStore and leaves it as it was; it opens a store's file as Open does.
+func TestOpenExisting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	existing := sqlitestore.Options{Existing: true}
+
+	missing := filepath.Join(dir, "missing.db")
+	_, err := sqlitestore.Open(ctx, missing, existing)
+	require.ErrorIs(t, err, sqlitestore.ErrNoStore)
+	require.NoFileExists(t, missing)
+
+	empty := filepath.Join(dir, "empty.db")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	_, err = sqlitestore.Open(ctx, empty, existing)
+	require.ErrorIs(t, err, sqlitestore.ErrNoStore)
+	fi, err := os.Stat(empty)
+	require.NoError(t, err)
+	assert.Zero(t, fi.Size(), "the empty file stays empty")
+
+	other := filepath.Join(dir, "other.db")
+	db, err := sql.Open("sqlite", other)
+	require.NoError(t, err)
+	_, err = db.Exec("CREATE TABLE users (id INTEGER)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	before, err := os.ReadFile(other)
+	require.NoError(t, err)
+	_, err = sqlitestore.Open(ctx, other, existing)
+	require.ErrorIs(t, err, sqlitestore.ErrNoStore)
+	after, err := os.ReadFile(other)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "another program's database is left as it was")
+	require.NoFileExists(t, other+"-wal")
+
+	notDB := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(notDB, []byte("just some text, long enough to be read as a header......................................................"), 0o600))
+	_, err = sqlitestore.Open(ctx, notDB, existing)
+	require.ErrorIs(t, err, sqlitestore.ErrNotDatabase)
+
+	store := newFile(t)
+	s, err := sqlitestore.Open(ctx, store, sqlitestore.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s, err = sqlitestore.Open(ctx, store, existing)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+}

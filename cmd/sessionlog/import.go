@@ -129,6 +129,9 @@ func dryRun(ctx context.Context, ref storeRef, p *progress, apply func(*service.
 	defer dry.Close()
 	if ref.kind.holdsLog(ref) {
 		store, err := ref.open(ctx, readOnly)
+		if isNoStore(err) {
+			return apply(dry) // the import makes the store
+		}
 		if err != nil {
 			return err
 		}

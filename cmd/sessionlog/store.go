@@ -73,11 +73,18 @@ var (
 	sqliteKind = &storeKind{
 		name:     "SQLite",
 		prefixes: []string{"sqlite:"},
-		open: func(ctx context.Context, ref storeRef, _ openMode) (eventlog.Store, error) {
+		open: func(ctx context.Context, ref storeRef, mode openMode) (eventlog.Store, error) {
 			// SQLite lets readers and one writer at a time share the
 			// file, across processes, so every mode opens it the same
-			// way; check keeps a read from making a new, empty file.
-			return sqlitestore.Open(ctx, ref.addr, sqlitestore.Options{Sync: sqlitestore.SyncFull, Logger: warnings})
+			// way; check keeps a read from making a new, empty file, and
+			// Existing keeps all but -create from making a store in a
+			// file that holds none (another program's database).
+			s, err := sqlitestore.Open(ctx, ref.addr, sqlitestore.Options{Sync: sqlitestore.SyncFull, Logger: warnings,
+				Existing: mode != create})
+			if errors.Is(err, sqlitestore.ErrNoStore) {
+				err = fmt.Errorf("%w: %s holds no sessionlog store: check %s, or add -create to make one in it", err, ref.addr, ref.flag)
+			}
+			return s, err
 		},
 		check: checkFile,
 		holdsLog: func(ref storeRef) bool {
@@ -95,8 +102,13 @@ var (
 		prefixes:   []string{"postgres://", "postgresql://"},
 		keepPrefix: true,
 		schema:     true,
-		open: func(ctx context.Context, ref storeRef, _ openMode) (eventlog.Store, error) {
-			return pgstore.Open(ctx, ref.addr, pgstore.Options{Schema: ref.schema, Logger: warnings})
+		open: func(ctx context.Context, ref storeRef, mode openMode) (eventlog.Store, error) {
+			// Only a command that writes makes a missing schema.
+			s, err := pgstore.Open(ctx, ref.addr, pgstore.Options{Schema: ref.schema, Logger: warnings, Existing: mode == readOnly})
+			if errors.Is(err, pgstore.ErrNoStore) {
+				err = fmt.Errorf("%w: check -schema", err)
+			}
+			return s, err
 		},
 		holdsLog: func(storeRef) bool { return true }, // the schema is made when missing
 		show: func(ref storeRef) string {
@@ -290,4 +302,9 @@ func checkFile(ref storeRef, mode openMode) error {
 		return fmt.Errorf("the directory %s of the new SQLite database %s does not exist: make it first, or check %s", dir, ref.addr, ref.flag)
 	}
 	return nil
+}
+
+// isNoStore reports an open that found no store where one was to be read.
+func isNoStore(err error) bool {
+	return errors.Is(err, sqlitestore.ErrNoStore) || errors.Is(err, pgstore.ErrNoStore)
 }

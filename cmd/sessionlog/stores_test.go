@@ -609,3 +609,78 @@ func TestExportRefusesTheSQLiteDatabase(t *testing.T) {
 	require.Equal(t, 0, after.code, after.stderr)
 	assert.Equal(t, before.stdout, after.stdout, "the store is untouched")
 }
+
+// The commands that read a SQLite store refuse a file that holds none (an
+// empty file, another program's database) and leave it as it was; only
+// import -create makes a store in it.
+func TestSQLiteCommandsReadOnlyAStore(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other.db")
+	db, err := sql.Open("sqlite", other)
+	require.NoError(t, err)
+	_, err = db.Exec("CREATE TABLE users (id INTEGER)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	before, err := os.ReadFile(other)
+	require.NoError(t, err)
+	empty := filepath.Join(dir, "empty.db")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	for _, path := range []string{other, empty} {
+		for _, args := range [][]string{
+			{"inspect", "-store", "sqlite:" + path},
+			{"verify", "-store", "sqlite:" + path},
+			{"export", "-store", "sqlite:" + path},
+			{"show", "-store", "sqlite:" + path, "-app", "a", "-user", "u", "-session", "s"},
+		} {
+			r := sessionlog(t, "", args...)
+			assert.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
+			assert.Contains(t, r.stderr, "holds no sessionlog store", "%v", args)
+		}
+		r := sessionlog(t, "", "import", "-store", "sqlite:"+path)
+		assert.Equal(t, 1, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "add -create to make one in it")
+	}
+	after, err := os.ReadFile(other)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the other program's database is as it was")
+	fi, err := os.Stat(empty)
+	require.NoError(t, err)
+	assert.Zero(t, fi.Size())
+
+	r := sessionlog(t, "", "import", "-create", "-store", "sqlite:"+other)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = sessionlog(t, "", "inspect", "-store", "sqlite:"+other)
+	require.Equal(t, 0, r.code, r.stderr)
+}
+
+// The commands that read a PostgreSQL store refuse a schema that holds
+// none and make nothing, and an import whose dry run fails leaves no
+// schema behind; an import that succeeds makes it.
+func TestPostgresCommandsMakeNoSchemaTheyDoNotWrite(t *testing.T) {
+	s := newPostgresStore(t) // never filled: its schema does not exist
+	schema := s.args[len(s.args)-1]
+	schemaExists := func() bool {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, pgDSN(t))
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		var found bool
+		require.NoError(t, conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", schema).Scan(&found))
+		return found
+	}
+	for _, cmd := range []string{"inspect", "verify", "export"} {
+		r := sessionlog(t, "", s.with(cmd)...)
+		assert.Equal(t, 1, r.code, "%s: %s", cmd, r.stderr)
+		assert.Contains(t, r.stderr, "no sessionlog store", cmd)
+	}
+	r := sessionlog(t, "{not a record}\n", s.with("import")...)
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "nothing imported")
+	assert.False(t, schemaExists(), "no schema is made")
+
+	r = sessionlog(t, "", s.with("import")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.True(t, schemaExists(), "an import makes the schema")
+	r = sessionlog(t, "", s.with("inspect")...)
+	require.Equal(t, 0, r.code, r.stderr)
+}
