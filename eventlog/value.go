@@ -146,7 +146,8 @@ func normalizeField(field string, m map[string]any, dropTemp bool) (map[string]a
 // call's and the tool call's arguments, the function's and the tool's
 // responses, and the part's metadata. Content's other genai values are
 // copied as they are. An empty map of the event, as none, is nil in the
-// copy. An error wraps [ErrInvalidArgument] and names the field.
+// copy, and the timestamp is in UTC without a monotonic clock reading. An
+// error wraps [ErrInvalidArgument] and names the field.
 func NormalizeEvent(ev *Event) (*Event, error) {
 	if ev == nil {
 		return nil, nil
@@ -217,6 +218,11 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 				*dst = orNil(norm)
 			}
 		}
+	}
+	// The timestamp as the event's JSON holds it: in UTC, without the
+	// monotonic clock reading.
+	if !out.Timestamp.IsZero() {
+		out.Timestamp = out.Timestamp.UTC().Round(0)
 	}
 	// An empty map is kept as none: the event's JSON leaves both out, so
 	// every store returns nil for it.

@@ -106,7 +106,8 @@ type Options struct {
 	// a new, empty [memstore.Store].
 	Store eventlog.Store
 	// Now is the clock for creation times and events without a timestamp.
-	// Nil means time.Now.
+	// Nil means time.Now. Its times are kept in UTC, without a monotonic
+	// clock reading.
 	Now func() time.Time
 	// NewID makes session and event IDs. Nil means random UUIDs.
 	NewID func() string
@@ -145,9 +146,14 @@ func (s *Service) defaults() {
 	if s.store == nil {
 		s.store = memstore.New()
 	}
-	if s.now == nil {
-		s.now = time.Now
+	clock := s.now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Times as every store reads them back from JSON: in UTC, without the
+	// monotonic clock reading, so that == and reflect.DeepEqual agree
+	// across stores.
+	s.now = func() time.Time { return clock().UTC().Round(0) }
 	if s.newID == nil {
 		s.newID = uuid.NewString
 	}

@@ -454,6 +454,27 @@ func (s suite) v1(t *testing.T) {
 		h.writeValues()
 		h.checkValues()
 	})
+	t.Run("times are read back in UTC without a monotonic clock reading, as JSON holds them", func(t *testing.T) {
+		t.Parallel()
+		h := s.open(t, realTimeAndIDs)
+		k := key("times", "u", "s")
+		sess := h.create(k, nil)
+		elsewhere := time.Now().In(time.FixedZone("UTC+3", 3*3600)) // with a monotonic reading
+		given := h.appendEvent(sess, &service.Event{Author: "agent", Timestamp: elsewhere})
+		stamped := h.appendEvent(sess, &service.Event{Author: "agent"})
+		got := h.get(k)
+		require.Len(t, got.Events, 2)
+		for what, ts := range map[string]time.Time{
+			"a given timestamp": given.Timestamp, "a timestamp the service gave": stamped.Timestamp,
+			"the handle's last update": sess.LastUpdateTime,
+			"Get's first event": got.Events[0].Timestamp, "Get's second event": got.Events[1].Timestamp,
+			"Get's last update": got.LastUpdateTime,
+		} {
+			assert.Same(t, time.UTC, ts.Location(), what)
+			assert.True(t, ts == ts.Round(0), "%s: %s has a monotonic clock reading", what, ts)
+		}
+		assert.True(t, got.Events[0].Timestamp.Equal(elsewhere), "the instant is kept")
+	})
 	t.Run("values JSON cannot hold and integers beyond int64 are refused, with nothing stored", func(t *testing.T) {
 		t.Parallel()
 		s.open(t).checkRefused()
