@@ -465,10 +465,12 @@ func (s suite) v1(t *testing.T) {
 		got := h.get(k)
 		require.Len(t, got.Events, 2)
 		for what, ts := range map[string]time.Time{
-			"a given timestamp": given.Timestamp, "a timestamp the service gave": stamped.Timestamp,
-			"the handle's last update": sess.LastUpdateTime,
-			"Get's first event": got.Events[0].Timestamp, "Get's second event": got.Events[1].Timestamp,
-			"Get's last update": got.LastUpdateTime,
+			"a given timestamp":            given.Timestamp,
+			"a timestamp the service gave": stamped.Timestamp,
+			"the handle's last update":     sess.LastUpdateTime,
+			"Get's first event":            got.Events[0].Timestamp,
+			"Get's second event":           got.Events[1].Timestamp,
+			"Get's last update":            got.LastUpdateTime,
 		} {
 			assert.Same(t, time.UTC, ts.Location(), what)
 			assert.True(t, ts == ts.Round(0), "%s: %s has a monotonic clock reading", what, ts)
