@@ -41,6 +41,8 @@ func export(ctx context.Context, e *env, fs *flag.FlagSet, args []string) error 
 		return fmt.Errorf("%w: -format %s exports one session: name it with -app, -user and -session", errUsage, *format)
 	case !one && *version != nil:
 		return fmt.Errorf("%w: -version exports one session as it stood then: name it with -app, -user and -session", errUsage)
+	case *indent && (!one || *format == "records"):
+		return fmt.Errorf("%w: -indent indents one session's ADK session document: name it with -app, -user and -session, in -format go, python or java", errUsage)
 	case one && *format == "":
 		*format = adkjson.FormatGo.String()
 	}

@@ -95,6 +95,8 @@ func TestUsageErrors(t *testing.T) {
 		{"a session without its user fails", []string{"export", "-dir", "x", "-app", "a", "-session", "s"}, 2, "-session names a session of the user -user of the app -app: give all three"},
 		{"a user without an app fails", []string{"export", "-dir", "x", "-user", "u"}, 2, "-user names a user of an app: give -app too"},
 		{"show without a session fails", []string{"show", "-dir", "x", "-app", "a"}, 2, "-app, -user and -session are required"},
+		{"-indent without one session's document fails", []string{"export", "-dir", "x", "-indent"}, 2, "-indent indents one session's ADK session document"},
+		{"-indent of records fails", []string{"export", "-dir", "x", "-app", "a", "-user", "u", "-session", "s", "-format", "records", "-indent"}, 2, "-indent indents one session's ADK session document"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
