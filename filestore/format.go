@@ -17,13 +17,13 @@ import (
 // The log file's format. The file starts with one header line, the magic
 // string and the format version separated by a space:
 //
-//	sessionlog-filestore 1
+//	sessionlog-filestore 2
 //
 // Each record follows on a line of its own: its JSON length and the
 // CRC-32C (Castagnoli) of its JSON, both as 8 lower-case hex digits, then
 // the record's JSON ([eventlog.Record]'s encoding), then a newline:
 //
-//	00000095 831c2647 {"position":1,"kind":"sessionCreated",...}
+//	00000095 ceacf077 {"position":1,"kind":"sessionCreated",...}
 //
 // JSON never holds a raw newline, so the file is one record per line and
 // reads as JSON lines once the first 18 bytes of each line are cut.

@@ -17,9 +17,9 @@ import (
 
 // Append implements [eventlog.Store.Append]. Each append is one
 // transaction: the conditions are checked against the session's locked
-// row, and the record, the session's row, the state it writes in every
-// scope and the notification to other replicas commit together or not at
-// all. Creations and event appends are one statement each (one round
+// row, and the record, the session's row and the state it writes in every
+// scope commit together or not at all (other replicas hear of it after
+// the commit, from the announcer, or at their next poll). Creations and event appends are one statement each (one round
 // trip), and event appends that wait at the same moment travel together,
 // in one round trip and one transaction; a deletion, which reads what its
 // session leaves behind first, takes a few. A record whose state or event
@@ -28,8 +28,9 @@ import (
 // placed there in a transaction of its own, one statement at a time.
 //
 // The record in the result is the stored one as readers decode it: its
-// state and event values are JSON's (numbers are float64, structs are
-// maps), the same values the state tables hold. The result has no
+// state and event values are JSON values as CONTRACT V1 reads them
+// (integers as int, other numbers as float64, structs as maps), the same
+// values the state tables hold. The result has no
 // Durable: the record is durable when Append returns.
 func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
 	if err := s.check(ctx); err != nil {

@@ -21,8 +21,9 @@ import (
 // before anything is written.
 //
 // The record in the result is the stored one as readers decode it: its
-// state and event values are JSON's (numbers are float64, structs are
-// maps), the same values the state tables hold. The result has no
+// state and event values are JSON values as CONTRACT V1 reads them
+// (integers as int, other numbers as float64, structs as maps), the same
+// values the state tables hold. The result has no
 // Durable: the record is as durable as the sync policy makes it when
 // Append returns.
 func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {

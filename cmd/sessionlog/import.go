@@ -34,7 +34,7 @@ func importCmd(ctx context.Context, e *env, fs *flag.FlagSet, args []string) err
 	if *anyOrder && *format != "adk" {
 		return fmt.Errorf("%w: -any-time-order goes with -format adk", errUsage)
 	}
-	mode := readWrite
+	mode := importing
 	if *mkdir {
 		mode = create
 	}

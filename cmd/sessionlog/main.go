@@ -89,7 +89,7 @@ var commands = []*command{
 versions, event counts, state keys and last updates. -app and -user keep
 one app, one user (of every app, unless -app names one). -json prints one
 JSON object a line: {"kind":"app"|"user"|"session", ...}.`},
-	{name: "show", run: show, synopsis: []string{"-app A -user U -session S"},
+	{name: "show", run: show, synopsis: []string{"-app A -user U -session S [-version N]"},
 		summary: "print one session as a timeline of its events",
 		help: `Prints one session: a header with its key, version, last update and
 state, then each event with its sequence number, time, author and

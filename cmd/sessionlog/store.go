@@ -52,11 +52,25 @@ const (
 	// readOnly reads the store and changes nothing in it; a file store
 	// is a snapshot, without the lock.
 	readOnly openMode = iota
-	// readWrite writes the store; a file store's directory must exist.
+	// readWrite writes a store that exists: a file store's directory, a
+	// SQLite store's file, a PostgreSQL store's schema.
 	readWrite
-	// create writes the store, making a file store's directory if missing.
+	// importing writes records into the store: as readWrite, but a
+	// PostgreSQL schema is made when missing (-create makes the others).
+	importing
+	// create writes the store, making a file store's directory or a
+	// SQLite store (in its file) if missing.
 	create
 )
+
+// createHint is what to add to a message that no store is there: the
+// -create that import takes, and nothing for the commands without it.
+func createHint(mode openMode) string {
+	if mode == importing {
+		return ", or add -create to make a new store there"
+	}
+	return ""
+}
 
 var (
 	fileKind = &storeKind{
@@ -82,7 +96,7 @@ var (
 			s, err := sqlitestore.Open(ctx, ref.addr, sqlitestore.Options{Sync: sqlitestore.SyncFull, Logger: warnings,
 				Existing: mode != create})
 			if errors.Is(err, sqlitestore.ErrNoStore) {
-				err = fmt.Errorf("%w: %s holds no sessionlog store: check %s, or add -create to make one in it", err, ref.addr, ref.flag)
+				err = fmt.Errorf("%w: check %s%s", err, ref.flag, createHint(mode))
 			}
 			return s, err
 		},
@@ -103,8 +117,9 @@ var (
 		keepPrefix: true,
 		schema:     true,
 		open: func(ctx context.Context, ref storeRef, mode openMode) (eventlog.Store, error) {
-			// Only a command that writes makes a missing schema.
-			s, err := pgstore.Open(ctx, ref.addr, pgstore.Options{Schema: ref.schema, Logger: warnings, Existing: mode == readOnly})
+			// Only import makes a missing schema.
+			s, err := pgstore.Open(ctx, ref.addr, pgstore.Options{Schema: ref.schema, Logger: warnings,
+				Existing: mode == readOnly || mode == readWrite})
 			if errors.Is(err, pgstore.ErrNoStore) {
 				err = fmt.Errorf("%w: check -schema", err)
 			}
@@ -277,7 +292,7 @@ func checkDir(ref storeRef, mode openMode) error {
 	case err == nil || mode == create && errors.Is(err, os.ErrNotExist):
 		return nil
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("the directory %s does not exist: check %s, or add -create to make a new store there", ref.addr, ref.flag)
+		return fmt.Errorf("the directory %s does not exist: check %s%s", ref.addr, ref.flag, createHint(mode))
 	}
 	return err
 }
@@ -295,7 +310,7 @@ func checkFile(ref storeRef, mode openMode) error {
 	case !errors.Is(err, os.ErrNotExist):
 		return err
 	case mode != create:
-		return fmt.Errorf("the SQLite database %s does not exist: check %s, or add -create to make a new store there", ref.addr, ref.flag)
+		return fmt.Errorf("the SQLite database %s does not exist: check %s%s", ref.addr, ref.flag, createHint(mode))
 	}
 	dir := filepath.Dir(ref.addr)
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {

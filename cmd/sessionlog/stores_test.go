@@ -435,7 +435,7 @@ func TestSQLiteStoreMustExist(t *testing.T) {
 	} {
 		r := sessionlog(t, "", args...)
 		require.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
-		require.Contains(t, r.stderr, "the SQLite database "+missing+" does not exist: check -store")
+		require.Contains(t, r.stderr, "the SQLite database "+missing+" does not exist: check -store\n")
 		require.NoFileExists(t, missing, "%v made the file", args)
 	}
 	r := sessionlog(t, "", "import", "-store", "sqlite:"+missing)
@@ -634,11 +634,11 @@ func TestSQLiteCommandsReadOnlyAStore(t *testing.T) {
 		} {
 			r := sessionlog(t, "", args...)
 			assert.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
-			assert.Contains(t, r.stderr, "holds no sessionlog store", "%v", args)
+			assert.Contains(t, r.stderr, "holds no sessionlog tables: check -store\n", "%v", args)
 		}
 		r := sessionlog(t, "", "import", "-store", "sqlite:"+path)
 		assert.Equal(t, 1, r.code, r.stderr)
-		assert.Contains(t, r.stderr, "add -create to make one in it")
+		assert.Contains(t, r.stderr, "check -store, or add -create to make a new store there")
 	}
 	after, err := os.ReadFile(other)
 	require.NoError(t, err)
@@ -668,10 +668,17 @@ func TestPostgresCommandsMakeNoSchemaTheyDoNotWrite(t *testing.T) {
 		require.NoError(t, conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", schema).Scan(&found))
 		return found
 	}
-	for _, cmd := range []string{"inspect", "verify", "export"} {
-		r := sessionlog(t, "", s.with(cmd)...)
-		assert.Equal(t, 1, r.code, "%s: %s", cmd, r.stderr)
-		assert.Contains(t, r.stderr, "no sessionlog store", cmd)
+	session := []string{"-app", "a", "-user", "u", "-session", "s"}
+	for _, args := range [][]string{
+		s.with("inspect"), s.with("verify"), s.with("export"),
+		s.with("show", session...),
+		s.with("rewind", append(session, "-version", "0")...),
+		s.with("fork", session...),
+	} {
+		r := sessionlog(t, "", args...)
+		assert.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
+		assert.Contains(t, r.stderr, "no sessionlog store", "%v", args)
+		assert.NotContains(t, r.stderr, "-create", "%v: only import takes -create", args)
 	}
 	r := sessionlog(t, "{not a record}\n", s.with("import")...)
 	assert.Equal(t, 1, r.code, r.stderr)
