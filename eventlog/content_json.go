@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"google.golang.org/genai"
 )
@@ -91,65 +92,91 @@ func anyPartValues(c *genai.Content) bool {
 	return false
 }
 
-// contentIn decodes an event's content in one pass, its parts' maps by
-// DecodeValue.
-type contentIn struct{ c *contentJSON }
+// partIn is a part as contentIn decodes it: genai's fields, and its maps
+// of JSON values as they are written, for decodeMap.
+type partIn struct {
+	*genai.Part
+	FunctionCall *struct {
+		*genai.FunctionCall
+		Args json.RawMessage `json:"args"`
+	} `json:"functionCall"`
+	FunctionResponse *struct {
+		*genai.FunctionResponse
+		Response json.RawMessage `json:"response"`
+	} `json:"functionResponse"`
+	ToolCall *struct {
+		*genai.ToolCall
+		Args json.RawMessage `json:"args"`
+	} `json:"toolCall"`
+	ToolResponse *struct {
+		*genai.ToolResponse
+		Response json.RawMessage `json:"response"`
+	} `json:"toolResponse"`
+	PartMetadata json.RawMessage `json:"partMetadata"`
+}
+
+// contentIn decodes an event's content: genai's fields by genai's types,
+// its parts' maps by DecodeValue, an error naming the part and the field.
+type contentIn struct{ c *genai.Content }
 
 func (in *contentIn) UnmarshalJSON(data []byte) error {
+	in.c = nil
 	if isNull(data) {
-		in.c = nil
 		return nil
 	}
-	c := new(contentJSON)
-	if err := json.Unmarshal(data, c); err != nil {
+	var wire struct {
+		*genai.Content
+		Parts []*partIn `json:"parts"`
+	}
+	if err := json.Unmarshal(data, &wire); err != nil {
+		return err
+	}
+	c := orNew(wire.Content)
+	c.Parts = nil
+	if wire.Parts != nil {
+		c.Parts = make([]*genai.Part, len(wire.Parts))
+	}
+	var err error
+	for i, q := range wire.Parts {
+		if q == nil {
+			continue
+		}
+		// values decodes the map named, keeping the first error.
+		values := func(name string, raw json.RawMessage) map[string]any {
+			if len(raw) == 0 {
+				return nil
+			}
+			m, merr := decodeMap(raw)
+			if merr != nil && err == nil {
+				err = fmt.Errorf("content.parts[%d].%s: %w", i, name, merr)
+			}
+			return m
+		}
+		p := orNew(q.Part)
+		p.PartMetadata = values("partMetadata", q.PartMetadata)
+		if x := q.FunctionCall; x != nil {
+			p.FunctionCall = orNew(x.FunctionCall)
+			p.FunctionCall.Args = values("functionCall.args", x.Args)
+		}
+		if x := q.FunctionResponse; x != nil {
+			p.FunctionResponse = orNew(x.FunctionResponse)
+			p.FunctionResponse.Response = values("functionResponse.response", x.Response)
+		}
+		if x := q.ToolCall; x != nil {
+			p.ToolCall = orNew(x.ToolCall)
+			p.ToolCall.Args = values("toolCall.args", x.Args)
+		}
+		if x := q.ToolResponse; x != nil {
+			p.ToolResponse = orNew(x.ToolResponse)
+			p.ToolResponse.Response = values("toolResponse.response", x.Response)
+		}
+		c.Parts[i] = p
+	}
+	if err != nil {
 		return err
 	}
 	in.c = c
 	return nil
-}
-
-// content is the decoded content, nil for none or null.
-func (in contentIn) content() *genai.Content {
-	if in.c == nil {
-		return nil
-	}
-	c := in.c.Content
-	if c == nil {
-		c = new(genai.Content)
-	}
-	if in.c.Parts == nil {
-		c.Parts = nil
-		return c
-	}
-	c.Parts = make([]*genai.Part, len(in.c.Parts))
-	for i, q := range in.c.Parts {
-		if q == nil {
-			continue
-		}
-		p := q.Part
-		if p == nil {
-			p = new(genai.Part)
-		}
-		p.PartMetadata = q.PartMetadata
-		if x := q.FunctionCall; x != nil {
-			p.FunctionCall = orNew(x.FunctionCall)
-			p.FunctionCall.Args = x.Args
-		}
-		if x := q.FunctionResponse; x != nil {
-			p.FunctionResponse = orNew(x.FunctionResponse)
-			p.FunctionResponse.Response = x.Response
-		}
-		if x := q.ToolCall; x != nil {
-			p.ToolCall = orNew(x.ToolCall)
-			p.ToolCall.Args = x.Args
-		}
-		if x := q.ToolResponse; x != nil {
-			p.ToolResponse = orNew(x.ToolResponse)
-			p.ToolResponse.Response = x.Response
-		}
-		c.Parts[i] = p
-	}
-	return c
 }
 
 // orNew is p, or a new T when p is nil: a call or response whose JSON

@@ -160,7 +160,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("eventlog: decode event %q: %w", out.ID, err)
 	}
 	out.Timestamp = ts
-	out.Content = aux.Content.content()
+	out.Content = aux.Content.c
 	out.Output = aux.Output.v
 	aux.Actions.set()
 	if out.CustomMetadata, err = decodeCustomMetadata(aux.CustomMetadata); err != nil {

@@ -184,7 +184,9 @@ func TestContentValuesDecodeAsJSONValues(t *testing.T) {
 	}}, ev.Content, "a call that holds nothing but its arguments, and a response that holds nothing")
 
 	err := json.Unmarshal([]byte(`{"id":"e","content":{"parts":[{"functionCall":{"args":{"n":1e999}}}]}}`), &ev)
-	assert.Error(t, err, "a number no float64 holds is refused, as in the state")
+	assert.ErrorContains(t, err, "content.parts[0].functionCall.args", "a number no float64 holds is refused, as in the state")
+	err = json.Unmarshal([]byte(`{"id":"e","content":{"parts":[{"text":"t"},{"text":"u","partMetadata":"x"}]}}`), &ev)
+	assert.ErrorContains(t, err, "content.parts[1].partMetadata", "the error names the part and the field")
 }
 
 // CONTRACT A8 V1: the store's copy of an event holds the content's maps
