@@ -8,6 +8,7 @@ import (
 	"iter"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -352,4 +353,30 @@ func positions(t *testing.T, svc *service.Service) []service.Position {
 		out = append(out, rec.Position)
 	}
 	return out
+}
+
+// Imported records' times are kept as every store reads them back: in
+// UTC, without a monotonic clock reading.
+func TestImportKeepsTimesInUTC(t *testing.T) {
+	ctx := context.Background()
+	svc, err := service.New(ctx, service.Options{})
+	require.NoError(t, err)
+	defer svc.Close()
+	k := service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	elsewhere := time.Now().In(time.FixedZone("UTC+3", 3*3600))
+	require.NoError(t, svc.Import(ctx, func(yield func(*service.Record, error) bool) {
+		if yield(&service.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: elsewhere}, nil) {
+			yield(&service.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: 1, Time: elsewhere,
+				Event: &service.Event{ID: "e", Timestamp: elsewhere}}, nil)
+		}
+	}))
+	for rec, err := range svc.Export(ctx) {
+		require.NoError(t, err)
+		assert.Same(t, time.UTC, rec.Time.Location())
+		assert.True(t, rec.Time == rec.Time.Round(0), "%s has a monotonic clock reading", rec.Time)
+		assert.True(t, rec.Time.Equal(elsewhere))
+	}
+	got, err := svc.Get(ctx, k, service.GetOptions{})
+	require.NoError(t, err)
+	assert.Same(t, time.UTC, got.LastUpdateTime.Location())
 }

@@ -879,7 +879,8 @@ func importable(in *Record) (*Record, error) {
 	if err := checkImportKey(in); err != nil {
 		return nil, err
 	}
-	rec := &Record{Position: in.Position, Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time}
+	// The time as every store reads it back (see defaults).
+	rec := &Record{Position: in.Position, Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time.UTC().Round(0)}
 	switch in.Kind {
 	case eventlog.KindSessionCreated, eventlog.KindStateRetained:
 		if err := checkValues("state", in.State); err != nil {
