@@ -304,7 +304,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	s.commits = s.newCommitter(batches, opts.Observer.OnCommit)
 	if opts.Existing {
 		var found bool
-		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", s.schema+".migrations").Scan(&found); err != nil {
+		// The log's tables and the table of its migrations.
+		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL",
+			s.schema+".migrations", s.schema+".records", s.schema+".sessions").Scan(&found); err != nil {
 			return nil, fmt.Errorf("pgstore: open schema %q: %w", name, err)
 		}
 		if !found {

@@ -294,7 +294,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 // holdsStore checks, through a read-only connection to uri, that the
-// file at path holds a sessionlog store: the table of its migrations.
+// file at path holds a sessionlog store: its log's tables, and the table of
+// its migrations with the columns sessionlog gives it (other programs name
+// a table migrations too).
 func holdsStore(ctx context.Context, path, uri string) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("sqlitestore: open %s: %w: %w", path, ErrNoStore, err)
@@ -305,14 +307,19 @@ func holdsStore(ctx context.Context, path, uri string) error {
 	}
 	defer db.Close()
 	var n int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, storeTables).Scan(&n); err != nil {
 		return openError(path, err)
 	}
-	if n == 0 {
+	if n != 6 {
 		return fmt.Errorf("sqlitestore: open %s: %w: the database holds no sessionlog tables", path, ErrNoStore)
 	}
 	return nil
 }
+
+// storeTables counts what holdsStore looks for: 6 in a sessionlog store.
+const storeTables = `SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('head', 'records', 'sessions'))
+	+ (SELECT count(*) FROM sqlite_master m, pragma_table_info(m.name) c
+		WHERE m.type = 'table' AND m.name = 'migrations' AND c.name IN ('version', 'name', 'applied_at'))`
 
 // escapePath makes path the path of a file: URI, which SQLite decodes.
 func escapePath(path string) string {

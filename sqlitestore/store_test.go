@@ -389,3 +389,27 @@ func TestOpenExisting(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 }
+
+// Another program's table named migrations does not make its database a
+// store: Open with Existing still refuses it and leaves it as it was.
+func TestOpenExistingRefusesAnotherProgramsMigrations(t *testing.T) {
+	ctx := context.Background()
+	for _, schema := range []string{
+		"CREATE TABLE migrations (id INTEGER PRIMARY KEY, migration TEXT, batch INTEGER)",
+		"CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)",
+	} {
+		path := filepath.Join(t.TempDir(), "other.db")
+		db, err := sql.Open("sqlite", path)
+		require.NoError(t, err)
+		_, err = db.Exec(schema)
+		require.NoError(t, err)
+		require.NoError(t, db.Close())
+		before, err := os.ReadFile(path)
+		require.NoError(t, err)
+		_, err = sqlitestore.Open(ctx, path, sqlitestore.Options{Existing: true})
+		require.ErrorIs(t, err, sqlitestore.ErrNoStore, schema)
+		after, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.Equal(t, before, after, "the database is left as it was")
+	}
+}
