@@ -71,7 +71,12 @@ func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Appe
 		return eventlog.AppendResult{}, s.dbError(fmt.Sprintf("append %s record to %s", rec.Kind, rec.Key), err)
 	}
 	if !res.Duplicate {
-		w.rec.Position, w.rec.Seq = rec.Position, rec.Seq
+		if rec.Kind != eventlog.KindEventAppended {
+			// An event's record has its position already (eventResult):
+			// it is in the cache, shared with readers, and never written
+			// again.
+			w.rec.Position, w.rec.Seq = rec.Position, rec.Seq
+		}
 		if rec.Kind == eventlog.KindSessionDeleted {
 			s.cache.Drop(rec.Key)
 		}

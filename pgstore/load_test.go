@@ -140,3 +140,44 @@ func TestLoadAcrossEightReplicas(t *testing.T) {
 	}
 	require.NoError(t, projection.Verify(ctx, stores[replicas-1]))
 }
+
+// CONTRACT G4: an appended event's record is in the cache, shared with
+// readers, once the append has published it, and the append writes it no
+// more: an as-of Load folding the cached records while events are
+// appended reads them without a race. (The race detector, which the
+// README's test command runs, is what fails here.)
+func TestCachedRecordIsNotWrittenAfterItIsShared(t *testing.T) {
+	s := open(t, newSchema(t))
+	ctx := t.Context()
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+	_, err = s.Load(ctx, k, eventlog.LoadOptions{}) // the session is cached
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for seen := uint64(0); ; {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Microsecond):
+			}
+			next := seen + 1
+			if _, err := s.Load(ctx, k, eventlog.LoadOptions{AsOf: &next}); err == nil {
+				seen = next
+			}
+		}
+	}()
+	for i := 1; i <= 200; i++ {
+		ts := time.Now()
+		_, err := s.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Seq: uint64(i), Time: ts,
+			Event: &eventlog.Event{ID: fmt.Sprint("e", i), Timestamp: ts, Actions: eventlog.EventActions{StateDelta: map[string]any{"n": i}}}})
+		require.NoError(t, err)
+		time.Sleep(2 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+}
