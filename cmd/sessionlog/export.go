@@ -232,10 +232,11 @@ func outsideStore(dir, path string) error {
 // store, or hand SQLite a file it would read as its own.
 func notTheDatabase(db, path string) error {
 	out, oerr := os.Stat(path)
-	absOut, aerr := filepath.Abs(path)
+	absOut, aerr := resolved(path)
+	absDB, derr := resolved(db)
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		name := db + suffix
-		if abs, err := filepath.Abs(name); err == nil && aerr == nil && abs == absOut {
+		if aerr == nil && derr == nil && absDB+suffix == absOut {
 			return fmt.Errorf("%w: -o %s is the SQLite database %s or a file of it", errUsage, path, db)
 		}
 		if fi, err := os.Stat(name); err == nil && oerr == nil && os.SameFile(fi, out) {
@@ -243,6 +244,24 @@ func notTheDatabase(db, path string) error {
 		}
 	}
 	return nil
+}
+
+// resolved is path made absolute, its directory's symbolic links
+// followed, and the file's own too when it is one: where a write to path
+// lands, whether or not the file exists yet.
+func resolved(path string) (string, error) {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		return filepath.Abs(target)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(abs, filepath.Base(path)), nil
 }
 
 // writeOut runs write on stdout, or on the file at path. A regular file

@@ -600,7 +600,10 @@ func TestExportRefusesTheSQLiteDatabase(t *testing.T) {
 	require.Equal(t, 0, before.code, before.stderr)
 	link := filepath.Join(t.TempDir(), "alias.db")
 	require.NoError(t, os.Link(s.path, link))
-	for _, out := range []string{s.path, s.path + "-wal", s.path + "-shm", link} {
+	dirLink := filepath.Join(t.TempDir(), "dir")
+	require.NoError(t, os.Symlink(filepath.Dir(s.path), dirLink))
+	viaDir := filepath.Join(dirLink, filepath.Base(s.path))
+	for _, out := range []string{s.path, s.path + "-wal", s.path + "-shm", link, viaDir, viaDir + "-journal"} {
 		r := sessionlog(t, "", s.with("export", "-o", out)...)
 		assert.Equal(t, 2, r.code, "%s: %s", out, r.stderr)
 		assert.Contains(t, r.stderr, "is the SQLite database")
