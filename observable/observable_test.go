@@ -954,6 +954,21 @@ func TestListEvents(t *testing.T) {
 		assert.Empty(t, resp.NextPageToken)
 	})
 
+	t.Run("without paging options every event comes, also when rewound events are skipped", func(t *testing.T) {
+		// CONTRACT E1: as Java's listEvents, whatever the session's length.
+		long := observable.SessionKey{AppName: "a", UserID: "u", SessionID: "long"}
+		ls := f.create(t, long, nil)
+		for i := range service.DefaultPageSize + 20 {
+			f.appendEv(t, ls, &observable.Event{ID: fmt.Sprint("l", i+1), Author: "agent"})
+		}
+		for _, opts := range []observable.ListEventsOptions{{}, {SkipRewound: true}} {
+			resp, err := f.rx.ListEvents(ctx, long, opts).BlockingGet(ctx)
+			require.NoError(t, err)
+			assert.Len(t, resp.Events, service.DefaultPageSize+20, "%+v", opts)
+			assert.Empty(t, resp.NextPageToken, "%+v", opts)
+		}
+	})
+
 	t.Run("a missing session gives ErrNotFound through the Single", func(t *testing.T) {
 		// CONTRACT E1.
 		single := f.rx.ListEvents(ctx, observable.SessionKey{AppName: "a", UserID: "u", SessionID: "nope"}, observable.ListEventsOptions{})

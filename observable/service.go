@@ -224,17 +224,18 @@ type ListEventsResponse struct {
 	NextPageToken string   `json:"nextPageToken,omitempty"`
 }
 
-// ListEvents returns a session's events, like listEvents: with zero opts
-// all of them (as Java's in-memory service does), else the page opts ask
-// for, with the token of the next. A missing session gives ErrNotFound
+// ListEvents returns a session's events, like listEvents: without a page
+// size or token all of them (as Java's in-memory service does; SkipRewound
+// still leaves out what rewinds annulled), else the page opts ask for,
+// with the token of the next. A missing session gives ErrNotFound
 // (Java gives an empty response).
 func (s *SessionService) ListEvents(ctx context.Context, key SessionKey, opts ListEventsOptions) Single[ListEventsResponse] {
 	if err := s.ready(); err != nil {
 		return SingleOf(ListEventsResponse{}, err)
 	}
-	if opts == (ListEventsOptions{}) {
+	if opts.PageSize == 0 && opts.PageToken == "" {
 		// A Get hands out all the events without copying them.
-		sess, err := s.svc.Get(ctx, key, service.GetOptions{})
+		sess, err := s.svc.Get(ctx, key, service.GetOptions{SkipRewound: opts.SkipRewound})
 		if err != nil {
 			return SingleOf(ListEventsResponse{}, fmt.Errorf("list events: %w", err))
 		}
