@@ -203,3 +203,25 @@ func TestNilWorkAndContextAreRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, v)
 }
+
+// Work, or an operator's function, that panics in a goroutine of the
+// package's settles its outcome with ErrPanicked instead of crashing the
+// process, as RxJava routes a lambda's exception to onError.
+func TestPanickingWorkSettlesWithErrPanicked(t *testing.T) {
+	ctx := context.Background()
+	boom := func() { panic("boom") }
+	_, err := observable.StartSingle(ctx, func(context.Context) (int, error) { boom(); return 0, nil }).BlockingGet(ctx)
+	require.ErrorIs(t, err, observable.ErrPanicked)
+	require.ErrorContains(t, err, "boom")
+	_, _, err = observable.StartMaybe(ctx, func(context.Context) (int, bool, error) { boom(); return 0, false, nil }).BlockingGet(ctx)
+	require.ErrorIs(t, err, observable.ErrPanicked)
+	err = observable.StartCompletable(ctx, func(context.Context) error { boom(); return nil }).BlockingAwait(ctx)
+	require.ErrorIs(t, err, observable.ErrPanicked)
+
+	release := make(chan struct{})
+	pending := observable.StartSingle(ctx, func(context.Context) (int, error) { <-release; return 1, nil })
+	mapped := observable.Map(pending, func(int) (int, error) { boom(); return 0, nil })
+	close(release)
+	_, err = mapped.BlockingGet(ctx)
+	require.ErrorIs(t, err, observable.ErrPanicked, "a function mapping a pending Single")
+}

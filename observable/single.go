@@ -2,7 +2,9 @@ package observable
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/reactivex/rxgo/v2"
 
@@ -61,6 +63,21 @@ func (p *pending[T]) settle(v T, ok bool, err error) {
 	close(p.done)
 }
 
+// ErrPanicked is the error of work, or of an operator's function, that
+// panicked in a goroutine of this package's: the outcome's error, as
+// RxJava routes what a lambda throws to onError, rather than a crash no
+// caller could recover from. The message holds the panic's value and the
+// goroutine's stack.
+var ErrPanicked = errors.New("observable: a function panicked")
+
+// recoverInto, deferred in a goroutine that settles p last, settles p with
+// ErrPanicked when the goroutine panicked before it could.
+func recoverInto[T any](p *pending[T]) {
+	if r := recover(); r != nil {
+		p.settle(*new(T), false, fmt.Errorf("%w: %v\n%s", ErrPanicked, r, debug.Stack()))
+	}
+}
+
 // SingleOf returns a Single of the outcome (v, err): the error if err is not
 // nil, else v.
 func SingleOf[T any](v T, err error) Single[T] {
@@ -82,6 +99,7 @@ func StartSingle[T any](ctx context.Context, work func(context.Context) (T, erro
 	}
 	p := newPending[T]()
 	go func() {
+		defer recoverInto(p)
 		v, err := work(ctx)
 		p.settle(v, err == nil, err)
 	}()
@@ -238,6 +256,7 @@ func FlatMap[T, R any](s Single[T], fn func(T) Single[R]) Single[R] {
 	// Wait for s in a goroutine that ends with s's work (and fn's).
 	p := newPending[R]()
 	go func() {
+		defer recoverInto(p)
 		<-s.later.done
 		if s.later.err != nil {
 			p.settle(*new(R), false, s.later.err)
@@ -283,6 +302,7 @@ func StartMaybe[T any](ctx context.Context, work func(context.Context) (T, bool,
 	}
 	p := newPending[T]()
 	go func() {
+		defer recoverInto(p)
 		v, ok, err := work(ctx)
 		p.settle(v, ok, err)
 	}()
@@ -440,6 +460,7 @@ func StartCompletable(ctx context.Context, work func(context.Context) error) Com
 	}
 	p := newPending[struct{}]()
 	go func() {
+		defer recoverInto(p)
 		err := work(ctx)
 		p.settle(struct{}{}, err == nil, err)
 	}()
