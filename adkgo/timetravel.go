@@ -44,8 +44,9 @@ type GetAtRequest struct {
 // state folded from its creation and its events up to there, those events
 // (filtered as the request asks), and the version and last update time of
 // then. Its app: and user: state are as they stood then on the in-memory
-// and file stores, and as they are now on PostgreSQL, whose state tables
-// keep only the latest values.
+// and file stores (folded from the log as it now holds it, which no longer
+// holds a deleted session's overwritten writes), and as they are now on
+// SQLite and PostgreSQL, whose state tables keep only the latest values.
 //
 // The session it returns is a past version: an AppendEvent through it
 // gives ErrStaleSession once the session holds later events (unless the

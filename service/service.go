@@ -291,7 +291,9 @@ type GetOptions struct {
 	// up to there, those events (the filters above select from them), that
 	// Version, and LastUpdateTime that event's timestamp (or the creation
 	// time). Its app: and user: state are as they stood then on the
-	// in-memory and file stores, and as they are now on PostgreSQL. A
+	// in-memory and file stores (folded from the log as it now holds it:
+	// a deleted session's overwritten writes are gone), and as they are
+	// now on SQLite and PostgreSQL. A
 	// version beyond the session's gives ErrInvalidArgument. The handle
 	// is a past version: appending through it gives ErrStaleSession
 	// (unless the service appends last-writer-wins) once the session has
