@@ -106,6 +106,14 @@ func Import(ctx context.Context, svc *service.Service, r io.Reader, opts ...Impo
 // value equal to the removal sentinel. temp: keys are dropped, as every
 // write drops them.
 //
+// A document carries no creation state, so the imported session's history
+// begins with what the document can tell: a key that the original session
+// was created with and that a later event set again is not in the
+// creation record. Reading the session as it stood at version 0
+// (service.GetOptions.AtVersion) shows only the keys no event sets, and a
+// rewind to before the first invocation removes the others, where on the
+// original it would restore their creation values.
+//
 // The creation time is the document's lastUpdateTime when the session has
 // no events (now, when that is missing too), or else the earliest of that
 // and the events' timestamps; the stored session's LastUpdateTime is then
