@@ -202,21 +202,16 @@ func sessionRecords(ctx context.Context, store eventlog.Store, key eventlog.Sess
 // outsideStore refuses an output path inside the store's directory, where
 // replacing a file could replace the log itself.
 func outsideStore(dir, path string) error {
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		path = target // writeOut writes there
-	}
-	absDir, err := filepath.Abs(dir)
-	if err == nil {
-		var absPath string
-		if absPath, err = filepath.Abs(path); err == nil {
-			rel, rerr := filepath.Rel(absDir, absPath)
-			if rerr == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-				return fmt.Errorf("%w: -o %s is inside the store's directory %s", errUsage, path, dir)
-			}
-		}
-	}
+	absDir, err := resolved(dir)
 	if err != nil {
 		return err
+	}
+	absPath, err := resolved(path) // where writeOut writes
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(absDir, absPath); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%w: -o %s is inside the store's directory %s", errUsage, path, dir)
 	}
 	log, lerr := os.Stat(filepath.Join(dir, filestore.LogFile))
 	out, oerr := os.Stat(path)
@@ -235,11 +230,9 @@ func notTheDatabase(db, path string) error {
 	absOut, aerr := resolved(path)
 	absDB, derr := resolved(db)
 	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
-		name := db + suffix
-		if aerr == nil && derr == nil && absDB+suffix == absOut {
-			return fmt.Errorf("%w: -o %s is the SQLite database %s or a file of it", errUsage, path, db)
-		}
-		if fi, err := os.Stat(name); err == nil && oerr == nil && os.SameFile(fi, out) {
+		samePath := aerr == nil && derr == nil && absDB+suffix == absOut
+		fi, err := os.Stat(db + suffix)
+		if samePath || err == nil && oerr == nil && os.SameFile(fi, out) {
 			return fmt.Errorf("%w: -o %s is the SQLite database %s or a file of it", errUsage, path, db)
 		}
 	}
@@ -248,14 +241,15 @@ func notTheDatabase(db, path string) error {
 
 // resolved is path made absolute, its directory's symbolic links
 // followed, and the file's own too when it is one: where a write to path
-// lands, whether or not the file exists yet.
+// lands, whether or not the file exists yet (as given, made absolute, when
+// its directory does not exist either).
 func resolved(path string) (string, error) {
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		return filepath.Abs(target)
 	}
 	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
 	if err != nil {
-		return "", err
+		return filepath.Abs(path)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
