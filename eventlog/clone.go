@@ -25,8 +25,8 @@ func (e *Event) Clone() *Event {
 }
 
 // clone is Clone; without values, the maps of JSON values in the content's
-// parts (see partValues) are left nil in the copy, for NormalizeEvent to
-// fill with copies of its own.
+// parts (see partValues) are not copied: the copy's parts share them with
+// e's, for NormalizeEvent to replace with copies of its own.
 func (e *Event) clone(values bool) *Event {
 	if e == nil {
 		return nil
@@ -192,9 +192,10 @@ func cloneParts(parts []*genai.Part, values bool) []*genai.Part {
 	return out
 }
 
-// clonePartInto deep-copies p into dst, without its maps of JSON values
-// unless values. The fields models send on every turn are copied by hand;
-// the rare ones go through deepCopy, which is slower but exact. A JSON round trip would not be: genai writes durations in whole
+// clonePartInto deep-copies p into dst, but for its maps of JSON values,
+// which dst shares with p unless values. The fields models send on every
+// turn are copied by hand; the rare ones go through deepCopy, which is
+// slower but exact. A JSON round trip would not be: genai writes durations in whole
 // seconds, and numbers in map[string]any come back as float64.
 // TestCloneCoversGenaiFields fails when genai adds a field this misses.
 func clonePartInto(dst, p *genai.Part, values bool) {
@@ -211,9 +212,8 @@ func clonePartInto(dst, p *genai.Part, values bool) {
 	}
 	if p.FunctionCall != nil {
 		fc := *p.FunctionCall
-		fc.Args = nil
 		if values {
-			fc.Args = CloneMap(p.FunctionCall.Args)
+			fc.Args = CloneMap(fc.Args)
 		}
 		fc.WillContinue = cloneBoolPtr(fc.WillContinue)
 		if fc.PartialArgs != nil {
@@ -223,9 +223,8 @@ func clonePartInto(dst, p *genai.Part, values bool) {
 	}
 	if p.FunctionResponse != nil {
 		fr := *p.FunctionResponse
-		fr.Response = nil
 		if values {
-			fr.Response = CloneMap(p.FunctionResponse.Response)
+			fr.Response = CloneMap(fr.Response)
 		}
 		fr.WillContinue = cloneBoolPtr(fr.WillContinue)
 		if fr.Parts != nil {
@@ -241,7 +240,6 @@ func clonePartInto(dst, p *genai.Part, values bool) {
 		x := *p.CodeExecutionResult
 		dst.CodeExecutionResult = &x
 	}
-	dst.PartMetadata = nil
 	if values {
 		dst.PartMetadata = CloneMap(p.PartMetadata)
 	}
@@ -253,17 +251,21 @@ func clonePartInto(dst, p *genai.Part, values bool) {
 	}
 	if p.ToolCall != nil {
 		x := *p.ToolCall
-		if !values {
-			x.Args = nil
-		}
+		x.Args = nil // copied apart: deepCopy would not end on a cycle
 		dst.ToolCall = deepCopy(&x)
+		dst.ToolCall.Args = p.ToolCall.Args
+		if values {
+			dst.ToolCall.Args = CloneMap(p.ToolCall.Args)
+		}
 	}
 	if p.ToolResponse != nil {
 		x := *p.ToolResponse
-		if !values {
-			x.Response = nil
-		}
+		x.Response = nil
 		dst.ToolResponse = deepCopy(&x)
+		dst.ToolResponse.Response = p.ToolResponse.Response
+		if values {
+			dst.ToolResponse.Response = CloneMap(p.ToolResponse.Response)
+		}
 	}
 	if p.AudioTranscription != nil {
 		dst.AudioTranscription = deepCopy(p.AudioTranscription)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/genai"
@@ -161,8 +162,9 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 		payload, c.Payload = c.Payload, nil
 		s.RequestedInput = &c
 	}
-	// The content's maps are normalized from ev's below: the copy leaves
-	// them out, since a copy of a map that holds itself would not end.
+	// The copy shares the content's maps with ev, to be replaced below by
+	// normalized copies: a plain copy of a map that holds itself would not
+	// end.
 	out := s.clone(false)
 	var err error
 	if out.Actions.StateDelta, err = NormalizeState("actions.stateDelta", ev.Actions.StateDelta); err != nil {
@@ -191,23 +193,9 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 		}
 		out.RequestedInput.Payload = v
 	}
-	if ev.Content != nil {
-		for i, p := range ev.Content.Parts {
-			if p == nil {
-				continue
-			}
-			// out's part has a call or response where p has one, in the
-			// order partValues yields them, with a nil map in each.
-			var to [5]*map[string]any
-			n := 0
-			for _, m := range partValues(out.Content.Parts[i]) {
-				to[n] = m
-				n++
-			}
-			n = 0
+	if out.Content != nil {
+		for i, p := range out.Content.Parts {
 			for name, m := range partValues(p) {
-				dst := to[n]
-				n++
 				if *m == nil {
 					continue
 				}
@@ -215,14 +203,12 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 				if verr != nil {
 					return nil, verr.invalid(fmt.Sprintf("content.parts[%d].%s", i, name))
 				}
-				*dst = orNil(norm)
+				*m = orNil(norm)
 			}
 		}
 	}
-	// The timestamp as the event's JSON holds it: in UTC, without the
-	// monotonic clock reading.
 	if !out.Timestamp.IsZero() {
-		out.Timestamp = out.Timestamp.UTC().Round(0)
+		out.Timestamp = StoredTime(out.Timestamp)
 	}
 	// An empty map is kept as none: the event's JSON leaves both out, so
 	// every store returns nil for it.
@@ -232,6 +218,11 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 	a.RequestedAuthConfigs, a.RequestedToolConfirmations = orNil(a.RequestedAuthConfigs), orNil(a.RequestedToolConfirmations)
 	return out, nil
 }
+
+// StoredTime is t as every store reads a time back from JSON: in UTC,
+// without the monotonic clock reading, so that == and reflect.DeepEqual
+// agree across stores.
+func StoredTime(t time.Time) time.Time { return t.UTC().Round(0) }
 
 // orNil is m, or nil when m is empty.
 func orNil[M ~map[K]V, K comparable, V any](m M) M {

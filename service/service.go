@@ -150,10 +150,7 @@ func (s *Service) defaults() {
 	if clock == nil {
 		clock = time.Now
 	}
-	// Times as every store reads them back from JSON: in UTC, without the
-	// monotonic clock reading, so that == and reflect.DeepEqual agree
-	// across stores.
-	s.now = func() time.Time { return clock().UTC().Round(0) }
+	s.now = func() time.Time { return eventlog.StoredTime(clock()) }
 	if s.newID == nil {
 		s.newID = uuid.NewString
 	}
@@ -881,8 +878,7 @@ func importable(in *Record) (*Record, error) {
 	if err := checkImportKey(in); err != nil {
 		return nil, err
 	}
-	// The time as every store reads it back (see defaults).
-	rec := &Record{Position: in.Position, Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: in.Time.UTC().Round(0)}
+	rec := &Record{Position: in.Position, Kind: in.Kind, Key: in.Key, Seq: in.Seq, Time: eventlog.StoredTime(in.Time)}
 	switch in.Kind {
 	case eventlog.KindSessionCreated, eventlog.KindStateRetained:
 		if err := checkValues("state", in.State); err != nil {
