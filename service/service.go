@@ -45,7 +45,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -820,7 +819,7 @@ func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error])
 		return fmt.Errorf("import: %w", invalid("records", "is nil"))
 	}
 	n, checked, placed := 0, false, false
-	var held error    // why the store, as the import found it, takes no positions
+	var held Position // the first record the store held as the import began; 0: none
 	var last Position // the position of the last record imported
 	for in, err := range records {
 		n++
@@ -832,16 +831,19 @@ func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error])
 			// Checked once the first record is known to be good, so that
 			// bad input is reported as such whatever the store holds.
 			checked = true
-			held = s.checkEmpty(ctx)
-			if held != nil && !errors.Is(held, ErrInvalidArgument) {
-				return fmt.Errorf("import: %w", held)
+			if held, err = s.firstPosition(ctx); err != nil {
+				return fmt.Errorf("import: %w", err)
 			}
 		}
 		if err == nil && rec.Position != 0 && !placed {
 			// The first record that holds a position: the store must have
 			// been empty when the import began, whether or not records
 			// without a position came before this one.
-			placed, err = true, held
+			placed = true
+			if held != 0 {
+				err = fmt.Errorf("%w: the store already holds records (the first at position %d); import into an empty store",
+					ErrInvalidArgument, held)
+			}
 		}
 		if err == nil && rec.Position != 0 && rec.Position <= last {
 			err = invalid("position", "%d is not after the position of the record before it, %d (records come in position order, as Export gives them)", rec.Position, last)
@@ -857,17 +859,14 @@ func (s *Service) Import(ctx context.Context, records iter.Seq2[*Record, error])
 	return nil
 }
 
-// checkEmpty refuses an import into a store that holds records.
-func (s *Service) checkEmpty(ctx context.Context) error {
+// firstPosition is the position of the store's first record, 0 when it
+// holds none.
+func (s *Service) firstPosition(ctx context.Context) (Position, error) {
 	recs, _, err := s.store.Read(ctx, eventlog.Scope{}, 0, 1)
-	switch {
-	case err != nil:
-		return err
-	case len(recs) > 0:
-		return fmt.Errorf("%w: the store already holds records (the first at position %d); import into an empty store",
-			ErrInvalidArgument, recs[0].Position)
+	if err != nil || len(recs) == 0 {
+		return 0, err
 	}
-	return nil
+	return recs[0].Position, nil
 }
 
 // importable checks an imported record and returns the store's copy of it.
