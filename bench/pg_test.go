@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -477,7 +478,10 @@ var startSides = []startSide{
 // first-get-ns and get-warm-ns (the same Get again) are their medians,
 // and migrate-ns the ADK's AutoMigrate, part of its open-ns;
 // heap-open-B and heap-get-B are the median live Go heap the replica adds
-// after the open and after the first Get. The databases are filled with
+// after the open and after the first Get, and heap-events-B the heap that
+// a copy of the Get's events takes, each decoded anew from its JSON into
+// the side's event type: what any service that returns those events
+// holds for them at least, whatever else it keeps. The databases are filled with
 // SQL, once per size and run. Run it with a fixed count:
 //
 //	SESSIONLOG_POSTGRES_DSN=... go test -run '^$' -bench '^BenchmarkPGStartUp$' -benchtime 5x -count 1
@@ -503,7 +507,7 @@ func BenchmarkPGStartUp(b *testing.B) {
 
 func benchStartUp(b *testing.B, side startSide, dsn, schema string, sessions, events int) {
 	ctx := context.Background()
-	var opens, migrates, firsts, warms, heapOpen, heapGet []float64
+	var opens, migrates, firsts, warms, heapOpen, heapGet, heapEvents []float64
 	live := func() uint64 {
 		var m runtime.MemStats
 		runtime.GC()
@@ -547,6 +551,12 @@ func benchStartUp(b *testing.B, side startSide, dsn, schema string, sessions, ev
 
 		b.StopTimer()
 		afterGet := live()
+		copied, err := decodedAnew(sess)
+		if err != nil {
+			b.Fatal(err)
+		}
+		afterEvents := live()
+		runtime.KeepAlive(copied)
 		runtime.KeepAlive(sess)
 		start = time.Now()
 		if _, n, err = get(ctx, i); err != nil || n != events {
@@ -564,6 +574,7 @@ func benchStartUp(b *testing.B, side startSide, dsn, schema string, sessions, ev
 		warms = append(warms, float64(warm))
 		heapOpen = append(heapOpen, growth(before, afterOpen))
 		heapGet = append(heapGet, growth(before, afterGet))
+		heapEvents = append(heapEvents, growth(afterGet, afterEvents))
 	}
 	b.ReportMetric(medianOf(opens), "open-ns")
 	if m := medianOf(migrates); m > 0 {
@@ -573,6 +584,49 @@ func benchStartUp(b *testing.B, side startSide, dsn, schema string, sessions, ev
 	b.ReportMetric(medianOf(warms), "get-warm-ns")
 	b.ReportMetric(medianOf(heapOpen), "heap-open-B")
 	b.ReportMetric(medianOf(heapGet), "heap-get-B")
+	b.ReportMetric(medianOf(heapEvents), "heap-events-B")
+}
+
+// decodedAnew returns a copy of the events of a start-up side's Get
+// result, each encoded to JSON and decoded into a new value of the side's
+// event type, so that the copy shares nothing with the result.
+func decodedAnew(result any) (any, error) {
+	switch r := result.(type) {
+	case *adksession.GetResponse:
+		out := make([]*adksession.Event, 0, r.Session.Events().Len())
+		for ev := range r.Session.Events().All() {
+			cp, err := jsonCopy(ev)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cp)
+		}
+		return out, nil
+	case *service.Session:
+		out := make([]*service.Event, 0, len(r.Events))
+		for _, ev := range r.Events {
+			cp, err := jsonCopy(ev)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cp)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("decodedAnew: a Get result of type %T", result)
+}
+
+// jsonCopy encodes v to JSON and decodes that into a new T.
+func jsonCopy[T any](v *T) (*T, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	cp := new(T)
+	if err := json.Unmarshal(b, cp); err != nil {
+		return nil, err
+	}
+	return cp, nil
 }
 
 func medianOf(vs []float64) float64 {

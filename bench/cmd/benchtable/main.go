@@ -394,6 +394,7 @@ func startUpRows(bench, open, firstGet string, total bool) []pgRow {
 			{"get-warm-ns", "the same Get again", "ns", false},
 			{"heap-open-B", "Go heap added by the open", "B", false},
 			{"heap-get-B", "Go heap added by the open and the first Get", "B", false},
+			{"heap-events-B", "a copy of that Get's events alone, each decoded anew (a floor of the row above)", "B", false},
 		} {
 			rows = append(rows, pgRow{m.label + ", over " + size.label + " events",
 				base + "adk " + m.metric, base + "sessionlog " + m.metric, m.unit, false, m.adkOnly})
