@@ -98,8 +98,10 @@ type Options struct {
 	PollInterval time.Duration
 	// CachedSessions bounds how many sessions' events the store keeps in
 	// memory once read; zero means [DefaultCachedSessions]. Readers of a
-	// cached session share its events; a session read again after it
-	// left the cache is read from the database in full.
+	// cached session share its events; the sessions least recently used
+	// (read, or appended to through this store) leave first, and a
+	// session read again after it left the cache is read from the
+	// database in full.
 	CachedSessions int
 	// CachedBytes bounds the events the store keeps in memory, counted in
 	// bytes of their JSON (decoded, they take a few times that); zero

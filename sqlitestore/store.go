@@ -133,8 +133,10 @@ type Options struct {
 	// [DefaultPollInterval].
 	PollInterval time.Duration
 	// CachedSessions bounds how many sessions' events the store keeps in
-	// memory once read; zero means [DefaultCachedSessions]. A session read
-	// again after it left the cache is read from the file in full.
+	// memory once read; zero means [DefaultCachedSessions]. The sessions
+	// least recently used (read, or appended to through this store) leave
+	// first; a session read again after it left the cache is read from
+	// the file in full.
 	CachedSessions int
 	// CachedBytes bounds the events the store keeps in memory, counted in
 	// bytes of their JSON; zero means [DefaultCachedBytes]. The session

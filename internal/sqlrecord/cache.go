@@ -12,7 +12,8 @@ import (
 // database only for the events after the ones it holds. It is bounded: at
 // most MaxSessions sessions, and at most MaxBytes bytes of events (as
 // stored, in JSON) unless one session alone holds more. To make room it
-// drops sessions, arbitrary ones (Go's map order). A session also leaves
+// drops the sessions least recently used: read, appended to, or met by a
+// retried append. A session also leaves
 // it when the store deletes it or a Load finds it gone. A cached session
 // is checked against the database's row (incarnation and version) on
 // every Load, so it can be behind, never wrong. The zero value with its
@@ -26,6 +27,9 @@ type Cache struct {
 	mu       sync.Mutex
 	bytes    int64 // the sum of the cached sessions' counted
 	sessions map[eventlog.SessionKey]*Session
+	// newest and oldest end the list of the cached sessions in the order
+	// of their last use (see Session.newer).
+	newest, oldest *Session
 }
 
 // Session is one cached session's events.
@@ -43,6 +47,10 @@ type Session struct {
 	size        int64             // the records' bytes as stored
 
 	counted int64 // the part of size in Cache.bytes; guarded by Cache.mu
+	// key is the session's; newer and older are its neighbours in the
+	// cache's list by last use. Guarded by Cache.mu.
+	key          eventlog.SessionKey
+	newer, older *Session
 }
 
 // Get returns the session's entry, making an empty one if needed.
@@ -53,18 +61,65 @@ func (c *Cache) Get(key eventlog.SessionKey) *Session {
 		c.sessions = map[eventlog.SessionKey]*Session{}
 	}
 	cs := c.sessions[key]
-	if cs == nil {
-		cs = &Session{TimeOrdered: true, lock: make(chan struct{}, 1)}
-		c.sessions[key] = cs
-		c.shrinkLocked(key)
+	if cs != nil {
+		c.usedLocked(cs)
+		return cs
+	}
+	cs = &Session{TimeOrdered: true, lock: make(chan struct{}, 1), key: key}
+	c.sessions[key] = cs
+	c.usedLocked(cs)
+	c.shrinkLocked(key)
+	return cs
+}
+
+// used returns the session at key, or nil, and counts it as just used.
+func (c *Cache) used(key eventlog.SessionKey) *Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cs := c.sessions[key]
+	if cs != nil {
+		c.usedLocked(cs)
 	}
 	return cs
 }
 
-func (c *Cache) lookup(key eventlog.SessionKey) *Session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sessions[key]
+// usedLocked moves cs, cached or about to be, to the newest end of the
+// list by last use.
+func (c *Cache) usedLocked(cs *Session) {
+	if c.newest == cs {
+		return
+	}
+	c.unlinkLocked(cs)
+	cs.older = c.newest
+	if c.newest != nil {
+		c.newest.newer = cs
+	}
+	c.newest = cs
+	if c.oldest == nil {
+		c.oldest = cs
+	}
+}
+
+// unlinkLocked takes cs out of the list by last use, if it is in it.
+func (c *Cache) unlinkLocked(cs *Session) {
+	if cs.newer != nil {
+		cs.newer.older = cs.older
+	} else if c.newest == cs {
+		c.newest = cs.older
+	}
+	if cs.older != nil {
+		cs.older.newer = cs.newer
+	} else if c.oldest == cs {
+		c.oldest = cs.newer
+	}
+	cs.newer, cs.older = nil, nil
+}
+
+// removeLocked takes cs, which is cached, out of the cache.
+func (c *Cache) removeLocked(cs *Session) {
+	c.bytes -= cs.counted
+	delete(c.sessions, cs.key)
+	c.unlinkLocked(cs)
 }
 
 // Drop removes the session at key.
@@ -72,8 +127,7 @@ func (c *Cache) Drop(key eventlog.SessionKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cs := c.sessions[key]; cs != nil {
-		c.bytes -= cs.counted
-		delete(c.sessions, key)
+		c.removeLocked(cs)
 	}
 }
 
@@ -82,8 +136,7 @@ func (c *Cache) DropIf(key eventlog.SessionKey, cs *Session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sessions[key] == cs {
-		c.bytes -= cs.counted
-		delete(c.sessions, key)
+		c.removeLocked(cs)
 	}
 }
 
@@ -100,17 +153,15 @@ func (c *Cache) Account(key eventlog.SessionKey, cs *Session) {
 	c.shrinkLocked(key)
 }
 
-// shrinkLocked drops sessions other than keep until the cache is within
-// its bounds.
+// shrinkLocked drops sessions other than keep, the least recently used
+// first, until the cache is within its bounds.
 func (c *Cache) shrinkLocked(keep eventlog.SessionKey) {
-	for (len(c.sessions) > c.MaxSessions || c.bytes > c.MaxBytes) && len(c.sessions) > 1 {
-		for k, cs := range c.sessions {
-			if k != keep {
-				c.bytes -= cs.counted
-				delete(c.sessions, k)
-				break
-			}
+	for cs := c.oldest; cs != nil && (len(c.sessions) > c.MaxSessions || c.bytes > c.MaxBytes); {
+		newer := cs.newer
+		if cs.key != keep {
+			c.removeLocked(cs)
 		}
+		cs = newer
 	}
 }
 
@@ -159,7 +210,7 @@ func (cs *Session) Add(rec *eventlog.Record, size int) {
 // waits: while a reader holds the session, the record is left for the
 // next read to fetch, so that an append does not queue behind a read.
 func (c *Cache) Appended(incarnation eventlog.Position, rec *eventlog.Record, size int) {
-	cs := c.lookup(rec.Key)
+	cs := c.used(rec.Key)
 	if cs == nil || !cs.TryLock() {
 		return
 	}
@@ -194,7 +245,7 @@ func (c *Cache) Filled(incarnation eventlog.Position, events []*eventlog.Record,
 // returns the very record readers share, or else the one decoded from
 // body.
 func (c *Cache) Event(incarnation eventlog.Position, key eventlog.SessionKey, id string, pos eventlog.Position, seq uint64, body []byte) (*eventlog.Record, error) {
-	if cs := c.lookup(key); cs != nil && cs.TryLock() {
+	if cs := c.used(key); cs != nil && cs.TryLock() {
 		defer cs.Unlock()
 		if cs.Created == incarnation && seq >= 1 && seq <= uint64(len(cs.Records)) {
 			if rec := cs.Records[seq-1]; rec.Event.ID == id {

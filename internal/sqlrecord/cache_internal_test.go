@@ -12,6 +12,14 @@ import (
 	"github.com/sessionlog/sessionlog/eventlog"
 )
 
+// lookup returns the session at key, or nil, and leaves the order of use
+// as it is.
+func (c *Cache) lookup(key eventlog.SessionKey) *Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessions[key]
+}
+
 // fillSession makes the cache hold n events of size bytes each for the
 // session at key, as a store's Load would.
 func fillSession(c *Cache, key eventlog.SessionKey, n, size int) *Session {
@@ -57,6 +65,38 @@ func TestCacheStaysWithinItsBounds(t *testing.T) {
 		assert.Equal(t, int64(5000), c.bytes)
 		c.Drop(key(99))
 		assert.Zero(t, c.bytes)
+	})
+	t.Run("the least recently used leave first", func(t *testing.T) {
+		c := &Cache{MaxSessions: 10, MaxBytes: 1 << 30}
+		for i := range 10 {
+			fillSession(c, key(i), 1, 10)
+		}
+		// Session 0 is read, 1 appended to, 2 met by a retried append,
+		// each time a newcomer arrives; the others are left alone and
+		// leave, the oldest first.
+		for n := 10; n < 17; n++ {
+			fillSession(c, key(0), 1, 10)
+			c.Appended(1, &eventlog.Record{Position: eventlog.Position(100 + n), Kind: eventlog.KindEventAppended, Key: key(1), Seq: uint64(n - 8),
+				Event: &eventlog.Event{ID: fmt.Sprint("a", n)}}, 10)
+			_, err := c.Event(1, key(2), "0", 2, 1, nil)
+			require.NoError(t, err)
+			fillSession(c, key(n), 1, 10)
+			require.Len(t, c.sessions, 10)
+			for i := 3; i <= n-7; i++ {
+				assert.Nil(t, c.lookup(key(i)), "with %d read, session %d (read before every other) is still cached", n, i)
+			}
+			for _, i := range []int{0, 1, 2} {
+				assert.NotNil(t, c.lookup(key(i)), "with %d read, session %d, just used, left the cache", n, i)
+			}
+		}
+		c.Drop(key(16))
+		c.Drop(key(0))
+		fillSession(c, key(30), 1, 10)
+		fillSession(c, key(31), 1, 10)
+		fillSession(c, key(32), 1, 10)
+		assert.Nil(t, c.lookup(key(10)), "session 10, the oldest after the drops, is still cached")
+		assert.NotNil(t, c.lookup(key(11)))
+		assert.Len(t, c.sessions, 10)
 	})
 	t.Run("an event appended here joins the cached session", func(t *testing.T) {
 		c := &Cache{MaxSessions: 10, MaxBytes: 1 << 20}
