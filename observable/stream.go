@@ -60,9 +60,12 @@ func (s Stream[T]) BlockingForEach(ctx context.Context, fn func(T) error) error 
 //
 // To end the observation from inside a callback, cancel ctx (the
 // Disposable is not yet in the caller's hands when the first callback may
-// run). Once it is disposed or cancelled, no further callback starts; one
-// already under way in another goroutine may still finish, and after
-// <-Done() none runs. A nil ctx calls onError at once, in the caller's
+// run). Disposing or cancelling does not wait for the observation's
+// goroutine: a callback under way finishes, and one more may start (its
+// goroutine had checked for the end just before); after <-Done() none
+// runs. So a caller that must know no callback runs any more (to free
+// what the callbacks use, say) disposes and then waits for Done, outside
+// the callbacks. A nil ctx calls onError at once, in the caller's
 // goroutine.
 func (s Stream[T]) Subscribe(ctx context.Context, onNext func(T), onError func(error), onComplete func()) *Disposable {
 	d := &Disposable{done: make(chan struct{})}
@@ -127,8 +130,9 @@ type Disposable struct {
 }
 
 // Dispose ends the observation, like dispose. It does not wait (so it may
-// be called from anywhere); Done tells when the observation's goroutine has
-// ended.
+// be called from anywhere, a callback included): a callback may still
+// start just after it returns (see [Stream.Subscribe]); Done tells when
+// the observation's goroutine has ended.
 func (d *Disposable) Dispose() {
 	if d == nil {
 		return
