@@ -48,7 +48,11 @@
 // what went wrong and ends the command with a non-zero exit status: 1 for
 // a failure, 2 for a usage error, which includes naming a store that the
 // command does not work on (compact and salvage on SQLite and
-// PostgreSQL). On a terminal, commands that run for more than a second
+// PostgreSQL), 130 (SIGINT) or 143 (SIGTERM) for a command interrupted:
+// it stops where it is, as it would on an error (an export leaves its
+// output file as it was), or, if it has not stopped 2 seconds later or at
+// a second signal, the process exits at once. On a terminal, commands
+// that run for more than a second
 // show their progress on stderr, on one line that they rewrite and blank
 // at the end.
 package main
@@ -185,7 +189,13 @@ var (
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := interruptible(context.Background(), interruptGrace, func(code int) {
+		fmt.Fprintln(os.Stderr, "sessionlog: interrupted")
+		os.Exit(code)
+	})
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // env is what a command runs with: its input and output, and whether they
@@ -245,6 +255,10 @@ func runIn(ctx context.Context, e *env, args []string) int {
 	err := cmd.run(ctx, e, fs, args[1:])
 	if err == nil && out.err != nil {
 		err = fmt.Errorf("write the output: %w", out.err)
+	}
+	if why, ok := interruptedBy(ctx); ok && err != nil {
+		fmt.Fprintf(stderr, "sessionlog %s: %v: %v\n", cmd.name, why, err)
+		return why.status()
 	}
 	switch {
 	case err == nil:
