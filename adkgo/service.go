@@ -16,11 +16,13 @@
 // [Service.Rewind] and [Service.RewindToVersion], which take a session back
 // by appending one event.
 //
-// Events move between the two models without loss: every field of the
-// ADK's session.Event has a place in [eventlog.Event] (see [FromADK]), and
-// the three actions of eventlog.Event that the Go ADK's event has no field
+// Events move between the two models: every field of the ADK's
+// session.Event has a place in [eventlog.Event] (see [FromADK]), and the
+// three actions of eventlog.Event that the Go ADK's event has no field
 // for travel in its CustomMetadata under reserved keys (see [ToADK] and
-// [MetadataKeyRewindBeforeInvocationID]).
+// [MetadataKeyRewindBeforeInvocationID]). A stored event comes back as
+// its JSON gives it, from every store: values typed any in their JSON
+// form, empty maps as nil, genai durations in whole seconds.
 //
 // Where the ADK's in-memory service and sessionlog's rules differ, the
 // adapter keeps sessionlog's: creating a session that exists fails with
@@ -28,8 +30,10 @@
 // every stored event fails with [service.ErrStaleSession] (Get the session
 // again and retry); an append whose event ID the session already holds
 // stores nothing and succeeds; an append to a session that was deleted
-// fails with [service.ErrNotFound]. Every error wraps one of sessionlog's
-// sentinel errors, so errors.Is works on them.
+// fails with [service.ErrNotFound]; a session ID is trimmed of spaces; new
+// session IDs and creation times come from the service's Options.NewID and
+// Options.Now, not from the ADK's platform providers. Every error wraps
+// one of sessionlog's sentinel errors, so errors.Is works on them.
 package adkgo
 
 import (

@@ -147,8 +147,10 @@ func normalizeField(field string, m map[string]any, dropTemp bool) (map[string]a
 // call's and the tool call's arguments, the function's and the tool's
 // responses, and the part's metadata. Content's other genai values are
 // copied as they are. An empty map of the event, as none, is nil in the
-// copy, and the timestamp is in UTC without a monotonic clock reading. An
-// error wraps [ErrInvalidArgument] and names the field.
+// copy, the timestamp is in UTC without a monotonic clock reading, and the
+// genai durations (of video metadata and transcriptions) are in whole
+// seconds, as genai's JSON writes them. An error wraps
+// [ErrInvalidArgument] and names the field.
 func NormalizeEvent(ev *Event) (*Event, error) {
 	if ev == nil {
 		return nil, nil
@@ -206,6 +208,11 @@ func NormalizeEvent(ev *Event) (*Event, error) {
 				*m = orNil(norm)
 			}
 		}
+	}
+	// genai writes its durations in whole seconds: every store keeps what
+	// that JSON gives.
+	if err := settleDurations(out); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	if !out.Timestamp.IsZero() {
 		out.Timestamp = StoredTime(out.Timestamp)

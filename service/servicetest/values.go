@@ -477,6 +477,36 @@ func (s suite) v1(t *testing.T) {
 		}
 		assert.True(t, got.Events[0].Timestamp.Equal(elsewhere), "the instant is kept")
 	})
+	t.Run("genai durations come back in whole seconds, as genai's JSON holds them", func(t *testing.T) {
+		t.Parallel()
+		h := s.open(t)
+		k := key("durations", "u", "s")
+		sess := h.create(k, nil)
+		start, end := 1500*time.Millisecond, 2200*time.Millisecond
+		ev := &service.Event{Author: "agent",
+			InputTranscription: &genai.Transcription{Text: "hi", StartOffset: start, EndOffset: end},
+			Content: &genai.Content{Role: genai.RoleModel, Parts: []*genai.Part{
+				{FileData: &genai.FileData{FileURI: "gs://b/v.mp4", MIMEType: "video/mp4"}, VideoMetadata: &genai.VideoMetadata{StartOffset: start, EndOffset: end}},
+				{AudioTranscription: &genai.Transcription{Text: "ho", StartOffset: start, EndOffset: end}},
+			}}}
+		stored := h.appendEvent(sess, ev)
+		got := h.get(k)
+		require.Len(t, got.Events, 1)
+		for what, e := range map[string]*service.Event{"the appended event": stored, "Get's event": got.Events[0]} {
+			require.NotNil(t, e.InputTranscription, what)
+			assert.Equal(t, [2]time.Duration{2 * time.Second, 2 * time.Second}, [2]time.Duration{e.InputTranscription.StartOffset, e.InputTranscription.EndOffset}, "%s: inputTranscription", what)
+			require.Len(t, e.Content.Parts, 2, what)
+			v := e.Content.Parts[0].VideoMetadata
+			require.NotNil(t, v, what)
+			assert.Equal(t, [2]time.Duration{2 * time.Second, 2 * time.Second}, [2]time.Duration{v.StartOffset, v.EndOffset}, "%s: videoMetadata", what)
+			a := e.Content.Parts[1].AudioTranscription
+			require.NotNil(t, a, what)
+			assert.Equal(t, [2]time.Duration{2 * time.Second, 2 * time.Second}, [2]time.Duration{a.StartOffset, a.EndOffset}, "%s: audioTranscription", what)
+		}
+		assert.Equal(t, [2]time.Duration{1500 * time.Millisecond, 2200 * time.Millisecond},
+			[2]time.Duration{ev.InputTranscription.StartOffset, ev.Content.Parts[0].VideoMetadata.EndOffset}, "the caller's event is unchanged")
+		h.verify()
+	})
 	t.Run("values JSON cannot hold and integers beyond int64 are refused, with nothing stored", func(t *testing.T) {
 		t.Parallel()
 		s.open(t).checkRefused()
