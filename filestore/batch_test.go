@@ -155,6 +155,39 @@ func TestFormatOneLogTakesBatches(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, filestore.LogFile))
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(b, []byte(header)), "the header is raised to format %d", filestore.Version)
+	rep, err := filestore.Verify(ctx, dir)
+	require.NoError(t, err)
+	require.Empty(t, rep.Damage)
+	require.Equal(t, filestore.Version, rep.Format)
+	svc, err = service.New(ctx, service.Options{Store: open(t, dir, filestore.Options{})})
+	require.NoError(t, err)
+	defer svc.Close()
+	fork, err := svc.Get(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "fork"}, service.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), fork.Version)
+}
+
+// A log of format 1 whose header writes the version in more bytes (here
+// "01") is raised to a header of the same length, so that the records
+// after it stay where they were.
+func TestFormatOneLogWrittenAnotherWayTakesBatches(t *testing.T) {
+	ctx := context.Background()
+	file, batchAt := forkedLog(t)
+	first := bytes.IndexByte(file, '\n') + 1
+	old := append([]byte(fmt.Sprintf("%s 01\n", filestore.Magic)), file[first:batchAt]...)
+	dir := logDir(t, old)
+	svc, err := service.New(ctx, service.Options{Store: open(t, dir, filestore.Options{})})
+	require.NoError(t, err)
+	_, err = svc.Fork(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "src"}, 2, service.SessionKey{SessionID: "fork"})
+	require.NoError(t, err)
+	require.NoError(t, svc.Close())
+	b, err := os.ReadFile(filepath.Join(dir, filestore.LogFile))
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(b, []byte(fmt.Sprintf("%s 0%d\n", filestore.Magic, filestore.Version))), "header %q", b[:bytes.IndexByte(b, '\n')+1])
+	rep, err := filestore.Verify(ctx, dir)
+	require.NoError(t, err)
+	require.Empty(t, rep.Damage)
+	require.Equal(t, filestore.Version, rep.Format)
 	svc, err = service.New(ctx, service.Options{Store: open(t, dir, filestore.Options{})})
 	require.NoError(t, err)
 	defer svc.Close()
@@ -176,6 +209,7 @@ func TestHeaderWithTheVersionWrittenAnotherWay(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rep.Damage)
 	require.Empty(t, rep.Sessions)
+	require.Equal(t, filestore.Version, rep.Format, "Verify's report names the header's format")
 	for _, readOnly := range []bool{true, false} {
 		store, err := filestore.Open(ctx, dir, filestore.Options{ReadOnly: readOnly, Sync: filestore.SyncOS})
 		require.NoError(t, err, "read-only: %v", readOnly)

@@ -355,11 +355,13 @@ func analyze(ctx context.Context, dir string, now time.Time) (*analysis, error) 
 // lines follow it, and ErrNotLog otherwise; a newer format is ErrVersion.
 func (a *analysis) header(path string) (int, error) {
 	if bytes.HasPrefix(a.data, []byte(header)) {
+		a.report.Format = Version
 		return len(header), nil
 	}
-	_, size, err := readHeader(bufio.NewReader(bytes.NewReader(a.data)), path)
+	version, size, err := readHeader(bufio.NewReader(bytes.NewReader(a.data)), path)
 	switch {
 	case err == nil: // the version written another way, such as "01"
+		a.report.Format = version
 		return int(size), nil
 	case errors.Is(err, ErrVersion):
 		return 0, err

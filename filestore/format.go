@@ -144,7 +144,8 @@ type Report struct {
 	// The whole lines of a batch whose last line is missing count as
 	// torn too. Opening the store for writing cuts it off.
 	Torn int64
-	// Format is the format version of the file's header.
+	// Format is the format version of the file's header; 0 when Verify or
+	// Salvage finds the header damaged.
 	Format int
 	// Damage lists every damaged stretch of the file, in the file's
 	// order, as [Verify] and [Salvage] find them. Open refuses a damaged

@@ -1,7 +1,9 @@
 package filestore
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -107,16 +109,24 @@ func (w *wal) usable() error {
 }
 
 // upgrade rewrites the header of a format 1 file as the current format's
-// (the same length) and syncs it, before the first batch line is written.
-// The caller holds w.mu.
+// and syncs it, before the first batch line is written. The new header is
+// as long as the old one, whose version may take more bytes than this
+// build writes ("01"): the version is padded with zeros, as readHeader
+// reads it, so that the records after it stay where they are. The caller
+// holds w.mu.
 func (w *wal) upgrade() error {
-	f, err := os.OpenFile(w.path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(w.path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("raise log %s to format %d: %w", w.path, Version, err)
 	}
-	_, err = f.WriteAt([]byte(header), 0)
-	if err == nil {
-		err = f.Sync()
+	var size int64
+	if _, size, err = readHeader(bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<20), 1<<20), w.path); err == nil {
+		line := fmt.Sprintf("%s %0*d\n", Magic, int(size)-len(Magic)-2, Version)
+		if int64(len(line)) != size {
+			err = fmt.Errorf("its header of %d bytes has no room for the version", size)
+		} else if _, err = f.WriteAt([]byte(line), 0); err == nil {
+			err = f.Sync()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
