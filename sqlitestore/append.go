@@ -27,9 +27,11 @@ import (
 // Durable: the record is as durable as the sync policy makes it when
 // Append returns.
 func (s *Store) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
-	if err := s.check(ctx); err != nil {
+	done, err := s.enter(ctx)
+	if err != nil {
 		return eventlog.AppendResult{}, err
 	}
+	defer done()
 	if err := eventlog.CheckRecord(rec); err != nil {
 		return eventlog.AppendResult{}, err
 	}

@@ -13,9 +13,11 @@ import (
 // the writer's transaction, commit together or not at all. Records that
 // cannot be encoded are refused before anything is written.
 func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (eventlog.AppendResult, error) {
-	if err := s.check(ctx); err != nil {
+	done, err := s.enter(ctx)
+	if err != nil {
 		return eventlog.AppendResult{}, err
 	}
+	defer done()
 	if err := eventlog.CheckBatch(recs); err != nil {
 		return eventlog.AppendResult{}, err
 	}
@@ -32,7 +34,7 @@ func (s *Store) AppendBatch(ctx context.Context, recs []*eventlog.Record) (event
 		ws[i] = w
 	}
 	var first eventlog.Position
-	err := s.write(ctx, func(t *txn) error {
+	err = s.write(ctx, func(t *txn) error {
 		var out outcome
 		if err := t.create(created.Key, ws[0], &out); err != nil {
 			return err

@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -69,4 +70,23 @@ func TestAppendLeftInItsBatchWakesReaders(t *testing.T) {
 		Event: &eventlog.Event{ID: "e1", Timestamp: time.Now()}})
 	require.NoError(t, err)
 	require.True(t, res.Duplicate, "a retry finds it")
+}
+
+// SQLite's busy_timeout takes whole milliseconds in a 32-bit integer, and
+// reads a larger one as no wait at all: a BusyTimeout is rounded up and
+// capped.
+func TestBusyMillis(t *testing.T) {
+	for d, want := range map[time.Duration]int64{
+		time.Nanosecond:              1,
+		900 * time.Microsecond:       1,
+		time.Millisecond:             1,
+		1500 * time.Microsecond:      2,
+		DefaultBusyTimeout:           10_000,
+		1000 * time.Hour:             math.MaxInt32,
+		time.Duration(math.MaxInt64): math.MaxInt32,
+	} {
+		if got := busyMillis(d); got != want {
+			t.Errorf("busyMillis(%v) = %d, want %d", d, got, want)
+		}
+	}
 }

@@ -23,9 +23,11 @@ import (
 // FoldSession). Its app: and user: state are as they are now, not as they
 // stood then: the state tables hold only the latest value of each key.
 func (s *Store) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
-	if err := s.check(ctx); err != nil {
+	done, err := s.enter(ctx)
+	if err != nil {
 		return eventlog.View{}, err
 	}
+	defer done()
 	if err := opts.Check(); err != nil {
 		return eventlog.View{}, fmt.Errorf("load %s: %w", key, err)
 	}
@@ -101,9 +103,11 @@ func (s *Store) load(ctx context.Context, key eventlog.SessionKey, opts eventlog
 // snapshot): a page of the sessions' rows in List's order, each with its
 // own and its user's state, and the app's state.
 func (s *Store) List(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
-	if err := s.check(ctx); err != nil {
+	done, err := s.enter(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	what := fmt.Sprintf("list app %q", app)
 	if user != "" {
 		what = fmt.Sprintf("list user %q of app %q", user, app)

@@ -18,9 +18,11 @@ import (
 // every record up to that head is in the snapshot, which is how far a read
 // that found fewer than limit records got.
 func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
-	if err := s.check(ctx); err != nil {
+	done, err := s.enter(ctx)
+	if err != nil {
 		return nil, after, err
 	}
+	defer done()
 	if limit <= 0 {
 		return nil, after, fmt.Errorf("read: %w: limit %d is not positive", eventlog.ErrInvalidArgument, limit)
 	}

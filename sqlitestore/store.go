@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -146,7 +147,8 @@ type Options struct {
 	// applied at Open (Info). Nil logs nothing.
 	Logger *slog.Logger
 	// BusyTimeout is how long a call waits for a lock another store holds
-	// on the file before it fails; zero means [DefaultBusyTimeout].
+	// on the file before it fails, in whole milliseconds (rounded up) up to
+	// about 24.8 days, SQLite's limit; zero means [DefaultBusyTimeout].
 	BusyTimeout time.Duration
 	// Readers is the most connections reads use at once; zero means the
 	// number of CPUs, at least 4.
@@ -185,7 +187,11 @@ type Store struct {
 	wake    sqlrecord.Waker
 	commits *groupcommit.Committer[*op, struct{}]
 	closed  atomic.Bool
-	logger  *slog.Logger
+	// calls is held shared by every call while it runs (see enter) and
+	// taken by Close, which so waits for the calls under way before it
+	// closes the connections they use.
+	calls  sync.RWMutex
+	logger *slog.Logger
 
 	// seen is the last position this store knows of: its own commits
 	// raise it, and the poll wakes subscribers when the file's is beyond.
@@ -234,7 +240,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: open: %w: sync policy %d is not defined", eventlog.ErrInvalidArgument, opts.Sync)
 	}
 	uri := "file:" + escapePath(path)
-	common := fmt.Sprintf("_pragma=busy_timeout(%d)", busy.Milliseconds())
+	common := fmt.Sprintf("_pragma=busy_timeout(%d)", busyMillis(busy))
 	if opts.Existing {
 		if err := holdsStore(ctx, path, uri+"?mode=ro&"+common); err != nil {
 			return nil, err
@@ -345,6 +351,18 @@ func openError(path string, err error) error {
 // discard is the logger of a store given none.
 var discard = slog.New(slog.DiscardHandler)
 
+// busyMillis is d as SQLite's busy_timeout takes it: whole milliseconds,
+// rounded up (a timeout under a millisecond still waits), and at most the
+// largest 32-bit integer, about 24.8 days (SQLite reads a larger one as 0,
+// no wait at all).
+func busyMillis(d time.Duration) int64 {
+	ms := d / time.Millisecond
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return int64(min(ms, math.MaxInt32))
+}
+
 // orDefault reads an option whose zero value means def and which may not
 // be negative.
 func orDefault[T int | int64 | time.Duration](name string, v, def T) (T, error) {
@@ -357,8 +375,9 @@ func orDefault[T int | int64 | time.Duration](name string, v, def T) (T, error) 
 	return v, nil
 }
 
-// Close stops the poll, wakes every waiting reader and closes the file's
-// connections, once the statements running on them have finished. Later calls give [eventlog.ErrClosed].
+// Close stops the poll, wakes every waiting reader, waits for the calls
+// under way to end and closes the file's connections. Later calls give
+// [eventlog.ErrClosed].
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
@@ -366,6 +385,10 @@ func (s *Store) Close() error {
 	s.stop()
 	s.workers.Wait()
 	s.wake.Close()
+	// A reader's connection still in use would outlive the writer's, and
+	// the last connection, read-only, could not checkpoint the log.
+	s.calls.Lock()
+	defer s.calls.Unlock()
 	return s.closeDBs()
 }
 
@@ -387,11 +410,20 @@ func (s *Store) closeDBs() error {
 	return nil
 }
 
-func (s *Store) check(ctx context.Context) error {
+// enter begins a call: it fails once the store is closed, or when ctx
+// has ended; otherwise the call runs until it calls done, and Close waits
+// for that.
+func (s *Store) enter(ctx context.Context) (done func(), err error) {
+	s.calls.RLock()
 	if s.closed.Load() {
-		return eventlog.ErrClosed
+		s.calls.RUnlock()
+		return nil, eventlog.ErrClosed
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		s.calls.RUnlock()
+		return nil, err
+	}
+	return s.calls.RUnlock, nil
 }
 
 // dbError wraps a database failure with what was being done; a closed

@@ -133,6 +133,77 @@ func TestClosedStoreIsOneFile(t *testing.T) {
 	assert.Equal(t, k, v.Key)
 }
 
+// Close waits for the calls under way: a Load that outlasts the call to
+// Close still ends well, and then the closed store is its one file, the
+// log checkpointed into it, which a reader's connection left open after
+// the writer's would have prevented.
+func TestCloseWaitsForCallsUnderWay(t *testing.T) {
+	ctx := context.Background()
+	path := newFile(t)
+	s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{Sync: sqlitestore.SyncNormal})
+	require.NoError(t, err)
+	big := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "big"}
+	recs := []*eventlog.Record{{Kind: eventlog.KindSessionCreated, Key: big, Time: time.Now()}}
+	for i := range 5_000 {
+		recs = append(recs, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: big, Time: time.Now(),
+			Event: &eventlog.Event{ID: fmt.Sprint(i), Timestamp: time.Now(), Actions: eventlog.EventActions{StateDelta: map[string]any{"x": i}}}})
+	}
+	_, err = s.AppendBatch(ctx, recs)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	for round := range 10 {
+		s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
+		require.NoError(t, err)
+		late := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: fmt.Sprint("late", round)}
+		_, err = s.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: late, Time: time.Now()})
+		require.NoError(t, err)
+		loaded := make(chan error, 1)
+		go func() {
+			_, err := s.Load(ctx, big, eventlog.LoadOptions{}) // a read of 5,000 events: tens of milliseconds
+			loaded <- err
+		}()
+		time.Sleep(5 * time.Millisecond)
+		require.NoError(t, s.Close())
+		err = <-loaded
+		if errors.Is(err, eventlog.ErrClosed) {
+			continue // Close came first: try again
+		}
+		require.NoError(t, err, "the Load under way when Close was called")
+		require.NoFileExists(t, path+"-wal", "the closed store left its log beside its file")
+		copied := filepath.Join(t.TempDir(), "copy.db")
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(copied, b, 0o600))
+		c := open(t, copied)
+		_, err = c.Load(ctx, late, eventlog.LoadOptions{})
+		require.NoError(t, err, "a copy of the file holds what was appended before Close")
+		return
+	}
+	t.Fatal("in no round was the Load under way when Close was called")
+}
+
+// A BusyTimeout longer than SQLite's 32-bit milliseconds still waits for
+// a lock another process holds, as a long timeout promises.
+func TestLongBusyTimeoutWaits(t *testing.T) {
+	path := newFile(t)
+	s := open(t, path, func(o *sqlitestore.Options) { o.BusyTimeout = 1000 * time.Hour })
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	conn, err := rawDB(t, path).Conn(t.Context())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(t.Context(), "BEGIN IMMEDIATE") // another process writing
+	require.NoError(t, err)
+	released := make(chan error, 1)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		_, err := conn.ExecContext(context.Background(), "ROLLBACK")
+		released <- err
+	}()
+	_, err = s.Append(t.Context(), &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, <-released)
+	require.NoError(t, err, "the append waits for the lock")
+}
+
 // workload runs a mixed random workload from several goroutines over
 // stores that share one file: creations (some of sessions deleted
 // before), appends at the next sequence number or at 0, deltas that write
