@@ -1667,6 +1667,23 @@ func TestSessionEventsSubscribe(t *testing.T) {
 		assert.Equal(t, int32(0), c.errors.Load())
 	})
 
+	t.Run("an onNext that panics ends it, and onError gets ErrPanicked", func(t *testing.T) {
+		f, key, _ := streamFixture(t, 3)
+		var c counts
+		errs := make(chan error, 1)
+		d := f.rx.SessionEvents(key, 0).Subscribe(ctx, func(*observable.Record) {
+			c.success.Add(1)
+			panic("onNext fails")
+		}, func(err error) { errs <- err }, c.onComplete)
+		waitClosed(t, d.Done())
+		err := recv(t, errs)
+		require.ErrorIs(t, err, observable.ErrPanicked)
+		assert.Contains(t, err.Error(), "onNext fails")
+		assert.Equal(t, int32(1), c.success.Load(), "no item after the panic")
+		assert.Equal(t, int32(0), c.complete.Load())
+		assert.True(t, d.IsDisposed())
+	})
+
 	t.Run("a missing session calls onError once with ErrNotFound", func(t *testing.T) {
 		// CONTRACT S1/B1: a missing session is yielded as an error.
 		f := newFixture(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/reactivex/rxgo/v2"
@@ -56,7 +57,10 @@ func (s Stream[T]) BlockingForEach(ctx context.Context, fn func(T) error) error 
 // with three callbacks: onNext for each item, then onError or onComplete
 // once. A disposed or cancelled observation calls neither. The callbacks
 // run one at a time, in order, in that goroutine. A nil callback is
-// skipped.
+// skipped. An onNext that panics ends the observation: onError gets
+// [ErrPanicked], as RxJava hands what onNext throws to onError. A panic of
+// onError or onComplete, which have no one left to tell, is not
+// recovered.
 //
 // To end the observation from inside a callback, cancel ctx (the
 // Disposable is not yet in the caller's hands when the first callback may
@@ -90,8 +94,14 @@ func (s Stream[T]) Subscribe(ctx context.Context, onNext func(T), onError func(e
 				}
 				return
 			}
-			if onNext != nil {
-				onNext(item)
+			if onNext == nil {
+				continue
+			}
+			if err := callNext(onNext, item); err != nil {
+				if ctx.Err() == nil && onError != nil {
+					onError(err)
+				}
+				return
 			}
 		}
 		if ctx.Err() == nil && onComplete != nil {
@@ -99,6 +109,18 @@ func (s Stream[T]) Subscribe(ctx context.Context, onNext func(T), onError func(e
 		}
 	}()
 	return d
+}
+
+// callNext calls onNext with item, and returns ErrPanicked, with the
+// panic's value and stack, if it panicked.
+func callNext[T any](onNext func(T), item T) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v\n%s", ErrPanicked, r, debug.Stack())
+		}
+	}()
+	onNext(item)
+	return nil
 }
 
 // Rx returns the stream as an rxgo.Observable. Each Observe starts an
