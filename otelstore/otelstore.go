@@ -206,6 +206,23 @@ func (w *wrapped) end(ctx context.Context, span trace.Span, t0 time.Time, op ope
 	span.End()
 }
 
+// Panicked is the error.type of a call whose store panicked: the call's
+// span ends and its duration is recorded with outcome error, and the
+// panic goes on to the caller. The panic's value is not recorded, as no
+// error's text is.
+type Panicked struct{}
+
+func (Panicked) Error() string { return "otelstore: the store panicked" }
+
+// ended, deferred by an observed call, ends the call's span and records
+// its duration when the wrapped store panicked, then panics again.
+func (w *wrapped) ended(ctx context.Context, span trace.Span, t0 time.Time, op operation) {
+	if r := recover(); r != nil {
+		w.end(ctx, span, t0, op, OutcomeError, Panicked{})
+		panic(r)
+	}
+}
+
 // Append implements [eventlog.Store.Append] with a span and metrics.
 func (w *wrapped) Append(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
 	if w.tracing() || w.inst.appendsEnabled(ctx) {
@@ -217,6 +234,7 @@ func (w *wrapped) Append(ctx context.Context, rec *eventlog.Record) (eventlog.Ap
 // appendObserved is Append with its span and measurements.
 func (w *wrapped) appendObserved(ctx context.Context, rec *eventlog.Record) (eventlog.AppendResult, error) {
 	ctx, span, t0 := w.start(ctx, spanAppend)
+	defer w.ended(ctx, span, t0, opAppend)
 	if span.IsRecording() && rec != nil {
 		// Before the call: the store owns rec from then on.
 		span.SetAttributes(keyApp.String(rec.Key.AppName), keyUser.String(rec.Key.UserID),
@@ -252,6 +270,7 @@ func (w *wrapped) AppendBatch(ctx context.Context, recs []*eventlog.Record) (eve
 // appendBatchObserved is AppendBatch with its span and measurements.
 func (w *wrapped) appendBatchObserved(ctx context.Context, recs []*eventlog.Record) (eventlog.AppendResult, error) {
 	ctx, span, t0 := w.start(ctx, spanAppendBatch)
+	defer w.ended(ctx, span, t0, opAppendBatch)
 	if span.IsRecording() {
 		span.SetAttributes(keyRecords.Int(len(recs)))
 		if len(recs) > 0 && recs[0] != nil {
@@ -286,6 +305,7 @@ func (w *wrapped) Load(ctx context.Context, key eventlog.SessionKey, opts eventl
 // loadObserved is Load with its span and measurements.
 func (w *wrapped) loadObserved(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
 	ctx, span, t0 := w.start(ctx, spanLoad)
+	defer w.ended(ctx, span, t0, opLoad)
 	view, err := w.next.Load(ctx, key, opts)
 	if span.IsRecording() {
 		span.SetAttributes(keyApp.String(key.AppName), keyUser.String(key.UserID), keySession.String(key.SessionID))
@@ -311,6 +331,7 @@ func (w *wrapped) List(ctx context.Context, app, user string, opts eventlog.List
 // listObserved is List with its span and measurements.
 func (w *wrapped) listObserved(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
 	ctx, span, t0 := w.start(ctx, spanList)
+	defer w.ended(ctx, span, t0, opList)
 	views, err := w.next.List(ctx, app, user, opts)
 	if span.IsRecording() {
 		span.SetAttributes(keyApp.String(app), keyLimit.Int(opts.Limit))
@@ -342,6 +363,7 @@ func (w *wrapped) readObserved(ctx context.Context, scope eventlog.Scope, after 
 	if in.duration.Enabled(ctx) {
 		t0 = time.Now()
 	}
+	defer w.ended(ctx, idle, t0, opRead)
 	recs, through, err := w.next.Read(ctx, scope, after, limit)
 	if !t0.IsZero() {
 		in.duration.Record(ctx, time.Since(t0).Seconds(), in.durationAttrs[opRead][outcomeOf(err)]...)

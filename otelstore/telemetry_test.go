@@ -249,6 +249,64 @@ func TestErrorMessagesStayOutOfSpans(t *testing.T) {
 	noSecret(t, spans)
 }
 
+// panicking is a store whose calls panic, as a driver's bug would.
+type panicking struct{ eventlog.Store }
+
+func (panicking) Append(context.Context, *eventlog.Record) (eventlog.AppendResult, error) {
+	panic("a driver's bug")
+}
+
+func (panicking) AppendBatch(context.Context, []*eventlog.Record) (eventlog.AppendResult, error) {
+	panic("a driver's bug")
+}
+
+func (panicking) Load(context.Context, eventlog.SessionKey, eventlog.LoadOptions) (eventlog.View, error) {
+	panic("a driver's bug")
+}
+
+func (panicking) List(context.Context, string, string, eventlog.ListOptions) ([]eventlog.View, error) {
+	panic("a driver's bug")
+}
+
+func (panicking) Read(context.Context, eventlog.Scope, eventlog.Position, int) ([]*eventlog.Record, eventlog.Position, error) {
+	panic("a driver's bug")
+}
+
+// A call whose store panics still ends its span, as an error of type
+// otelstore.Panicked without the panic's value, and records its duration;
+// the panic goes on to the caller.
+func TestStorePanicEndsTheSpan(t *testing.T) {
+	ctx := context.Background()
+	tel := newTelemetry(t)
+	store := otelstore.Wrap(panicking{memstore.New()}, tel.opts)
+	defer store.Close()
+	key := eventlog.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+	created := &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: key}
+	for name, call := range map[string]func(){
+		"append":       func() { _, _ = store.Append(ctx, created) },
+		"append_batch": func() { _, _ = store.AppendBatch(ctx, []*eventlog.Record{created}) },
+		"load":         func() { _, _ = store.Load(ctx, key, eventlog.LoadOptions{}) },
+		"list":         func() { _, _ = store.List(ctx, "a", "", eventlog.ListOptions{}) },
+		"read":         func() { _, _, _ = store.Read(ctx, eventlog.Scope{}, 0, 10) },
+	} {
+		assert.PanicsWithValue(t, "a driver's bug", call, name)
+	}
+	spans := tel.spans.GetSpans()
+	require.Len(t, spans, 4, "a span for each call but the read")
+	for _, span := range spans {
+		a := attrs(span)
+		assert.Equal(t, codes.Error, span.Status.Code, span.Name)
+		assert.Equal(t, "error", a["sessionlog.outcome"].AsString(), span.Name)
+		assert.Equal(t, "otelstore.Panicked", a["error.type"].AsString(), span.Name)
+		assert.Empty(t, span.Events, "%s: no event carries the panic", span.Name)
+	}
+	noSecret(t, spans)
+	m := tel.metrics(t)
+	for _, name := range []string{"append", "append_batch", "load", "list", "read"} {
+		assert.Equal(t, uint64(1), histogramCount[float64](t, m["sessionlog.store.duration"], op(name, "error")...), name)
+	}
+}
+
 // A follower's reads get no span; their sizes and the follower's lag are
 // metrics by scope kind.
 func TestFollowerReadsAreMetricsNotSpans(t *testing.T) {
