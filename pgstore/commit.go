@@ -150,9 +150,12 @@ func (p *pending) set(o outcome) {
 type statements struct{ one, many string }
 
 // send runs a batch in one round trip. If it fails, the implicit
-// transaction rolls back and nothing in it is stored; so that one
-// append's failure is not its neighbours', each is then sent again on its
-// own and gets its own outcome. It returns the round trips it took.
+// transaction rolled back and nothing in it is stored, unless the
+// connection was lost after the commit; so that one append's failure is
+// not its neighbours', each is then sent again on its own and gets its
+// own outcome: after a commit whose reply was lost, that of a duplicate
+// (the service's handle one event behind takes it, CONTRACT A7). It
+// returns the round trips it took.
 func send(ctx context.Context, pool *pgxpool.Pool, sql statements, batch []*pending) (roundTrips int) {
 	roundTrips = 1
 	if err := sendBatch(ctx, pool, sql, batch); err != nil {

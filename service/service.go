@@ -513,7 +513,10 @@ func (s *Service) Delete(ctx context.Context, key SessionKey) error {
 //
 // A partial event is returned as it is and stores nothing. An event whose
 // ID the session already holds stores nothing and returns the stored event
-// (so retries never duplicate history). A handle that has not seen every
+// (so retries never duplicate history); when that event is the one right
+// after sess's last, sess takes it as from a new append, so that a caller
+// who retries an append whose outcome it lost goes on with the same
+// handle. A handle that has not seen every
 // stored event gives ErrStaleSession, unless Options.LastWriterWins. A
 // handle of a deleted session gives ErrNotFound, even once a session of
 // the same key has been created again. The handle changes only once the
@@ -580,9 +583,13 @@ func (s *Service) AppendEvent(ctx context.Context, sess *Session, ev *Event) (*E
 		return nil, fmt.Errorf("append event: %w", err)
 	}
 	stored = res.Record.Event // the store's record, as readers see it
-	if res.Duplicate {
+	if res.Duplicate && res.Record.Seq != sess.Version+1 {
+		// A retry the handle is past, or one it is too far behind to take.
 		return stored, nil
 	}
+	// A new event, or a retry of the event that comes right after the
+	// handle's last: the handle takes it (CONTRACT A5), as it would have
+	// from the call the retry repeats, whose outcome the caller lost.
 	if sess.State == nil {
 		sess.State = make(map[string]any, len(ev.Actions.StateDelta))
 	}

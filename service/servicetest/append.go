@@ -418,12 +418,41 @@ func (s suite) a7(t *testing.T) {
 			require.NoError(t, err, "a retry through a handle at version %d", version)
 			require.Equal(t, "first", got.Author, "the stored event is returned")
 			require.Equal(t, eventsJSON(t, []*service.Event{original}), eventsJSON(t, []*service.Event{got}))
-			require.Equal(t, version, handle.Version)
+			if version == 0 {
+				// The stored event is the one after the handle's last: the
+				// handle takes it, as from the append it retries (A5).
+				require.Equal(t, uint64(1), handle.Version)
+				require.Equal(t, []string{"e1"}, ids(handle.Events))
+				require.Equal(t, "first", handle.State["k"])
+			} else {
+				require.Equal(t, version, handle.Version, "a handle past the stored event is left as it is")
+			}
 		}
 		require.Equal(t, log, h.exportJSON(), "a retry stored something")
 		got := h.get(k)
 		require.Equal(t, []string{"e1", "e2"}, ids(got.Events))
 		require.Equal(t, map[string]any{"k": "first"}, got.State)
+		h.verify()
+	})
+
+	t.Run("a retry through the handle of an append whose outcome was lost updates it, and the next append goes on", func(t *testing.T) {
+		// CONTRACT A5 A7: a producer whose append timed out after it was
+		// stored retries it through the same handle, then goes on.
+		t.Parallel()
+		h := s.open(t)
+		k := key("app", "user", "s")
+		sess := h.create(k, map[string]any{"n": 0})
+		lost := h.get(k) // the producer's handle, which the lost call left alone
+		h.appendEvent(sess, &service.Event{ID: "e1", Actions: service.EventActions{StateDelta: map[string]any{"n": 1, "temp:t": "x"}}})
+		retried, err := h.svc.AppendEvent(h.ctx, lost, &service.Event{ID: "e1", Actions: service.EventActions{StateDelta: map[string]any{"n": 1, "temp:t": "x"}}})
+		require.NoError(t, err)
+		require.Equal(t, uint64(1), lost.Version)
+		require.Equal(t, []*service.Event{retried}, lost.Events)
+		require.Equal(t, retried.Timestamp, lost.LastUpdateTime)
+		require.Equal(t, map[string]any{"n": 1, "temp:t": "x"}, lost.State)
+		h.appendEvent(lost, &service.Event{ID: "e2"})
+		require.Equal(t, uint64(2), lost.Version)
+		require.Equal(t, []string{"e1", "e2"}, ids(h.get(k).Events))
 		h.verify()
 	})
 
