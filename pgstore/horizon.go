@@ -157,7 +157,8 @@ func (h *horizon) close() {
 
 // settle steps until the positions handed out before its first step are
 // settled, pausing a little longer after each step, or until settleWait
-// passes.
+// passes or ctx ends during a pause: then it returns the horizon its last
+// step reached.
 func (h *horizon) settle(ctx context.Context) (eventlog.Position, error) {
 	deadline := time.Now().Add(settleWait)
 	pause := time.Millisecond
@@ -178,7 +179,7 @@ func (h *horizon) settle(ctx context.Context) (eventlog.Position, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return 0, ctx.Err()
+			return at, nil
 		}
 		pause *= 2
 	}

@@ -341,3 +341,49 @@ func TestReadCompactedBetweenItsRangesSaysWhereItStarted(t *testing.T) {
 	require.ErrorAs(t, err, &compacted)
 	assert.Equal(t, after, compacted.After, "the read started after %d", after)
 }
+
+// A follower of an app waits out another replica's append that is slow to
+// commit, also when the statement timeout is shorter than the wait: the
+// horizon's step gives what is settled when its time runs out, and a read
+// returns that rather than the deadline's error.
+func TestFollowerOutlastsAStatementTimeoutWhileAnotherReplicaCommits(t *testing.T) {
+	schema := newSchema(t)
+	a := open(t, schema, func(o *pgstore.Options) { o.StatementTimeout = 100 * time.Millisecond })
+	b := open(t, schema)
+	ctx := t.Context()
+	k := eventlog.SessionKey{AppName: "app", UserID: "u", SessionID: "s"}
+	_, err := b.Append(ctx, &eventlog.Record{Kind: eventlog.KindSessionCreated, Key: k, Time: time.Now()})
+	require.NoError(t, err)
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	pgstore.BeforeCommit(b, func(pgx.Tx) { close(holding); <-release })
+	appended := make(chan error, 1)
+	go func() {
+		ev := &eventlog.Event{ID: "slow", Timestamp: time.Now()}
+		_, err := b.Append(ctx, &eventlog.Record{Kind: eventlog.KindEventAppended, Key: k, Time: ev.Timestamp, Event: ev})
+		appended <- err
+	}()
+	<-holding
+	followCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var got []eventlog.Position
+	followed := make(chan error, 1)
+	go func() {
+		for rec, err := range eventlog.Follow(followCtx, a, eventlog.Scope{AppName: k.AppName}, 0) {
+			if err != nil {
+				followed <- err
+				return
+			}
+			if got = append(got, rec.Position); len(got) == 2 {
+				break
+			}
+		}
+		followed <- nil
+	}()
+	time.Sleep(600 * time.Millisecond) // six statement timeouts
+	close(release)
+	require.NoError(t, <-appended)
+	require.NoError(t, <-followed, "the follower ended while another replica's append was slow to commit")
+	require.Len(t, got, 2)
+	require.Less(t, got[0], got[1])
+}
