@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,63 +138,39 @@ func TestDamagedBatchIsDroppedWhole(t *testing.T) {
 
 // A log of format 1 is read as it is, and the first batch written to it
 // raises its header to the current format, so that no older build reads
-// a batch's mark as damage.
-func TestFormatOneLogTakesBatches(t *testing.T) {
-	ctx := context.Background()
-	file, batchAt := forkedLog(t)
-	old := bytes.Clone(file[:batchAt])
-	header := fmt.Sprintf("%s %d\n", filestore.Magic, filestore.Version)
-	require.True(t, bytes.HasPrefix(old, []byte(header)))
-	copy(old, fmt.Sprintf("%s 1\n", filestore.Magic))
-	dir := logDir(t, old)
-	store := open(t, dir, filestore.Options{})
-	svc, err := service.New(ctx, service.Options{Store: store})
-	require.NoError(t, err)
-	_, err = svc.Fork(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "src"}, 2, service.SessionKey{SessionID: "fork"})
-	require.NoError(t, err)
-	require.NoError(t, svc.Close())
-	b, err := os.ReadFile(filepath.Join(dir, filestore.LogFile))
-	require.NoError(t, err)
-	require.True(t, bytes.HasPrefix(b, []byte(header)), "the header is raised to format %d", filestore.Version)
-	rep, err := filestore.Verify(ctx, dir)
-	require.NoError(t, err)
-	require.Empty(t, rep.Damage)
-	require.Equal(t, filestore.Version, rep.Format)
-	svc, err = service.New(ctx, service.Options{Store: open(t, dir, filestore.Options{})})
-	require.NoError(t, err)
-	defer svc.Close()
-	fork, err := svc.Get(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "fork"}, service.GetOptions{})
-	require.NoError(t, err)
-	require.Equal(t, uint64(2), fork.Version)
-}
-
-// A log of format 1 whose header writes the version in more bytes (here
-// "01") is raised to a header of the same length, so that the records
+// a batch's mark as damage. A header that writes the version in more bytes
+// (here "01") is raised to one of the same length, so that the records
 // after it stay where they were.
-func TestFormatOneLogWrittenAnotherWayTakesBatches(t *testing.T) {
-	ctx := context.Background()
-	file, batchAt := forkedLog(t)
-	first := bytes.IndexByte(file, '\n') + 1
-	old := append([]byte(fmt.Sprintf("%s 01\n", filestore.Magic)), file[first:batchAt]...)
-	dir := logDir(t, old)
-	svc, err := service.New(ctx, service.Options{Store: open(t, dir, filestore.Options{})})
-	require.NoError(t, err)
-	_, err = svc.Fork(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "src"}, 2, service.SessionKey{SessionID: "fork"})
-	require.NoError(t, err)
-	require.NoError(t, svc.Close())
-	b, err := os.ReadFile(filepath.Join(dir, filestore.LogFile))
-	require.NoError(t, err)
-	require.True(t, bytes.HasPrefix(b, []byte(fmt.Sprintf("%s 0%d\n", filestore.Magic, filestore.Version))), "header %q", b[:bytes.IndexByte(b, '\n')+1])
-	rep, err := filestore.Verify(ctx, dir)
-	require.NoError(t, err)
-	require.Empty(t, rep.Damage)
-	require.Equal(t, filestore.Version, rep.Format)
-	svc, err = service.New(ctx, service.Options{Store: open(t, dir, filestore.Options{})})
-	require.NoError(t, err)
-	defer svc.Close()
-	fork, err := svc.Get(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "fork"}, service.GetOptions{})
-	require.NoError(t, err)
-	require.Equal(t, uint64(2), fork.Version)
+func TestFormatOneLogTakesBatches(t *testing.T) {
+	for _, c := range []struct{ old, raised string }{
+		{fmt.Sprintf("%s 1\n", filestore.Magic), fmt.Sprintf("%s %d\n", filestore.Magic, filestore.Version)},
+		{fmt.Sprintf("%s 01\n", filestore.Magic), fmt.Sprintf("%s 0%d\n", filestore.Magic, filestore.Version)},
+	} {
+		t.Run(strings.TrimSpace(c.old), func(t *testing.T) {
+			ctx := context.Background()
+			file, batchAt := forkedLog(t)
+			first := bytes.IndexByte(file, '\n') + 1
+			dir := logDir(t, append([]byte(c.old), file[first:batchAt]...))
+			svc, err := service.New(ctx, service.Options{Store: open(t, dir, filestore.Options{})})
+			require.NoError(t, err)
+			_, err = svc.Fork(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "src"}, 2, service.SessionKey{SessionID: "fork"})
+			require.NoError(t, err)
+			require.NoError(t, svc.Close())
+			b, err := os.ReadFile(filepath.Join(dir, filestore.LogFile))
+			require.NoError(t, err)
+			require.Equal(t, c.raised, string(b[:bytes.IndexByte(b, '\n')+1]), "the header is raised to format %d", filestore.Version)
+			rep, err := filestore.Verify(ctx, dir)
+			require.NoError(t, err)
+			require.Empty(t, rep.Damage)
+			require.Equal(t, filestore.Version, rep.Format)
+			svc, err = service.New(ctx, service.Options{Store: open(t, dir, filestore.Options{})})
+			require.NoError(t, err)
+			defer svc.Close()
+			fork, err := svc.Get(ctx, service.SessionKey{AppName: "app", UserID: "u", SessionID: "fork"}, service.GetOptions{})
+			require.NoError(t, err)
+			require.Equal(t, uint64(2), fork.Version)
+		})
+	}
 }
 
 // A log whose header writes its format version another way (here "02")
