@@ -79,7 +79,9 @@ type RewindRequest struct {
 	EventID string
 	// ExpectVersion, when not nil, is the version the caller last saw (a
 	// handle's Version): if the session holds events after it, the rewind
-	// fails with ErrStaleSession and stores nothing.
+	// fails with ErrStaleSession and stores nothing. A version does not
+	// tell two sessions of one key apart (one deleted and created again
+	// since); the service's [service.RewindOptions.Session] does.
 	ExpectVersion *uint64
 }
 

@@ -24,8 +24,19 @@ type RewindOptions struct {
 	EventID string
 	// ExpectVersion, when not nil, is the version the caller last saw (a
 	// handle's Version): if the session holds events after it, the rewind
-	// fails with ErrStaleSession and stores nothing (CONTRACT A6).
+	// fails with ErrStaleSession and stores nothing (CONTRACT A6). A
+	// version does not tell two sessions of one key apart (one deleted and
+	// created again since): Session does.
 	ExpectVersion *uint64
+	// Session, when not nil, is the caller's handle of the session, as
+	// Create or Get returned it: the rewind is appended only to the
+	// session the handle was read from (one deleted since gives
+	// ErrNotFound, even once a session of the same key has been created
+	// again, as AppendEvent through the handle does), and, unless
+	// ExpectVersion says otherwise, only at the handle's Version. The
+	// handle is not changed; a handle of another key gives
+	// ErrInvalidArgument.
+	Session *Session
 }
 
 // Rewind takes a session back to how it stood just before the first event
@@ -100,8 +111,18 @@ func (s *Service) rewind(ctx context.Context, key SessionKey, opts RewindOptions
 	if err == nil {
 		err = validUTF8("eventId", opts.EventID)
 	}
-	if err == nil && opts.ExpectVersion != nil && *opts.ExpectVersion == math.MaxUint64 {
-		err = invalid("expectVersion", "is %d: no session holds that many events", *opts.ExpectVersion)
+	expect, incarnation := opts.ExpectVersion, Position(0)
+	if h := opts.Session; err == nil && h != nil {
+		if h.Key() != key {
+			err = invalid("session", "is a handle of %s, not of %s", h.Key(), key)
+		}
+		if expect == nil {
+			expect = &h.Version
+		}
+		incarnation = h.created
+	}
+	if err == nil && expect != nil && *expect == math.MaxUint64 {
+		err = invalid("expectVersion", "is %d: no session holds that many events", *expect)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rewind session: %w", err)
@@ -148,12 +169,15 @@ func (s *Service) rewind(ctx context.Context, key SessionKey, opts RewindOptions
 		return nil, fmt.Errorf("rewind session: %w", err)
 	}
 	seq := cur.Version + 1
-	if opts.ExpectVersion != nil {
-		seq = *opts.ExpectVersion + 1
+	if expect != nil {
+		seq = *expect + 1
+	}
+	if incarnation == 0 {
+		incarnation = cur.Created
 	}
 	res, err := s.append(ctx, &Record{
 		Kind: eventlog.KindEventAppended, Key: key, Seq: seq, Time: stored.Timestamp, Event: stored,
-		Incarnation: cur.Created,
+		Incarnation: incarnation,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rewind session: %w", err)

@@ -79,11 +79,12 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "before the edit, version %d, state %s\n", sess.Version, show(sess.State))
 
 	// The user edits their last message: find the invocation it started
-	// and rewind to just before it. ExpectVersion refuses the rewind if
-	// anything was appended since the user looked (ErrStaleSession).
+	// and rewind to just before it. Through the handle the user looked
+	// at, the rewind is refused if anything was appended since
+	// (ErrStaleSession), or if the session was deleted (ErrNotFound).
 	edited := sess.Version
 	inv := lastUserMessage(sess.Events).InvocationID
-	rw, err := svc.Rewind(ctx, key, inv, service.RewindOptions{ExpectVersion: &sess.Version})
+	rw, err := svc.Rewind(ctx, key, inv, service.RewindOptions{Session: sess})
 	if err != nil {
 		return err
 	}

@@ -114,6 +114,43 @@ func (s suite) t2(t *testing.T) {
 		h.verify()
 	})
 
+	t.Run("a rewind through a handle goes only into the session the handle was read from", func(t *testing.T) {
+		// CONTRACT T2 A6 D2
+		t.Parallel()
+		h := s.open(t)
+		k := key("app", "u", "s")
+		old := h.create(k, nil)
+		h.appendEvent(old, invDelta("inv1", map[string]any{"a": 1}))
+		h.appendEvent(old, invDelta("inv2", map[string]any{"a": 2}))
+		require.NoError(t, h.svc.Delete(h.ctx, k))
+		fresh := h.create(k, nil)
+		h.appendEvent(fresh, invDelta("inv1", map[string]any{"a": "new 1"}))
+		h.appendEvent(fresh, invDelta("inv2", map[string]any{"a": "new 2"}))
+		require.Equal(t, old.Version, fresh.Version, "both sessions of the key are at version 2")
+
+		_, err := h.svc.Rewind(h.ctx, k, "inv2", service.RewindOptions{Session: old})
+		require.ErrorIs(t, err, service.ErrNotFound, "the handle's session was deleted")
+		_, err = h.svc.RewindToVersion(h.ctx, k, 1, service.RewindOptions{Session: old})
+		require.ErrorIs(t, err, service.ErrNotFound)
+		require.Equal(t, uint64(2), h.get(k).Version, "the new session is untouched")
+
+		_, err = h.svc.Rewind(h.ctx, key("app", "u", "other"), "inv2", service.RewindOptions{Session: fresh})
+		require.ErrorIs(t, err, service.ErrInvalidArgument, "a handle of another key")
+		h.appendEvent(fresh, invDelta("inv3", map[string]any{"a": "new 3"}))
+		stale := *fresh
+		stale.Version = 2
+		_, err = h.svc.Rewind(h.ctx, k, "inv2", service.RewindOptions{Session: &stale})
+		require.ErrorIs(t, err, service.ErrStaleSession, "the session holds an event the handle has not seen")
+		rw, err := h.svc.Rewind(h.ctx, k, "inv2", service.RewindOptions{Session: fresh})
+		require.NoError(t, err)
+		require.Equal(t, "inv2", rw.Actions.RewindBeforeInvocationID)
+		got := h.get(k)
+		require.Equal(t, uint64(4), got.Version)
+		require.Equal(t, "new 1", got.State["a"])
+		require.Equal(t, uint64(3), fresh.Version, "the handle is not changed")
+		h.verify()
+	})
+
 	t.Run("a rewind is an append: a stale version is refused and a retry stores nothing new", func(t *testing.T) {
 		// CONTRACT T2 A6 A7
 		t.Parallel()
