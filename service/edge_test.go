@@ -153,8 +153,9 @@ func TestResponseSchemaMustBeJSON(t *testing.T) {
 	})
 }
 
-// CONTRACT K1 A4 R2: Import refuses what no call could address and drops
-// temp: keys, as the calls that first wrote the records do.
+// CONTRACT K1 A2 A4 R2: Import refuses what no call could address or
+// store, and drops temp: keys, as the calls that first wrote the records
+// do.
 func TestImportKeepsTheRulesOfTheCalls(t *testing.T) {
 	ctx := context.Background()
 	records := func(recs ...*service.Record) iter.Seq2[*service.Record, error] {
@@ -172,6 +173,23 @@ func TestImportKeepsTheRulesOfTheCalls(t *testing.T) {
 		err := svc.Import(ctx, records(&service.Record{Kind: 1, Key: service.SessionKey{AppName: "a", UserID: "u", SessionID: " s "}}))
 		require.ErrorIs(t, err, service.ErrInvalidArgument)
 		require.Contains(t, err.Error(), "sessionId")
+	})
+	t.Run("a partial event is refused, and not stored", func(t *testing.T) {
+		// CONTRACT A2: no call stores a partial event.
+		svc, _ := service.New(ctx, service.Options{})
+		defer svc.Close()
+		key := service.SessionKey{AppName: "a", UserID: "u", SessionID: "s"}
+		err := svc.Import(ctx, records(
+			&service.Record{Kind: 1, Key: key},
+			&service.Record{Kind: 2, Key: key, Seq: 1, Event: &service.Event{ID: "chunk", Partial: true,
+				Actions: service.EventActions{StateDelta: map[string]any{"k": "from a chunk", "app:a": 1}}}},
+		))
+		require.ErrorIs(t, err, service.ErrInvalidArgument)
+		require.Contains(t, err.Error(), "partial")
+		got, err := svc.Get(ctx, key, service.GetOptions{})
+		require.NoError(t, err, "the records before the refused one stay")
+		require.Empty(t, got.Events)
+		require.Empty(t, got.State)
 	})
 	t.Run("temp: keys are dropped from the state and the events", func(t *testing.T) {
 		svc, _ := service.New(ctx, service.Options{})

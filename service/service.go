@@ -899,6 +899,9 @@ func importable(in *Record) (*Record, error) {
 		if err := checkEvent(in.Event); err != nil {
 			return nil, err
 		}
+		if in.Event.Partial {
+			return nil, invalid("event.partial", "is true: no call stores a partial event")
+		}
 		if in.Seq == 0 {
 			return nil, invalid("seq", "of an event record is 0 (sequence numbers start at 1)")
 		}
