@@ -24,9 +24,9 @@ import (
 // half its time (its context's, or the statement timeout's) for the fresh
 // horizon returns what is settled, and its reader is woken again soon, so
 // that a follower outlasts another replica's slow commit whatever the
-// timeout. Each statement reads the
-// records and, for an app or a user, the last position a deletion freed
-// there, which gives ErrCompacted to a reader behind it.
+// timeout. Each statement reads the records and, for an app or a user,
+// the last position a deletion freed there, which gives ErrCompacted to a
+// reader behind it.
 func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, after, err

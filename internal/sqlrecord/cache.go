@@ -13,11 +13,10 @@ import (
 // most MaxSessions sessions, and at most MaxBytes bytes of events (as
 // stored, in JSON) unless one session alone holds more. To make room it
 // drops the sessions least recently used: read, appended to, or met by a
-// retried append. A session also leaves
-// it when the store deletes it or a Load finds it gone. A cached session
-// is checked against the database's row (incarnation and version) on
-// every Load, so it can be behind, never wrong. The zero value with its
-// bounds set is ready for use.
+// retried append. A session also leaves it when the store deletes it or a
+// Load finds it gone. A cached session is checked against the database's
+// row (incarnation and version) on every Load, so it can be behind, never
+// wrong. The zero value with its bounds set is ready for use.
 //
 // Lock order: a session's lock before the cache's, never the other way.
 type Cache struct {
