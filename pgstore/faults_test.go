@@ -258,12 +258,10 @@ func TestServerRestart(t *testing.T) {
 // CONTRACT S3: a read of an app or a user waits for the horizon's step (a
 // statement that reads the log) only as long as its context lets it, as
 // every call does. Here the step hangs on a lock an operator holds on the
-// log's table: each read ends within its own deadline, not at the
-// statement timeout, though the second one comes while the first one's
-// step still runs: with ctx's error, or with nothing, what was settled
-// when half its time had passed (a reader is behind, never wrong); once
-// the lock is gone, reads work again, and Close ends no later than the
-// steps it waits for (goleak checks that none is left).
+// log's table: each read ends at its own deadline, not at the statement
+// timeout, though the second one comes while the first one's step still
+// runs; once the lock is gone, reads work again, and Close ends no later
+// than the steps it waits for (goleak checks that none is left).
 func TestReadOfAnAppEndsWithItsContext(t *testing.T) {
 	schema := newSchema(t)
 	store := open(t, schema, func(o *pgstore.Options) { o.StatementTimeout = 10 * time.Second })
@@ -280,15 +278,10 @@ func TestReadOfAnAppEndsWithItsContext(t *testing.T) {
 	for _, scope := range []eventlog.Scope{{AppName: "app"}, {AppName: "app", UserID: "u"}} {
 		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		start := time.Now()
-		recs, through, err := store.Read(short, scope, 0, 10)
+		_, _, err := store.Read(short, scope, 0, 10)
 		took := time.Since(start)
 		cancel()
-		if err != nil {
-			require.ErrorIs(t, err, context.DeadlineExceeded, "%v", scope)
-		} else {
-			assert.Empty(t, recs, "%v", scope)
-			assert.Zero(t, through, "%v", scope)
-		}
+		require.ErrorIs(t, err, context.DeadlineExceeded, "%v", scope)
 		assert.Less(t, took, 3*time.Second, "%v: the read ends with its context", scope)
 	}
 	require.NoError(t, tx.Rollback(ctx))

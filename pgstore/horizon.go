@@ -68,7 +68,9 @@ type horizon struct {
 // settleWait bounds how long a fresh horizon waits for the transactions
 // that hold the positions handed out before it was asked for. Past it, a
 // read returns what is settled, and its reader reads again at the next
-// change.
+// change. A step waits at most a quarter of the statement timeout, so
+// that a read, which may wait for the step running and then its own, ends
+// within the timeout however long another replica's commit takes.
 const settleWait = 250 * time.Millisecond
 
 // mark says: every position up to last is settled once none of holders
@@ -157,10 +159,14 @@ func (h *horizon) close() {
 
 // settle steps until the positions handed out before its first step are
 // settled, pausing a little longer after each step, or until settleWait
-// passes or ctx ends during a pause: then it returns the horizon its last
-// step reached.
+// (or a quarter of the statement timeout) passes or ctx ends during a
+// pause: then it returns the horizon its last step reached.
 func (h *horizon) settle(ctx context.Context) (eventlog.Position, error) {
-	deadline := time.Now().Add(settleWait)
+	wait := settleWait
+	if h.timeout > 0 {
+		wait = min(wait, h.timeout/4)
+	}
+	deadline := time.Now().Add(wait)
 	pause := time.Millisecond
 	var want eventlog.Position
 	for first := true; ; first = false {

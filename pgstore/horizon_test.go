@@ -344,8 +344,9 @@ func TestReadCompactedBetweenItsRangesSaysWhereItStarted(t *testing.T) {
 
 // A follower of an app waits out another replica's append that is slow to
 // commit, also when the statement timeout is shorter than the wait: the
-// horizon's step gives what is settled when its time runs out, and a read
-// returns that rather than the deadline's error.
+// horizon's step waits for the commit at most a quarter of the timeout,
+// and gives what is settled, so that a read waiting for it and for the
+// step before it ends within the timeout, without the deadline's error.
 func TestFollowerOutlastsAStatementTimeoutWhileAnotherReplicaCommits(t *testing.T) {
 	schema := newSchema(t)
 	a := open(t, schema, func(o *pgstore.Options) { o.StatementTimeout = 100 * time.Millisecond })

@@ -20,13 +20,9 @@ import (
 // which every record has committed or never will: first up to the
 // horizon already known, and, unless that fills the page, then up to a
 // horizon fresh for this call. A record whose transaction is still open
-// holds back the records after it until it ends; a read that has waited
-// half its time (its context's, or the statement timeout's) for the fresh
-// horizon returns what is settled, and its reader is woken again soon, so
-// that a follower outlasts another replica's slow commit whatever the
-// timeout. Each statement reads the records and, for an app or a user,
-// the last position a deletion freed there, which gives ErrCompacted to a
-// reader behind it.
+// holds back the records after it until it ends. Each statement reads the
+// records and, for an app or a user, the last position a deletion freed
+// there, which gives ErrCompacted to a reader behind it.
 func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, after, err
@@ -54,17 +50,7 @@ func (s *Store) Read(ctx context.Context, scope eventlog.Scope, after eventlog.P
 			return recs, recs[len(recs)-1].Position, nil
 		}
 	}
-	// The read waits for a fresh horizon at most half the time it has
-	// left: a step waits for another replica's slow commit, and may be
-	// queued behind a step that does. If it is not back by then, the read
-	// returns what is settled, and its reader is woken again shortly.
-	wait, cancelWait := halfOf(ctx)
-	upTo, err := s.horizon.fresh(wait)
-	cancelWait()
-	if err != nil && ctx.Err() == nil && wait.Err() != nil {
-		upTo, err = s.horizon.known(), nil
-		s.nudge()
-	}
+	upTo, err := s.horizon.fresh(ctx)
 	if err != nil {
 		return nil, after, s.dbError("read", err)
 	}
@@ -227,14 +213,4 @@ const nudgeFirst = 2 * time.Millisecond
 func (s *Store) Changes(scope eventlog.Scope) <-chan struct{} {
 	s.startListening()
 	return s.wake.Wait(scope.AppName)
-}
-
-// halfOf returns ctx bounded by half the time it has left, if it has a
-// deadline, and its cancel.
-func halfOf(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return ctx, func() {}
-	}
-	return context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
 }
