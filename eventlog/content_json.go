@@ -1,8 +1,10 @@
 package eventlog
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"google.golang.org/genai"
 )
@@ -113,6 +115,12 @@ type partIn struct {
 		Response json.RawMessage `json:"response"`
 	} `json:"toolResponse"`
 	PartMetadata json.RawMessage `json:"partMetadata"`
+	// The bytes fields, read in either base64 alphabet (see decodeBytes).
+	ThoughtSignature json.RawMessage `json:"thoughtSignature"`
+	InlineData       *struct {
+		*genai.Blob
+		Data json.RawMessage `json:"data"`
+	} `json:"inlineData"`
 }
 
 // contentIn decodes an event's content: genai's fields by genai's types,
@@ -154,6 +162,19 @@ func (in *contentIn) UnmarshalJSON(data []byte) error {
 		}
 		p := orNew(q.Part)
 		p.PartMetadata = values("partMetadata", q.PartMetadata)
+		// bytes decodes the bytes field named, keeping the first error.
+		bytes := func(name string, raw json.RawMessage) []byte {
+			b, berr := decodeBytes(raw)
+			if berr != nil && err == nil {
+				err = fmt.Errorf("content.parts[%d].%s: %w", i, name, berr)
+			}
+			return b
+		}
+		p.ThoughtSignature = bytes("thoughtSignature", q.ThoughtSignature)
+		if x := q.InlineData; x != nil {
+			p.InlineData = orNew(x.Blob)
+			p.InlineData.Data = bytes("inlineData.data", x.Data)
+		}
 		if x := q.FunctionCall; x != nil {
 			p.FunctionCall = orNew(x.FunctionCall)
 			p.FunctionCall.Args = values("functionCall.args", x.Args)
@@ -186,4 +207,30 @@ func orNew[T any](p *T) *T {
 		return new(T)
 	}
 	return p
+}
+
+// decodeBytes reads a JSON string of base64 as genai's bytes fields hold
+// it, in the standard alphabet (as Go and Java write it) or the URL-safe
+// one (as the Python ADK's pydantic models write it), padded or not; null
+// or nothing is nil.
+func decodeBytes(raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 || isNull(raw) {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	enc := base64.StdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.URLEncoding
+	}
+	if !strings.HasSuffix(s, "=") && len(s)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	b, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("is not base64: %w", err)
+	}
+	return b, nil
 }

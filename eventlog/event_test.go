@@ -841,3 +841,33 @@ func TestCustomMetadataInJavasShape(t *testing.T) {
 		assert.Contains(t, err.Error(), "customMetadata", bad)
 	}
 }
+
+// genai's bytes fields of a part (a thought signature, inline data) are
+// read in either base64 alphabet, padded or not: the Python ADK writes the
+// URL-safe one, Go and Java the standard one. Anything else is an error
+// naming the field.
+func TestEventJSONBytesInEitherAlphabet(t *testing.T) {
+	for _, c := range []struct{ signature, data string }{
+		{`"+//+"`, `"+/8="`}, // standard, padded
+		{`"-__-"`, `"-_8="`}, // URL-safe, padded
+		{`"-__-"`, `"-_8"`},  // URL-safe, unpadded
+		{`"+//+"`, `"+/8"`},  // standard, unpadded
+	} {
+		var ev Event
+		body := `{"id":"e","content":{"role":"model","parts":[{"functionCall":{"name":"f"},"thoughtSignature":` + c.signature +
+			`},{"inlineData":{"mimeType":"image/png","data":` + c.data + `}}]}}`
+		require.NoError(t, json.Unmarshal([]byte(body), &ev), body)
+		assert.Equal(t, []byte{0xfb, 0xff, 0xfe}, ev.Content.Parts[0].ThoughtSignature, body)
+		assert.Equal(t, "f", ev.Content.Parts[0].FunctionCall.Name, body)
+		assert.Equal(t, []byte{0xfb, 0xff}, ev.Content.Parts[1].InlineData.Data, body)
+		assert.Equal(t, "image/png", ev.Content.Parts[1].InlineData.MIMEType, body)
+		out, err := json.Marshal(&ev)
+		require.NoError(t, err)
+		assert.Contains(t, string(out), `"thoughtSignature":"+//+"`, "written in the standard alphabet")
+	}
+	var ev Event
+	err := json.Unmarshal([]byte(`{"id":"e","content":{"parts":[{"text":"t"},{"inlineData":{"data":"not base64!"}}]}}`), &ev)
+	require.ErrorContains(t, err, "content.parts[1].inlineData.data")
+	err = json.Unmarshal([]byte(`{"id":"e","content":{"parts":[{"thoughtSignature":7}]}}`), &ev)
+	require.ErrorContains(t, err, "content.parts[0].thoughtSignature")
+}
