@@ -109,7 +109,12 @@ type Store interface {
 	// were passed over; the next read goes on after it, so a reader of a
 	// quiet user in a busy app does not scan the same records again. A
 	// store that other processes write reports in through only positions
-	// below which every record has committed.
+	// below which every record has committed. Fewer than limit records
+	// means the read returned every record it could then: a record that
+	// becomes readable later closes a channel from Changes, which is what
+	// a reader that has caught up waits on ([Follow] does). A reader that
+	// reads to the end of the log without waiting reads on until a read
+	// gets no further than its after.
 	Read(ctx context.Context, scope Scope, after Position, limit int) (recs []*Record, through Position, err error)
 
 	// Changes returns a channel that is closed at the next change that a

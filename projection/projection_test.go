@@ -465,6 +465,18 @@ func TestRebuild(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, got, again)
 	})
+	t.Run("Records reads on after a read that returned fewer records than asked", func(t *testing.T) {
+		// A store may return fewer than the limit with more stored.
+		var all []*eventlog.Record
+		for rec, err := range projection.Records(ctx, shortReads{store}) {
+			require.NoError(t, err)
+			all = append(all, rec)
+		}
+		require.Equal(t, recs, all)
+		again, err := projection.Rebuild(ctx, shortReads{store})
+		require.NoError(t, err)
+		assert.Equal(t, got, again)
+	})
 	t.Run("Records pages through more than one read batch", func(t *testing.T) {
 		big := memstore.New()
 		k := pjKey("app", "u", "s")
@@ -561,4 +573,16 @@ func TestIsOwn(t *testing.T) {
 			t.Errorf("IsOwn(%q) = %v, want %v", key, got, own)
 		}
 	}
+}
+
+// shortReads is a store whose reads return at most 3 records, however
+// many are asked for and stored.
+type shortReads struct{ eventlog.Store }
+
+func (s shortReads) Read(ctx context.Context, scope eventlog.Scope, after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position, error) {
+	recs, through, err := s.Store.Read(ctx, scope, after, min(limit, 3))
+	if err == nil && len(recs) == 3 {
+		through = recs[2].Position
+	}
+	return recs, through, err
 }

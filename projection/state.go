@@ -248,10 +248,10 @@ func RecordsAfter(ctx context.Context, store eventlog.Store, after eventlog.Posi
 					return
 				}
 			}
-			after = through
-			if len(recs) < rebuildBatch {
-				return
+			if len(recs) == 0 && through <= after {
+				return // a read that got nowhere: the log ends here
 			}
+			after = max(after, through)
 		}
 	}
 }
