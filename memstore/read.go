@@ -247,14 +247,18 @@ func (a *app) read(scope eventlog.Scope, after, hi eventlog.Position, limit int,
 
 // readAll merges the apps' logs: the first limit records of the store after
 // the position are among the first limit records of each app. It reads up
-// to a high-water mark taken first: positions are handed out inside the app
-// locks, so every position up to the mark is in its app's log by the time
-// that app is read, and the result is a prefix of the store. (The mark is
-// taken before the apps are listed, so their apps are in the list.) It
-// holds one lock at a time, and lowers the mark once it has limit records,
-// so that the apps read later have less to read.
+// to a high-water mark taken first, the highest position published:
+// positions are handed out inside the app locks, so every position up to
+// the mark is in its app's log by the time that app is read, or was
+// given up, and the result is a prefix of the store. (A position given up
+// is handed out again only if no later one was, so never one at or below
+// the mark: the last position handed out, as a mark, could be, and the
+// read would pass over the record that took it in an app it had read.)
+// The mark is taken before the apps are listed, so their apps are in the
+// list. It holds one lock at a time, and lowers the mark once it has
+// limit records, so that the apps read later have less to read.
 func (m *Store) readAll(after eventlog.Position, limit int) ([]*eventlog.Record, eventlog.Position) {
-	hi := eventlog.Position(m.last.Load())
+	hi := eventlog.Position(m.stored.Load())
 	var out []*eventlog.Record
 	for _, a := range m.apps.Snapshot() {
 		a.mu.RLock()
@@ -267,7 +271,7 @@ func (m *Store) readAll(after eventlog.Position, limit int) ([]*eventlog.Record,
 		}
 	}
 	slices.SortFunc(out, func(x, y *eventlog.Record) int { return cmp.Compare(x.Position, y.Position) })
-	return out, max(after, min(hi, eventlog.Position(m.stored.Load())))
+	return out, max(after, hi)
 }
 
 // Changes implements [eventlog.Store.Changes]. For an app that does not
