@@ -16,11 +16,13 @@ import (
 )
 
 // alteredStore serves what the store it wraps serves, changed: each view
-// Load returns goes through load, each page List returns through list.
+// Load returns goes through load, each page List returns through list, and
+// each page of a user's List through listUser too.
 type alteredStore struct {
 	eventlog.Store
-	load func(eventlog.View) (eventlog.View, error)
-	list func(opts eventlog.ListOptions, page []eventlog.View) []eventlog.View
+	load     func(eventlog.View) (eventlog.View, error)
+	list     func(opts eventlog.ListOptions, page []eventlog.View) []eventlog.View
+	listUser func(user string, page []eventlog.View) []eventlog.View
 }
 
 func (s alteredStore) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
@@ -33,8 +35,14 @@ func (s alteredStore) Load(ctx context.Context, key eventlog.SessionKey, opts ev
 
 func (s alteredStore) List(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
 	page, err := s.Store.List(ctx, app, user, opts)
-	if err != nil || s.list == nil {
+	if err != nil {
 		return page, err
+	}
+	if s.listUser != nil && user != "" {
+		page = s.listUser(user, page)
+	}
+	if s.list == nil {
+		return page, nil
 	}
 	return s.list(opts, page), nil
 }
@@ -130,6 +138,18 @@ func TestVerify(t *testing.T) {
 		{"a List that never ends", alteredStore{list: func(opts eventlog.ListOptions, page []eventlog.View) []eventlog.View {
 			return slices.Repeat([]eventlog.View{{Key: k}}, opts.Limit)
 		}}, []string{"does not end"}},
+		{"a Load with an event that is not the log's, under its ID", alteredStore{load: onlyFor(k, func(v *eventlog.View) {
+			v.Events = slices.Clone(v.Events)
+			forged := v.Events[0].Clone()
+			forged.Author = "someone else"
+			v.Events[0] = forged
+		})}, []string{`Load of "app"/"u2"/"s1": event 1`, "is not the one the log holds"}},
+		{"a List of one user that leaves the user's session out", alteredStore{listUser: func(user string, page []eventlog.View) []eventlog.View {
+			if user == "u2" {
+				return nil
+			}
+			return page
+		}}, []string{`List of app "app", user "u2": sessions []`}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name+" fails", func(t *testing.T) {
@@ -142,6 +162,34 @@ func TestVerify(t *testing.T) {
 		})
 	}
 
+	t.Run("a List that loses a session at each turn of a page fails", func(t *testing.T) {
+		many := memstore.New()
+		for i := range 5 {
+			_, err := many.Append(ctx, pjCreated(0, pjKey("app", "u", string(rune('a'+i))), nil))
+			require.NoError(t, err)
+		}
+		err := projection.Verify(ctx, alteredStore{Store: many, list: func(opts eventlog.ListOptions, page []eventlog.View) []eventlog.View {
+			if opts.AfterSession != "" && len(page) > 0 {
+				return page[1:] // a later page that skips its first session
+			}
+			return page
+		}})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "(in pages of 2)")
+	})
+	t.Run("a deleted session still served fails", func(t *testing.T) {
+		gone := memstore.New()
+		dk := pjKey("gone", "u", "s")
+		for _, rec := range []*eventlog.Record{pjCreated(0, dk, nil), pjDeleted(0, dk)} {
+			_, err := gone.Append(ctx, rec)
+			require.NoError(t, err)
+		}
+		require.NoError(t, projection.Verify(ctx, gone))
+		err := projection.Verify(ctx, ghostStore{Store: gone, key: dk})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `Load of "gone"/"u"/"s": found, but the log deleted it`)
+		assert.Contains(t, err.Error(), `List of app "gone": sessions ["gone"/"u"/"s"], the log holds []`)
+	})
 	t.Run("a store whose Load fails gives that error", func(t *testing.T) {
 		boom := errors.New("boom")
 		err := projection.Verify(ctx, alteredStore{Store: store, load: func(eventlog.View) (eventlog.View, error) { return eventlog.View{}, boom }})
@@ -166,4 +214,26 @@ func TestVerify(t *testing.T) {
 		assert.Contains(t, err.Error(), "(30 differences)")
 		assert.Contains(t, err.Error(), "and 10 more")
 	})
+}
+
+// ghostStore serves the session at key, which its log deleted, as if it
+// were still there: Load finds it and List lists it.
+type ghostStore struct {
+	eventlog.Store
+	key eventlog.SessionKey
+}
+
+func (s ghostStore) Load(ctx context.Context, key eventlog.SessionKey, opts eventlog.LoadOptions) (eventlog.View, error) {
+	if key == s.key {
+		return eventlog.View{Key: key, Created: 1}, nil
+	}
+	return s.Store.Load(ctx, key, opts)
+}
+
+func (s ghostStore) List(ctx context.Context, app, user string, opts eventlog.ListOptions) ([]eventlog.View, error) {
+	page, err := s.Store.List(ctx, app, user, opts)
+	if err == nil && app == s.key.AppName && opts.AfterUser == "" && opts.AfterSession == "" {
+		page = append(page, eventlog.View{Key: s.key, Created: 1})
+	}
+	return page, err
 }
