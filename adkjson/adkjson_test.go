@@ -300,3 +300,38 @@ func TestFormatNames(t *testing.T) {
 		assert.Equal(t, "Format(9)", adkjson.Format(9).String())
 	})
 }
+
+// The Java ADK reads an event's custom metadata only as a list of genai
+// CustomMetadata entries: FormatJava writes it so, in key order, and the
+// codec reads it back into the same map; a value that form cannot hold is
+// refused, naming it.
+func TestMarshalWritesCustomMetadataInJavasForm(t *testing.T) {
+	doc := `{"id":"s","appName":"a","userId":"u","state":{},"lastUpdateTime":1.7637156E9,
+	  "events":[{"id":"e","author":"agent","timestamp":1763715600000,"actions":{},
+	    "customMetadata":[{"key":"tags","stringListValue":{"values":["x","y"]}},{"key":"k","stringValue":"v"},{"key":"n","numericValue":1.5}]}]}`
+	sess, err := adkjson.Unmarshal([]byte(doc))
+	require.NoError(t, err)
+	want := map[string]any{"k": "v", "n": 1.5, "tags": []any{"x", "y"}}
+	require.Equal(t, want, sess.Events[0].CustomMetadata)
+	b, err := adkjson.Marshal(sess, adkjson.Options{Format: adkjson.FormatJava})
+	require.NoError(t, err)
+	var out struct {
+		Events []struct {
+			CustomMetadata json.RawMessage `json:"customMetadata"`
+		} `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal(b, &out))
+	assert.JSONEq(t, `[{"key":"k","stringValue":"v"},{"key":"n","numericValue":1.5},{"key":"tags","stringListValue":{"values":["x","y"]}}]`,
+		string(out.Events[0].CustomMetadata))
+	again, err := adkjson.Unmarshal(b)
+	require.NoError(t, err)
+	assert.Equal(t, want, again.Events[0].CustomMetadata)
+	b, err = adkjson.Marshal(sess, adkjson.Options{Format: adkjson.FormatPython})
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"customMetadata":{"k":"v","n":1.5,"tags":["x","y"]}`, "the other runtimes read a map")
+
+	sess.Events[0].CustomMetadata = map[string]any{"ok": "v", "nested": map[string]any{"a": 1}}
+	_, err = adkjson.Marshal(sess, adkjson.Options{Format: adkjson.FormatJava})
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), `customMetadata["nested"]`)
+}

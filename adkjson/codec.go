@@ -28,7 +28,9 @@ const (
 	FormatPython
 	// FormatJava writes lastUpdateTime as fractional epoch seconds and event
 	// timestamps as whole epoch milliseconds (finer digits are dropped), as
-	// the Java ADK does.
+	// the Java ADK does, and an event's customMetadata as the Java ADK's
+	// list of entries (key and stringValue, numericValue or
+	// stringListValue): a value of another kind is ErrInvalidArgument.
 	FormatJava
 )
 
@@ -174,19 +176,73 @@ func marshalEvent(ev *eventlog.Event, f Format) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", service.ErrInvalidArgument, err)
 	}
-	if f == FormatGo || ev.Timestamp.IsZero() {
+	javaMetadata := f == FormatJava && len(ev.CustomMetadata) > 0
+	if f == FormatGo || (ev.Timestamp.IsZero() && !javaMetadata) {
 		return b, nil
-	}
-	ts, err := formatTime(ev.Timestamp, f, true)
-	if err != nil {
-		return nil, fmt.Errorf("timestamp: %w", err)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(b, &fields); err != nil {
 		return nil, err
 	}
-	fields["timestamp"] = ts
+	if !ev.Timestamp.IsZero() {
+		ts, err := formatTime(ev.Timestamp, f, true)
+		if err != nil {
+			return nil, fmt.Errorf("timestamp: %w", err)
+		}
+		fields["timestamp"] = ts
+	}
+	if javaMetadata {
+		list, err := javaCustomMetadata(ev.CustomMetadata)
+		if err != nil {
+			return nil, err
+		}
+		fields["customMetadata"] = list
+	}
 	return json.Marshal(fields)
+}
+
+// javaCustomMetadata writes an event's custom metadata in the Java ADK's
+// form, a list of genai CustomMetadata entries in key order, which the
+// event codec reads back into the same map: a string as stringValue, a
+// number as numericValue, a list of strings as stringListValue. Another
+// value has no form there: ErrInvalidArgument naming it.
+func javaCustomMetadata(m map[string]any) (json.RawMessage, error) {
+	type stringList struct {
+		Values []string `json:"values"`
+	}
+	type entry struct {
+		Key             string      `json:"key"`
+		StringValue     *string     `json:"stringValue,omitempty"`
+		NumericValue    *float64    `json:"numericValue,omitempty"`
+		StringListValue *stringList `json:"stringListValue,omitempty"`
+	}
+	entries := make([]entry, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		e := entry{Key: k}
+		switch v := m[k].(type) {
+		case string:
+			e.StringValue = &v
+		case float64:
+			e.NumericValue = &v
+		case int:
+			f := float64(v)
+			e.NumericValue = &f
+		case []any:
+			list := make([]string, len(v))
+			for i, x := range v {
+				s, ok := x.(string)
+				if !ok {
+					return nil, invalid(fmt.Sprintf("customMetadata[%q]", k), "is a list that holds %T: the Java ADK's form holds lists of strings only", x)
+				}
+				list[i] = s
+			}
+			e.StringListValue = &stringList{Values: list}
+		default:
+			return nil, invalid(fmt.Sprintf("customMetadata[%q]", k), "is %T: the Java ADK's form holds a string, a number or a list of strings", v)
+		}
+		entries = append(entries, e)
+	}
+	return json.Marshal(entries)
 }
 
 // formatTime writes t in format f; event says whether t is an event's

@@ -5,7 +5,8 @@
 // A session document is a JSON object with the fields id, appName, userId,
 // state (the merged state: session keys, and app: and user: keys), events
 // (each in [eventlog.Event]'s wire shape) and lastUpdateTime. The runtimes
-// agree on those names and differ in how they write times:
+// agree on those names and differ in how they write times (and the Java
+// ADK writes an event's customMetadata as a list of entries, not a map):
 //
 //	runtime  lastUpdateTime                  events[].timestamp
 //	Python   epoch seconds, fractional       epoch seconds, fractional
