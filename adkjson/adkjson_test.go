@@ -335,3 +335,25 @@ func TestMarshalWritesCustomMetadataInJavasForm(t *testing.T) {
 	require.ErrorIs(t, err, service.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), `customMetadata["nested"]`)
 }
+
+// An event that names its fields in Python's snake_case is refused, naming
+// the key, in a document whose own keys are camelCase: read as camelCase,
+// its deltas would be left out. Unknown camelCase keys are still read past.
+func TestUnmarshalRefusesSnakeCaseEventKeys(t *testing.T) {
+	for _, c := range []struct{ event, field, key string }{
+		{`{"id":"e","invocation_id":"i","timestamp":1763715600.0}`, "events[0]", "invocation_id"},
+		{`{"id":"e","timestamp":1763715600.0,"actions":{"state_delta":{"k":1}}}`, "events[0].actions", "state_delta"},
+		{`{"id":"e","timestamp":1763715600.0,"long_running_tool_ids":["c"]}`, "events[0]", "long_running_tool_ids"},
+	} {
+		doc := `{"id":"s","appName":"a","userId":"u","state":{},"lastUpdateTime":1763715600.0,"events":[` + c.event + `]}`
+		_, err := adkjson.Unmarshal([]byte(doc))
+		require.ErrorIs(t, err, service.ErrInvalidArgument, c.event)
+		assert.Contains(t, err.Error(), c.field+": ", c.event)
+		assert.Contains(t, err.Error(), fmt.Sprintf("%q", c.key), c.event)
+	}
+	doc := `{"id":"s","appName":"a","userId":"u","state":{},"lastUpdateTime":1763715600.0,
+	  "events":[{"id":"e","timestamp":1763715600.0,"newField":1,"x_y":2,"actions":{"stateDelta":{"k":1},"someFutureAction":true}}]}`
+	sess, err := adkjson.Unmarshal([]byte(doc))
+	require.NoError(t, err, "unknown keys that name no field are read past")
+	assert.Equal(t, map[string]any{"k": 1}, sess.Events[0].Actions.StateDelta)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -301,7 +302,8 @@ func epochSeconds(sec, nsec int64) string {
 // [service.ErrInvalidArgument] and naming the field, for JSON that is not
 // one session object, a null event, a malformed time, and a document in
 // Python's snake_case field names (app_name, user_id: what pydantic writes
-// without by_alias=True), whose events this codec could not read in full.
+// without by_alias=True), or with an event that names one of its fields or
+// its actions' so (state_delta), which this codec could not read in full.
 // The returned session has Version 0.
 func Unmarshal(data []byte) (*service.Session, error) {
 	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] != '{' {
@@ -341,6 +343,9 @@ func Unmarshal(data []byte) (*service.Session, error) {
 		ev := new(eventlog.Event)
 		if err := json.Unmarshal(raw, ev); err != nil {
 			return nil, decodeErr(fmt.Errorf("events[%d]: %w: %w", i, service.ErrInvalidArgument, err))
+		}
+		if err := snakeKeys(fmt.Sprintf("events[%d]", i), raw); err != nil {
+			return nil, decodeErr(err)
 		}
 		sess.Events[i] = ev
 	}
@@ -400,4 +405,61 @@ func (m *stateMap) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("state is not an object")
 	}
 	return nil
+}
+
+// eventFields and actionFields are the JSON names of an event's fields and
+// of its actions' (camelCase, as every runtime writes them with aliases).
+var eventFields, actionFields = jsonNames(reflect.TypeFor[eventlog.Event]()), jsonNames(reflect.TypeFor[eventlog.EventActions]())
+
+// jsonNames returns the JSON names of t's fields.
+func jsonNames(t reflect.Type) map[string]bool {
+	names := map[string]bool{}
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// snakeKeys refuses an event (field, already decoded from raw) that names one of
+// its fields or its actions' in snake_case (state_delta for stateDelta):
+// the codec, which reads camelCase, would have left it out. Other unknown
+// keys are left alone, as the runtimes add fields over time.
+func snakeKeys(field string, raw json.RawMessage) error {
+	var ev struct {
+		Fields  map[string]json.RawMessage
+		Actions map[string]json.RawMessage `json:"actions"`
+	}
+	if json.Unmarshal(raw, &ev.Fields) != nil {
+		return nil // the event decoded; its keys are its codec's business
+	}
+	if a, ok := ev.Fields["actions"]; ok {
+		_ = json.Unmarshal(a, &ev.Actions)
+	}
+	for _, c := range []struct {
+		where  string
+		keys   map[string]json.RawMessage
+		fields map[string]bool
+	}{{field, ev.Fields, eventFields}, {field + ".actions", ev.Actions, actionFields}} {
+		for _, k := range slices.Sorted(maps.Keys(c.keys)) {
+			if camel := camelCase(k); camel != k && c.fields[camel] {
+				return invalid(c.where, "has %q, Python's snake_case name of %q: ADK session JSON is camelCase, "+
+					"as Python writes it with model_dump_json(by_alias=True)", k, camel)
+			}
+		}
+	}
+	return nil
+}
+
+// camelCase turns a snake_case name into camelCase: state_delta into
+// stateDelta, long_running_tool_ids into longRunningToolIds.
+func camelCase(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if p := parts[i]; p != "" {
+			parts[i] = strings.ToUpper(p[:1]) + p[1:]
+		}
+	}
+	return strings.Join(parts, "")
 }
