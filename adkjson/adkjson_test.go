@@ -357,3 +357,12 @@ func TestUnmarshalRefusesSnakeCaseEventKeys(t *testing.T) {
 	require.NoError(t, err, "unknown keys that name no field are read past")
 	assert.Equal(t, map[string]any{"k": 1}, sess.Events[0].Actions.StateDelta)
 }
+
+// A state value the document cannot hold is refused, naming the state and
+// the key.
+func TestUnmarshalNamesABadStateValue(t *testing.T) {
+	_, err := adkjson.Unmarshal([]byte(`{"id":"s","appName":"a","userId":"u","state":{"k":1e400},"lastUpdateTime":1763715600.0,"events":[]}`))
+	require.ErrorIs(t, err, service.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "state: ")
+	assert.Contains(t, err.Error(), `["k"]`)
+}

@@ -394,7 +394,7 @@ func (m stateMap) MarshalJSON() ([]byte, error) {
 func (m *stateMap) UnmarshalJSON(b []byte) error {
 	v, err := eventlog.DecodeValue(b)
 	if err != nil {
-		return err
+		return fmt.Errorf("state: %w", err)
 	}
 	switch v := v.(type) {
 	case nil:
