@@ -58,9 +58,9 @@ func (s Stream[T]) BlockingForEach(ctx context.Context, fn func(T) error) error 
 // once. A disposed or cancelled observation calls neither. The callbacks
 // run one at a time, in order, in that goroutine. A nil callback is
 // skipped. An onNext that panics ends the observation: onError gets
-// [ErrPanicked], as RxJava hands what onNext throws to onError. A panic of
-// onError or onComplete, which have no one left to tell, is not
-// recovered.
+// [ErrPanicked], as RxJava hands what onNext throws to onError. A panic
+// with no one to tell (no onError, or the observation disposed while
+// onNext ran), and a panic of onError or onComplete, goes on.
 //
 // To end the observation from inside a callback, cancel ctx (the
 // Disposable is not yet in the caller's hands when the first callback may
@@ -97,10 +97,11 @@ func (s Stream[T]) Subscribe(ctx context.Context, onNext func(T), onError func(e
 			if onNext == nil {
 				continue
 			}
-			if err := callNext(onNext, item); err != nil {
-				if ctx.Err() == nil && onError != nil {
-					onError(err)
+			if r, err := callNext(onNext, item); err != nil {
+				if ctx.Err() != nil || onError == nil {
+					panic(r) // nobody to tell: the panic goes on, as it would have
 				}
+				onError(err)
 				return
 			}
 		}
@@ -111,16 +112,16 @@ func (s Stream[T]) Subscribe(ctx context.Context, onNext func(T), onError func(e
 	return d
 }
 
-// callNext calls onNext with item, and returns ErrPanicked, with the
-// panic's value and stack, if it panicked.
-func callNext[T any](onNext func(T), item T) (err error) {
+// callNext calls onNext with item, and returns, if it panicked, the
+// panic's value and ErrPanicked with that value and the stack.
+func callNext[T any](onNext func(T), item T) (r any, err error) {
 	defer func() {
-		if r := recover(); r != nil {
+		if r = recover(); r != nil {
 			err = fmt.Errorf("%w: %v\n%s", ErrPanicked, r, debug.Stack())
 		}
 	}()
 	onNext(item)
-	return nil
+	return nil, nil
 }
 
 // Rx returns the stream as an rxgo.Observable. Each Observe starts an

@@ -128,6 +128,9 @@ func (s *Service) rewind(ctx context.Context, key SessionKey, opts RewindOptions
 		return nil, fmt.Errorf("rewind session: %w", err)
 	}
 	cur, err := s.store.Load(ctx, key, eventlog.LoadOptions{})
+	if err == nil && incarnation != 0 && cur.Created != incarnation {
+		err = fmt.Errorf("session %s: %w: deleted since this handle was read", key, ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rewind session: %w", err)
 	}

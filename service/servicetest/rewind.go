@@ -130,6 +130,10 @@ func (s suite) t2(t *testing.T) {
 
 		_, err := h.svc.Rewind(h.ctx, k, "inv2", service.RewindOptions{Session: old})
 		require.ErrorIs(t, err, service.ErrNotFound, "the handle's session was deleted")
+		_, err = h.svc.Rewind(h.ctx, k, "inv-none", service.RewindOptions{Session: old})
+		require.ErrorIs(t, err, service.ErrNotFound, "a point the new session does not hold: the handle's session is gone first")
+		_, err = h.svc.RewindToVersion(h.ctx, k, 5, service.RewindOptions{Session: old})
+		require.ErrorIs(t, err, service.ErrNotFound)
 		_, err = h.svc.RewindToVersion(h.ctx, k, 1, service.RewindOptions{Session: old})
 		require.ErrorIs(t, err, service.ErrNotFound)
 		require.Equal(t, uint64(2), h.get(k).Version, "the new session is untouched")
