@@ -149,47 +149,28 @@ func (in *contentIn) UnmarshalJSON(data []byte) error {
 		if q == nil {
 			continue
 		}
-		// values decodes the map named, keeping the first error.
-		values := func(name string, raw json.RawMessage) map[string]any {
-			if len(raw) == 0 {
-				return nil
-			}
-			m, merr := decodeMap(raw)
-			if merr != nil && err == nil {
-				err = fmt.Errorf("content.parts[%d].%s: %w", i, name, merr)
-			}
-			return m
-		}
 		p := orNew(q.Part)
-		p.PartMetadata = values("partMetadata", q.PartMetadata)
-		// bytes decodes the bytes field named, keeping the first error.
-		bytes := func(name string, raw json.RawMessage) []byte {
-			b, berr := decodeBytes(raw)
-			if berr != nil && err == nil {
-				err = fmt.Errorf("content.parts[%d].%s: %w", i, name, berr)
-			}
-			return b
-		}
-		p.ThoughtSignature = bytes("thoughtSignature", q.ThoughtSignature)
+		p.PartMetadata = partField(&err, i, "partMetadata", q.PartMetadata, decodeMap)
+		p.ThoughtSignature = partField(&err, i, "thoughtSignature", q.ThoughtSignature, decodeBytes)
 		if x := q.InlineData; x != nil {
 			p.InlineData = orNew(x.Blob)
-			p.InlineData.Data = bytes("inlineData.data", x.Data)
+			p.InlineData.Data = partField(&err, i, "inlineData.data", x.Data, decodeBytes)
 		}
 		if x := q.FunctionCall; x != nil {
 			p.FunctionCall = orNew(x.FunctionCall)
-			p.FunctionCall.Args = values("functionCall.args", x.Args)
+			p.FunctionCall.Args = partField(&err, i, "functionCall.args", x.Args, decodeMap)
 		}
 		if x := q.FunctionResponse; x != nil {
 			p.FunctionResponse = orNew(x.FunctionResponse)
-			p.FunctionResponse.Response = values("functionResponse.response", x.Response)
+			p.FunctionResponse.Response = partField(&err, i, "functionResponse.response", x.Response, decodeMap)
 		}
 		if x := q.ToolCall; x != nil {
 			p.ToolCall = orNew(x.ToolCall)
-			p.ToolCall.Args = values("toolCall.args", x.Args)
+			p.ToolCall.Args = partField(&err, i, "toolCall.args", x.Args, decodeMap)
 		}
 		if x := q.ToolResponse; x != nil {
 			p.ToolResponse = orNew(x.ToolResponse)
-			p.ToolResponse.Response = values("toolResponse.response", x.Response)
+			p.ToolResponse.Response = partField(&err, i, "toolResponse.response", x.Response, decodeMap)
 		}
 		c.Parts[i] = p
 	}
@@ -198,6 +179,21 @@ func (in *contentIn) UnmarshalJSON(data []byte) error {
 	}
 	in.c = c
 	return nil
+}
+
+// partField decodes the field of part i named, as raw holds it, with
+// decode; the first error, naming the field, goes to *err. A field that is
+// not there is T's zero value.
+func partField[T any](err *error, i int, name string, raw json.RawMessage, decode func([]byte) (T, error)) T {
+	var v T
+	if len(raw) == 0 {
+		return v
+	}
+	v, ferr := decode(raw)
+	if ferr != nil && *err == nil {
+		*err = fmt.Errorf("content.parts[%d].%s: %w", i, name, ferr)
+	}
+	return v
 }
 
 // orNew is p, or a new T when p is nil: a call or response whose JSON
@@ -213,7 +209,7 @@ func orNew[T any](p *T) *T {
 // it, in the standard alphabet (as Go and Java write it) or the URL-safe
 // one (as the Python ADK's pydantic models write it), padded or not; null
 // or nothing is nil.
-func decodeBytes(raw json.RawMessage) ([]byte, error) {
+func decodeBytes(raw []byte) ([]byte, error) {
 	if len(raw) == 0 || isNull(raw) {
 		return nil, nil
 	}
