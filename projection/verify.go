@@ -78,9 +78,13 @@ func Verify(ctx context.Context, store eventlog.Store) error {
 		if err := verifyList(ctx, store, name, "", a, keys, &diffs); err != nil {
 			return err
 		}
-		for _, user := range usersOf(keys) {
-			mine := slices.DeleteFunc(slices.Clone(keys), func(k eventlog.SessionKey) bool { return k.UserID != user })
-			if err := verifyList(ctx, store, name, user, a, mine, &diffs); err != nil {
+		// keys are in List's order, so each user's sessions are a run of
+		// them.
+		for start, end := 0, 0; start < len(keys); start = end {
+			user := keys[start].UserID
+			for end = start; end < len(keys) && keys[end].UserID == user; end++ {
+			}
+			if err := verifyList(ctx, store, name, user, a, keys[start:end:end], &diffs); err != nil {
 				return err
 			}
 		}
@@ -201,17 +205,6 @@ func verifyList(ctx context.Context, store eventlog.Store, app, user string, a *
 		}
 	}
 	return nil
-}
-
-// usersOf returns the users of keys, which are in List's order, once each.
-func usersOf(keys []eventlog.SessionKey) []string {
-	var users []string
-	for _, k := range keys {
-		if len(users) == 0 || users[len(users)-1] != k.UserID {
-			users = append(users, k.UserID)
-		}
-	}
-	return users
 }
 
 // compareView compares what a store serves of a session with the fold.
